@@ -1,0 +1,169 @@
+// Package config reads ballotflow's configuration from environment variables. Every
+// variable, its default and its meaning is listed in Vars, which the README's table mirrors.
+package config
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// Var is one environment variable.
+type Var struct {
+	Name    string
+	Default string
+	Help    string
+}
+
+// Vars lists every variable ballotflow reads.
+var Vars = []Var{
+	{"DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ballotflow?sslmode=disable", "PostgreSQL; `dev` and `migrate` create the database if missing"},
+	{"TEMPORAL_ADDRESS", "127.0.0.1:7233", "Temporal frontend (gRPC) for `worker` and `api`"},
+	{"TEMPORAL_NAMESPACE", "default", "Temporal namespace"},
+	{"TEMPORAL_UI_URL", "http://127.0.0.1:8233", "Temporal UI, for links shown to operators"},
+	{"API_ADDR", ":8080", "where the API listens"},
+	{"METRICS_ADDR", "", "`worker`: where to serve Prometheus /metrics (the API serves them on API_ADDR); empty = off"},
+	{"PUBLIC_URL", "http://127.0.0.1:8080", "the API's public URL, used for provider webhook URLs and signatures"},
+	{"TRUSTED_PROXIES", "", "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For the API believes (for the portal's per-client rate limit); empty = none"},
+	{"SENDGRID_API_KEY", "", "SendGrid key; empty = the sandbox"},
+	{"SENDGRID_WEBHOOK_PUBLIC_KEY", "", "verification key of SendGrid's signed event webhook (base64, from SendGrid's settings); empty refuses SendGrid events"},
+	{"SENDGRID_BASE_URL", "", "SendGrid API base URL; empty = api.sendgrid.com, or the sandbox when no key is set"},
+	{"TWILIO_ACCOUNT_SID", "", "Twilio account; empty = the sandbox"},
+	{"TWILIO_AUTH_TOKEN", "", "Twilio auth token; also verifies Twilio's webhook signatures"},
+	{"TWILIO_BASE_URL", "", "Twilio API base URL; empty = api.twilio.com, or the sandbox when no account is set"},
+	{"SANDBOX_ADDR", "127.0.0.1:8026", "where the sandbox providers listen (`dev`, `sandbox`)"},
+	{"SANDBOX_URL", "http://127.0.0.1:8026", "the sandbox providers' URL, for workers without provider credentials"},
+	{"EMAIL_RATE", "50", "email requests per second, across all workers"},
+	{"SMS_RATE", "10", "text messages per second, across all workers"},
+	{"VOICE_RATE", "1", "calls per second, across all workers"},
+	{"INGEST_RATE", "200", "ballot events per second each bulk import is signaled at (`worker`)"},
+	{"IMPORT_HOLD_SHARE", "0.05", "a bulk import of 20 events or more is held for an operator when more than this share of them would move ballots backwards or contradict their history (`worker`)"},
+	{"DEV_DATA_DIR", ".data", "`dev`: where the embedded Temporal server keeps its SQLite file"},
+	{"DEV_TEMPORAL_PORT", "7233", "`dev`: the embedded Temporal frontend port"},
+	{"DEV_UI_PORT", "8233", "`dev`: the Temporal UI port"},
+	{"PAYLOAD_KEYS", "", "AES-256 keys that encrypt Temporal payloads, `id:base64,...` (first encrypts); `ballotflow payload-key` makes one; `dev` keeps its own in DEV_DATA_DIR"},
+	{"LOG_LEVEL", "info", "debug, info, warn or error"},
+	{"LOG_FORMAT", "json", "json or text (`dev` defaults to text)"},
+}
+
+// Sandbox credentials: the sandbox providers accept only these, and real providers never do.
+const (
+	SandboxTwilioAccountSID = "ACba110f10000000000000000000000000"
+	SandboxTwilioAuthToken  = "sandboxtwilioauthtoken0000000000" // twilio-go accepts only letters and digits
+	SandboxSendGridAPIKey   = "SG.sandbox.ballotflow"
+)
+
+// Config is the whole configuration.
+type Config struct {
+	DatabaseURL       string
+	TemporalAddress   string
+	TemporalNamespace string
+	TemporalUIURL     string
+	APIAddr           string
+	MetricsAddr       string
+	PublicURL         string
+	TrustedProxies    []string
+	SendGridAPIKey    string
+	SendGridBaseURL   string
+	SendGridEventKey  string
+	TwilioAccountSID  string
+	TwilioAuthToken   string
+	TwilioBaseURL     string
+	SandboxAddr       string
+	SandboxURL        string
+	EmailRate         float64
+	SMSRate           float64
+	VoiceRate         float64
+	IngestRate        float64
+	ImportHoldShare   float64
+	DevDataDir        string
+	DevTemporalPort   int
+	DevUIPort         int
+	PayloadKeys       string
+	LogLevel          string
+	LogFormat         string
+}
+
+// FromEnv reads the configuration; a malformed number is an error that names the variable.
+func FromEnv() (Config, error) {
+	var errs []string
+	str := func(name string) string {
+		if v, ok := os.LookupEnv(name); ok && v != "" {
+			return v
+		}
+		for _, v := range Vars {
+			if v.Name == name {
+				return v.Default
+			}
+		}
+		panic("config: undeclared variable " + name) // programming error, caught by tests
+	}
+	num := func(name string) float64 {
+		f, err := strconv.ParseFloat(str(name), 64)
+		if err != nil || f <= 0 {
+			errs = append(errs, fmt.Sprintf("%s must be a positive number", name))
+		}
+		return f
+	}
+	port := func(name string) int {
+		p, err := strconv.Atoi(str(name))
+		if err != nil || p <= 0 || p > 65535 {
+			errs = append(errs, fmt.Sprintf("%s must be a port number", name))
+		}
+		return p
+	}
+	c := Config{
+		DatabaseURL:       str("DATABASE_URL"),
+		TemporalAddress:   str("TEMPORAL_ADDRESS"),
+		TemporalNamespace: str("TEMPORAL_NAMESPACE"),
+		TemporalUIURL:     strings.TrimRight(str("TEMPORAL_UI_URL"), "/"),
+		APIAddr:           str("API_ADDR"),
+		MetricsAddr:       str("METRICS_ADDR"),
+		PublicURL:         strings.TrimRight(str("PUBLIC_URL"), "/"),
+		SendGridAPIKey:    str("SENDGRID_API_KEY"),
+		SendGridBaseURL:   str("SENDGRID_BASE_URL"),
+		SendGridEventKey:  str("SENDGRID_WEBHOOK_PUBLIC_KEY"),
+		TwilioAccountSID:  str("TWILIO_ACCOUNT_SID"),
+		TwilioAuthToken:   str("TWILIO_AUTH_TOKEN"),
+		TwilioBaseURL:     str("TWILIO_BASE_URL"),
+		SandboxAddr:       str("SANDBOX_ADDR"),
+		SandboxURL:        strings.TrimRight(str("SANDBOX_URL"), "/"),
+		EmailRate:         num("EMAIL_RATE"),
+		SMSRate:           num("SMS_RATE"),
+		VoiceRate:         num("VOICE_RATE"),
+		IngestRate:        num("INGEST_RATE"),
+		ImportHoldShare:   num("IMPORT_HOLD_SHARE"),
+		DevDataDir:        str("DEV_DATA_DIR"),
+		DevTemporalPort:   port("DEV_TEMPORAL_PORT"),
+		DevUIPort:         port("DEV_UI_PORT"),
+		PayloadKeys:       str("PAYLOAD_KEYS"),
+		LogLevel:          str("LOG_LEVEL"),
+		LogFormat:         str("LOG_FORMAT"),
+	}
+	for _, p := range strings.Split(str("TRUSTED_PROXIES"), ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+			errs = append(errs, fmt.Sprintf("TRUSTED_PROXIES: %q is not an IP address or CIDR", p))
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p)
+	}
+	if c.ImportHoldShare > 1 {
+		errs = append(errs, "IMPORT_HOLD_SHARE must be a share between 0 and 1, e.g. 0.05")
+	}
+	if c.TwilioAccountSID != "" && c.TwilioAuthToken == "" {
+		errs = append(errs, "TWILIO_AUTH_TOKEN is required with TWILIO_ACCOUNT_SID")
+	}
+	if len(errs) > 0 {
+		return c, fmt.Errorf("configuration: %s", strings.Join(errs, "; "))
+	}
+	return c, nil
+}
+
+// UseSandbox reports which providers fall back to the sandbox for lack of credentials.
+func (c Config) UseSandbox() (email, phone bool) {
+	return c.SendGridAPIKey == "", c.TwilioAccountSID == ""
+}

@@ -1,0 +1,243 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Errors of RecordEvent that are the county's to fix.
+var (
+	ErrEventConflict      = errors.New("event_id was already used for a different event")
+	ErrBallotOfOtherVoter = errors.New("ballot_id is already recorded for a different voter")
+)
+
+// Ballot is one mail ballot of one voter in one election.
+type Ballot struct {
+	Ref            int64
+	Key            string // opaque; names the ballot's workflow
+	JurisdictionID string
+	State          string
+	County         string
+	ElectionID     string
+	BallotID       string
+	VoterRef       int64
+	Status         string
+	StatusAt       *time.Time
+}
+
+// BallotEvent is one status event as a county posted it.
+type BallotEvent struct {
+	JurisdictionID string
+	ElectionID     string
+	BallotID       string
+	VoterRef       int64
+	EventID        string
+	Status         string
+	OccurredAt     time.Time
+	Reason         string
+	CureDeadline   *time.Time
+	ReceivedBy     int64 // api key id, 0 when none
+}
+
+// RecordedEvent is what RecordEvent did with an event.
+type RecordedEvent struct {
+	EventRef  int64
+	Ballot    Ballot
+	Duplicate bool // the same event_id was recorded before, with the same content
+	Signaled  bool // Temporal already has the signal for it
+}
+
+// newBallotKey returns an opaque ballot key: "b" and 20 base32 characters (100 random bits).
+func newBallotKey() (string, error) {
+	var b [13]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return "b" + strings.ToLower(lowerBase32.EncodeToString(b[:]))[:20], nil
+}
+
+// RecordEvent stores a county event and the ballot it belongs to, in one transaction.
+// Re-posting the same event_id with the same content is a duplicate, not an error; with
+// different content it is ErrEventConflict and nothing is stored.
+func (s *Store) RecordEvent(ctx context.Context, e BallotEvent) (RecordedEvent, error) {
+	var out RecordedEvent
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		b, err := ensureBallot(ctx, tx, e)
+		if err != nil {
+			return err
+		}
+		out.Ballot = b
+		var receivedBy *int64
+		if e.ReceivedBy != 0 {
+			receivedBy = &e.ReceivedBy
+		}
+		err = tx.QueryRow(ctx, `
+			INSERT INTO ballot_events (jurisdiction_id, event_id, ballot_ref, status, occurred_at, reason, cure_deadline, received_by)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			ON CONFLICT (jurisdiction_id, event_id) DO NOTHING RETURNING id`,
+			e.JurisdictionID, e.EventID, b.Ref, e.Status, e.OccurredAt, e.Reason, e.CureDeadline, receivedBy).Scan(&out.EventRef)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("insert ballot event: %w", err)
+		}
+		var ballotRef int64
+		var status, reason string
+		var occurred time.Time
+		var deadline *time.Time
+		var signaledAt, discardedAt *time.Time
+		err = tx.QueryRow(ctx, `
+			SELECT id, ballot_ref, status, occurred_at, reason, cure_deadline, signaled_at, discarded_at
+			FROM ballot_events WHERE jurisdiction_id = $1 AND event_id = $2`, e.JurisdictionID, e.EventID).
+			Scan(&out.EventRef, &ballotRef, &status, &occurred, &reason, &deadline, &signaledAt, &discardedAt)
+		if err != nil {
+			return fmt.Errorf("read earlier event: %w", err)
+		}
+		if ballotRef != b.Ref || status != e.Status || !occurred.Equal(e.OccurredAt) || reason != e.Reason ||
+			!sameDate(deadline, e.CureDeadline) {
+			return ErrEventConflict
+		}
+		out.Duplicate = true
+		// An event of an import an operator rejected is never signaled, however often it is posted.
+		out.Signaled = signaledAt != nil || discardedAt != nil
+		return nil
+	})
+	if err != nil {
+		return RecordedEvent{}, err
+	}
+	return out, nil
+}
+
+func ensureBallot(ctx context.Context, tx pgx.Tx, e BallotEvent) (Ballot, error) {
+	key, err := newBallotKey()
+	if err != nil {
+		return Ballot{}, err
+	}
+	_, err = tx.Exec(ctx, `
+		INSERT INTO ballots (key, jurisdiction_id, election_id, ballot_id, voter_ref) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (jurisdiction_id, election_id, ballot_id) DO NOTHING`,
+		key, e.JurisdictionID, e.ElectionID, e.BallotID, e.VoterRef)
+	if err != nil {
+		return Ballot{}, fmt.Errorf("insert ballot: %w", err)
+	}
+	b, err := scanBallot(tx.QueryRow(ctx, ballotColumns+`
+		WHERE b.jurisdiction_id = $1 AND b.election_id = $2 AND b.ballot_id = $3`,
+		e.JurisdictionID, e.ElectionID, e.BallotID))
+	if err != nil {
+		return Ballot{}, fmt.Errorf("read ballot: %w", err)
+	}
+	if b.VoterRef != e.VoterRef {
+		return Ballot{}, ErrBallotOfOtherVoter
+	}
+	return b, nil
+}
+
+func sameDate(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Format(time.DateOnly) == b.Format(time.DateOnly)
+}
+
+const ballotColumns = `SELECT b.id, b.key, b.jurisdiction_id, j.state, j.county, b.election_id, b.ballot_id, b.voter_ref,
+	coalesce(b.status, ''), b.status_at FROM ballots b JOIN jurisdictions j ON j.id = b.jurisdiction_id`
+
+func scanBallot(row pgx.Row) (Ballot, error) {
+	var b Ballot
+	err := row.Scan(&b.Ref, &b.Key, &b.JurisdictionID, &b.State, &b.County, &b.ElectionID, &b.BallotID, &b.VoterRef,
+		&b.Status, &b.StatusAt)
+	return b, err
+}
+
+// BallotByKey returns the ballot with an opaque key.
+func (s *Store) BallotByKey(ctx context.Context, key string) (Ballot, error) {
+	b, err := scanBallot(s.pool.QueryRow(ctx, ballotColumns+` WHERE b.key = $1`, key))
+	if err != nil {
+		return Ballot{}, notFound(err, "ballot "+key)
+	}
+	return b, nil
+}
+
+// BallotsOfVoter returns a voter's ballots, newest first.
+func (s *Store) BallotsOfVoter(ctx context.Context, voterRef int64) ([]Ballot, error) {
+	rows, err := s.pool.Query(ctx, ballotColumns+` WHERE b.voter_ref = $1 ORDER BY b.id DESC`, voterRef)
+	if err != nil {
+		return nil, fmt.Errorf("ballots of voter: %w", err)
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Ballot, error) { return scanBallot(row) })
+}
+
+// SetBallotStatus records the status the ballot workflow decided on, so that reads (the
+// portal, reports) never need to ask Temporal. An older status never overwrites a newer one.
+// Every call also adds the move to the ballot's status history (the portal's timeline), in
+// the same statement; a retried call adds nothing twice.
+func (s *Store) SetBallotStatus(ctx context.Context, key, status string, at time.Time) error {
+	var found bool
+	err := s.pool.QueryRow(ctx, `
+		WITH b AS (SELECT id FROM ballots WHERE key = $1),
+		upd AS (
+			UPDATE ballots SET status = $2, status_at = $3, updated_at = now()
+			WHERE key = $1 AND (status_at IS NULL OR status_at <= $3)),
+		hist AS (
+			INSERT INTO ballot_status_history (ballot_ref, status, occurred_at) SELECT id, $2, $3 FROM b
+			ON CONFLICT (ballot_ref, status, occurred_at) DO NOTHING)
+		SELECT EXISTS (SELECT 1 FROM b)`, key, status, at).Scan(&found)
+	if err != nil {
+		return fmt.Errorf("set ballot status: %w", err)
+	}
+	if !found {
+		return fmt.Errorf("ballot %s: %w", key, ErrNotFound)
+	}
+	return nil
+}
+
+// MarkSignaled notes that Temporal has the signal for an event.
+func (s *Store) MarkSignaled(ctx context.Context, eventRef int64) error {
+	_, err := s.pool.Exec(ctx, `UPDATE ballot_events SET signaled_at = now() WHERE id = $1 AND signaled_at IS NULL`, eventRef)
+	if err != nil {
+		return fmt.Errorf("mark event signaled: %w", err)
+	}
+	return nil
+}
+
+// UnsignaledEvent is a stored event whose signal may not have reached Temporal.
+type UnsignaledEvent struct {
+	EventRef     int64
+	Ballot       Ballot
+	EventID      string
+	Status       string
+	OccurredAt   time.Time
+	Reason       string
+	CureDeadline *time.Time
+}
+
+// UnsignaledEvents returns up to limit events stored before cutoff that were never marked
+// signaled (the API crashed between storing and signaling), oldest first. Events of bulk
+// imports are left to their import's workflow.
+func (s *Store) UnsignaledEvents(ctx context.Context, cutoff time.Time, limit int) ([]UnsignaledEvent, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT e.id, e.event_id, e.status, e.occurred_at, e.reason, e.cure_deadline,
+			b.id, b.key, b.jurisdiction_id, j.state, j.county, b.election_id, b.ballot_id, b.voter_ref,
+			coalesce(b.status, ''), b.status_at
+		FROM ballot_events e JOIN ballots b ON b.id = e.ballot_ref JOIN jurisdictions j ON j.id = b.jurisdiction_id
+		WHERE e.signaled_at IS NULL AND e.import_id IS NULL AND e.received_at < $1
+		ORDER BY e.received_at LIMIT $2`, cutoff, limit)
+	if err != nil {
+		return nil, fmt.Errorf("unsignaled events: %w", err)
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (UnsignaledEvent, error) {
+		var u UnsignaledEvent
+		b := &u.Ballot
+		err := row.Scan(&u.EventRef, &u.EventID, &u.Status, &u.OccurredAt, &u.Reason, &u.CureDeadline,
+			&b.Ref, &b.Key, &b.JurisdictionID, &b.State, &b.County, &b.ElectionID, &b.BallotID, &b.VoterRef,
+			&b.Status, &b.StatusAt)
+		return u, err
+	})
+}

@@ -1,0 +1,91 @@
+package store
+
+import (
+	"context"
+	"fmt"
+)
+
+// Delivery states.
+const (
+	DeliverySending   = "sending"   // row written, provider called or about to be
+	DeliveryAccepted  = "accepted"  // the provider took the message
+	DeliveryDelivered = "delivered" // the provider reported delivery
+	DeliveryFailed    = "failed"    // permanently refused
+	DeliverySkipped   = "skipped"   // channel no longer active at send time
+)
+
+// Delivery is one notice on one channel.
+type Delivery struct {
+	IdempotencyKey string
+	BallotRef      int64
+	VoterRef       int64
+	NoticeStatus   string
+	Channel        string
+	State          string
+	ProviderID     string
+	Attempts       int
+}
+
+// BeginDelivery writes the delivery row before the provider is called, or finds the one an
+// earlier attempt wrote. The caller sends only when the returned state is "sending": an
+// accepted, delivered, failed or skipped row means an earlier attempt settled it.
+func (s *Store) BeginDelivery(ctx context.Context, d Delivery) (Delivery, error) {
+	var providerID *string
+	err := s.pool.QueryRow(ctx, `
+		INSERT INTO deliveries (idempotency_key, ballot_ref, voter_ref, notice_status, channel, state, attempts)
+		VALUES ($1, $2, $3, $4, $5, 'sending', 1)
+		ON CONFLICT (idempotency_key) DO UPDATE SET
+			attempts = deliveries.attempts + CASE WHEN deliveries.state = 'sending' THEN 1 ELSE 0 END,
+			updated_at = now()
+		RETURNING state, provider_id, attempts`,
+		d.IdempotencyKey, d.BallotRef, d.VoterRef, d.NoticeStatus, d.Channel).Scan(&d.State, &providerID, &d.Attempts)
+	if err != nil {
+		return Delivery{}, fmt.Errorf("begin delivery: %w", err)
+	}
+	if providerID != nil {
+		d.ProviderID = *providerID
+	}
+	return d, nil
+}
+
+// FinishDelivery settles a delivery: accepted with the provider's id, failed with the
+// provider's (address-free) error text, or skipped.
+func (s *Store) FinishDelivery(ctx context.Context, key, state, providerID, lastError string) error {
+	_, err := s.pool.Exec(ctx, `
+		UPDATE deliveries SET state = $2, provider_id = NULLIF($3, ''), last_error = $4, updated_at = now()
+		WHERE idempotency_key = $1 AND state = 'sending'`, key, state, providerID, lastError)
+	if err != nil {
+		return fmt.Errorf("finish delivery as %s: %w", state, err)
+	}
+	return nil
+}
+
+// NoteDeliveryError records a transient failure on a delivery that is still being sent.
+func (s *Store) NoteDeliveryError(ctx context.Context, key, lastError string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE deliveries SET last_error = $2, updated_at = now()
+		WHERE idempotency_key = $1 AND state = 'sending'`, key, lastError)
+	if err != nil {
+		return fmt.Errorf("note delivery error: %w", err)
+	}
+	return nil
+}
+
+// DeliveriesOfBallot lists a ballot's deliveries in the order they were planned.
+func (s *Store) DeliveriesOfBallot(ctx context.Context, ballotRef int64) ([]Delivery, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT idempotency_key, ballot_ref, voter_ref, notice_status, channel, state, coalesce(provider_id, ''), attempts
+		FROM deliveries WHERE ballot_ref = $1 ORDER BY id`, ballotRef)
+	if err != nil {
+		return nil, fmt.Errorf("deliveries of ballot: %w", err)
+	}
+	out := []Delivery{}
+	for rows.Next() {
+		var d Delivery
+		if err := rows.Scan(&d.IdempotencyKey, &d.BallotRef, &d.VoterRef, &d.NoticeStatus, &d.Channel, &d.State,
+			&d.ProviderID, &d.Attempts); err != nil {
+			return nil, fmt.Errorf("deliveries of ballot: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}

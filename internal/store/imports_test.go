@@ -1,0 +1,158 @@
+package store_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ballotflow/ballotflow/internal/store"
+)
+
+var denver = store.EventScope{State: "CO", County: "denver"}
+
+func staged(line int, eventID, ballotID, status string, at time.Time) store.StagedEvent {
+	return store.StagedEvent{Line: line, EventID: eventID, ElectionID: "e1", VoterID: "V1", BallotID: ballotID,
+		Status: status, OccurredAt: at}
+}
+
+func loadImport(t *testing.T, st *store.Store, events ...store.StagedEvent) (int64, store.EventBatchCounts) {
+	t.Helper()
+	id, err := st.CreateEventImport(ctx, denver, "test")
+	require.NoError(t, err)
+	counts, err := st.LoadEventBatch(ctx, id, denver, store.EventBatch{Rows: len(events), Events: events})
+	require.NoError(t, err)
+	return id, counts
+}
+
+// The ballot workflows' status graph, as workflows.statusRules gives it to the check.
+var graph = []store.StatusRule{
+	{Status: "mailed", Stage: 1}, {Status: "undeliverable", Stage: 2}, {Status: "received", Stage: 3},
+	{Status: "challenged", Stage: 4}, {Status: "cured", Stage: 5, Requires: "challenged"}, {Status: "accepted", Stage: 6},
+	{Status: "rejected", Stage: 7, Final: true}, {Status: "counted", Stage: 7, Final: true},
+	{Status: "replaced", Stage: 8, Final: true},
+}
+
+func TestCheckEventImportFindsEventsThatMoveBallotsBackwards(t *testing.T) {
+	st, v := setup(t)
+	yesterday := time.Now().Add(-24 * time.Hour).Truncate(time.Second)
+	for ballot, status := range map[string]string{"B1": "accepted", "B2": "counted", "B5": "received", "B6": "accepted"} {
+		rec, err := st.RecordEvent(ctx, store.BallotEvent{JurisdictionID: "co-denver", ElectionID: "e1", BallotID: ballot,
+			VoterRef: v.Ref, EventID: "before-" + ballot, Status: status, OccurredAt: yesterday})
+		require.NoError(t, err)
+		require.NoError(t, st.SetBallotStatus(ctx, rec.Ballot.Key, status, yesterday))
+	}
+	at := time.Now().Add(-time.Hour).Truncate(time.Second)
+	id, counts := loadImport(t, st,
+		staged(2, "i1", "B1", "mailed", at),                      // backwards
+		staged(3, "i2", "B2", "received", at),                    // after a final status
+		staged(4, "i3", "B2", "counted", at),                     // the same status: ignored, not suspicious
+		staged(5, "i4", "B3", "cured", at),                       // a new ballot cured without a challenge
+		staged(6, "i5", "B4", "challenged", at),                  // a challenge ...
+		staged(7, "i6", "B4", "cured", at.Add(time.Minute)),      // ... then its cure: consistent
+		staged(8, "i7", "B5", "accepted", at),                    // forward
+		staged(9, "i8", "B6", "cured", at),                       // cured, but the ballot was accepted, not challenged
+		staged(10, "i9", "B7", "replaced", at.Add(-time.Minute)), // replaced may follow anything
+	)
+	require.Equal(t, 9, counts.Accepted)
+	c, err := st.CheckEventImport(ctx, id, graph)
+	require.NoError(t, err)
+	require.Equal(t, store.ImportCheck{Events: 9, Backwards: 1, Inconsistent: 3}, c)
+	im, err := st.EventImportByID(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, 1, im.Backwards)
+	require.Equal(t, 3, im.Inconsistent)
+}
+
+// Events of an import wait for its workflow: the re-signal sweeper leaves them alone. An
+// upload that failed hands its unsignaled events to the next import of the same rows; a
+// finished import does not (they are duplicates).
+func TestEventsOfAFailedImportAreTakenOverBySendingTheFileAgain(t *testing.T) {
+	st, _ := setup(t)
+	at := time.Now().Add(-time.Hour).Truncate(time.Second)
+	rows := []store.StagedEvent{staged(2, "f1", "B1", "mailed", at), staged(3, "f2", "B2", "mailed", at)}
+
+	first, counts := loadImport(t, st, rows...)
+	require.Equal(t, 2, counts.Accepted)
+	unsignaled, err := st.UnsignaledEvents(ctx, time.Now().Add(time.Hour), 10)
+	require.NoError(t, err)
+	require.Empty(t, unsignaled, "the sweeper does not signal an import's events")
+
+	// Loading (not failed): the same rows in another import are duplicates.
+	_, counts = loadImport(t, st, rows...)
+	require.Equal(t, store.EventBatchCounts{Duplicates: 2}, counts)
+
+	require.NoError(t, st.FailEventImport(ctx, first))
+	second, counts := loadImport(t, st, append(rows, staged(4, "f3", "B3", "mailed", at))...)
+	require.Equal(t, store.EventBatchCounts{Accepted: 3}, counts, "two taken over, one new")
+	events, err := st.ImportEventsAfter(ctx, second, 0, 10)
+	require.NoError(t, err)
+	require.Len(t, events, 3)
+	require.Less(t, events[0].EventRef, events[1].EventRef)
+
+	require.NoError(t, st.FinishEventLoad(ctx, second))
+	require.NoError(t, st.SetImportStatus(ctx, second, store.ImportDone, []string{store.ImportChecking}, ""))
+	_, counts = loadImport(t, st, rows...)
+	require.Equal(t, store.EventBatchCounts{Duplicates: 2}, counts)
+}
+
+// A rejected import's events stay recorded and are never signaled, even when posted again.
+func TestDiscardedEventsAreNeverSignaled(t *testing.T) {
+	st, v := setup(t)
+	at := time.Now().Add(-time.Hour).Truncate(time.Second)
+	id, _ := loadImport(t, st, staged(2, "d1", "B1", "mailed", at), staged(3, "d2", "B2", "mailed", at))
+	require.NoError(t, st.FinishEventLoad(ctx, id))
+	require.NoError(t, st.SetImportStatus(ctx, id, store.ImportHeld, []string{store.ImportChecking}, ""))
+	n, err := st.DiscardImport(ctx, id, "key:oper")
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	n, err = st.DiscardImport(ctx, id, "key:oper")
+	require.NoError(t, err)
+	require.Zero(t, n, "discarding again changes nothing")
+	im, err := st.EventImportByID(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, store.ImportRejected, im.Status)
+	require.Equal(t, "key:oper", im.DecidedBy)
+
+	rec, err := st.RecordEvent(ctx, store.BallotEvent{JurisdictionID: "co-denver", ElectionID: "e1", BallotID: "B1",
+		VoterRef: v.Ref, EventID: "d1", Status: "mailed", OccurredAt: at})
+	require.NoError(t, err)
+	require.True(t, rec.Duplicate)
+	require.True(t, rec.Signaled, "a single post of a discarded event must not signal it")
+	require.ErrorIs(t, st.SetImportStatus(ctx, id, store.ImportSignaling, []string{store.ImportChecking, store.ImportHeld}, ""),
+		store.ErrImportDecided)
+}
+
+// Rows repeated in a batch: the same content is a duplicate, other content is refused with
+// the line of the first; rows of other counties, unknown voters and elections are refused.
+func TestLoadEventBatchRefusesRowsByLine(t *testing.T) {
+	st, _ := setup(t)
+	_, err := st.UpsertJurisdiction(ctx, store.Jurisdiction{State: "CO", County: "adams", Name: "Adams",
+		TimeZone: "America/Denver", EmailFrom: "a@example.org", EmailFromName: "Adams", SMSFrom: "+17205550101",
+		VoiceFrom: "+17205550101", HelpText: "Call."})
+	require.NoError(t, err)
+	_, err = st.UpsertVoter(ctx, store.Voter{State: "CO", VoterID: "A1", County: "adams", FirstName: "A", LastName: "B",
+		DateOfBirth: time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC), ResidentialZIP: "80601", Status: "active"})
+	require.NoError(t, err)
+	at := time.Now().Add(-time.Hour).Truncate(time.Second)
+	adams := staged(5, "r4", "A-1", "mailed", at)
+	adams.VoterID = "A1"
+	unknownVoter := staged(6, "r5", "B9", "mailed", at)
+	unknownVoter.VoterID = "nobody"
+	unknownElection := staged(7, "r6", "B9", "mailed", at)
+	unknownElection.ElectionID = "e0"
+	_, counts := loadImport(t, st,
+		staged(2, "r1", "B1", "mailed", at),
+		staged(3, "r1", "B1", "mailed", at),
+		staged(4, "r1", "B1", "received", at),
+		adams, unknownVoter, unknownElection)
+	require.Equal(t, 1, counts.Accepted)
+	require.Equal(t, 1, counts.Duplicates)
+	got := map[int]string{}
+	for _, r := range counts.Refused {
+		got[r.Line] = fmt.Sprint(r.Code, " ", r.FirstLine)
+	}
+	require.Equal(t, map[int]string{4: "event_id_reused 2", 5: "other_county 0", 6: "unknown_voter 0",
+		7: "unknown_election 0"}, got)
+}

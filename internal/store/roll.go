@@ -1,0 +1,415 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Kinds of import.
+const (
+	ImportVoters        = "voters"
+	ImportSubscriptions = "subscriptions"
+)
+
+// ErrImportRunning is returned by BeginImport while another import for the same state runs.
+var ErrImportRunning = errors.New("another voter roll or subscription import for this state is running")
+
+// RollVoter is one validated row of a voter roll file and the line it came from.
+type RollVoter struct {
+	Line int
+	Voter
+}
+
+// RollSubscription is one validated row of a file of previous subscriptions (voters enrolled
+// in another system) and the line it came from. Of Subscription, Channel, Address, State,
+// ContactStart, ContactEnd, TimeZone and Language are read.
+type RollSubscription struct {
+	Line    int
+	VoterID string
+	Subscription
+}
+
+// RowRejection is a row the database side of an import refused. It names the line and the
+// field and never carries the row's data.
+type RowRejection struct {
+	Line   int
+	Field  string
+	Reason string
+}
+
+// BatchCounts is what loading one batch did.
+type BatchCounts struct {
+	Inserted  int
+	Updated   int
+	Unchanged int
+	// Voters only: email subscriptions created for voters with an email and none yet, and
+	// subscriptions turned off because their voter became confidential.
+	Enrolled            int
+	ConfidentialOptOuts int
+	Rejected            []RowRejection
+}
+
+// Import loads one file for one state, batch after batch. It holds one connection for its
+// whole life: the connection carries the session lock that keeps two imports of a state
+// apart and the temporary table that finds repeated rows across batches. Each batch is one
+// transaction, so an interrupted import leaves whole batches behind and sending the file
+// again finishes it (every load is an upsert).
+type Import struct {
+	pool  *pgxpool.Pool
+	conn  *pgxpool.Conn
+	kind  string
+	state string
+	actor string
+	start time.Time
+}
+
+// importLockClass is the first key of the advisory locks imports take; the second is the
+// hash of the state.
+const importLockClass = 7305
+
+// BeginImport starts an import of kind (ImportVoters or ImportSubscriptions) for a state on
+// behalf of actor. It fails with ErrImportRunning while another import of the state runs.
+// Finish must be called.
+func (s *Store) BeginImport(ctx context.Context, kind, state, actor string) (*Import, error) {
+	if kind != ImportVoters && kind != ImportSubscriptions {
+		return nil, fmt.Errorf("begin import: unknown kind %q", kind)
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("begin %s import: %w", kind, err)
+	}
+	// Wait a few seconds for the lock rather than failing at once: an import that was just
+	// cancelled releases it only when the server notices its closed connection.
+	_, err = conn.Exec(ctx, `SET lock_timeout = '3s'`)
+	if err == nil {
+		_, err = conn.Exec(ctx, `SELECT pg_advisory_lock($1, hashtext($2))`, importLockClass, state)
+	}
+	if _, resetErr := conn.Exec(ctx, `RESET lock_timeout`); resetErr != nil && err == nil {
+		err = resetErr
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "55P03" { // lock_not_available
+		conn.Release()
+		return nil, ErrImportRunning
+	}
+	if err != nil {
+		// The session may hold the lock or a setting: close it rather than pool it.
+		_ = conn.Hijack().Close(context.Background())
+		return nil, fmt.Errorf("begin %s import: lock %s: %w", kind, state, err)
+	}
+	im := &Import{pool: s.pool, conn: conn, kind: kind, state: state, actor: actor, start: time.Now()}
+	// The keys seen so far in this file (voter_id, or voter_id/channel), with their line.
+	if _, err := conn.Exec(ctx, `CREATE TEMP TABLE import_seen (key text PRIMARY KEY, line integer NOT NULL)`); err != nil {
+		im.discard()
+		return nil, fmt.Errorf("begin %s import: %w", kind, err)
+	}
+	return im, nil
+}
+
+// Finish records the import in the audit log, one row with its counts, and releases the
+// connection. complete is false for an import that stopped before the end of its file.
+func (im *Import) Finish(ctx context.Context, complete bool, counts map[string]any) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	detail := map[string]any{"complete": complete, "seconds": time.Since(im.start).Round(time.Millisecond).Seconds()}
+	for k, v := range counts {
+		detail[k] = v
+	}
+	err := audit(ctx, im.conn, im.actor, im.kind+".import", "state:"+im.state, detail)
+	if err != nil {
+		// A load cancelled in the middle of a statement leaves its connection closed; the
+		// audit row goes through another one.
+		im.discard()
+		return audit(ctx, im.pool, im.actor, im.kind+".import", "state:"+im.state, detail)
+	}
+	_, err1 := im.conn.Exec(ctx, `DROP TABLE IF EXISTS import_seen`)
+	_, err2 := im.conn.Exec(ctx, `SELECT pg_advisory_unlock($1, hashtext($2))`, importLockClass, im.state)
+	if err1 != nil || err2 != nil {
+		im.discard()
+		return nil // the audit row is written; closing the connection released the lock
+	}
+	im.conn.Release()
+	return nil
+}
+
+// discard closes the import's connection instead of returning it to the pool: closing
+// releases the session lock and drops the temporary table whatever state they are in.
+func (im *Import) discard() {
+	c := im.conn.Hijack()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = c.Close(ctx)
+}
+
+// LoadVoters upserts a batch of roll rows by (state, voter_id), in one transaction: the rows
+// are copied into a temporary staging table and applied by one set-based statement that
+// touches only voters whose registration actually changed. In the same statement, voters
+// with an email and no email subscription are enrolled for email (auto_enrolled; never a
+// confidential voter, never over an existing choice); an auto-enrolled email subscription
+// that is active or bounced follows a changed roll email; the active and pending
+// subscriptions of a voter who is now confidential are opted out, each with an audit row.
+//
+// A voter_id repeated in the file is rejected with the line where it first appeared.
+func (im *Import) LoadVoters(ctx context.Context, rows []RollVoter) (BatchCounts, error) {
+	if im.kind != ImportVoters {
+		return BatchCounts{}, fmt.Errorf("load voters into a %s import", im.kind)
+	}
+	var out BatchCounts
+	var refused []RowRejection // rows that reached the staging table and were refused there
+	rows, out.Rejected = firstOfEachKey(rows, func(r RollVoter) (string, int) { return r.VoterID, r.Line },
+		"voter_id", "voter_id")
+	err := pgx.BeginFunc(ctx, im.conn, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `
+			CREATE TEMP TABLE roll_voters (
+				line integer NOT NULL, voter_id text NOT NULL, county text NOT NULL, first_name text NOT NULL,
+				middle_name text NOT NULL, last_name text NOT NULL, suffix text NOT NULL, date_of_birth date NOT NULL,
+				residential_zip text NOT NULL, status text NOT NULL, confidential boolean NOT NULL, uocava boolean NOT NULL,
+				language text NOT NULL, email text, phone text, lookup_first text NOT NULL, lookup_last text NOT NULL
+			) ON COMMIT DROP`)
+		if err != nil {
+			return fmt.Errorf("create voter staging table: %w", err)
+		}
+		_, err = tx.CopyFrom(ctx, pgx.Identifier{"roll_voters"}, []string{"line", "voter_id", "county", "first_name",
+			"middle_name", "last_name", "suffix", "date_of_birth", "residential_zip", "status", "confidential", "uocava",
+			"language", "email", "phone", "lookup_first", "lookup_last"},
+			pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
+				v := rows[i]
+				return []any{int32(v.Line), v.VoterID, v.County, v.FirstName, v.MiddleName, v.LastName, v.Suffix,
+					v.DateOfBirth, v.ResidentialZIP, v.Status, v.Confidential, v.UOCAVA, v.Language, nullIfEmpty(v.Email),
+					nullIfEmpty(v.Phone), Fold(v.FirstName), Fold(v.LastName)}, nil
+			}))
+		if err != nil {
+			return fmt.Errorf("copy voters into staging: %w", err)
+		}
+		refused, err = dropRepeated(ctx, tx, "roll_voters", "voter_id", "voter_id", "voter_id")
+		if err != nil {
+			return err
+		}
+		err = tx.QueryRow(ctx, upsertVotersSQL, im.state, im.actor).
+			Scan(&out.Inserted, &out.Updated, &out.Enrolled, &out.ConfidentialOptOuts)
+		if err != nil {
+			return fmt.Errorf("upsert voters: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return BatchCounts{}, err
+	}
+	out.Rejected = append(out.Rejected, refused...)
+	out.Unchanged = len(rows) - len(refused) - out.Inserted - out.Updated
+	return out, nil
+}
+
+// upsertVotersSQL applies the staged voters of state $1; $2 is the actor for audit rows.
+// Only rows that changed come back from the upsert, so the subscription steps touch only
+// new and changed voters. (xmax = 0) tells an inserted row from an updated one.
+const upsertVotersSQL = `
+WITH up AS (
+	INSERT INTO voters AS v (state, voter_id, county, first_name, middle_name, last_name, suffix, date_of_birth,
+		residential_zip, status, confidential, uocava, language, email, phone, lookup_first, lookup_last)
+	SELECT $1, voter_id, county, first_name, middle_name, last_name, suffix, date_of_birth, residential_zip, status,
+		confidential, uocava, language, email, phone, lookup_first, lookup_last
+	FROM roll_voters
+	ON CONFLICT (state, voter_id) DO UPDATE SET county = excluded.county, first_name = excluded.first_name,
+		middle_name = excluded.middle_name, last_name = excluded.last_name, suffix = excluded.suffix,
+		date_of_birth = excluded.date_of_birth, residential_zip = excluded.residential_zip, status = excluded.status,
+		confidential = excluded.confidential, uocava = excluded.uocava, language = excluded.language,
+		email = excluded.email, phone = excluded.phone, lookup_first = excluded.lookup_first,
+		lookup_last = excluded.lookup_last, updated_at = now()
+	WHERE (v.county, v.first_name, v.middle_name, v.last_name, v.suffix, v.date_of_birth, v.residential_zip, v.status,
+			v.confidential, v.uocava, v.language, v.email, v.phone, v.lookup_first, v.lookup_last)
+		IS DISTINCT FROM (excluded.county, excluded.first_name, excluded.middle_name, excluded.last_name, excluded.suffix,
+			excluded.date_of_birth, excluded.residential_zip, excluded.status, excluded.confidential, excluded.uocava,
+			excluded.language, excluded.email, excluded.phone, excluded.lookup_first, excluded.lookup_last)
+	RETURNING v.id, (v.xmax = 0) AS inserted, v.confidential, v.email
+), enrolled AS (
+	INSERT INTO subscriptions (voter_ref, channel, address, state, source, consented_at)
+	SELECT id, 'email', email, 'active', 'auto_enrolled', now() FROM up
+	WHERE email IS NOT NULL AND NOT confidential
+	ON CONFLICT (voter_ref, channel) DO NOTHING
+	RETURNING 1
+), followed AS (
+	UPDATE subscriptions s SET address = up.email, state = 'active', updated_at = now()
+	FROM up
+	WHERE s.voter_ref = up.id AND s.channel = 'email' AND s.source = 'auto_enrolled'
+		AND s.state IN ('active', 'bounced') AND up.email IS NOT NULL AND s.address <> up.email AND NOT up.confidential
+	RETURNING 1
+), hidden AS (
+	UPDATE subscriptions s SET state = 'opted_out', opted_out_at = now(), updated_at = now()
+	FROM up
+	WHERE s.voter_ref = up.id AND up.confidential AND s.state IN ('active', 'pending')
+	RETURNING s.voter_ref, s.channel
+), audited AS (
+	INSERT INTO audit_log (actor, action, subject, detail)
+	SELECT $2, 'subscription.opted_out', 'voter:' || voter_ref || '/' || channel, '{"reason": "confidential"}'::jsonb
+	FROM hidden
+	RETURNING 1
+)
+SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),
+	(SELECT count(*) FROM enrolled), (SELECT count(*) FROM audited)
+FROM up`
+
+// LoadSubscriptions upserts a batch of previous subscriptions by (voter, channel), in one
+// transaction, with source "migrated". A subscription the voter opted out of is never
+// re-activated, and one the voter chose here (portal, county-assisted) is kept: the import
+// only creates subscriptions and updates auto-enrolled and migrated ones. Rows of voters not
+// on the state's roll, or confidential, are rejected; so is a (voter_id, channel) repeated
+// in the file.
+func (im *Import) LoadSubscriptions(ctx context.Context, rows []RollSubscription) (BatchCounts, error) {
+	if im.kind != ImportSubscriptions {
+		return BatchCounts{}, fmt.Errorf("load subscriptions into a %s import", im.kind)
+	}
+	var out BatchCounts
+	var refused []RowRejection // rows that reached the staging table and were refused there
+	rows, out.Rejected = firstOfEachKey(rows, func(r RollSubscription) (string, int) { return r.VoterID + "/" + r.Channel, r.Line },
+		"channel", "voter_id and channel")
+	err := pgx.BeginFunc(ctx, im.conn, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `
+			CREATE TEMP TABLE roll_subscriptions (
+				line integer NOT NULL, voter_id text NOT NULL, channel text NOT NULL, address text NOT NULL,
+				state text NOT NULL, contact_start text, contact_end text, time_zone text, language text,
+				key text GENERATED ALWAYS AS (voter_id || '/' || channel) STORED
+			) ON COMMIT DROP`)
+		if err != nil {
+			return fmt.Errorf("create subscription staging table: %w", err)
+		}
+		_, err = tx.CopyFrom(ctx, pgx.Identifier{"roll_subscriptions"}, []string{"line", "voter_id", "channel", "address",
+			"state", "contact_start", "contact_end", "time_zone", "language"},
+			pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
+				s := rows[i]
+				return []any{int32(s.Line), s.VoterID, s.Channel, s.Address, s.State, nullIfEmpty(s.ContactStart),
+					nullIfEmpty(s.ContactEnd), nullIfEmpty(s.TimeZone), nullIfEmpty(s.Language)}, nil
+			}))
+		if err != nil {
+			return fmt.Errorf("copy subscriptions into staging: %w", err)
+		}
+		refused, err = dropRepeated(ctx, tx, "roll_subscriptions", "key", "channel", "voter_id and channel")
+		if err != nil {
+			return err
+		}
+		unknown, err := dropRows(ctx, tx, `
+			DELETE FROM roll_subscriptions s
+			WHERE NOT EXISTS (SELECT 1 FROM voters v WHERE v.state = $1 AND v.voter_id = s.voter_id)
+			RETURNING line`, "voter_id", "no voter with this voter_id is on the "+im.state+" roll; sync the roll first", im.state)
+		if err != nil {
+			return err
+		}
+		refused = append(refused, unknown...)
+		confidential, err := dropRows(ctx, tx, `
+			DELETE FROM roll_subscriptions s USING voters v
+			WHERE v.state = $1 AND v.voter_id = s.voter_id AND v.confidential
+			RETURNING s.line`, "voter_id", "the voter is confidential; confidential voters are never enrolled", im.state)
+		if err != nil {
+			return err
+		}
+		refused = append(refused, confidential...)
+		if err := tx.QueryRow(ctx, upsertSubscriptionsSQL, im.state).Scan(&out.Inserted, &out.Updated); err != nil {
+			return fmt.Errorf("upsert subscriptions: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return BatchCounts{}, err
+	}
+	out.Rejected = append(out.Rejected, refused...)
+	out.Unchanged = len(rows) - len(refused) - out.Inserted - out.Updated
+	return out, nil
+}
+
+// upsertSubscriptionsSQL applies the staged subscriptions of state $1.
+const upsertSubscriptionsSQL = `
+WITH up AS (
+	INSERT INTO subscriptions AS sub (voter_ref, channel, address, state, source, contact_start, contact_end,
+		time_zone, language, consented_at, confirmed_at, opted_out_at)
+	SELECT v.id, s.channel, s.address, s.state, 'migrated', s.contact_start::time, s.contact_end::time, s.time_zone, s.language,
+		now(), CASE WHEN s.state = 'active' THEN now() END, CASE WHEN s.state = 'opted_out' THEN now() END
+	FROM roll_subscriptions s JOIN voters v ON v.state = $1 AND v.voter_id = s.voter_id
+	ON CONFLICT (voter_ref, channel) DO UPDATE SET address = excluded.address, state = excluded.state,
+		source = 'migrated', contact_start = excluded.contact_start, contact_end = excluded.contact_end,
+		time_zone = excluded.time_zone, language = excluded.language, updated_at = now(),
+		confirmed_at = CASE WHEN excluded.state = 'active' THEN coalesce(sub.confirmed_at, now()) ELSE sub.confirmed_at END,
+		opted_out_at = CASE WHEN excluded.state = 'opted_out' THEN coalesce(sub.opted_out_at, now()) ELSE sub.opted_out_at END
+	WHERE sub.state <> 'opted_out' AND sub.source IN ('auto_enrolled', 'migrated')
+		AND (sub.address, sub.state, sub.source, sub.contact_start, sub.contact_end, sub.time_zone, sub.language)
+			IS DISTINCT FROM (excluded.address, excluded.state, 'migrated', excluded.contact_start, excluded.contact_end,
+				excluded.time_zone, excluded.language)
+	RETURNING (sub.xmax = 0) AS inserted
+)
+SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up`
+
+// firstOfEachKey keeps the first row of each key in a batch and rejects the others, naming
+// the line of the first.
+func firstOfEachKey[T any](rows []T, key func(T) (string, int), field, what string) ([]T, []RowRejection) {
+	first := make(map[string]int, len(rows))
+	kept := make([]T, 0, len(rows))
+	var rejected []RowRejection
+	for _, r := range rows {
+		k, line := key(r)
+		if at, ok := first[k]; ok {
+			rejected = append(rejected, repeated(line, at, field, what))
+			continue
+		}
+		first[k] = line
+		kept = append(kept, r)
+	}
+	return kept, rejected
+}
+
+func repeated(line, first int, field, what string) RowRejection {
+	return RowRejection{Line: line, Field: field,
+		Reason: fmt.Sprintf("repeats the %s of line %d; only the first is loaded", what, first)}
+}
+
+// dropRepeated removes from a staging table the rows whose key an earlier batch of the same
+// file already had, rejecting them with that batch's line, and remembers this batch's keys.
+func dropRepeated(ctx context.Context, tx pgx.Tx, table, keyColumn, field, what string) ([]RowRejection, error) {
+	rows, err := tx.Query(ctx, `
+		DELETE FROM `+table+` s USING import_seen seen WHERE seen.key = s.`+keyColumn+`
+		RETURNING s.line, seen.line`)
+	if err != nil {
+		return nil, fmt.Errorf("find repeated rows: %w", err)
+	}
+	var out []RowRejection
+	var line, first int32
+	_, err = pgx.ForEachRow(rows, []any{&line, &first}, func() error {
+		out = append(out, repeated(int(line), int(first), field, what))
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find repeated rows: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO import_seen (key, line) SELECT `+keyColumn+`, line FROM `+table); err != nil {
+		return nil, fmt.Errorf("remember imported keys: %w", err)
+	}
+	return out, nil
+}
+
+// dropRows runs a DELETE ... RETURNING line on a staging table and rejects each line.
+func dropRows(ctx context.Context, tx pgx.Tx, sql, field, reason string, args ...any) ([]RowRejection, error) {
+	rows, err := tx.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("refuse rows: %w", err)
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		return nil, fmt.Errorf("refuse rows: %w", err)
+	}
+	out := make([]RowRejection, len(lines))
+	for i, l := range lines {
+		out[i] = RowRejection{Line: int(l), Field: field, Reason: reason}
+	}
+	return out, nil
+}
+
+func nullIfEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}

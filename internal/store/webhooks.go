@@ -1,0 +1,326 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// This file holds what the provider webhooks change: delivery states from status callbacks
+// and event webhooks, and subscriptions from inbound SMS keywords and bounces.
+
+// PhoneSubscriber is a voter with an SMS subscription on a phone number, and the
+// jurisdiction that writes to them.
+type PhoneSubscriber struct {
+	VoterRef         int64
+	State            string // the SMS subscription's state
+	Language         string // the subscription's language, else the voter's
+	JurisdictionName string
+	HelpText         string
+	SMSFrom          string
+}
+
+// SMSSubscribersOfPhone returns every voter with an SMS subscription on phone, in any state,
+// oldest registration first. Households share phones, so there may be several.
+func (s *Store) SMSSubscribersOfPhone(ctx context.Context, phone string) ([]PhoneSubscriber, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT s.voter_ref, s.state, coalesce(s.language, v.language), j.name, j.help_text, j.sms_from
+		FROM subscriptions s JOIN voters v ON v.id = s.voter_ref
+			JOIN jurisdictions j ON j.state = v.state AND j.county = v.county
+		WHERE s.channel = 'sms' AND lower(s.address) = lower($1)
+		ORDER BY s.voter_ref`, phone)
+	if err != nil {
+		return nil, fmt.Errorf("sms subscribers of phone: %w", err)
+	}
+	subs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (PhoneSubscriber, error) {
+		var p PhoneSubscriber
+		err := row.Scan(&p.VoterRef, &p.State, &p.Language, &p.JurisdictionName, &p.HelpText, &p.SMSFrom)
+		return p, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sms subscribers of phone: %w", err)
+	}
+	return subs, nil
+}
+
+// JurisdictionBySMSNumber returns the jurisdiction that texts from number (E.164). When
+// several share a number, the first by id is returned.
+func (s *Store) JurisdictionBySMSNumber(ctx context.Context, number string) (Jurisdiction, error) {
+	var j Jurisdiction
+	err := s.pool.QueryRow(ctx, `
+		SELECT id, state, county, name, time_zone, email_from, email_from_name, sms_from, voice_from, help_text
+		FROM jurisdictions WHERE sms_from = $1 ORDER BY id LIMIT 1`, number).
+		Scan(&j.ID, &j.State, &j.County, &j.Name, &j.TimeZone, &j.EmailFrom, &j.EmailFromName, &j.SMSFrom, &j.VoiceFrom, &j.HelpText)
+	if err != nil {
+		return Jurisdiction{}, notFound(err, "jurisdiction of an SMS number")
+	}
+	return j, nil
+}
+
+// SetPhoneSMSState moves every SMS subscription on phone whose state is one of from to the
+// state to, in one transaction, with one audit entry per voter, and returns the voters whose
+// subscription changed. Moving to active confirms (confirmed_at) and clears opted_out_at;
+// moving to opted_out stamps opted_out_at.
+func (s *Store) SetPhoneSMSState(ctx context.Context, phone string, from []string, to, actor, reason string) ([]int64, error) {
+	var changed []int64
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `
+			UPDATE subscriptions SET state = $3, updated_at = now(),
+				confirmed_at = CASE WHEN $3 = 'active' AND (state = 'pending' OR confirmed_at IS NULL) THEN now()
+					ELSE confirmed_at END,
+				opted_out_at = CASE WHEN $3 = 'opted_out' THEN now() WHEN $3 = 'active' THEN NULL ELSE opted_out_at END
+			WHERE channel = 'sms' AND lower(address) = lower($1) AND state = ANY($2) AND state <> $3
+			RETURNING voter_ref`, phone, from, to)
+		if err != nil {
+			return fmt.Errorf("set sms subscriptions %s: %w", to, err)
+		}
+		if changed, err = pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil {
+			return fmt.Errorf("set sms subscriptions %s: %w", to, err)
+		}
+		for _, ref := range changed {
+			if err := audit(ctx, tx, actor, "subscription."+to, fmt.Sprintf("voter:%d/sms", ref),
+				map[string]any{"reason": reason}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return changed, nil
+}
+
+// ProviderEvent is one provider callback about a delivery: a Twilio status callback or one
+// SendGrid event. It carries no address except Address, which is only compared, never stored.
+type ProviderEvent struct {
+	Provider string // "twilio" or "sendgrid"; the audit actor is "provider:<Provider>"
+	// IdempotencyKey names the delivery when the callback carries it (the key in our status
+	// callback URL, SendGrid's idempotency_key custom arg). It matches even before the
+	// activity has stored the provider's id, which callbacks can outrun.
+	IdempotencyKey string
+	// ProviderID is the Twilio SM.../CA... sid or the SendGrid X-Message-Id; it matches a
+	// delivery of one of Channels when IdempotencyKey does not.
+	ProviderID string
+	Channels   []string
+	// EventID is the provider's id of this event (SendGrid sg_event_id, "<sid>:<status>" for
+	// Twilio): the same event posted twice is stored once and changes nothing the second time.
+	EventID    string
+	Status     string // as the provider named it ("delivered", "undelivered", "bounce", ...)
+	Detail     string // address-free: an error code, a bounce classification
+	OccurredAt time.Time
+	// State is the delivery state the event implies: DeliveryDelivered, DeliveryFailed, or
+	// empty when it only shows that the provider accepted the message.
+	State string
+	// Subscription, when set ("bounced" or "opted_out"), turns off the channel's active or
+	// pending subscriptions on Address, for every voter on it; without Address, the
+	// delivery's voter's.
+	Subscription string
+	Address      string
+}
+
+// ProviderEventResult is what RecordProviderEvent did.
+type ProviderEventResult struct {
+	Matched        bool // a delivery was found; otherwise nothing was stored
+	Duplicate      bool // the event was recorded before; nothing changed
+	IdempotencyKey string
+	State          string  // the delivery's state afterwards
+	Changed        []int64 // voters whose subscription was turned off
+}
+
+// deliveryRank orders delivery states: a state only ever moves to a higher rank, so callbacks
+// in any order, and duplicates, leave the same row. Skipped deliveries were never sent and
+// are not ranked.
+var deliveryRank = map[string]int{DeliverySending: 0, DeliveryAccepted: 1, DeliveryDelivered: 2, DeliveryFailed: 3}
+
+// RecordProviderEvent stores a provider callback for its delivery and moves the delivery's
+// state forward (never back), in one transaction; see ProviderEvent. An event for no known
+// delivery is not stored. Any callback proves the provider accepted the message, so a
+// delivery still "sending" becomes at least "accepted" and learns the provider's id.
+func (s *Store) RecordProviderEvent(ctx context.Context, e ProviderEvent) (ProviderEventResult, error) {
+	var res ProviderEventResult
+	if e.State != "" && e.State != DeliveryDelivered && e.State != DeliveryFailed {
+		return res, fmt.Errorf("provider event: state %q is not delivered or failed", e.State)
+	}
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		d, err := lockDelivery(ctx, tx, e)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		res.Matched, res.IdempotencyKey, res.State = true, d.key, d.state
+
+		var eventRef int64
+		err = tx.QueryRow(ctx, `
+			INSERT INTO delivery_events (delivery_ref, status, detail, occurred_at, provider_event_id)
+			VALUES ($1, $2, $3, $4, NULLIF($5, ''))
+			ON CONFLICT (delivery_ref, provider_event_id) DO NOTHING RETURNING id`,
+			d.id, e.Status, e.Detail, e.OccurredAt, e.EventID).Scan(&eventRef)
+		if errors.Is(err, pgx.ErrNoRows) {
+			res.Duplicate = true
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("insert delivery event: %w", err)
+		}
+
+		if _, ranked := deliveryRank[d.state]; ranked {
+			next := d.state
+			for _, st := range []string{DeliveryAccepted, e.State} {
+				if r, ok := deliveryRank[st]; ok && r > deliveryRank[next] {
+					next = st
+				}
+			}
+			lastError := d.lastError
+			if e.State == DeliveryFailed {
+				// Two failures may arrive in either order: keep the same one whatever the order.
+				if d.state != DeliveryFailed || e.Detail > lastError {
+					lastError = e.Detail
+				}
+			}
+			_, err = tx.Exec(ctx, `
+				UPDATE deliveries SET state = $2, last_error = $3, provider_id = coalesce(provider_id, NULLIF($4, '')),
+					updated_at = now()
+				WHERE id = $1`, d.id, next, lastError, e.ProviderID)
+			if err != nil {
+				return fmt.Errorf("update delivery from provider event: %w", err)
+			}
+			res.State = next
+		}
+
+		if e.Subscription != "" {
+			res.Changed, err = turnOffSubscriptions(ctx, tx, d, e)
+		}
+		return err
+	})
+	if err != nil {
+		return ProviderEventResult{}, err
+	}
+	return res, nil
+}
+
+type lockedDelivery struct {
+	id        int64
+	key       string
+	voterRef  int64
+	channel   string
+	state     string
+	lastError string
+}
+
+// lockDelivery finds the event's delivery, by idempotency key first, and locks it so that
+// concurrent callbacks for one delivery apply one after the other.
+func lockDelivery(ctx context.Context, tx pgx.Tx, e ProviderEvent) (lockedDelivery, error) {
+	const cols = `SELECT id, idempotency_key, voter_ref, channel, state, last_error FROM deliveries `
+	scan := func(row pgx.Row) (lockedDelivery, error) {
+		var d lockedDelivery
+		err := row.Scan(&d.id, &d.key, &d.voterRef, &d.channel, &d.state, &d.lastError)
+		return d, err
+	}
+	if e.IdempotencyKey != "" {
+		d, err := scan(tx.QueryRow(ctx, cols+`WHERE idempotency_key = $1 AND channel = ANY($2) FOR UPDATE`,
+			e.IdempotencyKey, e.Channels))
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return d, wrapLookup(err)
+		}
+	}
+	if e.ProviderID == "" {
+		return lockedDelivery{}, pgx.ErrNoRows
+	}
+	d, err := scan(tx.QueryRow(ctx, cols+`WHERE provider_id = $1 AND channel = ANY($2) FOR UPDATE`,
+		e.ProviderID, e.Channels))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return d, err
+	}
+	return d, wrapLookup(err)
+}
+
+func wrapLookup(err error) error {
+	if err != nil {
+		return fmt.Errorf("find delivery of provider event: %w", err)
+	}
+	return nil
+}
+
+// turnOffSubscriptions marks the subscriptions a bounce or complaint is about, with an audit
+// entry each, and returns their voters.
+func turnOffSubscriptions(ctx context.Context, tx pgx.Tx, d lockedDelivery, e ProviderEvent) ([]int64, error) {
+	rows, err := tx.Query(ctx, `
+		UPDATE subscriptions SET state = $1, updated_at = now(),
+			opted_out_at = CASE WHEN $1 = 'opted_out' THEN now() ELSE opted_out_at END
+		WHERE channel = $2 AND state IN ('active', 'pending')
+			AND CASE WHEN $3 <> '' THEN lower(address) = lower($3) ELSE voter_ref = $4 END
+		RETURNING voter_ref`, e.Subscription, d.channel, e.Address, d.voterRef)
+	if err != nil {
+		return nil, fmt.Errorf("mark %s subscriptions %s: %w", d.channel, e.Subscription, err)
+	}
+	changed, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("mark %s subscriptions %s: %w", d.channel, e.Subscription, err)
+	}
+	for _, ref := range changed {
+		err := audit(ctx, tx, "provider:"+e.Provider, "subscription."+e.Subscription, fmt.Sprintf("voter:%d/%s", ref, d.channel),
+			map[string]any{"reason": e.Provider + " " + e.Status, "detail": e.Detail, "delivery": d.key})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return changed, nil
+}
+
+// DeliveryByKey returns the delivery with an idempotency key.
+func (s *Store) DeliveryByKey(ctx context.Context, key string) (Delivery, error) {
+	var d Delivery
+	err := s.pool.QueryRow(ctx, `
+		SELECT idempotency_key, ballot_ref, voter_ref, notice_status, channel, state, coalesce(provider_id, ''), attempts
+		FROM deliveries WHERE idempotency_key = $1`, key).
+		Scan(&d.IdempotencyKey, &d.BallotRef, &d.VoterRef, &d.NoticeStatus, &d.Channel, &d.State, &d.ProviderID, &d.Attempts)
+	if err != nil {
+		return Delivery{}, notFound(err, "delivery")
+	}
+	return d, nil
+}
+
+// BallotByRef returns the ballot with an internal id.
+func (s *Store) BallotByRef(ctx context.Context, ref int64) (Ballot, error) {
+	b, err := scanBallot(s.pool.QueryRow(ctx, ballotColumns+` WHERE b.id = $1`, ref))
+	if err != nil {
+		return Ballot{}, notFound(err, fmt.Sprintf("ballot #%d", ref))
+	}
+	return b, nil
+}
+
+// StatusDetails returns the reason and cure deadline (YYYY-MM-DD, or empty) of the latest
+// county event that reported status for a ballot; empty when none did.
+func (s *Store) StatusDetails(ctx context.Context, ballotRef int64, status string) (reason, cureDeadline string, err error) {
+	var deadline *time.Time
+	err = s.pool.QueryRow(ctx, `
+		SELECT reason, cure_deadline FROM ballot_events WHERE ballot_ref = $1 AND status = $2
+		ORDER BY occurred_at DESC, id DESC LIMIT 1`, ballotRef, status).Scan(&reason, &deadline)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", "", nil
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("status details: %w", err)
+	}
+	if deadline != nil {
+		cureDeadline = deadline.Format(time.DateOnly)
+	}
+	return reason, cureDeadline, nil
+}
+
+// DeliveryEventStatuses returns the statuses recorded for a delivery, in the order received.
+func (s *Store) DeliveryEventStatuses(ctx context.Context, key string) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT e.status FROM delivery_events e JOIN deliveries d ON d.id = e.delivery_ref
+		WHERE d.idempotency_key = $1 ORDER BY e.id`, key)
+	if err != nil {
+		return nil, fmt.Errorf("delivery events: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
