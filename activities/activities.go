@@ -1,0 +1,332 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"html"
+	"log/slog"
+	"slices"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/ballotflow/ballotflow/internal/metrics"
+	"github.com/ballotflow/ballotflow/internal/notices"
+	"github.com/ballotflow/ballotflow/internal/providers"
+	"github.com/ballotflow/ballotflow/internal/store"
+)
+
+// EmailSender sends email; *providers.SendGrid is the one ballotflow uses.
+type EmailSender interface {
+	SendEmail(ctx context.Context, m providers.Email) (providers.Accepted, error)
+}
+
+// PhoneSender sends text messages and places calls; *providers.Twilio is the one ballotflow uses.
+type PhoneSender interface {
+	SendSMS(ctx context.Context, m providers.SMS) (providers.Accepted, error)
+	PlaceCall(ctx context.Context, c providers.Call) (providers.Accepted, error)
+}
+
+// Activities holds what the activities need. The worker registers one value of it; the
+// workflow names its methods through a nil pointer.
+type Activities struct {
+	Store *store.Store
+	Email EmailSender
+	Phone PhoneSender
+	// TwilioStatusCallbackURL receives Twilio message and call status callbacks; empty for none.
+	// Each message and call adds its delivery's idempotency key to it.
+	TwilioStatusCallbackURL string
+	// TwilioVoiceURL is where a call's "press 1 to hear this again" goes (the API's voice
+	// webhook); empty reads each notice twice instead.
+	TwilioVoiceURL string
+	Now            func() time.Time
+	Logger         *slog.Logger
+}
+
+// Default contact hours, in the time zone of the voter's jurisdiction.
+const (
+	DefaultContactStart = "08:00"
+	DefaultContactEnd   = "20:00"
+)
+
+// LoadRecipient returns the voter's active channels and contact hours for a ballot: what the
+// workflow needs to plan, and no address.
+func (a *Activities) LoadRecipient(ctx context.Context, in LoadRecipientInput) (Recipient, error) {
+	c, err := a.contact(ctx, in.BallotKey)
+	if err != nil {
+		return Recipient{}, err
+	}
+	r := Recipient{Notifiable: c.notifiable()}
+	if !r.Notifiable {
+		return r, nil
+	}
+	for _, s := range c.subs {
+		if s.State != "active" {
+			continue
+		}
+		w := ContactWindow{Start: s.ContactStart, End: s.ContactEnd, TimeZone: s.TimeZone}
+		if w.Start == "" || w.End == "" {
+			w.Start, w.End = DefaultContactStart, DefaultContactEnd
+		}
+		if w.TimeZone == "" {
+			w.TimeZone = c.jurisdiction.TimeZone
+		}
+		r.Channels = append(r.Channels, ChannelPlan{Channel: s.Channel, Window: w, HoldForHours: s.HoldForHours})
+	}
+	return r, nil
+}
+
+// RecordStatus stores the status the workflow moved a ballot to, for reads that must not ask
+// Temporal (the portal, reports).
+func (a *Activities) RecordStatus(ctx context.Context, in RecordStatusInput) error {
+	return a.Store.SetBallotStatus(ctx, in.BallotKey, in.Status, in.At)
+}
+
+// SendEmail delivers a notice by email through SendGrid.
+func (a *Activities) SendEmail(ctx context.Context, n Notice) (NoticeResult, error) {
+	return a.deliver(ctx, n, ChannelEmail, func(c contact, sub store.Subscription, msg notices.Message) (providers.Accepted, error) {
+		return a.Email.SendEmail(ctx, providers.Email{
+			To: sub.Address, ToName: c.voter.FirstName + " " + c.voter.LastName,
+			From: c.jurisdiction.EmailFrom, FromName: c.jurisdiction.EmailFromName,
+			Subject: msg.Subject, Text: msg.Text, HTML: "<p>" + html.EscapeString(msg.Text) + "</p>",
+			IdempotencyKey: n.IdempotencyKey,
+		})
+	})
+}
+
+// SendSMS delivers a notice by text message through Twilio.
+func (a *Activities) SendSMS(ctx context.Context, n Notice) (NoticeResult, error) {
+	return a.deliver(ctx, n, ChannelSMS, func(c contact, sub store.Subscription, msg notices.Message) (providers.Accepted, error) {
+		return a.Phone.SendSMS(ctx, providers.SMS{
+			To: sub.Address, From: c.jurisdiction.SMSFrom,
+			Body:           msg.SMS,
+			StatusCallback: providers.WithIdempotencyKey(a.TwilioStatusCallbackURL, n.IdempotencyKey),
+		})
+	})
+}
+
+// PlaceCall delivers a notice by a voice call through Twilio that reads it aloud and offers
+// to read it again (press 1, answered by the API's voice webhook).
+func (a *Activities) PlaceCall(ctx context.Context, n Notice) (NoticeResult, error) {
+	return a.deliver(ctx, n, ChannelVoice, func(c contact, sub store.Subscription, msg notices.Message) (providers.Accepted, error) {
+		return a.Phone.PlaceCall(ctx, providers.Call{
+			To: sub.Address, From: c.jurisdiction.VoiceFrom,
+			Twiml: notices.CallTwiML(c.language(sub), msg.Speech,
+				providers.WithIdempotencyKey(a.TwilioVoiceURL, n.IdempotencyKey)),
+			StatusCallback: providers.WithIdempotencyKey(a.TwilioStatusCallbackURL, n.IdempotencyKey),
+		})
+	})
+}
+
+// errProviderConfiguration: the provider refused ballotflow's credentials or settings.
+// Retryable: the notice waits until an operator fixes the configuration.
+const errProviderConfiguration = "ProviderConfiguration"
+
+type sendFunc func(c contact, sub store.Subscription, msg notices.Message) (providers.Accepted, error)
+
+// deliver is the one path of every delivery: read the voter at send time, write the
+// deliveries row before calling the provider, and settle it after. A retried or re-run
+// activity that finds the row accepted does not send again.
+func (a *Activities) deliver(ctx context.Context, n Notice, channel string, send sendFunc) (res NoticeResult, err error) {
+	defer func() { metrics.Notices.WithLabelValues(channel, outcomeLabel(res, err)).Inc() }()
+	if !n.NotAfter.IsZero() && a.now().After(n.NotAfter) {
+		return NoticeResult{}, temporal.NewNonRetryableApplicationError(
+			"the voter's contact hours ended before the notice could be sent", ErrWindowClosed, nil)
+	}
+	c, err := a.contact(ctx, n.BallotKey)
+	if err != nil {
+		return NoticeResult{}, err
+	}
+	d, err := a.Store.BeginDelivery(ctx, store.Delivery{
+		IdempotencyKey: n.IdempotencyKey, BallotRef: c.ballot.Ref, VoterRef: c.voter.Ref,
+		NoticeStatus: n.Status, Channel: channel,
+	})
+	if err != nil {
+		return NoticeResult{}, err
+	}
+	switch d.State {
+	case store.DeliveryAccepted, store.DeliveryDelivered:
+		return NoticeResult{Outcome: OutcomeAlreadySent, ProviderID: d.ProviderID}, nil
+	case store.DeliverySkipped:
+		return NoticeResult{Outcome: OutcomeSkipped}, nil
+	case store.DeliveryFailed:
+		return NoticeResult{}, temporal.NewNonRetryableApplicationError("an earlier attempt was refused for good", ErrPermanent, nil)
+	}
+
+	sub, ok := c.subscription(channel)
+	if !c.notifiable() || !ok || sub.State != "active" {
+		// Opted out, turned off or unconfirmed since the notice was planned.
+		if err := a.Store.FinishDelivery(ctx, n.IdempotencyKey, store.DeliverySkipped, "", "channel not active at send time"); err != nil {
+			return NoticeResult{}, err
+		}
+		return NoticeResult{Outcome: OutcomeSkipped}, nil
+	}
+	msg, err := notices.Render(c.language(sub), n.Status, notices.Data{
+		FirstName: c.voter.FirstName, LastName: c.voter.LastName, Jurisdiction: c.jurisdiction.Name,
+		HelpText: c.jurisdiction.HelpText, Reason: n.Reason, CureDeadline: n.CureDeadline,
+	})
+	if err != nil {
+		return NoticeResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "RenderFailed", err)
+	}
+
+	start := time.Now()
+	accepted, err := send(c, sub, msg)
+	metrics.ProviderLatency.WithLabelValues(channel).Observe(time.Since(start).Seconds())
+	if err != nil {
+		return NoticeResult{}, a.providerFailure(ctx, n, c, channel, err)
+	}
+	if err := a.recordAccepted(ctx, n.IdempotencyKey, accepted.ProviderID); err != nil {
+		return NoticeResult{}, err
+	}
+	a.logger().Info("notice sent", "ballot", n.BallotKey, "notice", n.Seq, "status", n.Status, "channel", channel,
+		"attempt", activity.GetInfo(ctx).Attempt)
+	return NoticeResult{Outcome: OutcomeSent, ProviderID: accepted.ProviderID}, nil
+}
+
+// recordAccepted settles a delivery the provider accepted. The message is out: were this
+// write lost, the retry would send it again unless the provider's callback came first (and
+// SendGrid batches its events, often for longer than the first retry interval). So a failed
+// write, such as one on a connection the database just dropped, is tried again for a few
+// seconds, on a fresh connection, before the activity gives up.
+func (a *Activities) recordAccepted(ctx context.Context, key, providerID string) error {
+	wait := 100 * time.Millisecond
+	for {
+		err := a.Store.FinishDelivery(ctx, key, store.DeliveryAccepted, providerID, "")
+		if err == nil || wait > 2*time.Second {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
+}
+
+// outcomeLabel names how a delivery attempt ended, for the notices metric.
+func outcomeLabel(res NoticeResult, err error) string {
+	var appErr *temporal.ApplicationError
+	switch {
+	case err == nil:
+		return res.Outcome
+	case errors.As(err, &appErr) && appErr.Type() == ErrPermanent:
+		return "permanent_failure"
+	case errors.As(err, &appErr) && appErr.Type() == ErrWindowClosed:
+		return "window_closed"
+	case errors.As(err, &appErr) && appErr.Type() == errProviderConfiguration:
+		return "config_failure"
+	}
+	return "transient_failure"
+}
+
+// providerFailure classifies a provider error once: permanent ones settle the delivery, mark
+// the subscription and stop retries; transient ones retry, after the provider's Retry-After
+// when it gave one.
+func (a *Activities) providerFailure(ctx context.Context, n Notice, c contact, channel string, err error) error {
+	var pe *providers.Error
+	if !errors.As(err, &pe) {
+		_ = a.Store.NoteDeliveryError(ctx, n.IdempotencyKey, "unclassified error")
+		return err
+	}
+	if pe.Config {
+		// Ours to fix, not the voter's: keep the subscription, keep retrying with backoff, and
+		// say so loudly so an operator fixes the credentials or sender settings.
+		a.logger().Error("provider refused ballotflow's configuration; notices wait until it is fixed",
+			"provider", pe.Provider, "channel", channel, "code", pe.Code)
+		_ = a.Store.NoteDeliveryError(ctx, n.IdempotencyKey, pe.Error())
+		return temporal.NewApplicationError(pe.Error(), errProviderConfiguration)
+	}
+	if pe.Permanent {
+		if err := a.Store.FinishDelivery(ctx, n.IdempotencyKey, store.DeliveryFailed, "", pe.Error()); err != nil {
+			return err
+		}
+		state := "bounced"
+		if pe.Unsubscribed {
+			state = "opted_out" // the voter texted STOP to the provider: their choice, kept as such
+		}
+		if err := a.Store.MarkSubscription(ctx, c.voter.Ref, channel, state, "provider:"+pe.Provider, pe.Error()); err != nil {
+			return err
+		}
+		return temporal.NewNonRetryableApplicationError(pe.Error(), ErrPermanent, nil)
+	}
+	_ = a.Store.NoteDeliveryError(ctx, n.IdempotencyKey, pe.Error())
+	return temporal.NewApplicationErrorWithOptions(pe.Error(), "TransientDeliveryFailure",
+		temporal.ApplicationErrorOptions{NextRetryDelay: pe.RetryAfter})
+}
+
+// contact is everything a delivery reads at send time.
+type contact struct {
+	ballot       store.Ballot
+	voter        store.Voter
+	jurisdiction store.Jurisdiction
+	subs         []store.Subscription
+}
+
+func (a *Activities) contact(ctx context.Context, ballotKey string) (contact, error) {
+	var c contact
+	var err error
+	if c.ballot, err = a.Store.BallotByKey(ctx, ballotKey); err != nil {
+		return c, notFoundIsPermanent(err)
+	}
+	if c.voter, err = a.Store.VoterByRef(ctx, c.ballot.VoterRef); err != nil {
+		return c, notFoundIsPermanent(err)
+	}
+	if c.jurisdiction, err = a.Store.Jurisdiction(ctx, c.ballot.State, c.ballot.County); err != nil {
+		return c, notFoundIsPermanent(err)
+	}
+	if c.subs, err = a.Store.Subscriptions(ctx, c.voter.Ref); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// notifiable: canceled and inactive registrations get no notices, confidential voters never.
+func (c contact) notifiable() bool {
+	return !c.voter.Confidential && (c.voter.Status == "active" || c.voter.Status == "pending")
+}
+
+func (c contact) subscription(channel string) (store.Subscription, bool) {
+	for _, s := range c.subs {
+		if s.Channel == channel {
+			return s, true
+		}
+	}
+	return store.Subscription{}, false
+}
+
+func (c contact) language(sub store.Subscription) string {
+	lang := sub.Language
+	if lang == "" {
+		lang = c.voter.Language
+	}
+	// A county offers some languages; a voter whose language it does not offer hears from it
+	// in its default (first) language.
+	if langs := c.jurisdiction.Languages; len(langs) > 0 && !slices.Contains(langs, lang) {
+		return langs[0]
+	}
+	return lang
+}
+
+// notFoundIsPermanent: a ballot or voter that is gone will not come back by retrying.
+func notFoundIsPermanent(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return temporal.NewNonRetryableApplicationError(err.Error(), "NotFound", err)
+	}
+	return err
+}
+
+func (a *Activities) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
+
+func (a *Activities) logger() *slog.Logger {
+	if a.Logger != nil {
+		return a.Logger
+	}
+	return slog.Default()
+}

@@ -1,0 +1,109 @@
+// Package activities holds every side effect the ballot workflow needs: reading the voter's
+// channels, recording the ballot's status in PostgreSQL, and delivering notices through
+// SendGrid and Twilio. Contact details are read here, at send time, so that no workflow
+// payload ever carries an address.
+//
+// This file is the package's contract: task queues, channels, inputs, results, error types.
+package activities
+
+import "time"
+
+// Channels a voter can be reached on.
+const (
+	ChannelEmail = "email"
+	ChannelSMS   = "sms"
+	ChannelVoice = "voice"
+)
+
+// Task queues for deliveries: one per channel, so that each worker can cap its rate at what
+// the provider account allows.
+const (
+	EmailTaskQueue = "notify-email"
+	SMSTaskQueue   = "notify-sms"
+	VoiceTaskQueue = "notify-voice"
+)
+
+// TaskQueue returns the delivery task queue of a channel.
+func TaskQueue(channel string) string {
+	switch channel {
+	case ChannelSMS:
+		return SMSTaskQueue
+	case ChannelVoice:
+		return VoiceTaskQueue
+	default:
+		return EmailTaskQueue
+	}
+}
+
+// Error types the workflow tells apart. Both are non-retryable.
+const (
+	// ErrPermanent: the provider refused the address for good (invalid number, unsubscribed,
+	// hard bounce). The subscription is already marked; the workflow falls back to another channel.
+	ErrPermanent = "PermanentDeliveryFailure"
+	// ErrWindowClosed: retries ran past the voter's contact hours; the workflow re-plans the
+	// notice for the next window instead of texting or calling at night.
+	ErrWindowClosed = "ContactWindowClosed"
+)
+
+// ContactWindow is when a voter may be texted or called: local wall-clock times in an IANA
+// time zone. End before Start wraps midnight (22:00-06:00 for a night-shift worker).
+type ContactWindow struct {
+	Start    string // "HH:MM"
+	End      string // "HH:MM"
+	TimeZone string
+}
+
+// ChannelPlan is one active channel and when it may be used. No address: the workflow never
+// sees one.
+type ChannelPlan struct {
+	Channel      string
+	Window       ContactWindow
+	HoldForHours bool // email waits for the window too (SMS and voice always do)
+}
+
+// Recipient is what the workflow needs to plan a ballot's notices.
+type Recipient struct {
+	// Notifiable is false when the voter may not be contacted at all (canceled, confidential).
+	Notifiable bool
+	Channels   []ChannelPlan // active channels only, in the order email, sms, voice
+}
+
+// LoadRecipientInput names the ballot whose voter to load.
+type LoadRecipientInput struct {
+	BallotKey string
+}
+
+// RecordStatusInput records the status the workflow moved a ballot to.
+type RecordStatusInput struct {
+	BallotKey string
+	Status    string
+	At        time.Time
+	EventID   string
+}
+
+// Notice is one message about one ballot status on one channel.
+type Notice struct {
+	IdempotencyKey string // "<ballot key>/<seq>/<channel>"; stable across retries and re-runs
+	BallotKey      string
+	Seq            int
+	Status         string
+	Channel        string
+	Reason         string // challenged, rejected
+	CureDeadline   string // YYYY-MM-DD
+	// NotAfter is the end of the contact window the notice was planned for (zero for email
+	// that may go at any hour). A retry after it fails with ErrWindowClosed.
+	NotAfter time.Time
+}
+
+// Delivery outcomes.
+const (
+	OutcomeSent        = "sent"         // the provider accepted it now
+	OutcomeAlreadySent = "already_sent" // an earlier attempt was accepted; nothing was sent again
+	OutcomeSkipped     = "skipped"      // the channel is no longer active, or the voter may not be contacted
+)
+
+// NoticeResult is what a delivery activity did.
+type NoticeResult struct {
+	Outcome    string
+	ProviderID string
+}

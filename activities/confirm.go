@@ -1,0 +1,131 @@
+package activities
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"html"
+	"net/url"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/ballotflow/ballotflow/internal/notices"
+	"github.com/ballotflow/ballotflow/internal/providers"
+	"github.com/ballotflow/ballotflow/internal/store"
+)
+
+// ConfirmationInput names the subscription whose new address to confirm. No address: the
+// activity reads it from PostgreSQL at send time.
+type ConfirmationInput struct {
+	SubscriptionID int64
+	Channel        string // sms or email
+	// LinkBase is the portal's public URL; an email's confirmation link starts with it.
+	LinkBase string
+}
+
+// EmailConfirmationTTL is how long an email confirmation link works.
+const EmailConfirmationTTL = 7 * 24 * time.Hour
+
+// SendConfirmation asks a voter to confirm a new address: a text that asks for a reply YES,
+// or an email with a link. It sends nothing when the subscription is no longer pending (the
+// voter confirmed, changed it, or opted out meanwhile). A retry after a send that the
+// provider accepted sends the confirmation again: a rare duplicate is better than none.
+func (a *Activities) SendConfirmation(ctx context.Context, in ConfirmationInput) (NoticeResult, error) {
+	sub, err := a.Store.SubscriptionByID(ctx, in.SubscriptionID)
+	if err != nil {
+		return NoticeResult{}, notFoundIsPermanent(err)
+	}
+	if sub.State != "pending" || sub.Channel != in.Channel {
+		return NoticeResult{Outcome: OutcomeSkipped}, nil
+	}
+	voter, err := a.Store.VoterByRef(ctx, sub.VoterRef)
+	if err != nil {
+		return NoticeResult{}, notFoundIsPermanent(err)
+	}
+	if voter.Confidential || voter.Status != "active" {
+		return NoticeResult{Outcome: OutcomeSkipped}, nil
+	}
+	j, err := a.Store.Jurisdiction(ctx, voter.State, voter.County)
+	if err != nil {
+		return NoticeResult{}, notFoundIsPermanent(err)
+	}
+	lang := sub.Language
+	if lang == "" {
+		lang = voter.Language
+	}
+	data := notices.ConfirmData{FirstName: voter.FirstName, LastName: voter.LastName, Jurisdiction: j.Name, HelpText: j.HelpText}
+
+	var accepted providers.Accepted
+	switch in.Channel {
+	case ChannelSMS:
+		msg, err := notices.RenderConfirmation(lang, ChannelSMS, data)
+		if err != nil {
+			return NoticeResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "RenderFailed", err)
+		}
+		accepted, err = a.Phone.SendSMS(ctx, providers.SMS{To: sub.Address, From: j.SMSFrom, Body: msg.SMS})
+		if err != nil {
+			return NoticeResult{}, a.confirmationFailure(ctx, sub, err)
+		}
+	case ChannelEmail:
+		token, err := confirmationToken()
+		if err != nil {
+			return NoticeResult{}, err
+		}
+		if err := a.Store.CreateEmailConfirmation(ctx, sub.ID, token, a.now().Add(EmailConfirmationTTL)); err != nil {
+			return NoticeResult{}, err
+		}
+		data.Link = strings.TrimRight(in.LinkBase, "/") + "/v1/portal/confirm-email?token=" + url.QueryEscape(token)
+		msg, err := notices.RenderConfirmation(lang, ChannelEmail, data)
+		if err != nil {
+			return NoticeResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "RenderFailed", err)
+		}
+		accepted, err = a.Email.SendEmail(ctx, providers.Email{
+			To: sub.Address, ToName: voter.FirstName + " " + voter.LastName, From: j.EmailFrom, FromName: j.EmailFromName,
+			Subject: msg.Subject, Text: msg.Text,
+			HTML: confirmationHTML(msg.Text, data.Link),
+		})
+		if err != nil {
+			return NoticeResult{}, a.confirmationFailure(ctx, sub, err)
+		}
+	default:
+		return NoticeResult{}, temporal.NewNonRetryableApplicationError("no confirmation on channel "+in.Channel, "BadChannel", nil)
+	}
+	a.logger().Info("confirmation sent", "subscription", sub.ID, "channel", in.Channel)
+	return NoticeResult{Outcome: OutcomeSent, ProviderID: accepted.ProviderID}, nil
+}
+
+// confirmationFailure classifies a provider error like a notice's: a permanent refusal
+// marks the subscription bounced and stops; anything else retries.
+func (a *Activities) confirmationFailure(ctx context.Context, sub store.Subscription, err error) error {
+	var pe *providers.Error
+	if !errors.As(err, &pe) {
+		return err
+	}
+	if pe.Permanent && !pe.Config {
+		if err := a.Store.MarkSubscription(ctx, sub.VoterRef, sub.Channel, "bounced", "provider:"+pe.Provider, pe.Error()); err != nil {
+			return err
+		}
+		return temporal.NewNonRetryableApplicationError(pe.Error(), ErrPermanent, nil)
+	}
+	return temporal.NewApplicationErrorWithOptions(pe.Error(), "TransientDeliveryFailure",
+		temporal.ApplicationErrorOptions{NextRetryDelay: pe.RetryAfter})
+}
+
+// confirmationHTML is the email's text as HTML paragraphs, with the link clickable.
+func confirmationHTML(text, link string) string {
+	escaped := html.EscapeString(link)
+	body := strings.ReplaceAll(html.EscapeString(text), escaped, `<a href="`+escaped+`">`+escaped+`</a>`)
+	return "<p>" + strings.ReplaceAll(body, "\n\n", "</p><p>") + "</p>"
+}
+
+// confirmationToken is 256 random bits, URL-safe.
+func confirmationToken() (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}

@@ -1,0 +1,36 @@
+package notices
+
+import (
+	"html"
+	"strings"
+)
+
+var repeatPrompts = map[string]string{
+	"en": "To hear this message again, press 1.",
+	"es": "Para escuchar este mensaje de nuevo, oprima 1.",
+}
+
+var sayLanguages = map[string]string{"en": "en-US", "es": "es-US"}
+
+// CallTwiML is the TwiML of a notice call in lang: the notice's Speech read aloud, then an
+// offer to hear it again by pressing 1, which Twilio posts to repeatURL (the voice webhook,
+// which answers with this TwiML again). Without repeatURL the notice is read twice.
+func CallTwiML(lang, speech, repeatURL string) string {
+	if _, ok := sayLanguages[lang]; !ok {
+		lang = "en"
+	}
+	say := func(text string) string {
+		return `<Say language="` + sayLanguages[lang] + `">` + html.EscapeString(text) + `</Say>`
+	}
+	var b strings.Builder
+	b.WriteString(`<Response>`)
+	if repeatURL == "" {
+		b.WriteString(say(speech) + `<Pause length="1"/>` + say(speech))
+	} else {
+		b.WriteString(`<Gather numDigits="1" timeout="6" method="POST" action="` + html.EscapeString(repeatURL) + `">`)
+		b.WriteString(say(speech) + say(repeatPrompts[lang]))
+		b.WriteString(`</Gather>`)
+	}
+	b.WriteString(`</Response>`)
+	return b.String()
+}

@@ -1,0 +1,50 @@
+// Package prefs tells a voter's running ballot workflows that the voter's channels or contact
+// hours changed, so that they reload them and re-plan the notices still waiting. The portal
+// and the provider webhooks change preferences in PostgreSQL first, then call Notify.
+package prefs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/ballotflow/ballotflow/internal/store"
+	"github.com/ballotflow/ballotflow/workflows"
+)
+
+// Reasons callers pass to Notify; they appear in the signal payload, visible in Temporal UI.
+const (
+	ReasonPortal      = "portal"
+	ReasonSMSKeyword  = "sms-keyword"
+	ReasonEmailBounce = "email-bounce"
+	ReasonEmailOptOut = "email-opt-out" // a spam report or an unsubscribe link
+	ReasonSMSBounce   = "sms-bounce"
+)
+
+// Notify signals preferences-changed to every ballot workflow of the voter with internal id
+// voterRef. Ballots whose workflow has already completed are skipped. It tries every ballot
+// and returns the errors of those it could not signal, joined.
+//
+// Notify is a hint, not the source of truth: activities read the voter's subscriptions at
+// send time, so an opt-out is honoured even when a signal is lost; the signal makes a
+// workflow re-plan notices that wait (a newly confirmed channel, new contact hours) at once.
+func Notify(ctx context.Context, tc client.Client, st *store.Store, voterRef int64, reason string) error {
+	ballots, err := st.BallotsOfVoter(ctx, voterRef)
+	if err != nil {
+		return fmt.Errorf("notify voter #%d: %w", voterRef, err)
+	}
+	var errs []error
+	for _, b := range ballots {
+		id := workflows.WorkflowID(b.ElectionID, b.Key)
+		err := tc.SignalWorkflow(ctx, id, "", workflows.SignalPreferencesChanged,
+			workflows.PreferencesChanged{Reason: reason})
+		var nf *serviceerror.NotFound
+		if err != nil && !errors.As(err, &nf) {
+			errs = append(errs, fmt.Errorf("signal %s: %w", id, err))
+		}
+	}
+	return errors.Join(errs...)
+}

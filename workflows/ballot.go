@@ -1,0 +1,619 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/ballotflow/ballotflow/activities"
+)
+
+// Ballot is the workflow of one mail ballot. It lives from the county's first event until
+// the ballot reaches a final status and its last notice is settled, or until the
+// election's canvass closes.
+func Ballot(ctx workflow.Context, in BallotInput) error {
+	b := &ballot{In: in}
+	if in.Resume != nil {
+		b.BallotState, b.In.Resume = *in.Resume, nil
+	} else {
+		b.Seen = map[string]bool{}
+	}
+	return b.run(ctx)
+}
+
+// ballot is the running workflow: its input, its state, and what the signal channels
+// delivered since the loop last looked. The main loop in run reads top to bottom: take in
+// signals, apply events, send what is due, wait.
+type ballot struct {
+	In BallotInput
+	BallotState
+
+	inbox        []StatusEvent
+	prefsChanged bool
+}
+
+// BallotState is everything a ballot workflow knows, carried whole into the next run by
+// continue-as-new.
+type BallotState struct {
+	Status      Status
+	StatusAt    time.Time
+	Timeline    []TimelineEntry
+	Ignored     []IgnoredEvent
+	Outcomes    []DeliveryOutcome
+	Unreachable bool
+	Closed      string
+	Seen        map[string]bool // event ids already taken in
+	Recipient   activities.Recipient
+	Pending     []*Notice
+	NextSeq     int
+}
+
+// Notice is one planned message about one status on one channel.
+type Notice struct {
+	Seq          int
+	Status       Status
+	Channel      string
+	Reason       string
+	CureDeadline string
+	DueAt        time.Time
+	NotAfter     time.Time
+	InFlight     bool
+	Replan       bool // its window could not be read: re-plan at DueAt instead of sending
+}
+
+// deliveryDone is what a delivery goroutine reports back to the main loop.
+type deliveryDone struct {
+	Notice *Notice
+	Result activities.NoticeResult
+	Err    error
+}
+
+var acts *activities.Activities // names activity methods; never called directly
+
+// Bookkeeping (a PostgreSQL read or write of a few milliseconds) runs as local activities:
+// one marker in the history instead of three events and a workflow task, which keeps a
+// typical ballot's history well under 100 events. They retry until the database is back.
+var bookkeepingOptions = workflow.LocalActivityOptions{
+	StartToCloseTimeout: 10 * time.Second,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:    time.Second,
+		BackoffCoefficient: 2,
+		MaximumInterval:    time.Minute,
+	},
+}
+
+// deliveryOptions: transient provider errors retry with backoff for up to a day; permanent
+// refusals and a closed contact window come back to the workflow at once.
+func deliveryOptions(channel string) workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		TaskQueue:              activities.TaskQueue(channel),
+		StartToCloseTimeout:    time.Minute,
+		ScheduleToCloseTimeout: 24 * time.Hour,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        5 * time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        10 * time.Minute,
+			NonRetryableErrorTypes: []string{activities.ErrPermanent, activities.ErrWindowClosed},
+		},
+	}
+}
+
+func (b *ballot) run(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, b.view); err != nil {
+		return fmt.Errorf("register status query: %w", err)
+	}
+	ctx = workflow.WithLocalActivityOptions(ctx, bookkeepingOptions)
+	if err := b.loadRecipient(ctx); err != nil {
+		return err
+	}
+
+	signals := make([]workflow.ReceiveChannel, 0, len(Statuses))
+	for _, s := range Statuses {
+		signals = append(signals, workflow.GetSignalChannel(ctx, string(s)))
+	}
+	prefs := workflow.GetSignalChannel(ctx, SignalPreferencesChanged)
+	done := workflow.NewChannel(ctx)
+	canvass := workflow.NewTimerWithOptions(ctx, b.In.CanvassEndsAt.Sub(workflow.Now(ctx)),
+		workflow.TimerOptions{Summary: "end of canvass"})
+	inFlight := 0
+
+	for {
+		b.drainSignals(ctx, signals, prefs)
+		if b.prefsChanged {
+			b.prefsChanged = false
+			if err := b.loadRecipient(ctx); err != nil {
+				return err
+			}
+			b.replan(ctx)
+		}
+		if err := b.applyInbox(ctx); err != nil {
+			return err
+		}
+		inFlight += b.dispatchDue(ctx, done)
+		if inFlight == 0 && (b.Closed != "" || (isFinal(b.Status) && len(b.Pending) == 0)) {
+			break
+		}
+		if inFlight == 0 && b.historyTooLong(ctx) {
+			// A pathological stream of events: start afresh with the same state, so the history
+			// stays small. Nothing is in flight, so nothing is lost.
+			next := b.In
+			next.Resume = b.carry()
+			return workflow.NewContinueAsNewError(ctx, WorkflowName, next)
+		}
+
+		sel := workflow.NewSelector(ctx)
+		for _, ch := range signals {
+			sel.AddReceive(ch, func(workflow.ReceiveChannel, bool) {}) // drained at the top of the loop
+		}
+		sel.AddReceive(prefs, func(workflow.ReceiveChannel, bool) {})
+		sel.AddReceive(done, func(c workflow.ReceiveChannel, _ bool) {
+			var d deliveryDone
+			c.Receive(ctx, &d)
+			inFlight--
+			b.settle(ctx, d)
+		})
+		if b.Closed == "" {
+			sel.AddFuture(canvass, func(workflow.Future) { b.close(ctx, "the election's canvass closed") })
+		}
+		timerCtx, cancelTimer := workflow.WithCancel(ctx)
+		if due, ok := b.nextDue(); ok {
+			wait := due.Sub(workflow.Now(ctx))
+			sel.AddFuture(workflow.NewTimerWithOptions(timerCtx, wait, workflow.TimerOptions{Summary: "wait for contact hours"}),
+				func(workflow.Future) {})
+		}
+		sel.Select(ctx)
+		cancelTimer()
+	}
+	workflow.GetLogger(ctx).Info("ballot workflow done", "status", b.Status, "closed", b.Closed)
+	return nil
+}
+
+// drainSignals moves every buffered signal into the inbox.
+func (b *ballot) drainSignals(ctx workflow.Context, signals []workflow.ReceiveChannel, prefs workflow.ReceiveChannel) {
+	for i, ch := range signals {
+		for {
+			var ev StatusEvent
+			if !ch.ReceiveAsync(&ev) {
+				break
+			}
+			ev.Status = Statuses[i] // the signal's name is the status, whatever the payload says
+			b.inbox = append(b.inbox, ev)
+		}
+	}
+	for {
+		var p PreferencesChanged
+		if !prefs.ReceiveAsync(&p) {
+			break
+		}
+		b.prefsChanged = true
+	}
+}
+
+// applyInbox runs the status graph over the received events, in the order they happened at
+// the county, and plans notices for those that move the ballot.
+func (b *ballot) applyInbox(ctx workflow.Context) error {
+	events := b.inbox
+	b.inbox = nil
+	slices.SortStableFunc(events, func(x, y StatusEvent) int {
+		if c := x.OccurredAt.Compare(y.OccurredAt); c != 0 {
+			return c
+		}
+		return stage(x.Status) - stage(y.Status)
+	})
+	moved := false
+	for _, ev := range events {
+		if b.Seen[ev.EventID] {
+			b.ignore(ev, "duplicate event_id")
+			continue
+		}
+		b.Seen[ev.EventID] = true
+		if b.Closed != "" {
+			b.ignore(ev, "the ballot's tracking is closed: "+b.Closed)
+			continue
+		}
+		if why := transition(b.Status, ev.Status); why != "" {
+			b.ignore(ev, why)
+			continue
+		}
+		b.Status, b.StatusAt = ev.Status, ev.OccurredAt
+		b.Timeline = append(b.Timeline, TimelineEntry{Status: ev.Status, EventID: ev.EventID,
+			OccurredAt: ev.OccurredAt, Reason: ev.Reason, CureDeadline: ev.CureDeadline})
+		moved = true
+		err := workflow.ExecuteLocalActivity(ctx, acts.RecordStatus, activities.RecordStatusInput{
+			BallotKey: b.In.BallotKey, Status: string(ev.Status), At: ev.OccurredAt, EventID: ev.EventID,
+		}).Get(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("record status %s: %w", ev.Status, err)
+		}
+		if ev.Status == StatusReplaced {
+			b.cancelPending(ctx, "the ballot was replaced")
+			continue
+		}
+		b.planNotices(ctx, ev)
+	}
+	if moved {
+		err := workflow.UpsertTypedSearchAttributes(ctx, SearchBallotStatus.ValueSet(string(b.Status)))
+		if err != nil {
+			return fmt.Errorf("upsert BallotStatus: %w", err)
+		}
+	}
+	return nil
+}
+
+func (b *ballot) ignore(ev StatusEvent, why string) {
+	b.Ignored = append(b.Ignored, IgnoredEvent{EventID: ev.EventID, Status: ev.Status, OccurredAt: ev.OccurredAt, Reason: why})
+}
+
+// planNotices plans one notice about ev on each active channel. A notice still waiting on a
+// channel is replaced by the newer one, so a voter gets one message with the newest status
+// instead of a burst; a cure notice is kept unless the ballot reached a final status.
+func (b *ballot) planNotices(ctx workflow.Context, ev StatusEvent) {
+	if !notifies(ev.Status) || !b.Recipient.Notifiable {
+		return
+	}
+	b.NextSeq++
+	seq := b.NextSeq
+	for _, ch := range b.Recipient.Channels {
+		b.Pending = slices.DeleteFunc(b.Pending, func(n *Notice) bool {
+			superseded := n.Channel == ch.Channel && !n.InFlight && supersedes(ev.Status, n.Status)
+			if superseded {
+				b.waitEnded(ctx, n)
+				b.outcome(ctx, n, "coalesced", fmt.Sprintf("superseded by notice %d (%s)", seq, ev.Status))
+			}
+			return superseded
+		})
+		n := &Notice{Seq: seq, Status: ev.Status, Channel: ch.Channel, Reason: ev.Reason, CureDeadline: ev.CureDeadline}
+		b.schedule(ctx, n, ch)
+		b.Pending = append(b.Pending, n)
+		b.waitStarted(ctx, n)
+	}
+}
+
+// schedule sets when a notice may go: at once for email (unless the voter asked otherwise),
+// otherwise at the start of the voter's next contact window.
+func (b *ballot) schedule(ctx workflow.Context, n *Notice, ch activities.ChannelPlan) {
+	now := workflow.Now(ctx)
+	n.DueAt, n.NotAfter, n.Replan = now, time.Time{}, false
+	if ch.Channel == activities.ChannelEmail && !ch.HoldForHours {
+		return
+	}
+	from, until, err := contactSlot(now, ch.Window)
+	if err != nil {
+		// The window came from PostgreSQL and was validated there; if it is still bad, the
+		// default-hours rule is safer than texting at night: wait an hour and re-plan.
+		workflow.GetLogger(ctx).Error("bad contact window", "channel", ch.Channel, "error", err)
+		n.DueAt, n.Replan = now.Add(time.Hour), true
+		return
+	}
+	n.DueAt, n.NotAfter = from, until
+}
+
+// dispatchDue starts the delivery of every notice whose time has come, each in its own
+// goroutine so that a slow channel never holds up another. It returns how many it started.
+func (b *ballot) dispatchDue(ctx workflow.Context, done workflow.Channel) int {
+	now := workflow.Now(ctx)
+	started := 0
+	busy := b.busyChannels()
+	due := slices.Clone(b.Pending)
+	slices.SortStableFunc(due, func(x, y *Notice) int { return x.Seq - y.Seq })
+	for _, n := range due {
+		if n.InFlight || n.DueAt.After(now) || busy[n.Channel] {
+			continue
+		}
+		if n.Replan { // the window could not be read: read it again rather than send blind
+			if ch, ok := b.channel(n.Channel); ok {
+				b.schedule(ctx, n, ch)
+			} else {
+				n.DueAt = now.Add(time.Hour)
+			}
+			if n.DueAt.After(now) {
+				continue
+			}
+		}
+		busy[n.Channel] = true // one delivery per channel at a time, oldest first
+		n.InFlight = true
+		b.waitEnded(ctx, n)
+		started++
+		in := activities.Notice{
+			IdempotencyKey: fmt.Sprintf("%s/%d/%s", b.In.BallotKey, n.Seq, n.Channel),
+			BallotKey:      b.In.BallotKey, Seq: n.Seq, Status: string(n.Status), Channel: n.Channel,
+			Reason: n.Reason, CureDeadline: n.CureDeadline, NotAfter: n.NotAfter,
+		}
+		workflow.Go(ctx, func(gctx workflow.Context) {
+			actx := workflow.WithActivityOptions(gctx, deliveryOptions(n.Channel))
+			var res activities.NoticeResult
+			err := workflow.ExecuteActivity(actx, deliveryActivity(n.Channel), in).Get(actx, &res)
+			done.Send(gctx, deliveryDone{Notice: n, Result: res, Err: err})
+		})
+	}
+	return started
+}
+
+// busyChannels returns the channels with a delivery in flight.
+func (b *ballot) busyChannels() map[string]bool {
+	busy := map[string]bool{}
+	for _, n := range b.Pending {
+		if n.InFlight {
+			busy[n.Channel] = true
+		}
+	}
+	return busy
+}
+
+func deliveryActivity(channel string) any {
+	switch channel {
+	case activities.ChannelSMS:
+		return acts.SendSMS
+	case activities.ChannelVoice:
+		return acts.PlaceCall
+	default:
+		return acts.SendEmail
+	}
+}
+
+// settle records how a delivery ended and falls back to another channel when it failed.
+func (b *ballot) settle(ctx workflow.Context, d deliveryDone) {
+	n := d.Notice
+	n.InFlight = false
+	var appErr *temporal.ApplicationError
+	switch {
+	case d.Err == nil:
+		b.remove(n)
+		b.outcome(ctx, n, d.Result.Outcome, d.Result.ProviderID)
+		return
+	case errors.As(d.Err, &appErr) && appErr.Type() == activities.ErrWindowClosed:
+		if b.Closed != "" {
+			b.remove(n)
+			b.outcome(ctx, n, "canceled", b.Closed)
+			return
+		}
+		if newer := b.newerOn(n, n.Channel); newer != nil {
+			b.remove(n)
+			b.outcome(ctx, n, "coalesced", fmt.Sprintf("superseded by notice %d (%s)", newer.Seq, newer.Status))
+			return
+		}
+		if ch, ok := b.channel(n.Channel); ok {
+			b.waitStarted(ctx, n)
+			b.schedule(ctx, n, ch) // the next window
+			return
+		}
+		b.remove(n)
+		b.outcome(ctx, n, "canceled", "channel turned off")
+		return
+	case errors.As(d.Err, &appErr) && appErr.Type() == activities.ErrPermanent:
+		b.remove(n)
+		b.outcome(ctx, n, "failed", appErr.Message())
+	default:
+		b.remove(n)
+		b.outcome(ctx, n, "failed", "gave up after retries: "+rootMessage(d.Err))
+	}
+	// The channel is unusable; the subscription was marked by the activity.
+	b.Recipient.Channels = slices.DeleteFunc(b.Recipient.Channels, func(c activities.ChannelPlan) bool {
+		return c.Channel == n.Channel
+	})
+	if b.Closed != "" {
+		return // tracking closed: nothing more is planned
+	}
+	b.fallback(ctx, n)
+}
+
+// newerOn returns a notice planned on channel that supersedes n (same rule as planNotices:
+// a challenge is superseded only by a final status), or nil.
+func (b *ballot) newerOn(n *Notice, channel string) *Notice {
+	for _, p := range b.Pending {
+		if p != n && p.Channel == channel && p.Seq > n.Seq && supersedes(p.Status, n.Status) {
+			return p
+		}
+	}
+	return nil
+}
+
+// fallback plans a failed notice on the voter's next channel that has not had it yet.
+func (b *ballot) fallback(ctx workflow.Context, failed *Notice) {
+	for _, name := range fallbackOrder(failed.Channel) {
+		ch, ok := b.channel(name)
+		if !ok || b.hasNotice(failed.Seq, name) {
+			continue
+		}
+		if b.newerOn(failed, name) != nil {
+			return // that channel is about to tell the voter something newer
+		}
+		if b.hasNotice(failed.Seq, "") {
+			return // another channel already has it: the voter is told
+		}
+		n := &Notice{Seq: failed.Seq, Status: failed.Status, Channel: name, Reason: failed.Reason, CureDeadline: failed.CureDeadline}
+		b.schedule(ctx, n, ch)
+		b.Pending = append(b.Pending, n)
+		b.waitStarted(ctx, n)
+		return
+	}
+	if !b.hasNotice(failed.Seq, "") {
+		b.Unreachable = true
+	}
+}
+
+// hasNotice reports whether notice seq was delivered or is planned on channel ("" = any).
+func (b *ballot) hasNotice(seq int, channel string) bool {
+	for _, n := range b.Pending {
+		if n.Seq == seq && (channel == "" || n.Channel == channel) {
+			return true
+		}
+	}
+	for _, o := range b.Outcomes {
+		if o.Seq == seq && (channel == "" || o.Channel == channel) &&
+			(o.Outcome == activities.OutcomeSent || o.Outcome == activities.OutcomeAlreadySent) {
+			return true
+		}
+	}
+	return false
+}
+
+func fallbackOrder(failed string) []string {
+	switch failed {
+	case activities.ChannelSMS:
+		return []string{activities.ChannelEmail, activities.ChannelVoice}
+	case activities.ChannelVoice:
+		return []string{activities.ChannelSMS, activities.ChannelEmail}
+	default:
+		return []string{activities.ChannelSMS, activities.ChannelVoice}
+	}
+}
+
+func (b *ballot) channel(name string) (activities.ChannelPlan, bool) {
+	for _, c := range b.Recipient.Channels {
+		if c.Channel == name {
+			return c, true
+		}
+	}
+	return activities.ChannelPlan{}, false
+}
+
+func (b *ballot) remove(n *Notice) {
+	b.Pending = slices.DeleteFunc(b.Pending, func(p *Notice) bool { return p == n })
+}
+
+func (b *ballot) outcome(ctx workflow.Context, n *Notice, outcome, detail string) {
+	b.Outcomes = append(b.Outcomes, DeliveryOutcome{Seq: n.Seq, Status: n.Status, Channel: n.Channel,
+		Outcome: outcome, Detail: detail, At: workflow.Now(ctx)})
+}
+
+// loadRecipient reads the voter's active channels and contact hours.
+func (b *ballot) loadRecipient(ctx workflow.Context) error {
+	var r activities.Recipient
+	err := workflow.ExecuteLocalActivity(ctx, acts.LoadRecipient, activities.LoadRecipientInput{BallotKey: b.In.BallotKey}).Get(ctx, &r)
+	if err != nil {
+		return fmt.Errorf("load recipient: %w", err)
+	}
+	b.Recipient = r
+	return nil
+}
+
+// replan applies changed preferences to waiting notices: a channel turned off (or an
+// opt-out) cancels them, new contact hours move them.
+func (b *ballot) replan(ctx workflow.Context) {
+	if !b.Recipient.Notifiable {
+		b.cancelPending(ctx, "the voter can no longer be contacted")
+		return
+	}
+	b.Pending = slices.DeleteFunc(b.Pending, func(n *Notice) bool {
+		if n.InFlight {
+			return false // the activity itself checks the subscription at send time
+		}
+		ch, ok := b.channel(n.Channel)
+		if !ok {
+			b.waitEnded(ctx, n)
+			b.outcome(ctx, n, "canceled", "channel turned off")
+			return true
+		}
+		b.schedule(ctx, n, ch)
+		return false
+	})
+}
+
+// cancelPending drops every notice that has not started.
+func (b *ballot) cancelPending(ctx workflow.Context, why string) {
+	b.Pending = slices.DeleteFunc(b.Pending, func(n *Notice) bool {
+		if n.InFlight {
+			return false
+		}
+		b.waitEnded(ctx, n)
+		b.outcome(ctx, n, "canceled", why)
+		return true
+	})
+}
+
+// close ends tracking: nothing more is planned, waiting notices are dropped.
+func (b *ballot) close(ctx workflow.Context, why string) {
+	b.Closed = why
+	b.cancelPending(ctx, why)
+}
+
+// waitStarted and waitEnded count notices entering and leaving the wait for their time (the
+// voter's contact hours), by channel: their difference, summed over workers, is how many
+// notices wait right now. The SDK does not emit metrics while replaying, so each move counts
+// once.
+func (b *ballot) waitStarted(ctx workflow.Context, n *Notice) {
+	noticeMetrics(ctx, n).Counter("ballotflow_notice_waits_started").Inc(1)
+}
+
+func (b *ballot) waitEnded(ctx workflow.Context, n *Notice) {
+	noticeMetrics(ctx, n).Counter("ballotflow_notice_waits_ended").Inc(1)
+}
+
+func noticeMetrics(ctx workflow.Context, n *Notice) client.MetricsHandler {
+	return workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"channel": n.Channel})
+}
+
+// nextDue returns the earliest time a waiting notice may go.
+func (b *ballot) nextDue() (time.Time, bool) {
+	var next time.Time
+	busy := b.busyChannels()
+	for _, n := range b.Pending {
+		if !n.InFlight && !busy[n.Channel] && (next.IsZero() || n.DueAt.Before(next)) {
+			next = n.DueAt
+		}
+	}
+	return next, !next.IsZero()
+}
+
+// continueAsNewAfter is the history length at which a ballot continues as new (unless the
+// server suggests it sooner). A typical ballot ends with fewer than 100 events; only a flood
+// of events gets here.
+const continueAsNewAfter = 2000
+
+// Kept when a ballot continues as new: the newest ignored events and delivery outcomes.
+const (
+	carriedIgnored  = 100
+	carriedOutcomes = 200
+)
+
+func (b *ballot) historyTooLong(ctx workflow.Context) bool {
+	info := workflow.GetInfo(ctx)
+	return info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() >= continueAsNewAfter
+}
+
+// carry returns the state for the next run, with its operator-facing lists bounded.
+func (b *ballot) carry() *BallotState {
+	s := b.BallotState
+	s.Ignored = lastN(s.Ignored, carriedIgnored)
+	s.Outcomes = lastN(s.Outcomes, carriedOutcomes)
+	return &s
+}
+
+func lastN[T any](xs []T, n int) []T {
+	if len(xs) <= n {
+		return xs
+	}
+	return slices.Clone(xs[len(xs)-n:])
+}
+
+// view answers the status query.
+func (b *ballot) view() (BallotView, error) {
+	v := BallotView{
+		Status: b.Status, StatusAt: b.StatusAt, Unreachable: b.Unreachable, Closed: b.Closed,
+		Timeline:   slices.Clone(b.Timeline),
+		Ignored:    slices.Clone(b.Ignored),
+		Deliveries: slices.Clone(b.Outcomes),
+	}
+	for _, n := range b.Pending {
+		v.Pending = append(v.Pending, PendingNotice{Seq: n.Seq, Status: n.Status, Channel: n.Channel, DueAt: n.DueAt, InFlight: n.InFlight})
+	}
+	return v, nil
+}
+
+// rootMessage is the innermost error's text: for an activity that gave up, the provider's
+// classified (address-free) error.
+func rootMessage(err error) string {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err.Error()
+		}
+		err = next
+	}
+}

@@ -1,0 +1,263 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/ballotflow/ballotflow/activities"
+)
+
+// IngestWorkflowName is the registered name of the workflow that fans out a bulk import of
+// ballot events (a county's mail-out day): it compares the stored events with their ballots
+// and, unless too many would move ballots backwards, signals them page by page at the rate
+// the worker is configured for. It runs on TaskQueue.
+const IngestWorkflowName = "IngestEvents"
+
+// IngestWorkflowID names the workflow of an import: "import/<id>", the id GET /v1/imports/{id}
+// shows. It carries no personal data.
+func IngestWorkflowID(importID int64) string {
+	return fmt.Sprintf("import/%d", importID)
+}
+
+// Signals an operator sends to a held import (POST /v1/imports/{id}:approve and :reject),
+// with an ImportDecision.
+const (
+	SignalApprove = "approve"
+	SignalReject  = "reject"
+)
+
+// QueryProgress returns an IngestProgress.
+const QueryProgress = "progress"
+
+// Where an import's workflow is (IngestProgress.Status); the same words as the import's
+// status in PostgreSQL.
+const (
+	IngestChecking  = "checking"
+	IngestHeld      = "held"
+	IngestSignaling = "signaling"
+	IngestDone      = "done"
+	IngestRejected  = "rejected"
+)
+
+// IngestInput starts an ingestion workflow. Settings (rate, hold threshold) come from the
+// worker through the activities' results.
+type IngestInput struct {
+	ImportID int64
+	// Resume is the state carried over by continue-as-new; nil for a new import.
+	Resume *IngestState `json:",omitempty"`
+}
+
+// ImportDecision is the payload of the approve and reject signals.
+type ImportDecision struct {
+	By string // the operator's key, "key:<prefix>"
+}
+
+// IngestProgress is what the progress query returns: counts only.
+type IngestProgress struct {
+	Status       string
+	Events       int // stored events to signal
+	Done         int // signaled
+	Remaining    int
+	Duplicates   int // rows of the file recorded before
+	Rejected     int // rows of the file refused
+	Backwards    int // events older than their ballot's current status
+	Inconsistent int // events after a final status, or without the status they require
+	Rate         float64
+	DecidedBy    string
+}
+
+// IngestState is everything the workflow knows, carried whole into the next run.
+type IngestState struct {
+	Progress      IngestProgress
+	AfterID       int64 // the last event signaled; the next page starts after it
+	PageSize      int
+	HoldShare     float64
+	HoldMinEvents int
+}
+
+// ingestPagesPerRun is how many pages a run signals before it continues as new: a page adds
+// about a dozen history events (activity, timer, workflow tasks).
+const ingestPagesPerRun = 2000
+
+// ingestOptions: the database or Temporal being away is retried without end; every
+// activity is idempotent.
+var ingestOptions = workflow.ActivityOptions{
+	StartToCloseTimeout: 10 * time.Minute,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:    time.Second,
+		BackoffCoefficient: 2,
+		MaximumInterval:    time.Minute,
+	},
+}
+
+var ingestActs *activities.Ingest // names activity methods; never called directly
+
+// IngestEvents is the workflow of one bulk import.
+func IngestEvents(ctx workflow.Context, in IngestInput) error {
+	w := &ingest{In: in}
+	if in.Resume != nil {
+		w.IngestState, w.In.Resume = *in.Resume, nil
+	} else {
+		w.Progress.Status = IngestChecking
+	}
+	return w.run(ctx)
+}
+
+type ingest struct {
+	In IngestInput
+	IngestState
+}
+
+func (w *ingest) run(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, QueryProgress, func() (IngestProgress, error) { return w.Progress, nil }); err != nil {
+		return fmt.Errorf("register progress query: %w", err)
+	}
+	ctx = workflow.WithActivityOptions(ctx, ingestOptions)
+	if w.Progress.Status == IngestChecking {
+		if err := w.check(ctx); err != nil {
+			return err
+		}
+		if w.hold() {
+			rejected, err := w.awaitDecision(ctx)
+			if err != nil || rejected {
+				return err
+			}
+		}
+		if err := w.setStatus(ctx, IngestSignaling, []string{IngestChecking, IngestHeld}); err != nil {
+			return err
+		}
+	}
+
+	for pages := 0; ; pages++ {
+		if pages == ingestPagesPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+			state := w.IngestState
+			return workflow.NewContinueAsNewError(ctx, IngestWorkflowName, IngestInput{ImportID: w.In.ImportID, Resume: &state})
+		}
+		more, err := w.signalPage(ctx)
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
+	}
+	if err := w.setStatus(ctx, IngestDone, []string{IngestSignaling}); err != nil {
+		return err
+	}
+	workflow.GetLogger(ctx).Info("import signaled", "import_id", w.In.ImportID, "events", w.Progress.Done)
+	return nil
+}
+
+// check compares the import with its ballots and takes the worker's settings.
+func (w *ingest) check(ctx workflow.Context) error {
+	var c activities.ImportChecked
+	err := workflow.ExecuteActivity(ctx, ingestActs.CheckImport, activities.CheckImportInput{
+		ImportID: w.In.ImportID, Rules: statusRules(),
+	}).Get(ctx, &c)
+	if err != nil {
+		return err
+	}
+	p := &w.Progress
+	p.Events, p.Duplicates, p.Rejected, p.Backwards, p.Inconsistent = c.Events, c.Duplicates, c.Rejected, c.Backwards, c.Inconsistent
+	p.Done, p.Remaining, p.Rate = c.Signaled, c.Events-c.Signaled, c.Rate
+	w.PageSize, w.HoldShare, w.HoldMinEvents = max(c.PageSize, 1), c.HoldShare, c.HoldMinEvents
+	return nil
+}
+
+// hold reports whether the import looks like the wrong file: enough events, and more than
+// the configured share of them would move ballots backwards or contradict their history.
+func (w *ingest) hold() bool {
+	p := w.Progress
+	return p.Events >= w.HoldMinEvents && float64(p.Backwards+p.Inconsistent) > w.HoldShare*float64(p.Events)
+}
+
+// awaitDecision holds the import until an operator approves or rejects it. A rejected
+// import's events are discarded; it reports whether that happened.
+func (w *ingest) awaitDecision(ctx workflow.Context) (rejected bool, err error) {
+	if err := w.setStatus(ctx, IngestHeld, []string{IngestChecking}); err != nil {
+		return false, err
+	}
+	workflow.GetLogger(ctx).Warn("import held for an operator", "import_id", w.In.ImportID,
+		"events", w.Progress.Events, "backwards", w.Progress.Backwards, "inconsistent", w.Progress.Inconsistent)
+	var d ImportDecision
+	sel := workflow.NewSelector(ctx)
+	sel.AddReceive(workflow.GetSignalChannel(ctx, SignalApprove), func(c workflow.ReceiveChannel, _ bool) {
+		c.Receive(ctx, &d)
+	})
+	sel.AddReceive(workflow.GetSignalChannel(ctx, SignalReject), func(c workflow.ReceiveChannel, _ bool) {
+		c.Receive(ctx, &d)
+		rejected = true
+	})
+	sel.Select(ctx)
+	w.Progress.DecidedBy = d.By
+	if !rejected {
+		return false, nil
+	}
+	err = workflow.ExecuteActivity(ctx, ingestActs.DiscardImport, activities.DiscardImportInput{
+		ImportID: w.In.ImportID, DecidedBy: d.By,
+	}).Get(ctx, nil)
+	if err != nil {
+		return true, err
+	}
+	w.Progress.Status = IngestRejected
+	return true, nil
+}
+
+// signalPage signals one page and then waits long enough to keep the configured rate. It
+// reports whether more pages may follow.
+func (w *ingest) signalPage(ctx workflow.Context) (bool, error) {
+	start := workflow.Now(ctx)
+	var res activities.SignalBatchResult
+	err := workflow.ExecuteActivity(ctx, ingestActs.SignalBatch, activities.SignalBatchInput{
+		ImportID: w.In.ImportID, AfterID: w.AfterID, Limit: w.PageSize, DoneBefore: w.Progress.Done,
+	}).Get(ctx, &res)
+	if err != nil {
+		return false, err
+	}
+	p := &w.Progress
+	w.AfterID = res.LastID
+	p.Done += res.Events
+	p.Remaining = max(p.Events-p.Done, 0)
+	if res.Rate > 0 {
+		p.Rate = res.Rate
+	}
+	// Events are all stored before the workflow starts: a short page is the last one.
+	if res.Events < w.PageSize {
+		return false, nil
+	}
+	if p.Rate > 0 {
+		pace := time.Duration(float64(res.Events) / p.Rate * float64(time.Second))
+		if wait := pace - workflow.Now(ctx).Sub(start); wait > 0 {
+			err := workflow.NewTimerWithOptions(ctx, wait, workflow.TimerOptions{
+				Summary: fmt.Sprintf("pace: %g events/s", p.Rate),
+			}).Get(ctx, nil)
+			if err != nil {
+				return false, err
+			}
+		}
+	}
+	return true, nil
+}
+
+func (w *ingest) setStatus(ctx workflow.Context, status string, from []string) error {
+	err := workflow.ExecuteActivity(ctx, ingestActs.SetImportStatus, activities.SetImportStatusInput{
+		ImportID: w.In.ImportID, Status: status, From: from, DecidedBy: w.Progress.DecidedBy,
+	}).Get(ctx, nil)
+	if err != nil {
+		return err
+	}
+	w.Progress.Status = status
+	return nil
+}
+
+// statusRules is the status graph as the import check applies it in SQL.
+func statusRules() []activities.StatusRule {
+	rules := make([]activities.StatusRule, len(Statuses))
+	for i, s := range Statuses {
+		rules[i] = activities.StatusRule{Status: string(s), Stage: stage(s), Final: isFinal(s), Requires: string(requires(s))}
+	}
+	return rules
+}
