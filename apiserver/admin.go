@@ -1,0 +1,258 @@
+package apiserver
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/ballotflow/ballotflow/internal/roll"
+	"github.com/ballotflow/ballotflow/internal/store"
+)
+
+// maxAdminBody bounds the body of a jurisdiction or an election.
+const maxAdminBody = 64 << 10
+
+// registerAdmin serves jurisdictions and elections: a state key configures its own state,
+// an operator key any state.
+func (h *handlers) registerAdmin(v1 *gin.RouterGroup) {
+	g := v1.Group("", h.authenticate(store.RoleState, store.RoleOperator))
+	g.POST("/jurisdictions", h.postJurisdiction)
+	g.GET("/jurisdictions", h.getJurisdictions)
+	g.POST("/elections", h.postElection)
+	g.GET("/elections", h.getElections)
+}
+
+// jurisdictionJSON is a jurisdiction as the API reads and writes it; id is only written.
+type jurisdictionJSON struct {
+	ID            string   `json:"id,omitempty"`
+	State         string   `json:"state"`
+	County        string   `json:"county"`
+	Name          string   `json:"name"`
+	TimeZone      string   `json:"time_zone"`
+	EmailFrom     string   `json:"email_from"`
+	EmailFromName string   `json:"email_from_name"`
+	SMSFrom       string   `json:"sms_from"`
+	VoiceFrom     string   `json:"voice_from"`
+	HelpText      string   `json:"help_text"`
+	Languages     []string `json:"languages,omitempty"` // default ["en", "es"]; the first is the county's default
+}
+
+func jurisdictionView(j store.Jurisdiction) jurisdictionJSON {
+	return jurisdictionJSON{ID: j.ID, State: j.State, County: j.County, Name: j.Name, TimeZone: j.TimeZone,
+		EmailFrom: j.EmailFrom, EmailFromName: j.EmailFromName, SMSFrom: j.SMSFrom, VoiceFrom: j.VoiceFrom, HelpText: j.HelpText,
+		Languages: j.Languages}
+}
+
+// postJurisdiction creates a county's jurisdiction, or replaces its settings: 201 when
+// created, 200 otherwise.
+func (h *handlers) postJurisdiction(c *gin.Context) {
+	var body jurisdictionJSON
+	if !decodeAdminBody(c, &body) {
+		return
+	}
+	if body.ID != "" {
+		abort(c, http.StatusBadRequest, "invalid_field", "id is derived from state and county; leave it out", "id")
+		return
+	}
+	state, ok := stateInScope(c, body.State)
+	if !ok {
+		return
+	}
+	j, err := roll.CheckJurisdiction(store.Jurisdiction{State: state, County: body.County, Name: body.Name,
+		TimeZone: body.TimeZone, EmailFrom: body.EmailFrom, EmailFromName: body.EmailFromName, SMSFrom: body.SMSFrom,
+		VoiceFrom: body.VoiceFrom, HelpText: body.HelpText, Languages: body.Languages})
+	if abortOnFieldError(c, err) {
+		return
+	}
+	j, outcome, err := h.cfg.Store.SaveJurisdiction(c.Request.Context(), j, apiKey(c).Actor())
+	if err != nil {
+		h.adminUnavailable(c, "save jurisdiction", err)
+		return
+	}
+	c.JSON(createdOrOK(outcome), gin.H{"result": outcome, "jurisdiction": jurisdictionView(j)})
+}
+
+func (h *handlers) getJurisdictions(c *gin.Context) {
+	state, ok := stateFilter(c)
+	if !ok {
+		return
+	}
+	js, err := h.cfg.Store.Jurisdictions(c.Request.Context(), state)
+	if err != nil {
+		h.adminUnavailable(c, "list jurisdictions", err)
+		return
+	}
+	out := make([]jurisdictionJSON, len(js))
+	for i, j := range js {
+		out[i] = jurisdictionView(j)
+	}
+	c.JSON(http.StatusOK, gin.H{"jurisdictions": out})
+}
+
+// electionJSON is an election as the API reads and writes it.
+type electionJSON struct {
+	ID            string `json:"id"`
+	State         string `json:"state"`
+	Name          string `json:"name"`
+	ElectionDay   string `json:"election_day"`    // YYYY-MM-DD
+	CanvassEndsAt string `json:"canvass_ends_at"` // RFC 3339
+}
+
+func electionView(e store.Election) electionJSON {
+	return electionJSON{ID: e.ID, State: e.State, Name: e.Name, ElectionDay: e.ElectionDay.Format(time.DateOnly),
+		CanvassEndsAt: e.CanvassEndsAt.UTC().Format(time.RFC3339)}
+}
+
+// postElection creates an election of the key's state, or updates it: 201 when created,
+// 200 otherwise. An id another state uses is a 409.
+func (h *handlers) postElection(c *gin.Context) {
+	var body electionJSON
+	if !decodeAdminBody(c, &body) {
+		return
+	}
+	state, ok := stateInScope(c, body.State)
+	if !ok {
+		return
+	}
+	e := store.Election{ID: body.ID, State: state, Name: body.Name}
+	if body.ElectionDay != "" {
+		day, err := time.Parse(time.DateOnly, body.ElectionDay)
+		if err != nil {
+			abort(c, http.StatusBadRequest, "invalid_field", "election_day must be a date YYYY-MM-DD", "election_day")
+			return
+		}
+		e.ElectionDay = day
+	}
+	if body.CanvassEndsAt != "" {
+		at, err := time.Parse(time.RFC3339, body.CanvassEndsAt)
+		if err != nil {
+			abort(c, http.StatusBadRequest, "invalid_field",
+				"canvass_ends_at must be an RFC 3339 time with a zone, e.g. 2026-12-01T17:00:00-07:00", "canvass_ends_at")
+			return
+		}
+		e.CanvassEndsAt = at
+	}
+	e, err := roll.CheckElection(e)
+	if abortOnFieldError(c, err) {
+		return
+	}
+	outcome, err := h.cfg.Store.SaveElection(c.Request.Context(), e, apiKey(c).Actor())
+	if errors.Is(err, store.ErrElectionOfOtherState) {
+		abort(c, http.StatusConflict, "election_id_taken", "another state already uses this election id; choose another", "id")
+		return
+	}
+	if err != nil {
+		h.adminUnavailable(c, "save election", err)
+		return
+	}
+	c.JSON(createdOrOK(outcome), gin.H{"result": outcome, "election": electionView(e)})
+}
+
+func (h *handlers) getElections(c *gin.Context) {
+	state, ok := stateFilter(c)
+	if !ok {
+		return
+	}
+	es, err := h.cfg.Store.Elections(c.Request.Context(), state)
+	if err != nil {
+		h.adminUnavailable(c, "list elections", err)
+		return
+	}
+	out := make([]electionJSON, len(es))
+	for i, e := range es {
+		out[i] = electionView(e)
+	}
+	c.JSON(http.StatusOK, gin.H{"elections": out})
+}
+
+// stateInScope is the state a request configures: a state key's own (a body naming another
+// is a 403), or the one an operator names.
+func stateInScope(c *gin.Context, requested string) (string, bool) {
+	key := apiKey(c)
+	requested = strings.ToUpper(strings.TrimSpace(requested))
+	if key.Role == store.RoleOperator {
+		return requested, true
+	}
+	if requested != "" && requested != key.State {
+		abort(c, http.StatusForbidden, "other_state", "a "+key.State+" key configures only "+key.State, "state")
+		return "", false
+	}
+	return key.State, true
+}
+
+// stateFilter is the state a listing shows: a state key's own, or for an operator the
+// ?state= asked for (every state when none).
+func stateFilter(c *gin.Context) (string, bool) {
+	key := apiKey(c)
+	requested := strings.ToUpper(c.Query("state"))
+	if key.Role == store.RoleOperator {
+		return requested, true
+	}
+	if requested != "" && requested != key.State {
+		abort(c, http.StatusForbidden, "other_state", "a "+key.State+" key sees only "+key.State, "state")
+		return "", false
+	}
+	return key.State, true
+}
+
+// decodeAdminBody reads a JSON object into dst, refusing unknown fields, with a 400 naming the
+// problem.
+func decodeAdminBody(c *gin.Context, dst any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, maxAdminBody))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(dst)
+	if err == nil && dec.More() {
+		err = errors.New("more than one JSON value")
+	}
+	if err == nil {
+		return true
+	}
+	var typeErr *json.UnmarshalTypeError
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		abort(c, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body is larger than %d KiB", maxAdminBody>>10), "")
+	case errors.Is(err, io.EOF):
+		abort(c, http.StatusBadRequest, "invalid_body", "the body is empty; send a JSON object", "")
+	case errors.As(err, &typeErr):
+		abort(c, http.StatusBadRequest, "invalid_body", typeErr.Field+" must be a string", typeErr.Field)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		abort(c, http.StatusBadRequest, "invalid_body", fmt.Sprintf("unknown field %q; see /openapi.json", field), field)
+	default:
+		abort(c, http.StatusBadRequest, "invalid_body", "the body is not one valid JSON object", "")
+	}
+	return false
+}
+
+// abortOnFieldError answers 400 naming the field when err is a *roll.FieldError.
+func abortOnFieldError(c *gin.Context, err error) bool {
+	if err == nil {
+		return false
+	}
+	var fe *roll.FieldError
+	if errors.As(err, &fe) {
+		abort(c, http.StatusBadRequest, "invalid_field", fe.Message, fe.Field)
+	} else {
+		abort(c, http.StatusInternalServerError, "internal", "something went wrong on our side; please retry", "")
+	}
+	return true
+}
+
+func (h *handlers) adminUnavailable(c *gin.Context, what string, err error) {
+	h.cfg.Logger.Error(what, "error", err)
+	abort(c, http.StatusServiceUnavailable, "unavailable", "the database could not be reached; nothing was changed, please retry", "")
+}
+
+func createdOrOK(outcome string) int {
+	if outcome == store.Created {
+		return http.StatusCreated
+	}
+	return http.StatusOK
+}

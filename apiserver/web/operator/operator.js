@@ -1,0 +1,474 @@
+// The operator dashboard: ballots by status over time for an election and county, counts by
+// county and status, and the voters who cannot be reached, with links to their ballots in
+// Temporal UI. Plain JavaScript against the operator API (/v1/operator/...); no build step,
+// no library, no inline script or style (the page's Content-Security-Policy forbids them).
+// The chart is inline SVG drawn here; the table under it carries the same numbers for
+// screen readers and for copying.
+(function () {
+  "use strict";
+
+  var KEY_STORAGE = "ballotflow.operatorKey";
+  var SVG_NS = "http://www.w3.org/2000/svg";
+
+  var STATUS_LABEL = {
+    none: "No status yet", mailed: "Mailed", undeliverable: "Undeliverable", received: "Received",
+    challenged: "Challenged", cured: "Cured", accepted: "Accepted", rejected: "Rejected",
+    counted: "Counted", replaced: "Replaced"
+  };
+  // Okabe–Ito colors, told apart by most people with color-vision deficiencies; the legend
+  // and the table name every status in words as well.
+  var STATUS_COLOR = {
+    none: "#8c8c8c", mailed: "#0072b2", undeliverable: "#d55e00", received: "#56b4e9",
+    challenged: "#e69f00", cured: "#cc79a7", accepted: "#009e73", rejected: "#7a1f3d",
+    counted: "#1b4d2b", replaced: "#5c5c5c"
+  };
+  var REASON_LABEL = {
+    no_active_channel: "No active channel",
+    latest_notice_failed: "Latest notice failed",
+    channel_bounced: "A channel bounced"
+  };
+
+  var key = null;
+  var elections = [];
+  var current = null; // { election, county } of the report on screen
+
+  function $(id) { return document.getElementById(id); }
+
+  function label(status) { return STATUS_LABEL[status] || status; }
+
+  function announce(text) {
+    var s = $("status");
+    s.textContent = "";
+    // A fresh text node makes screen readers announce the same message twice in a row.
+    window.setTimeout(function () { s.textContent = text; }, 50);
+  }
+
+  // ---- Key ------------------------------------------------------------------------------
+
+  function loadKey() {
+    try { return sessionStorage.getItem(KEY_STORAGE); } catch (e) { return null; }
+  }
+
+  function saveKey(k) {
+    key = k;
+    try {
+      if (k) { sessionStorage.setItem(KEY_STORAGE, k); } else { sessionStorage.removeItem(KEY_STORAGE); }
+    } catch (e) { /* storage unavailable: the key lasts as long as the page */ }
+  }
+
+  function showKeyForm(message) {
+    saveKey(null);
+    $("dashboard").hidden = true;
+    $("forget-key").hidden = true;
+    $("key-section").hidden = false;
+    $("operator-key").value = "";
+    if (message) {
+      fieldError("operator-key", message);
+      $("operator-key").focus();
+    } else {
+      $("key-heading").focus();
+    }
+  }
+
+  function fieldError(id, message) {
+    var input = $(id), err = $(id + "-error");
+    if (message) {
+      err.textContent = message;
+      err.hidden = false;
+      input.setAttribute("aria-invalid", "true");
+    } else {
+      err.textContent = "";
+      err.hidden = true;
+      input.removeAttribute("aria-invalid");
+    }
+  }
+
+  // ---- API ------------------------------------------------------------------------------
+
+  function ApiError(status, body) {
+    var e = (body && body.error) || {};
+    this.status = status;
+    this.code = e.code || "";
+    this.field = e.field || "";
+    this.message = e.message || "The server answered " + status + ".";
+  }
+
+  function api(path) {
+    return fetch(path, {
+      headers: { "Accept": "application/json", "Authorization": "Bearer " + key },
+      credentials: "omit",
+      cache: "no-store"
+    }).then(function (resp) {
+      return resp.json().catch(function () { return null; }).then(function (body) {
+        if (!resp.ok) { throw new ApiError(resp.status, body); }
+        return body;
+      });
+    }, function () {
+      throw new ApiError(0, { error: { message: "The server could not be reached. Check your connection and try again." } });
+    });
+  }
+
+  // handleError sends the operator back to the key form when the key is the problem, and
+  // shows anything else above the report.
+  function handleError(err) {
+    if (err.status === 401) {
+      showKeyForm("This key is not valid or was revoked. Paste a current operator key.");
+      return;
+    }
+    if (err.status === 403) {
+      showKeyForm("This is not an operator key. Paste a key created with --role operator.");
+      return;
+    }
+    var box = $("report-error");
+    box.textContent = err.message;
+    box.hidden = false;
+    box.focus();
+  }
+
+  function query(params) {
+    var parts = [];
+    Object.keys(params).forEach(function (k) {
+      if (params[k]) { parts.push(encodeURIComponent(k) + "=" + encodeURIComponent(params[k])); }
+    });
+    return parts.length ? "?" + parts.join("&") : "";
+  }
+
+  // ---- Dashboard ------------------------------------------------------------------------
+
+  function openDashboard(focusHeading) {
+    $("key-section").hidden = true;
+    $("dashboard").hidden = false;
+    $("forget-key").hidden = false;
+    $("report-error").hidden = true;
+    return api("/v1/elections").then(function (body) {
+      elections = body.elections || [];
+      var sel = $("election");
+      sel.textContent = "";
+      elections.forEach(function (e) {
+        var o = document.createElement("option");
+        o.value = e.id;
+        o.textContent = e.name + " (" + e.state + ", " + e.election_day + ")";
+        sel.appendChild(o);
+      });
+      if (focusHeading) { $("dashboard-heading").focus(); }
+      if (!elections.length) {
+        announce("No elections are configured yet.");
+        return null;
+      }
+      return loadCounties().then(loadReport);
+    }).catch(handleError);
+  }
+
+  function selectedElection() {
+    var id = $("election").value;
+    for (var i = 0; i < elections.length; i++) {
+      if (elections[i].id === id) { return elections[i]; }
+    }
+    return null;
+  }
+
+  function loadCounties() {
+    var e = selectedElection();
+    var sel = $("county");
+    var previous = sel.value;
+    return api("/v1/jurisdictions" + query({ state: e ? e.state : "" })).then(function (body) {
+      sel.textContent = "";
+      var all = document.createElement("option");
+      all.value = "";
+      all.textContent = "All counties";
+      sel.appendChild(all);
+      (body.jurisdictions || []).forEach(function (j) {
+        var o = document.createElement("option");
+        o.value = j.county;
+        o.textContent = j.name;
+        sel.appendChild(o);
+      });
+      sel.value = previous;
+      if (sel.value !== previous) { sel.value = ""; }
+    });
+  }
+
+  function loadReport() {
+    var e = selectedElection();
+    if (!e) { return null; }
+    var county = $("county").value;
+    var countyName = county ? $("county").options[$("county").selectedIndex].textContent : "all counties";
+    $("report-error").hidden = true;
+    var id = encodeURIComponent(e.id);
+    return Promise.all([
+      api("/v1/operator/elections/" + id + "/status-over-time" + query({ county: county })),
+      api("/v1/operator/elections/" + id + "/counts" + query({ county: county })),
+      api("/v1/operator/unreachable" + query({ election_id: e.id, county: county }))
+    ]).then(function (answers) {
+      current = { election: e, county: county };
+      renderOverTime(answers[0], countyName);
+      renderCounts(answers[1]);
+      renderUnreachable(answers[2], countyName);
+      var n = answers[2].voters.length;
+      announce("Showing " + e.name + ", " + countyName + ": " + answers[1].total + " ballots, " +
+        n + (answers[2].truncated ? "+" : "") + (n === 1 ? " voter" : " voters") + " who cannot be reached.");
+    });
+  }
+
+  // ---- Chart ----------------------------------------------------------------------------
+
+  function svg(name, attrs, parent) {
+    var el = document.createElementNS(SVG_NS, name);
+    Object.keys(attrs || {}).forEach(function (k) { el.setAttribute(k, attrs[k]); });
+    if (parent) { parent.appendChild(el); }
+    return el;
+  }
+
+  function niceMax(n) {
+    if (n <= 5) { return 5; }
+    var step = Math.pow(10, Math.floor(Math.log10(n)));
+    var candidates = [1, 2, 2.5, 5, 10];
+    for (var i = 0; i < candidates.length; i++) {
+      if (candidates[i] * step >= n) { return candidates[i] * step; }
+    }
+    return 10 * step;
+  }
+
+  function renderOverTime(data, countyName) {
+    var days = data.days || [];
+    var statuses = data.statuses || [];
+    var chart = $("chart");
+    chart.textContent = "";
+    var W = 760, H = 320, left = 56, right = 16, top = 16, bottom = 48;
+    var innerW = W - left - right, innerH = H - top - bottom;
+    var root = svg("svg", {
+      viewBox: "0 0 " + W + " " + H, role: "img", "aria-labelledby": "chart-title chart-desc",
+      "class": "chart-svg", focusable: "false"
+    }, chart);
+    var title = svg("title", { id: "chart-title" }, root);
+    title.textContent = "Ballots by status over time, " + data.election_id + ", " + countyName;
+    var desc = svg("desc", { id: "chart-desc" }, root);
+    if (!days.length) {
+      desc.textContent = "No ballot has a recorded status yet.";
+      var empty = svg("text", { x: W / 2, y: H / 2, "text-anchor": "middle", "class": "chart-empty" }, root);
+      empty.textContent = "No ballot has a recorded status yet.";
+    } else {
+      var lastDay = days[days.length - 1];
+      desc.textContent = "Stacked bars, one per day from " + days[0].date + " to " + lastDay.date +
+        ". On " + lastDay.date + ": " + statuses.map(function (s) { return lastDay.counts[s] + " " + label(s).toLowerCase(); }).join(", ") +
+        ". The table below lists every day.";
+    }
+
+    var max = niceMax(days.reduce(function (m, d) { return Math.max(m, d.total); }, 0));
+    var y = function (n) { return top + innerH - (n / max) * innerH; };
+    // Grid lines and the y axis's numbers.
+    var ticks = 5;
+    for (var i = 0; i <= ticks; i++) {
+      var v = Math.round((max / ticks) * i);
+      svg("path", { d: "M" + left + " " + y(v) + "H" + (W - right), "class": i === 0 ? "axis" : "grid" }, root);
+      var t = svg("text", { x: left - 8, y: y(v) + 4, "text-anchor": "end", "class": "tick" }, root);
+      t.textContent = String(v);
+    }
+    var axisLabel = svg("text", { x: 14, y: top + innerH / 2, "text-anchor": "middle", "class": "tick",
+      transform: "rotate(-90 14 " + (top + innerH / 2) + ")" }, root);
+    axisLabel.textContent = "Ballots";
+
+    var band = days.length ? innerW / days.length : innerW;
+    var barW = Math.max(2, Math.min(band * 0.7, 64));
+    var every = Math.max(1, Math.ceil(days.length / 12));
+    days.forEach(function (d, i) {
+      var x = left + band * i + (band - barW) / 2;
+      var base = 0;
+      var g = svg("g", { "class": "day", "data-date": d.date }, root);
+      statuses.forEach(function (s) {
+        var n = d.counts[s] || 0;
+        if (n <= 0) { return; }
+        var rect = svg("rect", {
+          x: x.toFixed(1), y: y(base + n).toFixed(1), width: barW.toFixed(1),
+          height: Math.max(0.5, y(base) - y(base + n)).toFixed(1),
+          fill: STATUS_COLOR[s] || "#444444", "class": "bar", "data-status": s, "data-count": n
+        }, g);
+        var tip = svg("title", {}, rect);
+        tip.textContent = d.date + ": " + n + " " + label(s).toLowerCase();
+        base += n;
+      });
+      if (i % every === 0 || i === days.length - 1) {
+        var lbl = svg("text", { x: (left + band * i + band / 2).toFixed(1), y: H - bottom + 18, "text-anchor": "middle", "class": "tick" }, root);
+        lbl.textContent = d.date.slice(5);
+      }
+    });
+
+    var legend = $("legend");
+    legend.textContent = "";
+    statuses.forEach(function (s) {
+      var li = document.createElement("li");
+      var sw = svg("svg", { width: 14, height: 14, viewBox: "0 0 14 14", "aria-hidden": "true", focusable: "false" }, li);
+      svg("rect", { width: 14, height: 14, fill: STATUS_COLOR[s] || "#444444" }, sw);
+      li.appendChild(document.createTextNode(" " + label(s)));
+      legend.appendChild(li);
+    });
+
+    // The same numbers as a table: dates as row headers, statuses as column headers.
+    var table = $("over-time-table");
+    table.querySelector("caption").textContent = "Ballots at each status at the end of each day (" + data.time_zone + "), " + countyName;
+    var head = table.tHead;
+    head.textContent = "";
+    var hr = head.insertRow();
+    appendTh(hr, "Date", "col");
+    statuses.forEach(function (s) { appendTh(hr, label(s), "col"); });
+    appendTh(hr, "Total", "col");
+    var body = table.tBodies[0];
+    body.textContent = "";
+    days.slice().reverse().forEach(function (d) {
+      var tr = body.insertRow();
+      appendTh(tr, d.date, "row");
+      statuses.forEach(function (s) { tr.insertCell().textContent = String(d.counts[s] || 0); });
+      tr.insertCell().textContent = String(d.total);
+    });
+    if (!days.length) { emptyRow(body, statuses.length + 2, "No ballot has a recorded status yet."); }
+  }
+
+  function appendTh(row, text, scope) {
+    var th = document.createElement("th");
+    th.scope = scope;
+    th.textContent = text;
+    row.appendChild(th);
+    return th;
+  }
+
+  function emptyRow(body, span, text) {
+    var td = body.insertRow().insertCell();
+    td.colSpan = span;
+    td.textContent = text;
+  }
+
+  // ---- Counts ---------------------------------------------------------------------------
+
+  function renderCounts(data) {
+    var table = $("counts-table");
+    var statuses = data.statuses || [];
+    var head = table.tHead;
+    head.textContent = "";
+    var hr = head.insertRow();
+    appendTh(hr, "County", "col");
+    statuses.forEach(function (s) { appendTh(hr, label(s), "col"); });
+    appendTh(hr, "Total", "col");
+    var body = table.tBodies[0];
+    body.textContent = "";
+    (data.counties || []).forEach(function (c) {
+      var tr = body.insertRow();
+      appendTh(tr, c.county, "row");
+      statuses.forEach(function (s) { tr.insertCell().textContent = String(c.by_status[s] || 0); });
+      tr.insertCell().textContent = String(c.total);
+    });
+    if (!(data.counties || []).length) { emptyRow(body, statuses.length + 2, "No ballots yet."); }
+  }
+
+  // ---- Unreachable voters ---------------------------------------------------------------
+
+  function renderUnreachable(data, countyName) {
+    var voters = data.voters || [];
+    $("unreachable-caption").textContent = "Voters who cannot be reached, " + countyName + ": " +
+      voters.length + (data.truncated ? " (the first " + voters.length + "; download the CSV for all)" : "");
+    var body = $("unreachable-table").tBodies[0];
+    body.textContent = "";
+    voters.forEach(function (v) {
+      var tr = body.insertRow();
+      appendTh(tr, v.voter_id, "row");
+      tr.insertCell().textContent = v.county;
+      var reason = tr.insertCell();
+      reason.textContent = REASON_LABEL[v.reason] || v.reason;
+      reason.setAttribute("data-reason", v.reason);
+      tr.insertCell().textContent = v.detail;
+      var cell = tr.insertCell();
+      if (v.temporal_ui_url) {
+        var a = document.createElement("a");
+        a.href = v.temporal_ui_url;
+        a.target = "_blank";
+        a.rel = "noopener noreferrer";
+        a.textContent = v.workflow_id;
+        var hint = document.createElement("span");
+        hint.className = "visually-hidden";
+        hint.textContent = " (opens Temporal UI in a new tab)";
+        a.appendChild(hint);
+        cell.appendChild(a);
+      } else {
+        var code = document.createElement("code");
+        code.textContent = v.workflow_id;
+        cell.appendChild(code);
+      }
+    });
+    if (!voters.length) { emptyRow(body, 5, "Every voter with a ballot in this election can be reached."); }
+  }
+
+  // ---- CSV downloads --------------------------------------------------------------------
+
+  // download fetches a CSV export with the key (a plain link cannot send it) and saves it.
+  function download(path) {
+    if (!current) { return; }
+    fetch(path, { headers: { "Accept": "text/csv", "Authorization": "Bearer " + key }, credentials: "omit", cache: "no-store" })
+      .then(function (resp) {
+        if (!resp.ok) {
+          return resp.json().catch(function () { return null; }).then(function (b) { throw new ApiError(resp.status, b); });
+        }
+        var name = (resp.headers.get("Content-Disposition") || "").replace(/^.*filename="([^"]+)".*$/, "$1") || "ballotflow.csv";
+        return resp.blob().then(function (blob) {
+          var a = document.createElement("a");
+          a.href = URL.createObjectURL(blob);
+          a.download = name;
+          document.body.appendChild(a);
+          a.click();
+          window.setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+          announce("Downloaded " + name + ".");
+        });
+      })
+      .catch(function (err) { handleError(err instanceof ApiError ? err : new ApiError(0, null)); });
+  }
+
+  function reportPath(report) {
+    var id = encodeURIComponent(current.election.id);
+    var county = current.county;
+    switch (report) {
+      case "over-time": return "/v1/operator/elections/" + id + "/status-over-time" + query({ county: county, format: "csv" });
+      case "counts": return "/v1/operator/elections/" + id + "/counts" + query({ county: county, format: "csv" });
+      default: return "/v1/operator/unreachable" + query({ election_id: current.election.id, county: county, format: "csv" });
+    }
+  }
+
+  // ---- Wiring ---------------------------------------------------------------------------
+
+  function init() {
+    $("key-form").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var k = $("operator-key").value.trim();
+      if (!/^bf_[a-z2-7]{8}_[A-Za-z0-9_-]+$/.test(k)) {
+        fieldError("operator-key", "Paste the whole key: bf_, eight letters or digits, an underscore, then the secret.");
+        $("operator-key").focus();
+        return;
+      }
+      fieldError("operator-key", null);
+      saveKey(k);
+      $("operator-key").value = "";
+      openDashboard(true);
+    });
+    $("forget-key").addEventListener("click", function () {
+      showKeyForm(null);
+      announce("Your key is forgotten in this tab.");
+    });
+    $("election").addEventListener("change", function () {
+      loadCounties().catch(handleError);
+    });
+    $("report-form").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var p = loadReport();
+      if (p) { p.catch(handleError); }
+    });
+    $("csv-over-time").addEventListener("click", function () { download(reportPath("over-time")); });
+    $("csv-counts").addEventListener("click", function () { download(reportPath("counts")); });
+    $("csv-unreachable").addEventListener("click", function () { download(reportPath("unreachable")); });
+
+    key = loadKey();
+    if (key) { openDashboard(false); } else { $("key-section").hidden = false; }
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+})();

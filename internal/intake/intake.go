@@ -1,0 +1,336 @@
+// Package intake turns county ballot events into ballot workflow signals: it validates an
+// event against the roll and the caller's scope, stores it in PostgreSQL, and
+// signal-with-starts the ballot's workflow. Storing comes first, so an event is never lost:
+// one whose signal did not reach Temporal is signaled again by Resignal.
+package intake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/ballotflow/ballotflow/internal/metrics"
+	"github.com/ballotflow/ballotflow/internal/store"
+	"github.com/ballotflow/ballotflow/workflows"
+)
+
+// Event is one county event as posted (JSON field names are the API's).
+type Event struct {
+	EventID      string `json:"event_id"`
+	ElectionID   string `json:"election_id"`
+	VoterID      string `json:"voter_id"`
+	BallotID     string `json:"ballot_id"`
+	Status       string `json:"status"`
+	OccurredAt   string `json:"occurred_at"`
+	Reason       string `json:"reason,omitempty"`
+	CureDeadline string `json:"cure_deadline,omitempty"`
+}
+
+// Result outcomes.
+const (
+	Accepted  = "accepted"
+	Duplicate = "duplicate"
+	Rejected  = "rejected"
+)
+
+// Result is what happened to one event.
+type Result struct {
+	EventID    string `json:"event_id"`
+	Result     string `json:"result"`
+	WorkflowID string `json:"workflow_id,omitempty"`
+	Error      *Error `json:"error,omitempty"`
+}
+
+// Error is why an event was rejected: a code, a message a person can act on, the field at
+// fault, and the HTTP status a single-event request answers with.
+type Error struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func invalid(field, format string, args ...any) *Error {
+	return &Error{Status: 400, Code: "invalid_field", Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// Caller is who posts: the scope of its API key.
+type Caller struct {
+	KeyID  int64
+	Role   string // county or state
+	State  string
+	County string // for county keys
+}
+
+// Service validates, stores and signals events.
+type Service struct {
+	Store    *store.Store
+	Temporal client.Client
+	Now      func() time.Time
+	Logger   *slog.Logger
+}
+
+// Limits on an event's fields.
+const (
+	maxIDLength     = 128
+	maxReasonLength = 500
+	// Clocks at counties are not perfect, but an event from the future is a wrong file.
+	maxFutureSkew = 10 * time.Minute
+)
+
+// Submit handles one event. A rejected event leaves nothing stored or signaled.
+func (s *Service) Submit(ctx context.Context, caller Caller, ev Event) (res Result) {
+	res = Result{EventID: ev.EventID}
+	defer func() { metrics.Events.WithLabelValues(statusLabel(ev.Status), res.Result).Inc() }()
+	rec, err := s.record(ctx, caller, ev)
+	if err != nil {
+		var e *Error
+		if !errors.As(err, &e) {
+			s.logger().Error("store ballot event", "error", err)
+			e = &Error{Status: 503, Code: "unavailable", Message: "the event could not be stored; nothing was recorded, please retry"}
+		}
+		res.Result, res.Error = Rejected, e
+		return res
+	}
+	res.Result = Accepted
+	if rec.Duplicate {
+		res.Result = Duplicate
+	}
+	res.WorkflowID = workflows.WorkflowID(rec.Ballot.ElectionID, rec.Ballot.Key)
+	if rec.Signaled {
+		return res
+	}
+	if err := s.signal(ctx, rec.EventRef, rec.Ballot, statusEvent(ev, mustParse(ev.OccurredAt))); err != nil {
+		// Stored but not yet signaled: Resignal will deliver it, so the county must not resend.
+		s.logger().Warn("signal ballot workflow; will retry", "workflow_id", res.WorkflowID, "error", err)
+	}
+	return res
+}
+
+func (s *Service) record(ctx context.Context, caller Caller, ev Event) (store.RecordedEvent, error) {
+	in, verr := Validate(ev, s.now())
+	if verr != nil {
+		return store.RecordedEvent{}, verr
+	}
+	election, err := s.Store.Election(ctx, ev.ElectionID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && election.State != caller.State) {
+		return store.RecordedEvent{}, &Error{Status: 422, Code: "unknown_election", Field: "election_id",
+			Message: fmt.Sprintf("there is no election %q in %s", ev.ElectionID, caller.State)}
+	}
+	if err != nil {
+		return store.RecordedEvent{}, err
+	}
+	voter, err := s.Store.VoterByID(ctx, caller.State, ev.VoterID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.RecordedEvent{}, errUnknownVoter(caller.State)
+	}
+	if err != nil {
+		return store.RecordedEvent{}, err
+	}
+	if caller.Role == store.RoleCounty && voter.County != caller.County {
+		return store.RecordedEvent{}, errOtherCounty(caller.County)
+	}
+	in.JurisdictionID = store.JurisdictionID(voter.State, voter.County)
+	in.VoterRef = voter.Ref
+	in.ReceivedBy = caller.KeyID
+	rec, err := s.Store.RecordEvent(ctx, in)
+	switch {
+	case errors.Is(err, store.ErrEventConflict):
+		return rec, errEventReused()
+	case errors.Is(err, store.ErrBallotOfOtherVoter):
+		return rec, errBallotOfOtherVoter()
+	}
+	return rec, err
+}
+
+// The rejections single posts and bulk files share.
+
+func errUnknownVoter(state string) *Error {
+	return &Error{Status: 422, Code: "unknown_voter", Field: "voter_id",
+		Message: "no voter with this voter_id is on the " + state + " roll; sync the roll first"}
+}
+
+func errOtherCounty(county string) *Error {
+	return &Error{Status: 403, Code: "other_county", Field: "voter_id",
+		Message: "this voter is registered in another county; a " + county + " key may post only " + county + " ballots"}
+}
+
+func errEventReused() *Error {
+	return &Error{Status: 409, Code: "event_id_reused", Field: "event_id",
+		Message: "this event_id was already used for a different event; event ids must be unique per county"}
+}
+
+func errBallotOfOtherVoter() *Error {
+	return &Error{Status: 409, Code: "ballot_of_other_voter", Field: "ballot_id",
+		Message: "this ballot_id is already recorded for a different voter"}
+}
+
+// Validate checks an event's fields before anything is looked up or stored; now is the
+// current time (an event from the future is refused). The single-event API and bulk files
+// share it. Its messages never repeat a field's value: in a file with shifted columns that
+// could be a voter's name.
+func Validate(ev Event, now time.Time) (store.BallotEvent, *Error) {
+	for _, f := range []struct{ name, value string }{
+		{"event_id", ev.EventID}, {"election_id", ev.ElectionID}, {"voter_id", ev.VoterID}, {"ballot_id", ev.BallotID},
+	} {
+		if f.value == "" {
+			return store.BallotEvent{}, invalid(f.name, "%s is required", f.name)
+		}
+		if len(f.value) > maxIDLength || strings.IndexFunc(f.value, notIDRune) >= 0 {
+			return store.BallotEvent{}, invalid(f.name, "%s must be at most %d printable characters without spaces", f.name, maxIDLength)
+		}
+	}
+	if ev.Status == "" {
+		return store.BallotEvent{}, invalid("status", "status is required")
+	}
+	status, ok := workflows.ParseStatus(ev.Status)
+	if !ok {
+		return store.BallotEvent{}, invalid("status", "status must be one of %s", statusList())
+	}
+	if ev.OccurredAt == "" {
+		return store.BallotEvent{}, invalid("occurred_at", "occurred_at is required (RFC 3339, e.g. 2026-10-14T09:30:00-06:00)")
+	}
+	at, err := time.Parse(time.RFC3339, ev.OccurredAt)
+	if err != nil {
+		return store.BallotEvent{}, invalid("occurred_at", "occurred_at must be an RFC 3339 time with a zone, e.g. 2026-10-14T09:30:00-06:00")
+	}
+	if at.After(now.Add(maxFutureSkew)) {
+		return store.BallotEvent{}, invalid("occurred_at", "occurred_at is in the future")
+	}
+	if len(ev.Reason) > maxReasonLength {
+		return store.BallotEvent{}, invalid("reason", "reason must be at most %d characters", maxReasonLength)
+	}
+	var deadline *time.Time
+	if ev.CureDeadline != "" {
+		d, err := time.Parse(time.DateOnly, ev.CureDeadline)
+		if err != nil {
+			return store.BallotEvent{}, invalid("cure_deadline", "cure_deadline must be a date YYYY-MM-DD")
+		}
+		deadline = &d
+	}
+	if ev.CureDeadline != "" && status != workflows.StatusChallenged {
+		return store.BallotEvent{}, invalid("cure_deadline", "cure_deadline is only for challenged ballots")
+	}
+	return store.BallotEvent{
+		ElectionID: ev.ElectionID, BallotID: ev.BallotID, EventID: ev.EventID, Status: string(status),
+		OccurredAt: at.UTC(), Reason: ev.Reason, CureDeadline: deadline,
+	}, nil
+}
+
+// statusLabel keeps the metric's label set bounded: an unknown status counts as "invalid".
+func statusLabel(s string) string {
+	if _, ok := workflows.ParseStatus(s); ok {
+		return s
+	}
+	return "invalid"
+}
+
+func notIDRune(r rune) bool {
+	return r > unicode.MaxASCII || !unicode.IsGraphic(r) || unicode.IsSpace(r)
+}
+
+func statusList() string {
+	names := make([]string, len(workflows.Statuses))
+	for i, s := range workflows.Statuses {
+		names[i] = string(s)
+	}
+	return strings.Join(names, ", ")
+}
+
+func mustParse(rfc3339 string) time.Time {
+	t, _ := time.Parse(time.RFC3339, rfc3339) // validated before
+	return t.UTC()
+}
+
+func statusEvent(ev Event, at time.Time) workflows.StatusEvent {
+	return workflows.StatusEvent{EventID: ev.EventID, Status: workflows.Status(ev.Status), OccurredAt: at,
+		Reason: ev.Reason, CureDeadline: ev.CureDeadline}
+}
+
+// signal delivers a stored event to its ballot's workflow, starting the workflow with the
+// first event. A closed workflow is not started again: a ballot that reached a final status
+// is not told anything older, so the event stays recorded and is marked handled.
+func (s *Service) signal(ctx context.Context, eventRef int64, b store.Ballot, ev workflows.StatusEvent) error {
+	election, err := s.Store.Election(ctx, b.ElectionID)
+	if err != nil {
+		return err
+	}
+	id := workflows.WorkflowID(b.ElectionID, b.Key)
+	_, err = s.Temporal.SignalWithStartWorkflow(ctx, id, string(ev.Status), ev, client.StartWorkflowOptions{
+		TaskQueue:                workflows.TaskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowExecutionTimeout: time.Until(election.CanvassEndsAt) + 7*24*time.Hour,
+		Memo:                     map[string]any{"county": b.County, "state": b.State, "election": b.ElectionID},
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.SearchCounty.ValueSet(b.County),
+			workflows.SearchElectionID.ValueSet(b.ElectionID),
+		),
+		StaticSummary: "Ballot in " + b.County + ", " + b.ElectionID,
+	}, workflows.WorkflowName, workflows.BallotInput{
+		BallotKey: b.Key, ElectionID: b.ElectionID, State: b.State, County: b.County,
+		CanvassEndsAt: election.CanvassEndsAt,
+	})
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		s.logger().Info("event for a closed ballot workflow recorded, not signaled", "workflow_id", id)
+		err = nil
+	}
+	if err != nil {
+		return fmt.Errorf("signal-with-start %s: %w", id, err)
+	}
+	return s.Store.MarkSignaled(ctx, eventRef)
+}
+
+// Resignal signals stored events that were never marked signaled and are older than
+// minAge (a crash between storing and signaling). It returns how many it signaled.
+func (s *Service) Resignal(ctx context.Context, minAge time.Duration, limit int) (int, error) {
+	events, err := s.Store.UnsignaledEvents(ctx, s.now().Add(-minAge), limit)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, u := range events {
+		if err := s.SignalStored(ctx, u); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// SignalStored delivers one stored event to its ballot's workflow, starting the workflow with
+// the ballot's first event, and marks the event signaled, as a single post does. Doing it
+// again is harmless: ballot workflows ignore an event_id they have seen.
+func (s *Service) SignalStored(ctx context.Context, u store.UnsignaledEvent) error {
+	ev := workflows.StatusEvent{EventID: u.EventID, Status: workflows.Status(u.Status), OccurredAt: u.OccurredAt.UTC(),
+		Reason: u.Reason}
+	if u.CureDeadline != nil {
+		ev.CureDeadline = u.CureDeadline.Format(time.DateOnly)
+	}
+	return s.signal(ctx, u.EventRef, u.Ballot, ev)
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Service) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}

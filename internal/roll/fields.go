@@ -1,0 +1,156 @@
+package roll
+
+import (
+	"net/mail"
+	"strings"
+	"time"
+	_ "time/tzdata" // time zones resolve alike on every machine
+	"unicode"
+	"unicode/utf8"
+)
+
+// Field rules shared by the roll, subscriptions, jurisdictions and elections. Each returns
+// the normalized value and whether it is valid; callers say why in their own words, and
+// never repeat the value.
+
+// maxIDLength bounds voter ids (the same limit the ballot event API uses).
+const maxIDLength = 128
+
+// ID reports whether s is a usable identifier: 1 to 128 printable ASCII characters without
+// spaces.
+func ID(s string) bool {
+	if s == "" || len(s) > maxIDLength {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// maxNameLength bounds names and other free text of the roll.
+const maxNameLength = 100
+
+// Name reports whether s (already trimmed) is acceptable as a name: valid UTF-8, at most
+// 100 characters, no control characters.
+func Name(s string) bool {
+	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > maxNameLength {
+		return false
+	}
+	return strings.IndexFunc(s, unicode.IsControl) < 0
+}
+
+// Phone normalizes a phone number to E.164: "+" and 8 to 15 digits as given, or a 10-digit
+// US number (punctuation and a leading 1 allowed) as +1XXXXXXXXXX.
+func Phone(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "+") {
+		digits := s[1:]
+		if len(digits) < 8 || len(digits) > 15 || digits[0] == '0' || !allDigits(digits) {
+			return "", false
+		}
+		return s, true
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case r == ' ' || r == '-' || r == '.' || r == '(' || r == ')':
+		default:
+			return "", false
+		}
+	}
+	digits := b.String()
+	if len(digits) == 11 && digits[0] == '1' {
+		digits = digits[1:]
+	}
+	// North American numbers: area code and exchange start with 2-9.
+	if len(digits) != 10 || digits[0] < '2' || digits[3] < '2' {
+		return "", false
+	}
+	return "+1" + digits, true
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// Email reports whether s is a bare email address (no display name) a provider can send
+// to: one @, a domain with a dot, at most 254 characters.
+func Email(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	if len(s) > 254 || strings.ContainsAny(s, " <>\"") {
+		return "", false
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" {
+		return "", false
+	}
+	at := strings.LastIndexByte(s, '@')
+	domain := s[at+1:]
+	if at <= 0 || !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") {
+		return "", false
+	}
+	return s, true
+}
+
+// TimeZone reports whether name is an IANA time zone such as America/Denver. "Local" and
+// the empty name, which mean different things on different machines, are not.
+func TimeZone(name string) bool {
+	if name == "" || name == "Local" {
+		return false
+	}
+	_, err := time.LoadLocation(name)
+	return err == nil
+}
+
+// Flag reads a yes/no column: true/false, 1/0, Y/N, yes/no in any case; empty is false.
+func Flag(s string) (value, ok bool) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "true", "1", "y", "yes", "t":
+		return true, true
+	case "false", "0", "n", "no", "f", "":
+		return false, true
+	}
+	return false, false
+}
+
+// ZIP reads a 5-digit ZIP code; a ZIP+4 (12345-6789 or 123456789) is cut to its first 5.
+func ZIP(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	switch {
+	case len(s) == 5 && allDigits(s):
+		return s, true
+	case len(s) == 10 && s[5] == '-' && allDigits(s[:5]) && allDigits(s[6:]):
+		return s[:5], true
+	case len(s) == 9 && allDigits(s):
+		return s[:5], true
+	}
+	return "", false
+}
+
+// ClockTime reads a time of day HH:MM (24-hour).
+func ClockTime(s string) (string, bool) {
+	t, err := time.Parse("15:04", strings.TrimSpace(s))
+	if err != nil {
+		return "", false
+	}
+	return t.Format("15:04"), true
+}
+
+// Language reads a notice language; empty is "".
+func Language(s string) (string, bool) {
+	switch l := strings.ToLower(strings.TrimSpace(s)); l {
+	case "", "en", "es":
+		return l, true
+	}
+	return "", false
+}

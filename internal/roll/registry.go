@@ -1,0 +1,106 @@
+package roll
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/ballotflow/ballotflow/internal/notices"
+	"github.com/ballotflow/ballotflow/internal/store"
+)
+
+var (
+	stateCode    = regexp.MustCompile(`^[A-Z]{2}$`)
+	countyCode   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+	electionCode = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+)
+
+// maxHelpText bounds a jurisdiction's HELP answer: it is sent as a text message.
+const maxHelpText = 480
+
+// CheckJurisdiction normalizes and validates a jurisdiction as an election office would
+// configure it; the error names the field at fault.
+func CheckJurisdiction(j store.Jurisdiction) (store.Jurisdiction, error) {
+	bad := func(field, format string, args ...any) (store.Jurisdiction, error) {
+		return store.Jurisdiction{}, &FieldError{Field: field, Message: fmt.Sprintf(format, args...)}
+	}
+	j.State = strings.ToUpper(strings.TrimSpace(j.State))
+	j.County = strings.ToLower(strings.TrimSpace(j.County))
+	j.Name = strings.TrimSpace(j.Name)
+	j.TimeZone = strings.TrimSpace(j.TimeZone)
+	j.EmailFromName = strings.TrimSpace(j.EmailFromName)
+	j.HelpText = strings.TrimSpace(j.HelpText)
+	if !stateCode.MatchString(j.State) {
+		return bad("state", "state must be a two-letter code such as CO")
+	}
+	if !countyCode.MatchString(j.County) {
+		return bad("county", "county must be a code of lowercase letters, digits, - and _ (e.g. denver, el-paso)")
+	}
+	if j.Name == "" || !Name(j.Name) {
+		return bad("name", "name is required: the office's name as voters know it, at most %d characters", maxNameLength)
+	}
+	if !TimeZone(j.TimeZone) {
+		return bad("time_zone", "time_zone must be an IANA time zone such as America/Denver")
+	}
+	var ok bool
+	if j.EmailFrom, ok = Email(j.EmailFrom); !ok {
+		return bad("email_from", "email_from must be the email address notices are sent from")
+	}
+	if j.EmailFromName == "" || !Name(j.EmailFromName) {
+		return bad("email_from_name", "email_from_name is required: the sender name voters see, at most %d characters", maxNameLength)
+	}
+	if j.SMSFrom, ok = Phone(j.SMSFrom); !ok {
+		return bad("sms_from", "sms_from must be the E.164 number texts are sent from, e.g. +17205550100")
+	}
+	if j.VoiceFrom, ok = Phone(j.VoiceFrom); !ok {
+		return bad("voice_from", "voice_from must be the E.164 number calls are placed from, e.g. +17205550100")
+	}
+	if j.HelpText == "" || utf8.RuneCountInString(j.HelpText) > maxHelpText || !utf8.ValidString(j.HelpText) {
+		return bad("help_text", "help_text is required: how voters reach the office (sent in answer to HELP), at most %d characters", maxHelpText)
+	}
+	if len(j.Languages) == 0 {
+		j.Languages = slices.Clone(notices.Languages)
+	}
+	for i, l := range j.Languages {
+		if !slices.Contains(notices.Languages, l) || slices.Contains(j.Languages[:i], l) {
+			return bad("languages", "languages must list, once each, languages ballotflow writes notices in: %s (the first is the default)",
+				strings.Join(notices.Languages, ", "))
+		}
+	}
+	return j, nil
+}
+
+// CheckElection validates an election: an id, a name, an election day, and the end of the
+// canvass after election day (ballot workflows still open then are closed).
+func CheckElection(e store.Election) (store.Election, error) {
+	bad := func(field, format string, args ...any) (store.Election, error) {
+		return store.Election{}, &FieldError{Field: field, Message: fmt.Sprintf(format, args...)}
+	}
+	e.ID = strings.TrimSpace(e.ID)
+	e.State = strings.ToUpper(strings.TrimSpace(e.State))
+	e.Name = strings.TrimSpace(e.Name)
+	if !electionCode.MatchString(e.ID) {
+		return bad("id", "id must be 1 to 64 letters, digits, '.', '-' or '_', e.g. 2026-11-03-general")
+	}
+	if !stateCode.MatchString(e.State) {
+		return bad("state", "state must be a two-letter code such as CO")
+	}
+	if e.Name == "" || !Name(e.Name) {
+		return bad("name", "name is required, at most %d characters", maxNameLength)
+	}
+	if e.ElectionDay.IsZero() {
+		return bad("election_day", "election_day is required (YYYY-MM-DD)")
+	}
+	y, m, d := e.ElectionDay.Date()
+	e.ElectionDay = time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	if e.CanvassEndsAt.IsZero() {
+		return bad("canvass_ends_at", "canvass_ends_at is required (RFC 3339, e.g. 2026-12-01T17:00:00-07:00)")
+	}
+	if e.CanvassEndsAt.Before(e.ElectionDay.AddDate(0, 0, 1)) {
+		return bad("canvass_ends_at", "canvass_ends_at must be after election day")
+	}
+	return e, nil
+}

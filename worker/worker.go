@@ -1,0 +1,159 @@
+// Package worker wires ballotflow to Temporal: the client, the task queues, what runs on
+// each, and the rate limits that keep deliveries within the provider accounts' limits.
+package worker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	tlog "go.temporal.io/sdk/log"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/ballotflow/ballotflow/activities"
+	"github.com/ballotflow/ballotflow/internal/intake"
+	"github.com/ballotflow/ballotflow/internal/metrics"
+	"github.com/ballotflow/ballotflow/workflows"
+)
+
+// Dial connects to Temporal. Every ballotflow process uses the same client options; dc is
+// the data converter that encrypts payloads (internal/codec).
+func Dial(ctx context.Context, hostPort, namespace string, dc converter.DataConverter, logger *slog.Logger) (client.Client, error) {
+	c, err := client.DialContext(ctx, client.Options{
+		HostPort:      hostPort,
+		Namespace:     namespace,
+		DataConverter: dc,
+		// The SDK's own metrics (schedule-to-start latency per task queue shows deliveries
+		// waiting for the provider rate limit) and the ballot workflow's notice counters.
+		MetricsHandler: metrics.TemporalHandler(),
+		Logger:         tlog.NewStructuredLogger(logger.With("component", "temporal-client")),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connect to Temporal at %s: %w", hostPort, err)
+	}
+	return c, nil
+}
+
+// Rates are the providers' per-second limits, applied across all workers of a task queue.
+type Rates struct {
+	EmailPerSecond float64
+	SMSPerSecond   float64
+	VoicePerSecond float64
+}
+
+// Config is what Start needs.
+type Config struct {
+	Client     client.Client
+	Activities *activities.Activities
+	Rates      Rates
+	// Intake, when set, is swept for stored events whose signal never reached Temporal and
+	// for loaded imports whose ingestion workflow never started.
+	Intake *intake.Service
+	// Ingest, when set, runs the IngestEvents workflow of bulk imports on the ballots queue.
+	Ingest *activities.Ingest
+	Logger *slog.Logger
+}
+
+// Worker runs the ballot workflow queue and one delivery queue per channel.
+type Worker struct {
+	workers []sdkworker.Worker
+	stop    context.CancelFunc
+	swept   chan struct{}
+}
+
+// Start starts the workers and returns once they poll.
+func Start(cfg Config) (*Worker, error) {
+	a := cfg.Activities
+	ballots := sdkworker.New(cfg.Client, workflows.TaskQueue, sdkworker.Options{})
+	ballots.RegisterWorkflowWithOptions(workflows.Ballot, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	ballots.RegisterActivity(a.LoadRecipient)
+	ballots.RegisterActivity(a.RecordStatus)
+	ballots.RegisterWorkflowWithOptions(workflows.ConfirmContact, workflow.RegisterOptions{Name: workflows.ConfirmWorkflowName})
+	if cfg.Ingest != nil {
+		ballots.RegisterWorkflowWithOptions(workflows.IngestEvents, workflow.RegisterOptions{Name: workflows.IngestWorkflowName})
+		ballots.RegisterActivity(cfg.Ingest)
+	}
+
+	w := &Worker{workers: []sdkworker.Worker{ballots}}
+	for _, q := range []struct {
+		queue string
+		rate  float64
+		fn    any
+	}{
+		{activities.EmailTaskQueue, cfg.Rates.EmailPerSecond, a.SendEmail},
+		{activities.SMSTaskQueue, cfg.Rates.SMSPerSecond, a.SendSMS},
+		{activities.VoiceTaskQueue, cfg.Rates.VoicePerSecond, a.PlaceCall},
+	} {
+		// TaskQueueActivitiesPerSecond is enforced by the server across every worker polling
+		// the queue, so the account's limit holds however many workers run. But the server
+		// lets a backlog open with a burst of more than a second's worth (30 texts in 40 ms
+		// at 20/s, BenchmarkMorningBacklog): WorkerActivitiesPerSecond, this worker's own
+		// limiter with a burst of one, spreads that burst out.
+		qw := sdkworker.New(cfg.Client, q.queue, sdkworker.Options{
+			TaskQueueActivitiesPerSecond: q.rate, WorkerActivitiesPerSecond: q.rate,
+		})
+		qw.RegisterActivity(q.fn)
+		if q.queue != activities.VoiceTaskQueue {
+			qw.RegisterActivity(a.SendConfirmation) // confirmations of new addresses, within the same rate
+		}
+		w.workers = append(w.workers, qw)
+	}
+	for i, qw := range w.workers {
+		if err := qw.Start(); err != nil {
+			for _, started := range w.workers[:i] {
+				started.Stop()
+			}
+			return nil, fmt.Errorf("start worker: %w", err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w.stop = cancel
+	w.swept = make(chan struct{})
+	go func() {
+		defer close(w.swept)
+		if cfg.Intake != nil {
+			sweep(ctx, cfg.Intake, cfg.Logger)
+		}
+	}()
+	return w, nil
+}
+
+// Stop stops polling and waits for running activities to finish.
+func (w *Worker) Stop() {
+	w.stop()
+	<-w.swept
+	for _, qw := range w.workers {
+		qw.Stop()
+	}
+}
+
+// sweep re-signals events that were stored but whose signal was lost, every half minute.
+func sweep(ctx context.Context, in *intake.Service, logger *slog.Logger) {
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := in.Resignal(ctx, time.Minute, 500)
+		if err != nil && ctx.Err() == nil {
+			logger.Warn("re-signal stored events", "error", err)
+		}
+		if n > 0 {
+			logger.Info("re-signaled stored events", "count", n)
+		}
+		n, err = in.StartPendingImports(ctx, time.Minute, 100)
+		if err != nil && ctx.Err() == nil {
+			logger.Warn("start ingestion of loaded imports", "error", err)
+		}
+		if n > 0 {
+			logger.Info("started ingestion of loaded imports", "count", n)
+		}
+	}
+}
