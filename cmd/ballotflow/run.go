@@ -1,0 +1,251 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ballotflow/ballotflow/apiserver"
+	"github.com/ballotflow/ballotflow/internal/app"
+	"github.com/ballotflow/ballotflow/internal/config"
+	"github.com/ballotflow/ballotflow/internal/metrics"
+	"github.com/ballotflow/ballotflow/internal/sandbox"
+	"github.com/ballotflow/ballotflow/internal/store"
+	"github.com/ballotflow/ballotflow/worker"
+)
+
+func devCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "dev",
+		Short: "Run everything in one process: Temporal server and UI, worker, API, sandbox providers, demo data",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, logger, err := setup("text")
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			dev, err := app.StartDev(ctx, cfg, logger, app.DevOptions{})
+			if err != nil {
+				return err
+			}
+			dev.Banner(cmd.OutOrStdout())
+			<-ctx.Done()
+			logger.Info("shutting down")
+			return dev.Stop()
+		},
+	}
+}
+
+func workerCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "worker",
+		Short: "Run the ballot workflows and the delivery activities against TEMPORAL_ADDRESS",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, logger, err := setup("")
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			st, err := store.Open(ctx, cfg.DatabaseURL)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			pc, err := app.PayloadCodec(cfg)
+			if err != nil {
+				return err
+			}
+			tc, err := worker.Dial(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, pc.DataConverter(), logger)
+			if err != nil {
+				return err
+			}
+			defer tc.Close()
+			w, err := app.StartWorker(cfg, st, tc, cfg.SandboxURL, logger)
+			if err != nil {
+				return err
+			}
+			logger.Info("worker started", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace)
+			if cfg.MetricsAddr != "" {
+				ln, err := net.Listen("tcp", cfg.MetricsAddr)
+				if err != nil {
+					w.Stop()
+					return fmt.Errorf("METRICS_ADDR: %w", err)
+				}
+				mux := http.NewServeMux()
+				mux.Handle("/metrics", metrics.Handler())
+				go func() { _ = apiserver.Serve(ctx, ln, mux) }()
+			}
+			<-ctx.Done()
+			w.Stop()
+			return nil
+		},
+	}
+}
+
+func apiCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "api",
+		Short: "Run the HTTP API on API_ADDR",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, logger, err := setup("")
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			st, err := store.Open(ctx, cfg.DatabaseURL)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			pc, err := app.PayloadCodec(cfg)
+			if err != nil {
+				return err
+			}
+			tc, err := worker.Dial(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, pc.DataConverter(), logger)
+			if err != nil {
+				return err
+			}
+			defer tc.Close()
+			ln, err := net.Listen("tcp", cfg.APIAddr)
+			if err != nil {
+				return err
+			}
+			logger.Info("API listening", "addr", ln.Addr().String())
+			return apiserver.Serve(ctx, ln, app.APIHandler(app.WithWebhooks(apiserver.Config{Store: st, Temporal: tc, Logger: logger,
+				Codec: pc, CodecOrigin: cfg.TemporalUIURL, TrustedProxies: cfg.TrustedProxies,
+				TemporalUIURL: cfg.TemporalUIURL, TemporalNamespace: cfg.TemporalNamespace}, cfg)))
+		},
+	}
+}
+
+func sandboxCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "sandbox",
+		Short: "Run the sandbox SendGrid and Twilio look-alikes on SANDBOX_ADDR (outbox at /dev/outbox)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, logger, err := setup("")
+			if err != nil {
+				return err
+			}
+			sb, err := sandbox.New(sandbox.Options{
+				TwilioAccountSID: config.SandboxTwilioAccountSID, TwilioAuthToken: config.SandboxTwilioAuthToken,
+				SendGridAPIKey: config.SandboxSendGridAPIKey, Logger: logger,
+				// Inbound texts (POST /dev/sms/inbound) go to the API; SendGrid events do not,
+				// because the API cannot know this process's fresh signing key.
+				TwilioInboundSMSURL: cfg.PublicURL + apiserver.PathTwilioSMS,
+			})
+			if err != nil {
+				return err
+			}
+			defer sb.Close()
+			ln, err := net.Listen("tcp", cfg.SandboxAddr)
+			if err != nil {
+				return err
+			}
+			logger.Warn("sandbox providers listening: messages sent here reach nobody", "addr", ln.Addr().String())
+			return apiserver.Serve(cmd.Context(), ln, sb.Handler())
+		},
+	}
+}
+
+func migrateCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "migrate",
+		Short: "Create the database if missing and apply the embedded migrations",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, _, err := setup("")
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			if err := store.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
+				return err
+			}
+			from, to, err := store.Migrate(ctx, cfg.DatabaseURL)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "schema version %d -> %d\n", from, to)
+			return nil
+		},
+	}
+}
+
+func keysCommand() *cobra.Command {
+	keys := &cobra.Command{Use: "keys", Short: "Create, list and revoke API keys"}
+	var role, state, county, label string
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create an API key; it is printed once and only its hash is stored",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withStore(cmd, func(ctx context.Context, st *store.Store) error {
+				k, plaintext, err := st.CreateAPIKey(ctx, store.APIKey{Role: role, State: strings.ToUpper(state),
+					County: county, Label: label}, "cli:"+osUser())
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "created %s key %s; store it now, it is not shown again:\n", k.Role, k.Prefix)
+				fmt.Fprintln(cmd.OutOrStdout(), plaintext)
+				return nil
+			})
+		},
+	}
+	create.Flags().StringVar(&role, "role", "", "county, state or operator (required)")
+	create.Flags().StringVar(&state, "state", "", "two-letter state, for county and state keys")
+	create.Flags().StringVar(&county, "county", "", "county code, for county keys (e.g. denver)")
+	create.Flags().StringVar(&label, "label", "", "who the key is for, e.g. 'Denver VREMS'")
+	_ = create.MarkFlagRequired("role")
+
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List API keys (never their secrets)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withStore(cmd, func(ctx context.Context, st *store.Store) error {
+				ks, err := st.ListAPIKeys(ctx)
+				if err != nil {
+					return err
+				}
+				for _, k := range ks {
+					revoked := ""
+					if k.RevokedAt != nil {
+						revoked = "revoked " + k.RevokedAt.Format("2006-01-02")
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "%s  %-8s %-3s %-12s %-30q created %s %s\n", k.Prefix, k.Role, k.State,
+						k.County, k.Label, k.CreatedAt.Format("2006-01-02"), revoked)
+				}
+				return nil
+			})
+		},
+	}
+	revoke := &cobra.Command{
+		Use:   "revoke PREFIX",
+		Short: "Revoke the key with this prefix (the 8 characters after bf_)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withStore(cmd, func(ctx context.Context, st *store.Store) error {
+				return st.RevokeAPIKey(ctx, args[0], "cli:"+osUser())
+			})
+		},
+	}
+	keys.AddCommand(create, list, revoke)
+	return keys
+}
+
+func osUser() string {
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	return "unknown"
+}

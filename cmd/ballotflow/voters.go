@@ -1,0 +1,351 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/ballotflow/ballotflow/internal/roll"
+	"github.com/ballotflow/ballotflow/internal/store"
+)
+
+// The commands a state's election office (or an operator for it) runs to load its voter
+// roll, previous subscriptions, jurisdictions and elections straight into the database.
+
+func votersCommand() *cobra.Command {
+	voters := &cobra.Command{Use: "voters", Short: "Load a state's voter roll"}
+	voters.AddCommand(fileImportCommand("import FILE", "Sync the voter roll from a CSV (with a header) or NDJSON file; - reads stdin",
+		`Columns: `+strings.Join(roll.VoterColumns(), ", ")+`.
+Voters are upserted by voter_id; only rows that changed are written. Voters with an email
+are enrolled for email unless they already made a choice; confidential voters never are.
+A bad row is reported with its line and the field at fault; the rest of the file loads.`,
+		roll.ImportVoters))
+	return voters
+}
+
+func subscriptionsCommand() *cobra.Command {
+	subs := &cobra.Command{Use: "subscriptions", Short: "Import subscriptions voters made in a previous system"}
+	subs.AddCommand(fileImportCommand("import FILE", "Import previous subscriptions from a CSV (with a header) or NDJSON file",
+		`Columns: `+strings.Join(roll.SubscriptionColumns(), ", ")+`.
+channel is email, sms or voice; state is active or opted_out. An opt-out is never undone
+and a choice the voter made in ballotflow is kept. Load the voter roll first.`,
+		roll.ImportSubscriptions))
+	return subs
+}
+
+type importFunc func(context.Context, *store.Store, io.Reader, roll.Options) (roll.Result, error)
+
+func fileImportCommand(use, short, long string, load importFunc) *cobra.Command {
+	var formatName, state string
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Long:  long,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, _, err := setup("")
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			format, err := fileFormat(args[0], formatName)
+			if err != nil {
+				return err
+			}
+			st, err := store.Open(ctx, cfg.DatabaseURL)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			if state, err = defaultState(ctx, st, state); err != nil {
+				return err
+			}
+			in, size, err := openInput(args[0])
+			if err != nil {
+				return err
+			}
+			defer in.Close()
+
+			counted := &countingReader{r: in}
+			opts := roll.Options{State: state, Actor: "cli:" + osUser(), Format: format}
+			stderr := cmd.ErrOrStderr()
+			onTerminal := false
+			if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+				onTerminal = true
+				start := time.Now()
+				opts.Progress = func(r roll.Result) { printProgress(stderr, r, counted.n.Load(), size, time.Since(start)) }
+			}
+			res, err := load(ctx, st, counted, opts)
+			if onTerminal && res.Rows > 0 {
+				fmt.Fprintln(stderr)
+			}
+			if err != nil {
+				var fe *roll.FieldError
+				if errors.As(err, &fe) || errors.Is(err, store.ErrImportRunning) {
+					return err
+				}
+				return fmt.Errorf("%w\nthe rows before line %d are loaded; run the same command again to finish (it changes only what differs)",
+					err, res.LastLine)
+			}
+			printSummary(cmd.OutOrStdout(), res)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&formatName, "format", "", "csv or ndjson (default: from the file's extension)")
+	cmd.Flags().StringVar(&state, "state", "", "the two-letter state whose file this is (default: the only state configured)")
+	return cmd
+}
+
+// fileFormat is the --format asked for, or the one the file's extension says.
+func fileFormat(path, flag string) (roll.Format, error) {
+	if flag != "" {
+		return roll.ParseFormat(flag)
+	}
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".csv":
+		return roll.CSV, nil
+	case ".ndjson", ".jsonl":
+		return roll.NDJSON, nil
+	}
+	return "", errors.New("cannot tell the file's format from its name: pass --format csv or --format ndjson")
+}
+
+// defaultState is the state asked for or, when none, the only one configured.
+func defaultState(ctx context.Context, st *store.Store, state string) (string, error) {
+	if state != "" {
+		return strings.ToUpper(state), nil
+	}
+	states, err := st.States(ctx)
+	if err != nil {
+		return "", err
+	}
+	switch len(states) {
+	case 0:
+		return "", errors.New("no jurisdiction is configured yet: create them first (ballotflow jurisdictions create)")
+	case 1:
+		return states[0], nil
+	}
+	return "", fmt.Errorf("pass --state: jurisdictions of %s are configured", strings.Join(states, ", "))
+}
+
+// openInput opens path, or stdin for "-", with its size when known (else -1).
+func openInput(path string) (io.ReadCloser, int64, error) {
+	if path == "-" {
+		return io.NopCloser(os.Stdin), -1, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	size := int64(-1)
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+		size = fi.Size()
+	}
+	return f, size, nil
+}
+
+// countingReader counts the bytes read; the progress line reads the count from another
+// goroutine.
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// printProgress rewrites one terminal line: how far into the file, and the counts so far.
+func printProgress(w io.Writer, r roll.Result, read, size int64, elapsed time.Duration) {
+	where := fmt.Sprintf("%.1f MB", float64(read)/1e6)
+	if size > 0 {
+		where = fmt.Sprintf("%3.0f%% of %.1f MB", 100*float64(read)/float64(size), float64(size)/1e6)
+	}
+	rate := 0.0
+	if elapsed > 0 {
+		rate = float64(r.Rows) / elapsed.Seconds()
+	}
+	fmt.Fprintf(w, "\r%s  %d rows (%.0f/s)  inserted %d  updated %d  unchanged %d  rejected %d ",
+		where, r.Rows, rate, r.Inserted, r.Updated, r.Unchanged, r.Rejected)
+}
+
+// printSummary prints the counts, then each listed rejection as "line N: field: reason".
+func printSummary(w io.Writer, r roll.Result) {
+	fmt.Fprintf(w, "%d rows: %d inserted, %d updated, %d unchanged, %d rejected\n",
+		r.Rows, r.Inserted, r.Updated, r.Unchanged, r.Rejected)
+	if r.Enrolled > 0 || r.ConfidentialOptOuts > 0 {
+		fmt.Fprintf(w, "%d voters enrolled for email; %d subscriptions turned off for confidential voters\n",
+			r.Enrolled, r.ConfidentialOptOuts)
+	}
+	for _, rej := range r.Rejections {
+		field := rej.Field
+		if field == "" {
+			field = "-"
+		}
+		fmt.Fprintf(w, "line %d: %s: %s\n", rej.Line, field, rej.Reason)
+	}
+	if r.RejectionsTruncated {
+		fmt.Fprintf(w, "(only the first %d rejections are listed)\n", len(r.Rejections))
+	}
+}
+
+func jurisdictionsCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "jurisdictions", Short: "Create and list jurisdictions (county election offices)"}
+	var j store.Jurisdiction
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create a county's jurisdiction, or replace its settings",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			checked, err := roll.CheckJurisdiction(j)
+			if err != nil {
+				return flagError(err)
+			}
+			return withStore(cmd, func(ctx context.Context, st *store.Store) error {
+				saved, outcome, err := st.SaveJurisdiction(ctx, checked, "cli:"+osUser())
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", saved.ID, outcome)
+				return nil
+			})
+		},
+	}
+	f := create.Flags()
+	f.StringVar(&j.State, "state", "", "two-letter state, e.g. CO (required)")
+	f.StringVar(&j.County, "county", "", "county code: lowercase letters, digits, - and _, e.g. el-paso (required)")
+	f.StringVar(&j.Name, "name", "", "the office's name as voters know it (required)")
+	f.StringVar(&j.TimeZone, "time-zone", "", "IANA time zone, e.g. America/Denver (required)")
+	f.StringVar(&j.EmailFrom, "email-from", "", "address notices are emailed from (required)")
+	f.StringVar(&j.EmailFromName, "email-from-name", "", "sender name voters see (required)")
+	f.StringVar(&j.SMSFrom, "sms-from", "", "E.164 number texts come from (required)")
+	f.StringVar(&j.VoiceFrom, "voice-from", "", "E.164 number calls come from (required)")
+	f.StringVar(&j.HelpText, "help-text", "", "how voters reach the office; the answer to HELP (required)")
+	f.StringSliceVar(&j.Languages, "languages", nil, "languages the county offers, the default first (default en,es)")
+
+	var listState string
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List jurisdictions",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withStore(cmd, func(ctx context.Context, st *store.Store) error {
+				js, err := st.Jurisdictions(ctx, strings.ToUpper(listState))
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tNAME\tTIME ZONE\tEMAIL FROM\tSMS FROM\tVOICE FROM")
+				for _, j := range js {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Name, j.TimeZone, j.EmailFrom, j.SMSFrom, j.VoiceFrom)
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	list.Flags().StringVar(&listState, "state", "", "only this state")
+	cmd.AddCommand(create, list)
+	return cmd
+}
+
+func electionsCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "elections", Short: "Create and list elections"}
+	var e store.Election
+	var day, canvass string
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create an election, or update its name and dates",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var err error
+			if day != "" {
+				if e.ElectionDay, err = time.Parse(time.DateOnly, day); err != nil {
+					return errors.New("--election-day must be a date YYYY-MM-DD")
+				}
+			}
+			if canvass != "" {
+				if e.CanvassEndsAt, err = time.Parse(time.RFC3339, canvass); err != nil {
+					return errors.New("--canvass-ends-at must be an RFC 3339 time with a zone, e.g. 2026-12-01T17:00:00-07:00")
+				}
+			}
+			checked, err := roll.CheckElection(e)
+			if err != nil {
+				return flagError(err)
+			}
+			return withStore(cmd, func(ctx context.Context, st *store.Store) error {
+				outcome, err := st.SaveElection(ctx, checked, "cli:"+osUser())
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", checked.ID, outcome)
+				return nil
+			})
+		},
+	}
+	f := create.Flags()
+	f.StringVar(&e.ID, "id", "", "election id, e.g. 2026-11-03-general (required)")
+	f.StringVar(&e.State, "state", "", "two-letter state (required)")
+	f.StringVar(&e.Name, "name", "", "the election's name (required)")
+	f.StringVar(&day, "election-day", "", "YYYY-MM-DD (required)")
+	f.StringVar(&canvass, "canvass-ends-at", "", "RFC 3339 time after election day when tracking ends (required)")
+
+	var listState string
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List elections, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withStore(cmd, func(ctx context.Context, st *store.Store) error {
+				es, err := st.Elections(ctx, strings.ToUpper(listState))
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tSTATE\tNAME\tELECTION DAY\tCANVASS ENDS")
+				for _, e := range es {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.ID, e.State, e.Name, e.ElectionDay.Format(time.DateOnly),
+						e.CanvassEndsAt.UTC().Format(time.RFC3339))
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	list.Flags().StringVar(&listState, "state", "", "only this state")
+	cmd.AddCommand(create, list)
+	return cmd
+}
+
+// withStore runs fn with a store opened from the configuration.
+func withStore(cmd *cobra.Command, fn func(context.Context, *store.Store) error) error {
+	cfg, _, err := setup("")
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(cmd.Context(), cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return fn(cmd.Context(), st)
+}
+
+// flagError names the flag of a field at fault: time_zone is --time-zone.
+func flagError(err error) error {
+	var fe *roll.FieldError
+	if errors.As(err, &fe) && fe.Field != "" {
+		return fmt.Errorf("--%s: %s", strings.ReplaceAll(fe.Field, "_", "-"), fe.Message)
+	}
+	return err
+}

@@ -1,0 +1,151 @@
+// Package app assembles ballotflow's processes from their parts: the logger, the provider
+// clients, the worker, the API and, for `ballotflow dev` and the integration tests, the whole
+// stack in one process. cmd/ballotflow only parses flags and calls in here.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/ballotflow/ballotflow/activities"
+	"github.com/ballotflow/ballotflow/apiserver"
+	"github.com/ballotflow/ballotflow/internal/codec"
+	"github.com/ballotflow/ballotflow/internal/config"
+	"github.com/ballotflow/ballotflow/internal/intake"
+	"github.com/ballotflow/ballotflow/internal/providers"
+	"github.com/ballotflow/ballotflow/internal/store"
+	"github.com/ballotflow/ballotflow/worker"
+)
+
+// NewLogger returns the process logger. Logs never carry voter data: the code logs ids,
+// statuses and counts, never names, birth dates, addresses or message text.
+func NewLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("LOG_LEVEL %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch strings.ToLower(format) {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("LOG_FORMAT %q: want json or text", format)
+}
+
+// Providers returns the SendGrid and Twilio clients. Without credentials they point at the
+// sandbox providers (at sandboxURL), and the process says so loudly.
+func Providers(cfg config.Config, sandboxURL string, logger *slog.Logger) (*providers.SendGrid, *providers.Twilio) {
+	email, phone := cfg.UseSandbox()
+	sg := providers.SendGridConfig{APIKey: cfg.SendGridAPIKey, BaseURL: cfg.SendGridBaseURL}
+	if email {
+		sg = providers.SendGridConfig{APIKey: config.SandboxSendGridAPIKey, BaseURL: sandboxURL}
+		logger.Warn("SENDGRID_API_KEY is not set: email goes to the SANDBOX, no voter will receive it", "sandbox", sandboxURL)
+	}
+	tw := providers.TwilioConfig{AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken, BaseURL: cfg.TwilioBaseURL}
+	if phone {
+		tw = providers.TwilioConfig{AccountSID: config.SandboxTwilioAccountSID, AuthToken: config.SandboxTwilioAuthToken, BaseURL: sandboxURL}
+		logger.Warn("TWILIO_ACCOUNT_SID is not set: texts and calls go to the SANDBOX, no voter will receive them", "sandbox", sandboxURL)
+	}
+	return providers.NewSendGrid(sg), providers.NewTwilio(tw)
+}
+
+// StartWorker starts the ballot and delivery workers.
+func StartWorker(cfg config.Config, st *store.Store, tc client.Client, sandboxURL string, logger *slog.Logger) (*worker.Worker, error) {
+	sg, tw := Providers(cfg, sandboxURL, logger)
+	in := NewIntake(st, tc, logger)
+	return worker.Start(worker.Config{
+		Client: tc,
+		Activities: &activities.Activities{
+			Store: st, Email: sg, Phone: tw,
+			TwilioStatusCallbackURL: cfg.PublicURL + apiserver.PathTwilioStatus,
+			TwilioVoiceURL:          cfg.PublicURL + apiserver.PathTwilioVoice,
+			Logger:                  logger.With("component", "activities"),
+		},
+		Rates:  worker.Rates{EmailPerSecond: cfg.EmailRate, SMSPerSecond: cfg.SMSRate, VoicePerSecond: cfg.VoiceRate},
+		Intake: in,
+		Ingest: &activities.Ingest{Store: st, Signal: in.SignalStored, Rate: cfg.IngestRate, HoldShare: cfg.ImportHoldShare,
+			Logger: logger.With("component", "ingest")},
+		Logger: logger.With("component", "worker"),
+	})
+}
+
+// NewIntake returns the service that validates, stores and signals county events.
+func NewIntake(st *store.Store, tc client.Client, logger *slog.Logger) *intake.Service {
+	return &intake.Service{Store: st, Temporal: tc, Logger: logger.With("component", "intake")}
+}
+
+// WithWebhooks adds to api what the provider webhooks need from cfg: the public URL their
+// signatures cover, the Twilio auth token (the sandbox's when Twilio is the sandbox) and the
+// SendGrid event webhook key.
+func WithWebhooks(api apiserver.Config, cfg config.Config) apiserver.Config {
+	api.PublicURL = cfg.PublicURL
+	api.TwilioAuthToken = cfg.TwilioAuthToken
+	if _, phone := cfg.UseSandbox(); phone {
+		api.TwilioAuthToken = config.SandboxTwilioAuthToken
+	}
+	api.SendGridWebhookPublicKey = cfg.SendGridEventKey
+	return api
+}
+
+// APIHandler returns the API's HTTP handler for cfg, with the intake service added.
+func APIHandler(cfg apiserver.Config) http.Handler {
+	cfg.Intake = NewIntake(cfg.Store, cfg.Temporal, cfg.Logger)
+	cfg.Logger = cfg.Logger.With("component", "api")
+	return apiserver.New(cfg)
+}
+
+// OpenStore creates the database when missing, applies migrations, and connects.
+func OpenStore(ctx context.Context, databaseURL string, logger *slog.Logger) (*store.Store, error) {
+	if err := store.EnsureDatabase(ctx, databaseURL); err != nil {
+		return nil, err
+	}
+	from, to, err := store.Migrate(ctx, databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if from != to {
+		logger.Info("database migrated", "from_version", from, "to_version", to)
+	}
+	return store.Open(ctx, databaseURL)
+}
+
+// atLeast passes on only records at min or above: the embedded Temporal server logs a great
+// deal at INFO that a ballotflow developer does not need.
+type atLeast struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h atLeast) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h atLeast) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return atLeast{h.Handler.WithAttrs(attrs), h.min}
+}
+
+func (h atLeast) WithGroup(name string) slog.Handler {
+	return atLeast{h.Handler.WithGroup(name), h.min}
+}
+
+// PayloadCodec returns the codec that encrypts Temporal payloads. Every worker and API
+// process of a deployment must share PAYLOAD_KEYS.
+func PayloadCodec(cfg config.Config) (*codec.Codec, error) {
+	if cfg.PayloadKeys == "" {
+		return nil, errors.New("PAYLOAD_KEYS is not set: make a key with `ballotflow payload-key` and give the same value to every worker and API process")
+	}
+	c, err := codec.Parse(cfg.PayloadKeys)
+	if err != nil {
+		return nil, fmt.Errorf("PAYLOAD_KEYS: %w", err)
+	}
+	return c, nil
+}

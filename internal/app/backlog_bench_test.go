@@ -1,0 +1,154 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ballotflow/ballotflow/internal/app"
+	"github.com/ballotflow/ballotflow/internal/config"
+	"github.com/ballotflow/ballotflow/internal/intake"
+	"github.com/ballotflow/ballotflow/internal/sandbox"
+	"github.com/ballotflow/ballotflow/internal/store"
+)
+
+// BenchmarkMorningBacklog: 300 text notices wait for the voters' contact hours, which open at
+// the same minute (the 08:00 of a real morning: the next whole minute at least 20 s away, so
+// the county's batch is in before it), with SMS_RATE at 20/s and the sandbox holding Twilio to
+// that same rate like the account would (429 above it). The backlog must drain at the allowed
+// rate with no 429s: the worker-side limit (TaskQueueActivitiesPerSecond on notify-sms) does
+// the pacing, not the provider.
+//
+// It reports the achieved rate (first to last accepted text) beside the configured one, their
+// ratio, and the 429s the sandbox answered. Every voter must get exactly one text, none
+// before the hours open, or the benchmark fails. Each iteration waits up to a minute for its
+// contact hours.
+func BenchmarkMorningBacklog(b *testing.B) {
+	const (
+		voters  = 300
+		smsRate = 20.0
+	)
+	d := startDevWith(b, app.DevOptions{EnforceProviderRates: true}, func(c *config.Config) { c.SMSRate = smsRate })
+	ctx := context.Background()
+	phones := make([]string, voters)
+	ids := make([]string, voters)
+	refs := make([]int64, voters)
+	for i := range voters {
+		ids[i], phones[i] = fmt.Sprintf("7001%05d", i), fmt.Sprintf("+1720555%04d", 2000+i)
+		ref, err := d.Store.UpsertVoter(ctx, store.Voter{State: "CO", VoterID: ids[i], County: "denver",
+			FirstName: "Backlog", LastName: fmt.Sprintf("Voter%d", i), DateOfBirth: time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC),
+			ResidentialZIP: "80202", Status: "active", Language: "en", Phone: phones[i]})
+		if err != nil {
+			b.Fatal(err)
+		}
+		refs[i] = ref
+	}
+	at := time.Now().Add(-time.Hour).Truncate(time.Second)
+
+	var rates []float64
+	limited := 0
+	for iter := 0; b.Loop(); iter++ {
+		d.Sandbox.ResetOutbox()
+		began := time.Now()
+		opens := began.Add(20 * time.Second).Truncate(time.Minute).Add(time.Minute).UTC()
+		for i, ref := range refs {
+			err := d.Store.UpsertSubscription(ctx, store.Subscription{VoterRef: ref, Channel: "sms", Address: phones[i],
+				State: "active", Source: "portal", TimeZone: "UTC",
+				ContactStart: opens.Format("15:04"), ContactEnd: opens.Add(time.Hour).Format("15:04")})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		events := make([]string, voters)
+		for i := range voters {
+			events[i] = eventJSON(fmt.Sprintf("backlog-%d-%d", iter, i), ids[i], fmt.Sprintf("BKLG-%d-%d", iter, i), "mailed", at)
+		}
+		results := postBatch(b, d, `{"events":[`+strings.Join(events, ",")+`]}`)
+		for _, r := range results {
+			if r.Result != intake.Accepted {
+				b.Fatalf("event not accepted: %+v", r)
+			}
+		}
+		posted := time.Since(began)
+
+		var texts []sandbox.Message
+		for deadline := opens.Add(5 * time.Minute); ; {
+			texts = slices.DeleteFunc(d.Sandbox.Outbox(), func(m sandbox.Message) bool { return m.Channel != sandbox.ChannelSMS })
+			if len(texts) >= voters {
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("after 5 minutes %d of %d texts were sent", len(texts), voters)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		time.Sleep(time.Second) // a duplicate would show up by now
+		texts = slices.DeleteFunc(d.Sandbox.Outbox(), func(m sandbox.Message) bool { return m.Channel != sandbox.ChannelSMS })
+		to := make([]string, len(texts))
+		for i, m := range texts {
+			to[i] = m.To
+		}
+		slices.Sort(to)
+		if len(texts) != voters || !slices.Equal(to, slices.Sorted(slices.Values(phones))) {
+			b.Fatalf("%d texts for %d voters: every voter must get exactly one", len(texts), voters)
+		}
+		if texts[0].ReceivedAt.Before(opens) {
+			b.Fatalf("a text went out %s before the contact hours opened", opens.Sub(texts[0].ReceivedAt))
+		}
+
+		perSecond := make([]int, int(texts[len(texts)-1].ReceivedAt.Sub(opens)/time.Second)+1)
+		for _, m := range texts {
+			perSecond[int(m.ReceivedAt.Sub(opens)/time.Second)]++
+		}
+		b.Logf("texts per second after the hours opened: %v", perSecond)
+		span := texts[len(texts)-1].ReceivedAt.Sub(texts[0].ReceivedAt)
+		rates = append(rates, float64(len(texts)-1)/span.Seconds())
+		for _, r := range d.Sandbox.Requests() {
+			if r.Channel == sandbox.ChannelSMS && !r.At.Before(began) && r.Status == http.StatusTooManyRequests {
+				limited++
+			}
+		}
+		b.Logf("iteration %d: %d events posted in %s, %s before the hours opened; %d texts from %s to %s after", iter, voters,
+			posted.Round(time.Millisecond), opens.Sub(began.Add(posted)).Round(time.Millisecond), len(texts),
+			texts[0].ReceivedAt.Sub(opens).Round(time.Millisecond), texts[len(texts)-1].ReceivedAt.Sub(opens).Round(time.Millisecond))
+	}
+
+	var sum float64
+	for _, r := range rates {
+		sum += r
+	}
+	achieved := sum / float64(len(rates))
+	b.ReportMetric(achieved, "sms/s")
+	b.ReportMetric(smsRate, "allowed-sms/s")
+	b.ReportMetric(achieved/smsRate, "rate/allowed")
+	b.ReportMetric(float64(limited)/float64(len(rates)), "429s/op")
+}
+
+// postBatch posts a batch of county events and returns the results.
+func postBatch(tb testing.TB, d *app.Dev, body string) []intake.Result {
+	tb.Helper()
+	req, err := http.NewRequest(http.MethodPost, d.APIURL+"/v1/ballot-events", strings.NewReader(body))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+d.DemoKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out apiResponse
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		tb.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusAccepted {
+		tb.Fatalf("batch answered %d: %+v", resp.StatusCode, out.Error)
+	}
+	return out.Results
+}

@@ -1,0 +1,367 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/ballotflow/ballotflow/activities"
+	"github.com/ballotflow/ballotflow/apiserver"
+	"github.com/ballotflow/ballotflow/internal/codec"
+	"github.com/ballotflow/ballotflow/internal/config"
+	"github.com/ballotflow/ballotflow/internal/demo"
+	"github.com/ballotflow/ballotflow/internal/devstack"
+	"github.com/ballotflow/ballotflow/internal/sandbox"
+	"github.com/ballotflow/ballotflow/internal/store"
+	"github.com/ballotflow/ballotflow/worker"
+	"github.com/ballotflow/ballotflow/workflows"
+)
+
+// DevOptions adjusts the dev stack for tests.
+type DevOptions struct {
+	// Ephemeral keeps Temporal in memory and picks free ports for everything, so tests run
+	// beside a developer's `make run`.
+	Ephemeral bool
+	// TemporalDataDir, with Ephemeral, keeps the embedded Temporal server's state in this
+	// directory instead of in memory, so that a test can restart the server
+	// (RestartTemporal) and find its workflows again.
+	TemporalDataDir string
+	// EnforceProviderRates makes the sandbox providers answer 429 above EMAIL_RATE, SMS_RATE
+	// and VOICE_RATE, as the provider accounts would, so that a worker exceeding them shows.
+	EnforceProviderRates bool
+}
+
+// Dev is the whole of ballotflow in one process: an embedded Temporal server and UI, the
+// sandbox providers, the worker and the API, on PostgreSQL.
+type Dev struct {
+	Store      *store.Store
+	Temporal   client.Client
+	Stack      *devstack.Stack
+	Sandbox    *sandbox.Server
+	SandboxURL string
+	APIURL     string
+	DemoKey    string // a county API key for Denver
+	Codec      *codec.Codec
+
+	worker    *worker.Worker
+	workerCfg config.Config // what RestartWorker starts the worker with
+	logger    *slog.Logger
+	stackOpts devstack.Options // what RestartTemporal starts the server with
+	cancel    context.CancelFunc
+	servers   []chan error
+}
+
+// SearchAttributes are the custom search attributes ballot workflows use.
+var SearchAttributes = map[string]enumspb.IndexedValueType{
+	workflows.SearchBallotStatus.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	workflows.SearchCounty.GetName():       enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	workflows.SearchElectionID.GetName():   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+}
+
+// StartDev starts everything and seeds the demo data. Stop undoes it.
+func StartDev(ctx context.Context, cfg config.Config, logger *slog.Logger, opts DevOptions) (_ *Dev, err error) {
+	d := &Dev{}
+	defer func() {
+		if err != nil {
+			d.Stop()
+		}
+	}()
+	serveCtx, cancel := context.WithCancel(context.Background())
+	d.cancel = cancel
+
+	if d.Store, err = OpenStore(ctx, cfg.DatabaseURL, logger); err != nil {
+		return nil, err
+	}
+	if err := demo.Seed(ctx, d.Store, time.Now()); err != nil {
+		return nil, err
+	}
+
+	apiLn, err := listen(cfg.APIAddr, opts.Ephemeral)
+	if err != nil {
+		return nil, fmt.Errorf("API: %w", err)
+	}
+	d.APIURL = "http://" + loopbackAddr(apiLn)
+	// Providers sign webhooks for the URL they post to, and only the sandbox posts here: the
+	// public URL is the API's own (ephemeral stacks listen on a random port).
+	cfg.PublicURL = d.APIURL
+	sandboxLn, err := listen(cfg.SandboxAddr, opts.Ephemeral)
+	if err != nil {
+		apiLn.Close()
+		return nil, fmt.Errorf("sandbox providers: %w", err)
+	}
+	d.SandboxURL = "http://" + loopbackAddr(sandboxLn)
+
+	stackOpts := devstack.Options{
+		DataDir: cfg.DevDataDir, FrontendPort: cfg.DevTemporalPort, UIPort: cfg.DevUIPort,
+		Namespace: cfg.TemporalNamespace, SearchAttributes: SearchAttributes,
+		// The delivery queues' rate limits must hold exactly: a morning backlog drains at the
+		// providers' allowed rate, not three quarters of it.
+		SinglePartitionTaskQueues: []string{activities.EmailTaskQueue, activities.SMSTaskQueue, activities.VoiceTaskQueue},
+		UICodecEndpoint:           "http://" + loopbackAddr(apiLn) + "/codec",
+		Logger:                    slog.New(atLeast{logger.Handler(), slog.LevelWarn}).With("component", "temporal-server"),
+	}
+	if opts.Ephemeral {
+		stackOpts.DataDir, stackOpts.FrontendPort, stackOpts.UIPort, stackOpts.PickFreePorts = opts.TemporalDataDir, 0, 0, true
+	}
+	d.stackOpts = stackOpts
+	if d.Stack, err = devstack.Start(ctx, stackOpts); err != nil {
+		apiLn.Close()
+		sandboxLn.Close()
+		return nil, err
+	}
+	if d.Codec, err = devPayloadCodec(cfg, opts.Ephemeral); err != nil {
+		apiLn.Close()
+		sandboxLn.Close()
+		return nil, err
+	}
+	if d.Temporal, err = worker.Dial(ctx, d.Stack.FrontendHostPort(), d.Stack.Namespace(), d.Codec.DataConverter(), logger); err != nil {
+		apiLn.Close()
+		sandboxLn.Close()
+		return nil, err
+	}
+
+	sandboxOpts := sandbox.Options{
+		TwilioAccountSID: config.SandboxTwilioAccountSID, TwilioAuthToken: config.SandboxTwilioAuthToken,
+		SendGridAPIKey: config.SandboxSendGridAPIKey, Logger: logger.With("component", "sandbox"),
+		SendGridEventWebhookURL: cfg.PublicURL + apiserver.PathSendGridEvents,
+		TwilioInboundSMSURL:     cfg.PublicURL + apiserver.PathTwilioSMS,
+	}
+	if opts.EnforceProviderRates {
+		sandboxOpts.RateLimits = map[string]float64{
+			sandbox.ChannelEmail: cfg.EmailRate, sandbox.ChannelSMS: cfg.SMSRate, sandbox.ChannelVoice: cfg.VoiceRate,
+		}
+	}
+	d.Sandbox, err = sandbox.New(sandboxOpts)
+	if err != nil {
+		apiLn.Close()
+		sandboxLn.Close()
+		return nil, err
+	}
+	d.serve(serveCtx, sandboxLn, d.Sandbox.Handler())
+
+	// The dev process has no provider credentials on purpose: everything goes to the sandbox.
+	cfg.SendGridAPIKey, cfg.TwilioAccountSID = "", ""
+	d.workerCfg, d.logger = cfg, logger
+	if d.worker, err = StartWorker(cfg, d.Store, d.Temporal, d.SandboxURL, logger); err != nil {
+		apiLn.Close()
+		return nil, err
+	}
+	d.serve(serveCtx, apiLn, APIHandler(apiserver.Config{Store: d.Store, Temporal: d.Temporal, Logger: logger,
+		Outbox: d.Sandbox.OutboxHandler(), Codec: d.Codec, CodecOrigin: d.Stack.UIURL(), CodecWithoutKey: true,
+		PublicURL: cfg.PublicURL, TwilioAuthToken: config.SandboxTwilioAuthToken,
+		SendGridWebhookPublicKey: d.Sandbox.SendGridPublicKeyBase64(), TrustedProxies: cfg.TrustedProxies,
+		TemporalUIURL: d.Stack.UIURL(), TemporalNamespace: d.Stack.Namespace()}))
+
+	keyFile := ""
+	if !opts.Ephemeral {
+		keyFile = filepath.Join(cfg.DevDataDir, "demo-county-key")
+	}
+	if d.DemoKey, err = demoKey(ctx, d.Store, keyFile); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *Dev) serve(ctx context.Context, ln net.Listener, h http.Handler) {
+	errc := make(chan error, 1)
+	d.servers = append(d.servers, errc)
+	go func() { errc <- apiserver.Serve(ctx, ln, h) }()
+}
+
+// Stop shuts everything down in reverse order. It is safe on a partly started Dev.
+func (d *Dev) Stop() error {
+	var errs []error
+	if d.cancel != nil {
+		d.cancel()
+	}
+	for _, errc := range d.servers {
+		if err := <-errc; err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if d.worker != nil {
+		d.worker.Stop()
+	}
+	if d.Sandbox != nil {
+		d.Sandbox.Close()
+	}
+	if d.Temporal != nil {
+		d.Temporal.Close()
+	}
+	if d.Stack != nil {
+		errs = append(errs, d.Stack.Stop())
+	}
+	if d.Store != nil {
+		d.Store.Close()
+	}
+	return errors.Join(errs...)
+}
+
+// RestartWorker stops the worker, as a crash or a deploy would, and starts a new one.
+// Activities in flight have their contexts canceled (their provider requests are abandoned)
+// and are retried by Temporal on the new worker.
+func (d *Dev) RestartWorker() error {
+	if d.worker != nil {
+		d.worker.Stop()
+	}
+	w, err := StartWorker(d.workerCfg, d.Store, d.Temporal, d.SandboxURL, d.logger)
+	if err != nil {
+		d.worker = nil
+		return fmt.Errorf("restart worker: %w", err)
+	}
+	d.worker = w
+	return nil
+}
+
+// RestartTemporal stops the embedded Temporal server and starts it again on the same data
+// directory and ports, as an operator's restart would; the worker and the API keep their
+// clients, which reconnect. The server must keep its state on disk: a stack started
+// Ephemeral needs TemporalDataDir.
+func (d *Dev) RestartTemporal(ctx context.Context) error {
+	if d.stackOpts.DataDir == "" {
+		return errors.New("restart Temporal: the server keeps its state in memory; start the stack with a TemporalDataDir")
+	}
+	opts := d.stackOpts
+	var err error
+	if opts.FrontendPort, err = portOf(d.Stack.FrontendHostPort()); err != nil {
+		return fmt.Errorf("restart Temporal: %w", err)
+	}
+	opts.UIPort = -1
+	if ui := d.Stack.UIURL(); ui != "" {
+		if opts.UIPort, err = portOf(strings.TrimPrefix(ui, "http://")); err != nil {
+			return fmt.Errorf("restart Temporal: %w", err)
+		}
+	}
+	if err := d.Stack.Stop(); err != nil {
+		return fmt.Errorf("restart Temporal: %w", err)
+	}
+	stack, err := devstack.Start(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("restart Temporal: %w", err)
+	}
+	d.Stack = stack
+	return nil
+}
+
+func portOf(hostPort string) (int, error) {
+	_, p, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(p)
+}
+
+// Banner is what `ballotflow dev` prints for a newcomer.
+func (d *Dev) Banner(w io.Writer) {
+	v := demo.Voters[0]
+	fmt.Fprintf(w, `
+ballotflow is running (dev mode: every email, text and call goes to the SANDBOX, nobody is contacted)
+
+  API               %[1]s            (OpenAPI: %[1]s/openapi.json)
+  Voter portal      %[1]s/           (look up the demo voter below)
+  Temporal UI       %[2]s
+  Sandbox outbox    %[1]s/dev/outbox
+  Operators         %[1]s/operator/   (key: ./bin/ballotflow keys create --role operator)
+  Temporal gRPC     %[3]s
+
+  Demo county API key (Denver):
+    %[4]s
+
+  Demo voter: %[5]s %[6]s, born %[7]s, ZIP %[8]s, voter ID %[9]s (email and SMS on)
+
+  Post a "mailed" event for that voter:
+    curl -s -X POST %[1]s/v1/ballot-events \
+      -H 'Authorization: Bearer %[4]s' -H 'Content-Type: application/json' \
+      -d '{"event_id":"demo-1","election_id":"%[10]s","voter_id":"%[9]s","ballot_id":"DEN-0001","status":"mailed","occurred_at":"%[11]s"}'
+
+  Then: curl -s %[1]s/dev/outbox     and open the ballot in Temporal UI.
+  Ctrl-C stops everything; ballots in flight resume at the next start.
+
+`, d.APIURL, d.Stack.UIURL(), d.Stack.FrontendHostPort(), d.DemoKey, v.FirstName, v.LastName,
+		v.DateOfBirth.Format("01-02-2006"), v.ResidentialZIP, v.VoterID, demo.ElectionID,
+		time.Now().UTC().Truncate(time.Second).Format(time.RFC3339))
+}
+
+// demoKey returns the demo county key, reusing the one in keyFile while it is still valid,
+// so the key printed yesterday still works today.
+func demoKey(ctx context.Context, st *store.Store, keyFile string) (string, error) {
+	if keyFile != "" {
+		if b, err := os.ReadFile(keyFile); err == nil {
+			key := strings.TrimSpace(string(b))
+			if _, err := st.Authenticate(ctx, key); err == nil {
+				return key, nil
+			}
+		}
+	}
+	_, plaintext, err := st.CreateAPIKey(ctx, store.APIKey{Role: store.RoleCounty, State: "CO", County: "denver",
+		Label: "dev demo key"}, "dev")
+	if err != nil {
+		return "", err
+	}
+	if keyFile != "" {
+		if err := os.MkdirAll(filepath.Dir(keyFile), 0o700); err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(keyFile, []byte(plaintext+"\n"), 0o600); err != nil {
+			return "", err
+		}
+	}
+	return plaintext, nil
+}
+
+// listen opens addr, or a free loopback port when ephemeral.
+func listen(addr string, ephemeral bool) (net.Listener, error) {
+	if ephemeral {
+		addr = "127.0.0.1:0"
+	}
+	return net.Listen("tcp", addr)
+}
+
+// loopbackAddr is a listener's address as a client on this machine dials it.
+func loopbackAddr(ln net.Listener) string {
+	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// devPayloadCodec returns the dev stack's payload codec: PAYLOAD_KEYS when set, else a key
+// kept in DEV_DATA_DIR (so histories written yesterday still open today), or a fresh one for
+// ephemeral stacks.
+func devPayloadCodec(cfg config.Config, ephemeral bool) (*codec.Codec, error) {
+	if cfg.PayloadKeys != "" {
+		return PayloadCodec(cfg)
+	}
+	file := filepath.Join(cfg.DevDataDir, "payload-keys")
+	if !ephemeral {
+		if b, err := os.ReadFile(file); err == nil {
+			return codec.Parse(strings.TrimSpace(string(b)))
+		}
+	}
+	spec, err := codec.NewKey("dev1")
+	if err != nil {
+		return nil, err
+	}
+	if !ephemeral {
+		if err := os.MkdirAll(cfg.DevDataDir, 0o700); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(file, []byte(spec+"\n"), 0o600); err != nil {
+			return nil, err
+		}
+	}
+	return codec.Parse(spec)
+}

@@ -1,0 +1,124 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/ballotflow/ballotflow/internal/app"
+	"github.com/ballotflow/ballotflow/internal/demo"
+	"github.com/ballotflow/ballotflow/internal/sandbox"
+	"github.com/ballotflow/ballotflow/internal/store"
+	"github.com/ballotflow/ballotflow/workflows"
+)
+
+// historiesDir holds the committed histories that workflows' replay test replays, so that a
+// change to the workflow that would break ballots already running fails CI.
+const historiesDir = "../../workflows/testdata/histories"
+
+// TestRecordReplayHistories runs representative ballots through the whole stack and writes
+// their histories. It only runs when asked: `make histories` after a deliberate,
+// versioned change to the workflow.
+func TestRecordReplayHistories(t *testing.T) {
+	if os.Getenv("BALLOTFLOW_RECORD_HISTORIES") == "" {
+		t.Skip("set BALLOTFLOW_RECORD_HISTORIES=1 (make histories) to re-record the replay histories")
+	}
+	key, err := os.ReadFile(filepath.Join(historiesDir, "payload-key"))
+	require.NoError(t, err)
+	t.Setenv("PAYLOAD_KEYS", strings.TrimSpace(string(key)))
+	d := startDev(t)
+	ctx := context.Background()
+	anyHour(t, d, demo.Voters[0])
+	anyHour(t, d, demo.Voters[3])
+	start := time.Now().Add(-12 * time.Hour).Truncate(time.Second)
+	at := func(h int) time.Time { return start.Add(time.Duration(h) * 10 * time.Minute) }
+
+	scenarios := []struct {
+		name   string
+		voter  demo.Voter
+		events [][2]string // status, reason
+		fault  *sandbox.Fault
+	}{
+		{name: "happy-path", voter: demo.Voters[0],
+			events: [][2]string{{"mailed"}, {"received"}, {"accepted"}, {"counted"}}},
+		{name: "challenge-cured-spanish", voter: demo.Voters[3],
+			events: [][2]string{{"mailed"}, {"received"}, {"challenged", "the signature does not match"}, {"cured"}, {"accepted"}, {"counted"}}},
+		{name: "out-of-order-and-duplicate", voter: demo.Voters[1],
+			events: [][2]string{{"mailed"}, {"accepted"}, {"received"}, {"accepted"}, {"counted"}}},
+		{name: "sms-invalid-number", voter: demo.Voters[0],
+			events: [][2]string{{"mailed"}, {"rejected", "the envelope was not signed"}},
+			fault:  &sandbox.Fault{Channel: sandbox.ChannelSMS, Kind: sandbox.Permanent, Code: 21211}},
+		{name: "replaced", voter: demo.Voters[2],
+			events: [][2]string{{"mailed"}, {"replaced"}}},
+	}
+	require.NoError(t, os.MkdirAll(historiesDir, 0o755))
+	for i, sc := range scenarios {
+		d.Sandbox.ClearFaults()
+		if sc.fault != nil {
+			d.Sandbox.InjectFault(*sc.fault)
+		}
+		ballotID := fmt.Sprintf("HIST-%d", i)
+		var workflowID string
+		for j, ev := range sc.events {
+			body := eventJSON(fmt.Sprintf("hist-%d-%d", i, j), sc.voter.VoterID, ballotID, ev[0], at(i*10+j))
+			if ev[0] == "challenged" {
+				body = strings.TrimSuffix(body, "}") + fmt.Sprintf(`,"reason":%q,"cure_deadline":%q}`, ev[1],
+					time.Now().AddDate(0, 0, 10).Format(time.DateOnly))
+			} else if ev[1] != "" {
+				body = strings.TrimSuffix(body, "}") + fmt.Sprintf(`,"reason":%q}`, ev[1])
+			}
+			resp := post(t, d, d.DemoKey, "application/json", body)
+			require.Equal(t, http.StatusAccepted, resp.Status, "%+v", resp)
+			workflowID = resp.Results[0].WorkflowID
+			waitIdle(t, d, workflowID)
+		}
+		waitCtx, cancel := context.WithTimeout(ctx, time.Minute)
+		require.NoError(t, d.Temporal.GetWorkflow(waitCtx, workflowID, "").Get(waitCtx, nil), sc.name)
+		cancel()
+		writeHistory(t, d, workflowID, filepath.Join(historiesDir, sc.name+".json"))
+	}
+}
+
+// anyHour lets a demo voter be texted at any hour, so recording does not depend on the clock.
+func anyHour(t *testing.T, d *app.Dev, v demo.Voter) {
+	voter, err := d.Store.VoterByID(context.Background(), "CO", v.VoterID)
+	require.NoError(t, err)
+	require.NoError(t, d.Store.UpsertSubscription(context.Background(), store.Subscription{VoterRef: voter.Ref,
+		Channel: "sms", Address: v.SMS, State: "active", Source: "portal", ContactStart: "00:00", ContactEnd: "00:00"}))
+}
+
+// waitIdle waits until the ballot has no notice pending, so each event is its own step.
+func waitIdle(t *testing.T, d *app.Dev, workflowID string) {
+	require.Eventually(t, func() bool {
+		q, err := d.Temporal.QueryWorkflow(context.Background(), workflowID, "", workflows.QueryStatus)
+		if err != nil {
+			return strings.Contains(err.Error(), "completed") // a final status ended it
+		}
+		var v workflows.BallotView
+		return q.Get(&v) == nil && len(v.Pending) == 0
+	}, 30*time.Second, 50*time.Millisecond)
+}
+
+func writeHistory(t *testing.T, d *app.Dev, workflowID, path string) {
+	iter := d.Temporal.GetWorkflowHistory(context.Background(), workflowID, "", false,
+		enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	h := &historypb.History{}
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		require.NoError(t, err)
+		h.Events = append(h.Events, ev)
+	}
+	raw, err := protojson.MarshalOptions{Indent: "  "}.Marshal(h)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, append(raw, '\n'), 0o644))
+}

@@ -1,0 +1,141 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ballotflow/ballotflow/internal/demo"
+	"github.com/ballotflow/ballotflow/internal/sandbox"
+)
+
+// screenshotPath is where the browser test leaves a picture of the page, for a person to look at.
+const screenshotPath = "/tmp/portal.png"
+
+// TestPortalPageInARealBrowser drives the portal page in headless Chromium, with the
+// keyboard only: a voter finds herself, sees her mailed ballot, turns on texts to a new
+// number, sees them pending with the instruction to reply YES, replies YES from her phone
+// (the sandbox posts Twilio's signed inbound webhook), reloads, and sees texts on. Errors
+// are tied to their fields, and the page works in Spanish.
+func TestPortalPageInARealBrowser(t *testing.T) {
+	d := startDev(t)
+	ctx := context.Background()
+	maria := demo.Voters[0]
+	const newPhone = "+17205550188"
+
+	// The county mails Maria's ballot; the workflow records "mailed" in PostgreSQL.
+	resp := post(t, d, d.DemoKey, "application/json",
+		eventJSON("browser-1", maria.VoterID, "DEN-WEB", "mailed", time.Now().Add(-time.Hour)))
+	require.Equal(t, 202, resp.Status, "%+v", resp)
+	voter, err := d.Store.VoterByID(ctx, "CO", maria.VoterID)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		b, err := d.Store.BallotsOfVoter(ctx, voter.Ref)
+		return err == nil && len(b) == 1 && b[0].Status == "mailed"
+	}, 30*time.Second, 50*time.Millisecond)
+
+	br := newBrowser(t, 1000, 1400)
+	run, text, eval, waitFor := br.run, br.text, br.eval, br.waitFor
+
+	br.open(d.APIURL + "/")
+	run("lookup form", chromedp.WaitVisible(chromedp.ID("lookup-form")))
+	require.Equal(t, "Find your ballot", text("#lookup-heading"))
+
+	// A bad date of birth: the error is shown, tied to the field, and the field has focus.
+	run("bad date", chromedp.Focus(chromedp.ID("first-name")),
+		chromedp.KeyEvent(maria.FirstName+kb.Tab+maria.LastName+kb.Tab+"1985-03-14"+kb.Tab+maria.ResidentialZIP+kb.Enter))
+	waitFor("date error", `document.getElementById("dob-error").hidden === false`)
+	require.Equal(t, "Enter your date of birth as MM-DD-YYYY, for example 01-23-1980.", text("#dob-error"))
+	require.Equal(t, "dob", eval(`document.activeElement.id`), "focus moves to the first error")
+	require.Equal(t, "true", eval(`document.getElementById("dob").getAttribute("aria-invalid")`))
+	require.Contains(t, eval(`document.getElementById("dob").getAttribute("aria-describedby")`), "dob-error")
+	run("screenshot (lookup)", screenshot(strings.TrimSuffix(screenshotPath, ".png")+"-lookup.png"))
+
+	// Correct it with the keyboard and submit with Enter.
+	run("good date", clearField("dob"), chromedp.Focus(chromedp.ID("dob")),
+		chromedp.KeyEvent(maria.DateOfBirth.Format("01-02-2006")+kb.Enter))
+	waitFor("ballot section", `document.activeElement && document.activeElement.id === "ballot-heading"`)
+	require.Equal(t, "true", eval(`String(document.getElementById("lookup").hidden)`), "the lookup form is gone")
+	ballots := text("#ballots")
+	require.Contains(t, ballots, "Demo General Election")
+	require.Contains(t, ballots, "Current status: Mailed")
+	require.Contains(t, ballots, "Denver Elections Division")
+	require.Contains(t, text("#greeting"), "Maria Garcia")
+	require.Contains(t, text("#sms-state"), "On.", "the demo voter's texts are on")
+
+	// Texts to a new number: pending, and the page says to reply YES.
+	run("new number", clearField("sms-phone"), chromedp.Focus(chromedp.ID("sms-phone")),
+		chromedp.KeyEvent(newPhone), chromedp.Focus(chromedp.CSS(`#prefs-form button[type="submit"]`)),
+		chromedp.KeyEvent(kb.Enter))
+	waitFor("pending", `document.getElementById("sms-state").getAttribute("data-state") === "pending"`)
+	state := text("#sms-state")
+	require.Contains(t, state, "Pending")
+	require.Contains(t, state, "Reply YES")
+	waitFor("announcement", `document.getElementById("status").textContent.includes("Reply YES")`)
+	require.Contains(t, text("#status"), newPhone, "the live region says where the text went")
+
+	var confirmation []sandbox.Message
+	require.Eventually(t, func() bool {
+		confirmation = outboxFor(d, "sms", newPhone)
+		return len(confirmation) == 1
+	}, 30*time.Second, 50*time.Millisecond, "the confirmation text")
+	require.Contains(t, confirmation[0].Text, "YES")
+
+	run("screenshot (pending)", screenshot(strings.TrimSuffix(screenshotPath, ".png")+"-pending.png"))
+
+	// Maria replies YES from her phone.
+	err = d.Sandbox.InboundSMS(ctx, newPhone, "+17205550100", "YES")
+	if errors.Is(err, sandbox.ErrNoInboundURL) {
+		t.Skip("the Twilio inbound SMS webhook (/v1/webhooks/twilio/sms) is not wired into the dev stack yet")
+	}
+	require.NoError(t, err)
+
+	// The session survives a reload; preferences now show texts on.
+	run("reload", chromedp.Reload())
+	waitFor("signed in again", `document.getElementById("sms-state").getAttribute("data-state") === "active"`)
+	require.Contains(t, text("#sms-state"), "On.")
+	require.Equal(t, newPhone, eval(`document.getElementById("sms-phone").value`))
+	run("screenshot", screenshot(screenshotPath))
+
+	// The whole page in Spanish.
+	run("español", chromedp.Click(chromedp.ID("lang-es")))
+	waitFor("spanish", `document.documentElement.lang === "es"`)
+	require.Equal(t, "Su boleta", text("#ballot-heading"))
+	require.Contains(t, text("#ballots"), "Estado actual: Enviada por correo")
+	require.Contains(t, text("#sms-state"), "Activado")
+	require.Equal(t, "true", eval(`document.getElementById("lang-es").getAttribute("aria-pressed")`))
+	run("screenshot (es)", screenshot(strings.TrimSuffix(screenshotPath, ".png")+"-es.png"))
+
+	// Sign out: the token stops working and the lookup form is back, with focus on its heading.
+	run("sign out", chromedp.Click(chromedp.ID("logout")))
+	waitFor("signed out", `document.activeElement && document.activeElement.id === "lookup-heading"`)
+	require.Equal(t, "", eval(`sessionStorage.getItem("ballotflow.session") || ""`))
+
+	require.Empty(t, br.takeProblems(), "the page must run without script errors or CSP violations")
+}
+
+// clearField empties an input, as a person selecting its text and deleting it would.
+func clearField(id string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := chromedp.Evaluate[bool](`(function (el) { el.value = ""; return true; })(document.getElementById("`+id+`"))`)(ctx, tg)
+		return err
+	})
+}
+
+// screenshot saves a picture of the whole page at path.
+func screenshot(path string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		png, err := chromedp.FullScreenshot(100)(ctx, tg) // 100: PNG
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(path, png, 0o644)
+	})
+}
