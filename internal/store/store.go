@@ -39,6 +39,7 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 		// roll import while answering the portal. pool_max_conns in DATABASE_URL overrides.
 		cfg.MaxConns = 20
 	}
+	cfg.PrepareConn = idleConnAlive
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("store: connect: %w", err)
@@ -140,9 +141,61 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// inTx runs fn in a transaction, committing on success.
+// connectionAttempts bounds how often one operation meets a dead pooled connection before
+// it gives up: after a restart or failover every pooled connection is dead, and the pool
+// drops each one only when it is next used.
+const connectionAttempts = 4
+
+// inTx runs fn in a transaction, committing on success. A transaction that meets a dead
+// connection before its commit is sent (a database restart, a failover, a terminated
+// backend) is run again on another connection: the server rolled it back, so fn starts
+// over from nothing, and fn must set its results afresh on every call. A failed commit is
+// never repeated, since the server may have applied it.
 func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, s.pool, fn)
+	for attempt := 1; ; attempt++ {
+		retry, err := s.tryTx(ctx, fn)
+		if !retry || attempt == connectionAttempts || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+// tryTx runs one attempt of inTx and says whether it may be repeated.
+func (s *Store) tryTx(ctx context.Context, fn func(tx pgx.Tx) error) (retry bool, err error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		// BEGIN changes nothing, whatever became of it.
+		return true, err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback(ctx)
+		return tx.Conn().IsClosed() || connectionLost(err), err
+	}
+	return false, tx.Commit(ctx)
+}
+
+// readRetrying runs a read on the pool, again on another connection when it met a dead one.
+func (s *Store) readRetrying(ctx context.Context, read func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := read()
+		if !connectionLost(err) || attempt == connectionAttempts || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+// connectionLost reports whether err says the connection died before the server could act
+// on the statement: nothing was sent, or the server had already ended the session
+// (admin_shutdown, crash_shutdown, cannot_connect_now).
+func connectionLost(err error) bool {
+	if err == nil {
+		return false
+	}
+	if pgconn.SafeToRetry(err) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03")
 }
 
 // notFound maps pgx.ErrNoRows to ErrNotFound, wrapping with what was looked for.
