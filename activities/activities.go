@@ -40,6 +40,11 @@ type Activities struct {
 	// TwilioVoiceURL is where a call's "press 1 to hear this again" goes (the API's voice
 	// webhook); empty reads each notice twice instead.
 	TwilioVoiceURL string
+	// AddressRefused, when set, is called for each other voter whose subscription on a
+	// channel was turned off because a provider refused the address they share with the
+	// voter being sent to, so that their running ballots re-plan waiting notices at once.
+	// The worker wires it to prefs.Notify.
+	AddressRefused func(ctx context.Context, voterRef int64, channel string) error
 	Now            func() time.Time
 	Logger         *slog.Logger
 }
@@ -239,21 +244,43 @@ func (a *Activities) providerFailure(ctx context.Context, n Notice, c contact, c
 		return temporal.NewApplicationError(pe.Error(), errProviderConfiguration)
 	}
 	if pe.Permanent {
-		if err := a.Store.FinishDelivery(ctx, n.IdempotencyKey, store.DeliveryFailed, "", pe.Error()); err != nil {
-			return err
-		}
 		state := "bounced"
 		if pe.Unsubscribed {
-			state = "opted_out" // the voter texted STOP to the provider: their choice, kept as such
+			state = "opted_out" // the number texted STOP to the provider: its owner's choice, kept as such
 		}
-		if err := a.Store.MarkSubscription(ctx, c.voter.Ref, channel, state, "provider:"+pe.Provider, pe.Error()); err != nil {
+		sub, _ := c.subscription(channel)
+		changed, err := a.Store.RefuseDelivery(ctx, store.DeliveryRefusal{
+			IdempotencyKey: n.IdempotencyKey, Channel: channel, Provider: pe.Provider, Detail: pe.Error(),
+			Subscription: state, Address: sub.Address,
+		})
+		if err != nil {
 			return err
 		}
+		a.notifyHousehold(ctx, c.voter.Ref, changed, channel)
 		return temporal.NewNonRetryableApplicationError(pe.Error(), ErrPermanent, nil)
 	}
 	_ = a.Store.NoteDeliveryError(ctx, n.IdempotencyKey, pe.Error())
 	return temporal.NewApplicationErrorWithOptions(pe.Error(), "TransientDeliveryFailure",
 		temporal.ApplicationErrorOptions{NextRetryDelay: pe.RetryAfter})
+}
+
+// notifyHousehold passes on the other voters whose subscription the refusal turned off (a
+// household sharing the address) to AddressRefused; this ballot learns it from the
+// activity's error. A lost signal costs only promptness: their deliveries read the
+// subscription at send time.
+func (a *Activities) notifyHousehold(ctx context.Context, self int64, changed []int64, channel string) {
+	if a.AddressRefused == nil {
+		return
+	}
+	for _, ref := range changed {
+		if ref == self {
+			continue
+		}
+		if err := a.AddressRefused(ctx, ref, channel); err != nil {
+			a.logger().Warn("could not tell a household member's ballots that the address was refused",
+				"voter", ref, "channel", channel, "error", err)
+		}
+	}
 }
 
 // contact is everything a delivery reads at send time.

@@ -98,14 +98,19 @@ func (a *Activities) SendConfirmation(ctx context.Context, in ConfirmationInput)
 }
 
 // confirmationFailure classifies a provider error like a notice's: a permanent refusal
-// marks the subscription bounced and stops; anything else retries.
+// marks the voter's pending subscription bounced (opted out for a number that sent STOP)
+// and stops; anything else retries.
 func (a *Activities) confirmationFailure(ctx context.Context, sub store.Subscription, err error) error {
 	var pe *providers.Error
 	if !errors.As(err, &pe) {
 		return err
 	}
 	if pe.Permanent && !pe.Config {
-		if err := a.Store.MarkSubscription(ctx, sub.VoterRef, sub.Channel, "bounced", "provider:"+pe.Provider, pe.Error()); err != nil {
+		state := "bounced"
+		if pe.Unsubscribed {
+			state = "opted_out" // the number texted STOP to the provider: its owner's choice
+		}
+		if err := a.Store.MarkSubscription(ctx, sub.VoterRef, sub.Channel, state, "provider:"+pe.Provider, pe.Error()); err != nil {
 			return err
 		}
 		return temporal.NewNonRetryableApplicationError(pe.Error(), ErrPermanent, nil)

@@ -19,6 +19,7 @@ import (
 	"github.com/ballotflow/ballotflow/internal/codec"
 	"github.com/ballotflow/ballotflow/internal/config"
 	"github.com/ballotflow/ballotflow/internal/intake"
+	"github.com/ballotflow/ballotflow/internal/prefs"
 	"github.com/ballotflow/ballotflow/internal/providers"
 	"github.com/ballotflow/ballotflow/internal/store"
 	"github.com/ballotflow/ballotflow/worker"
@@ -68,7 +69,14 @@ func StartWorker(cfg config.Config, st *store.Store, tc client.Client, sandboxUR
 			Store: st, Email: sg, Phone: tw,
 			TwilioStatusCallbackURL: cfg.PublicURL + apiserver.PathTwilioStatus,
 			TwilioVoiceURL:          cfg.PublicURL + apiserver.PathTwilioVoice,
-			Logger:                  logger.With("component", "activities"),
+			AddressRefused: func(ctx context.Context, voterRef int64, channel string) error {
+				reason := prefs.ReasonSMSBounce
+				if channel == activities.ChannelEmail {
+					reason = prefs.ReasonEmailBounce
+				}
+				return prefs.Notify(ctx, tc, st, voterRef, reason)
+			},
+			Logger: logger.With("component", "activities"),
 		},
 		Rates:  worker.Rates{EmailPerSecond: cfg.EmailRate, SMSPerSecond: cfg.SMSRate, VoicePerSecond: cfg.VoiceRate},
 		Intake: in,

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Delivery states.
@@ -58,6 +60,50 @@ func (s *Store) FinishDelivery(ctx context.Context, key, state, providerID, last
 		return fmt.Errorf("finish delivery as %s: %w", state, err)
 	}
 	return nil
+}
+
+// DeliveryRefusal is a provider's refusal, when asked to send, of a delivery's address for
+// good: an invalid or landline number, a number that texted STOP, a rejected email address.
+type DeliveryRefusal struct {
+	IdempotencyKey string
+	Channel        string
+	Provider       string // "twilio" or "sendgrid"; the audit actor is "provider:<Provider>"
+	Detail         string // the provider's address-free error text
+	// Subscription is what the channel's subscriptions on Address become: "bounced", or
+	// "opted_out" when the provider says the number unsubscribed.
+	Subscription string
+	Address      string // compared, never stored
+}
+
+// RefuseDelivery settles a delivery the provider refused for good and turns off the active
+// and pending subscriptions of its channel on the refused address, for every voter on it
+// (a household shares numbers and addresses, and it is the address the provider refuses),
+// with an audit entry each, in one transaction: a crash cannot leave the delivery failed and
+// the subscription still active. It returns the voters whose subscription changed.
+func (s *Store) RefuseDelivery(ctx context.Context, r DeliveryRefusal) ([]int64, error) {
+	if r.Subscription != "bounced" && r.Subscription != "opted_out" {
+		return nil, fmt.Errorf("refuse delivery: subscription state %q is not bounced or opted_out", r.Subscription)
+	}
+	var changed []int64
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		e := ProviderEvent{Provider: r.Provider, IdempotencyKey: r.IdempotencyKey, Channels: []string{r.Channel},
+			Status: "refused", Detail: r.Detail, Subscription: r.Subscription, Address: r.Address}
+		d, err := lockDelivery(ctx, tx, e)
+		if err != nil {
+			return notFound(err, "delivery refused by the provider")
+		}
+		if _, err := tx.Exec(ctx, `
+			UPDATE deliveries SET state = 'failed', last_error = $2, updated_at = now()
+			WHERE id = $1 AND state = 'sending'`, d.id, r.Detail); err != nil {
+			return fmt.Errorf("settle refused delivery: %w", err)
+		}
+		changed, err = turnOffSubscriptions(ctx, tx, d, e)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return changed, nil
 }
 
 // NoteDeliveryError records a transient failure on a delivery that is still being sent.

@@ -240,3 +240,61 @@ func TestEnsureDatabaseCreatesAMissingDatabaseAndLeavesAnExistingOne(t *testing.
 	require.NoError(t, st.Pool().QueryRow(ctx, `SELECT count(*) FROM schema_version`).Scan(&n))
 	require.Equal(t, 1, n)
 }
+
+func TestRefuseDeliverySettlesItAndTurnsOffTheAddressForTheWholeHousehold(t *testing.T) {
+	st, v := setup(t)
+	partner := store.Voter{State: "CO", VoterID: "V2", County: "denver", FirstName: "Ana", LastName: "Núñez",
+		DateOfBirth: time.Date(1991, 2, 1, 0, 0, 0, 0, time.UTC), ResidentialZIP: "80219", Status: "active"}
+	var err error
+	partner.Ref, err = st.UpsertVoter(ctx, partner)
+	require.NoError(t, err)
+	const shared = "+17205550123"
+	for _, ref := range []int64{v.Ref, partner.Ref} {
+		require.NoError(t, st.UpsertSubscription(ctx, store.Subscription{VoterRef: ref, Channel: "sms", Address: shared,
+			State: "active", Source: "portal"}))
+	}
+	rec, err := st.RecordEvent(ctx, event(v, "ev1", "mailed", time.Date(2026, 10, 10, 12, 0, 0, 0, time.UTC)))
+	require.NoError(t, err)
+	d := store.Delivery{IdempotencyKey: rec.Ballot.Key + "/1/sms", BallotRef: rec.Ballot.Ref, VoterRef: v.Ref,
+		NoticeStatus: "mailed", Channel: "sms"}
+	_, err = st.BeginDelivery(ctx, d)
+	require.NoError(t, err)
+
+	refusal := store.DeliveryRefusal{IdempotencyKey: d.IdempotencyKey, Channel: "sms", Provider: "twilio",
+		Detail: "twilio 21614: not a mobile number", Subscription: "bounced", Address: shared}
+	changed, err := st.RefuseDelivery(ctx, refusal)
+	require.NoError(t, err)
+	require.ElementsMatch(t, []int64{v.Ref, partner.Ref}, changed)
+
+	got, err := st.DeliveryByKey(ctx, d.IdempotencyKey)
+	require.NoError(t, err)
+	require.Equal(t, store.DeliveryFailed, got.State)
+	for _, ref := range []int64{v.Ref, partner.Ref} {
+		subs, err := st.Subscriptions(ctx, ref)
+		require.NoError(t, err)
+		for _, sub := range subs {
+			want := map[string]string{"sms": "bounced", "email": "active"}[sub.Channel]
+			require.Equal(t, want, sub.State, "voter #%d %s", ref, sub.Channel)
+		}
+	}
+	var audits int
+	require.NoError(t, st.Pool().QueryRow(ctx,
+		`SELECT count(*) FROM audit_log WHERE action = 'subscription.bounced' AND actor = 'provider:twilio'`).Scan(&audits))
+	require.Equal(t, 2, audits)
+
+	// The same refusal again (a retried activity) changes nothing and writes nothing.
+	changed, err = st.RefuseDelivery(ctx, refusal)
+	require.NoError(t, err)
+	require.Empty(t, changed)
+	require.NoError(t, st.Pool().QueryRow(ctx,
+		`SELECT count(*) FROM audit_log WHERE action = 'subscription.bounced'`).Scan(&audits))
+	require.Equal(t, 2, audits)
+
+	// A refusal for no delivery, or with another state, is an error and changes nothing.
+	_, err = st.RefuseDelivery(ctx, store.DeliveryRefusal{IdempotencyKey: "bnope/1/sms", Channel: "sms",
+		Provider: "twilio", Subscription: "bounced", Address: shared})
+	require.ErrorIs(t, err, store.ErrNotFound)
+	_, err = st.RefuseDelivery(ctx, store.DeliveryRefusal{IdempotencyKey: d.IdempotencyKey, Channel: "sms",
+		Provider: "twilio", Subscription: "active", Address: shared})
+	require.ErrorContains(t, err, "not bounced or opted_out")
+}
