@@ -50,7 +50,9 @@ type RecordedEvent struct {
 	EventRef  int64
 	Ballot    Ballot
 	Duplicate bool // the same event_id was recorded before, with the same content
-	Signaled  bool // Temporal already has the signal for it
+	// Signaled: the caller must not signal the event. Temporal has it already, or an import
+	// that is delivering or holding it will (or, rejected, never will).
+	Signaled bool
 }
 
 // newBallotKey returns an opaque ballot key: "b" and 20 base32 characters (100 random bits).
@@ -93,10 +95,15 @@ func (s *Store) RecordEvent(ctx context.Context, e BallotEvent) (RecordedEvent, 
 		var occurred time.Time
 		var deadline *time.Time
 		var signaledAt, discardedAt *time.Time
+		var importActive *bool
 		err = tx.QueryRow(ctx, `
-			SELECT id, ballot_ref, status, occurred_at, reason, cure_deadline, signaled_at, discarded_at
-			FROM ballot_events WHERE jurisdiction_id = $1 AND event_id = $2`, e.JurisdictionID, e.EventID).
-			Scan(&out.EventRef, &ballotRef, &status, &occurred, &reason, &deadline, &signaledAt, &discardedAt)
+			SELECT e.id, e.ballot_ref, e.status, e.occurred_at, e.reason, e.cure_deadline, e.signaled_at, e.discarded_at,
+				i.status IN ('checking', 'held', 'signaling')
+					OR (i.status = 'loading' AND i.updated_at >= now() - make_interval(secs => $3))
+			FROM ballot_events e LEFT JOIN imports i ON i.id = e.import_id
+			WHERE e.jurisdiction_id = $1 AND e.event_id = $2
+			FOR UPDATE OF e`, e.JurisdictionID, e.EventID, staleLoad.Seconds()).
+			Scan(&out.EventRef, &ballotRef, &status, &occurred, &reason, &deadline, &signaledAt, &discardedAt, &importActive)
 		if err != nil {
 			return fmt.Errorf("read earlier event: %w", err)
 		}
@@ -105,8 +112,22 @@ func (s *Store) RecordEvent(ctx context.Context, e BallotEvent) (RecordedEvent, 
 			return ErrEventConflict
 		}
 		out.Duplicate = true
-		// An event of an import an operator rejected is never signaled, however often it is posted.
-		out.Signaled = signaledAt != nil || discardedAt != nil
+		switch {
+		case signaledAt != nil, discardedAt != nil:
+			// Delivered already, or an event of an import an operator rejected: never signaled,
+			// however often it is posted.
+			out.Signaled = true
+		case importActive != nil && *importActive:
+			// Its import delivers it in its turn, or holds it for an operator's decision: a post
+			// of the same event must not slip it past the check.
+			out.Signaled = true
+		case importActive != nil:
+			// Its import broke off (failed, or abandoned while loading): this post takes the
+			// event over, as a new import of the same file would, and signals it.
+			if _, err := tx.Exec(ctx, `UPDATE ballot_events SET import_id = NULL WHERE id = $1`, out.EventRef); err != nil {
+				return fmt.Errorf("take over event of an abandoned import: %w", err)
+			}
+		}
 		return nil
 	})
 	if err != nil {

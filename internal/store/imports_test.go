@@ -124,6 +124,39 @@ func TestDiscardedEventsAreNeverSignaled(t *testing.T) {
 		store.ErrImportDecided)
 }
 
+// A county that posts, one at a time, an event its file already holds must not slip it past
+// the import: a held import keeps it held, an import still delivering delivers it; an
+// import that broke off hands it to the post, which signals it (and the sweeper covers it).
+func TestASinglePostOfAnImportsEventWaitsForTheImportUnlessItBrokeOff(t *testing.T) {
+	st, v := setup(t)
+	at := time.Now().Add(-time.Hour).Truncate(time.Second)
+	post := func(eventID, ballotID string) store.RecordedEvent {
+		t.Helper()
+		rec, err := st.RecordEvent(ctx, store.BallotEvent{JurisdictionID: "co-denver", ElectionID: "e1", BallotID: ballotID,
+			VoterRef: v.Ref, EventID: eventID, Status: "mailed", OccurredAt: at})
+		require.NoError(t, err)
+		require.True(t, rec.Duplicate)
+		return rec
+	}
+	held, _ := loadImport(t, st, staged(2, "h1", "B1", "mailed", at))
+	require.True(t, post("h1", "B1").Signaled, "loading: the import will deliver it")
+	require.NoError(t, st.FinishEventLoad(ctx, held))
+	require.True(t, post("h1", "B1").Signaled, "checking: the import will deliver it")
+	require.NoError(t, st.SetImportStatus(ctx, held, store.ImportHeld, []string{store.ImportChecking}, ""))
+	require.True(t, post("h1", "B1").Signaled, "held: an operator decides first")
+
+	broken, _ := loadImport(t, st, staged(2, "x1", "B2", "mailed", at))
+	require.NoError(t, st.FailEventImport(ctx, broken))
+	rec := post("x1", "B2")
+	require.False(t, rec.Signaled, "the import broke off: the post signals it")
+	unsignaled, err := st.UnsignaledEvents(ctx, time.Now().Add(time.Hour), 10)
+	require.NoError(t, err)
+	require.Len(t, unsignaled, 1, "taken over: the sweeper signals it if this post's signal is lost")
+	require.Equal(t, "x1", unsignaled[0].EventID)
+	require.NoError(t, st.MarkSignaled(ctx, rec.EventRef))
+	require.True(t, post("x1", "B2").Signaled, "signaled once")
+}
+
 // Rows repeated in a batch: the same content is a duplicate, other content is refused with
 // the line of the first; rows of other counties, unknown voters and elections are refused.
 func TestLoadEventBatchRefusesRowsByLine(t *testing.T) {

@@ -187,13 +187,20 @@ type BallotCount struct {
 	Ballots int64
 }
 
+// liveBallot is the condition, on ballots b, of a ballot that exists for the county: it has
+// a status, or an event that may still be signaled. A ballot that only an import an operator
+// rejected ever named (all its events discarded) is left out of reports.
+const liveBallot = `(b.status IS NOT NULL OR EXISTS (
+	SELECT 1 FROM ballot_events le WHERE le.ballot_ref = b.id AND le.discarded_at IS NULL))`
+
 // BallotCounts returns the ballots of an election counted by county and status, of one
-// county when county is not empty, ordered by county and status.
+// county when county is not empty, ordered by county and status. Ballots still without a
+// status count under the empty status; ballots only a rejected import named do not count.
 func (s *Store) BallotCounts(ctx context.Context, electionID, county string) ([]BallotCount, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT j.county, coalesce(b.status, ''), count(*)
 		FROM ballots b JOIN jurisdictions j ON j.id = b.jurisdiction_id
-		WHERE b.election_id = $1 AND ($2 = '' OR j.county = $2)
+		WHERE b.election_id = $1 AND ($2 = '' OR j.county = $2) AND `+liveBallot+`
 		GROUP BY 1, 2 ORDER BY 1, 2`, electionID, county)
 	if err != nil {
 		return nil, fmt.Errorf("ballot counts: %w", err)
@@ -311,7 +318,7 @@ func (s *Store) EachUnreachable(ctx context.Context, f UnreachableFilter, fn fun
 		WITH scope AS (
 			SELECT DISTINCT ON (b.voter_ref) b.id, b.key, b.election_id, b.voter_ref, j.county
 			FROM ballots b JOIN jurisdictions j ON j.id = b.jurisdiction_id
-			WHERE b.election_id = $1 AND ($2 = '' OR j.county = $2)
+			WHERE b.election_id = $1 AND ($2 = '' OR j.county = $2) AND `+liveBallot+`
 			ORDER BY b.voter_ref, b.id DESC),
 		subs AS (
 			SELECT s.voter_ref, bool_or(s.state = 'active') AS any_active, bool_or(s.state = 'bounced') AS any_bounced,

@@ -195,12 +195,14 @@ func (s *Store) statusHistories(ctx context.Context, refs []int64) (map[int64][]
 	return out, nil
 }
 
-// PortalBallots returns a voter's ballots, newest first, each with its timeline.
+// PortalBallots returns a voter's ballots, newest first, each with its timeline. A ballot
+// shows once its workflow has recorded a status: not while the events that name it are held
+// with their import for an operator's decision, nor ever when the operator rejected them.
 func (s *Store) PortalBallots(ctx context.Context, voterRef int64) ([]PortalBallot, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT b.id, e.id, e.name, e.election_day, j.name, coalesce(b.status, ''), b.status_at
 		FROM ballots b JOIN elections e ON e.id = b.election_id JOIN jurisdictions j ON j.id = b.jurisdiction_id
-		WHERE b.voter_ref = $1
+		WHERE b.voter_ref = $1 AND b.status IS NOT NULL
 		ORDER BY e.election_day DESC, b.id DESC`, voterRef)
 	if err != nil {
 		return nil, fmt.Errorf("portal ballots: %w", err)
