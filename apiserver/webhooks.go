@@ -334,9 +334,11 @@ var twilioStatusStates = map[string]string{
 	"busy": store.DeliveryFailed, "no-answer": store.DeliveryFailed,
 }
 
-// twilioUnreachableCodes are the delivery errors that mean the number cannot take texts:
-// unreachable handset, unknown destination, landline. The SMS subscription bounces.
-var twilioUnreachableCodes = map[string]bool{"30003": true, "30005": true, "30006": true}
+// twilioUnreachableCodes are the delivery errors that mean the number cannot take texts,
+// with how many in a row bounce the SMS subscription: an unknown destination or a landline
+// (30005, 30006) at once; an unreachable handset (30003: switched off, out of coverage, full)
+// only when it has been so for three notices in a row.
+var twilioUnreachableCodes = map[string]int{"30003": 3, "30005": 1, "30006": 1}
 
 // twilioStatus handles message and call status callbacks.
 func (w *webhooks) twilioStatus(c *gin.Context) {
@@ -372,8 +374,9 @@ func (w *webhooks) twilioStatus(c *gin.Context) {
 	}
 	if channel == "sms" && ev.State == store.DeliveryFailed {
 		switch {
-		case twilioUnreachableCodes[code]:
+		case twilioUnreachableCodes[code] > 0:
 			ev.Subscription, ev.Address = "bounced", form.Get("To")
+			ev.SubscriptionAfter = twilioUnreachableCodes[code]
 		case code == "21610": // the recipient replied STOP to this sender
 			ev.Subscription, ev.Address = "opted_out", form.Get("To")
 		}

@@ -243,10 +243,16 @@ func (f *whFixture) subState(t *testing.T, voterRef int64, channel string) strin
 	return ""
 }
 
+// setSub sets a voter's subscription; a state "opted_out/county" is an opt-out the voter asked
+// the county for.
 func (f *whFixture) setSub(t *testing.T, voterRef int64, channel, address, state string) {
 	t.Helper()
+	source := "portal"
+	if s, ok := strings.CutSuffix(state, "/county"); ok {
+		state, source = s, "county_assisted"
+	}
 	require.NoError(t, f.st.UpsertSubscription(whCtx, store.Subscription{VoterRef: voterRef, Channel: channel,
-		Address: address, State: state, Source: "portal"}))
+		Address: address, State: state, Source: source}))
 }
 
 func (f *whFixture) count(t *testing.T, table string) int {
@@ -389,7 +395,8 @@ func TestSendGridWebhookRefusesBadSignatures(t *testing.T) {
 
 // TestSMSKeywords: the whole message is the keyword, in any case and spacing; YES confirms
 // every pending number of a household, STOP and Twilio's other opt-out words opt it out,
-// START resubscribes what was opted out (not bounced), HELP answers with the county's
+// START resubscribes what was opted out (not bounced, nor an opt-out the voter asked the
+// county for: a shared phone must not undo it), HELP answers with the county's
 // contact, in Spanish for Spanish readers, and anything else gets a short help reply.
 func TestSMSKeywords(t *testing.T) {
 	f := whSetup(t)
@@ -431,6 +438,8 @@ func TestSMSKeywords(t *testing.T) {
 			noReply: true, signaled: true},
 		{name: "start resubscribes opted out, not bounced", body: "start", before: [2]string{"opted_out", "bounced"},
 			after: [2]string{"active", "bounced"}, noReply: true, signaled: true},
+		{name: "start leaves an opt-out asked of the county", body: "START", before: [2]string{"opted_out", "opted_out/county"},
+			after: [2]string{"active", "opted_out"}, noReply: true, signaled: true},
 		{name: "unstop", body: "UNSTOP", before: [2]string{"opted_out", "opted_out"}, after: [2]string{"active", "active"},
 			noReply: true, signaled: true},
 		{name: "help", body: "help", before: [2]string{"active", "active"}, after: [2]string{"active", "active"},
@@ -620,6 +629,32 @@ func TestTwilioStatusCallbacks(t *testing.T) {
 		a := f.twilio(t, apiserver.PathTwilioStatus, url.Values{"MessageSid": {"SMnokey"}, "MessageStatus": {"delivered"}})
 		require.Equal(t, http.StatusOK, a.status, a.body)
 		require.Equal(t, "delivered", f.deliveryRow(t, key).State)
+	})
+
+	t.Run("an unreachable handset bounces only after three notices in a row", func(t *testing.T) {
+		ana := f.voter(t, 2)
+		const anasPhone = "+13035550166"
+		f.setSub(t, ana, "sms", anasPhone, "active")
+		bAna := f.ballot(t, 2, "DEN-CB-ANA", "mailed", "")
+		callback := func(n int, status, code string) {
+			t.Helper()
+			key := fmt.Sprintf("%s/%d/sms", bAna.Key, n)
+			sid := fmt.Sprintf("SMana%d", n)
+			f.delivery(t, bAna, key, "mailed", "sms", sid)
+			form := url.Values{"MessageSid": {sid}, "MessageStatus": {status}, "To": {anasPhone}}
+			if code != "" {
+				form.Set("ErrorCode", code)
+			}
+			a := f.twilio(t, apiserver.PathTwilioStatus+"?d="+url.QueryEscape(key), form)
+			require.Equal(t, http.StatusOK, a.status, a.body)
+		}
+		callback(1, "undelivered", "30003") // her phone is off
+		callback(2, "delivered", "")        // back on
+		callback(3, "undelivered", "30003")
+		callback(4, "undelivered", "30003")
+		require.Equal(t, "active", f.subState(t, ana, "sms"), "two in a row: a phone switched off for a while")
+		callback(5, "undelivered", "30003")
+		require.Equal(t, "bounced", f.subState(t, ana, "sms"), "three in a row: the handset is gone")
 	})
 
 	t.Run("unknown sid is ignored", func(t *testing.T) {

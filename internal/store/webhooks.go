@@ -63,7 +63,9 @@ func (s *Store) JurisdictionBySMSNumber(ctx context.Context, number string) (Jur
 // SetPhoneSMSState moves every SMS subscription on phone whose state is one of from to the
 // state to, in one transaction, with one audit entry per voter, and returns the voters whose
 // subscription changed. Moving to active confirms (confirmed_at) and clears opted_out_at;
-// moving to opted_out stamps opted_out_at.
+// moving to opted_out stamps opted_out_at. An opt-out the voter asked the county for
+// (county_assisted) is never turned back on here: a keyword from a phone that a household
+// shares must not undo a no-contact request; the county or the voter's portal can.
 func (s *Store) SetPhoneSMSState(ctx context.Context, phone string, from []string, to, actor, reason string) ([]int64, error) {
 	var changed []int64
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -73,6 +75,7 @@ func (s *Store) SetPhoneSMSState(ctx context.Context, phone string, from []strin
 					ELSE confirmed_at END,
 				opted_out_at = CASE WHEN $3 = 'opted_out' THEN now() WHEN $3 = 'active' THEN NULL ELSE opted_out_at END
 			WHERE channel = 'sms' AND lower(address) = lower($1) AND state = ANY($2) AND state <> $3
+				AND NOT ($3 = 'active' AND state = 'opted_out' AND source = 'county_assisted')
 			RETURNING voter_ref`, phone, from, to)
 		if err != nil {
 			return fmt.Errorf("set sms subscriptions %s: %w", to, err)
@@ -120,6 +123,10 @@ type ProviderEvent struct {
 	// delivery's voter's.
 	Subscription string
 	Address      string
+	// SubscriptionAfter, above 1, turns the subscriptions off only when the voter's last
+	// SubscriptionAfter settled deliveries on the channel, this one included, all failed with
+	// this event's Detail: a handset switched off for a day is not a dead number.
+	SubscriptionAfter int
 }
 
 // ProviderEventResult is what RecordProviderEvent did.
@@ -193,9 +200,16 @@ func (s *Store) RecordProviderEvent(ctx context.Context, e ProviderEvent) (Provi
 			res.State = next
 		}
 
-		if e.Subscription != "" {
-			res.Changed, err = turnOffSubscriptions(ctx, tx, d, e)
+		if e.Subscription == "" {
+			return nil
 		}
+		if e.SubscriptionAfter > 1 {
+			repeated, err := failedInARow(ctx, tx, d, e.Detail, e.SubscriptionAfter)
+			if err != nil || !repeated {
+				return err
+			}
+		}
+		res.Changed, err = turnOffSubscriptions(ctx, tx, d, e)
 		return err
 	})
 	if err != nil {
@@ -245,6 +259,21 @@ func wrapLookup(err error) error {
 		return fmt.Errorf("find delivery of provider event: %w", err)
 	}
 	return nil
+}
+
+// failedInARow reports whether the last n settled (delivered or failed) deliveries to the
+// delivery's voter on its channel all failed with detail.
+func failedInARow(ctx context.Context, tx pgx.Tx, d lockedDelivery, detail string, n int) (bool, error) {
+	var failed int
+	err := tx.QueryRow(ctx, `
+		SELECT count(*) FILTER (WHERE state = 'failed' AND last_error = $3)
+		FROM (SELECT state, last_error FROM deliveries
+			WHERE voter_ref = $1 AND channel = $2 AND state IN ('delivered', 'failed')
+			ORDER BY created_at DESC, id DESC LIMIT $4) AS recent`, d.voterRef, d.channel, detail, n).Scan(&failed)
+	if err != nil {
+		return false, fmt.Errorf("recent %s deliveries: %w", d.channel, err)
+	}
+	return failed == n, nil
 }
 
 // turnOffSubscriptions marks the subscriptions a bounce or complaint is about, with an audit
