@@ -16,9 +16,9 @@ import (
 // the callback is dropped, as the providers do. Each attempt is bounded so a
 // hung receiver cannot hold Close forever.
 const (
-	callbackAttempts       = 4
-	callbackFirstBackoff   = 100 * time.Millisecond
-	callbackAttemptTimeout = 5 * time.Second
+	callbackAttempts              = 4
+	callbackFirstBackoff          = 100 * time.Millisecond
+	defaultCallbackAttemptTimeout = 5 * time.Second
 )
 
 // delivery is one webhook POST, fully built (and signed) up front.
@@ -32,20 +32,22 @@ type delivery struct {
 
 // callbacks delivers webhooks in the background, off the API request path.
 type callbacks struct {
-	log    *slog.Logger
-	client *http.Client
-	ctx    context.Context // canceled by close: abandons pending retries
-	cancel context.CancelFunc
+	log     *slog.Logger
+	client  *http.Client
+	timeout time.Duration   // of one attempt
+	ctx     context.Context // canceled by close: abandons pending retries
+	cancel  context.CancelFunc
 
 	mu     sync.Mutex
 	closed bool
 	wg     sync.WaitGroup
 }
 
-func newCallbacks(log *slog.Logger) *callbacks {
+func newCallbacks(log *slog.Logger, timeout time.Duration) *callbacks {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &callbacks{
-		log: log,
+		log:     log,
+		timeout: timeout,
 		client: &http.Client{
 			Transport: newTransport(),
 			// Providers do not follow redirects for webhooks either.
@@ -107,7 +109,7 @@ func (c *callbacks) deliver(d delivery) bool {
 }
 
 func (c *callbacks) post(d delivery) (int, error) {
-	ctx, cancel := context.WithTimeout(c.ctx, callbackAttemptTimeout)
+	ctx, cancel := context.WithTimeout(c.ctx, c.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.url, bytes.NewReader(d.body))
 	if err != nil {

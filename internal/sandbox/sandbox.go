@@ -50,6 +50,9 @@ type Options struct {
 	// like a provider account's limit; above it the sandbox answers 429 with Retry-After, as
 	// the providers do, so a worker that sends too fast shows up. Missing or 0: no limit.
 	RateLimits map[string]float64
+	// CallbackTimeout bounds each attempt to deliver a callback or an inbound SMS webhook;
+	// default 5 s.
+	CallbackTimeout time.Duration
 	// Clock stamps outbox messages, API responses and callbacks; default time.Now.
 	Clock func() time.Time
 	// Logger receives operational logs without PII; default discards.
@@ -134,7 +137,10 @@ func New(opts Options) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	s.cb = newCallbacks(s.log)
+	if s.opts.CallbackTimeout <= 0 {
+		s.opts.CallbackTimeout = defaultCallbackAttemptTimeout
+	}
+	s.cb = newCallbacks(s.log, s.opts.CallbackTimeout)
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v3/mail/send", s.handleMailSend)

@@ -450,7 +450,7 @@ func (s *Server) InboundSMS(ctx context.Context, from, to, body string) error {
 		"SmsStatus":     {"received"},
 		"ApiVersion":    {twilioAPIVersion},
 	}
-	ctx, cancel := context.WithTimeout(ctx, callbackAttemptTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.opts.CallbackTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.opts.TwilioInboundSMSURL, strings.NewReader(params.Encode()))
 	if err != nil {
