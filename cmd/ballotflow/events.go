@@ -53,10 +53,11 @@ or as the state when none is given.`,
 				return err
 			}
 			ctx := cmd.Context()
-			format, err := fileFormat(args[0], formatName)
+			file, err := openImport(cmd, args[0], formatName)
 			if err != nil {
 				return err
 			}
+			defer file.Close()
 			st, err := store.Open(ctx, cfg.DatabaseURL)
 			if err != nil {
 				return err
@@ -66,11 +67,6 @@ or as the state when none is given.`,
 			if err != nil {
 				return err
 			}
-			in, size, err := openInput(args[0])
-			if err != nil {
-				return err
-			}
-			defer in.Close()
 
 			tc := dialForImport(ctx, cfg, logger)
 			if tc != nil {
@@ -80,20 +76,14 @@ or as the state when none is given.`,
 			if tc != nil {
 				svc.Temporal = tc
 			}
-			counted := &countingReader{r: in}
-			opts := intake.ImportOptions{Format: format, Actor: "cli:" + osUser()}
-			stderr := cmd.ErrOrStderr()
-			onTerminal := isTerminal(stderr)
-			if onTerminal {
-				start := time.Now()
+			opts := intake.ImportOptions{Format: file.format, Actor: "cli:" + osUser()}
+			if file.onTerminal {
 				opts.Progress = func(r intake.ImportResult) {
-					printEventProgress(stderr, r, counted.n.Load(), size, time.Since(start))
+					printEventProgress(file.stderr, r, file.in.n.Load(), file.size, time.Since(file.started))
 				}
 			}
-			res, err := svc.ImportEvents(ctx, caller, counted, opts)
-			if onTerminal && res.Rows > 0 {
-				fmt.Fprintln(stderr)
-			}
+			res, err := svc.ImportEvents(ctx, caller, file.in, opts)
+			file.progressDone(res.Rows)
 			if err != nil {
 				var fe *roll.FieldError
 				if errors.As(err, &fe) || res.ImportID == 0 {
@@ -107,7 +97,7 @@ or as the state when none is given.`,
 				fmt.Fprintln(cmd.OutOrStdout(), "Temporal is not reachable from here: a worker starts signaling the events within two minutes.")
 			}
 			if wait {
-				return followImport(ctx, cmd.OutOrStdout(), st, res.ImportID, onTerminal)
+				return followImport(ctx, cmd.OutOrStdout(), st, res.ImportID, file.onTerminal)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Follow it with: ballotflow events status %d\n", res.ImportID)
 			return nil

@@ -3,15 +3,18 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
 
 	"github.com/ballotflow/ballotflow/apiserver"
 	"github.com/ballotflow/ballotflow/internal/app"
+	"github.com/ballotflow/ballotflow/internal/codec"
 	"github.com/ballotflow/ballotflow/internal/config"
 	"github.com/ballotflow/ballotflow/internal/metrics"
 	"github.com/ballotflow/ballotflow/internal/sandbox"
@@ -42,38 +45,55 @@ func devCommand() *cobra.Command {
 	}
 }
 
+// services are what the worker and the API both run on: the configuration, the logger, the
+// database and a Temporal client that encrypts payloads.
+type services struct {
+	cfg      config.Config
+	logger   *slog.Logger
+	store    *store.Store
+	codec    *codec.Codec
+	temporal client.Client
+}
+
+// connect opens the services, or says which one it could not reach; release closes them.
+func connect(ctx context.Context) (s services, release func(), err error) {
+	if s.cfg, s.logger, err = setup(""); err != nil {
+		return s, nil, err
+	}
+	if s.store, err = store.Open(ctx, s.cfg.DatabaseURL); err != nil {
+		return s, nil, err
+	}
+	if s.codec, err = app.PayloadCodec(s.cfg); err != nil {
+		s.store.Close()
+		return s, nil, err
+	}
+	s.temporal, err = worker.Dial(ctx, s.cfg.TemporalAddress, s.cfg.TemporalNamespace, s.codec.DataConverter(), s.logger)
+	if err != nil {
+		s.store.Close()
+		return s, nil, err
+	}
+	return s, func() { s.temporal.Close(); s.store.Close() }, nil
+}
+
 func workerCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "worker",
 		Short: "Run the ballot workflows and the delivery activities against TEMPORAL_ADDRESS",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, logger, err := setup("")
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			st, err := store.Open(ctx, cfg.DatabaseURL)
+			s, closeServices, err := connect(ctx)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			pc, err := app.PayloadCodec(cfg)
+			defer closeServices()
+			w, err := app.StartWorker(s.cfg, s.store, s.temporal, s.cfg.SandboxURL, s.logger)
 			if err != nil {
 				return err
 			}
-			tc, err := worker.Dial(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, pc.DataConverter(), logger)
-			if err != nil {
-				return err
-			}
-			defer tc.Close()
-			w, err := app.StartWorker(cfg, st, tc, cfg.SandboxURL, logger)
-			if err != nil {
-				return err
-			}
-			logger.Info("worker started", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace)
-			if cfg.MetricsAddr != "" {
-				ln, err := net.Listen("tcp", cfg.MetricsAddr)
+			s.logger.Info("worker started", "temporal", s.cfg.TemporalAddress, "namespace", s.cfg.TemporalNamespace)
+			if s.cfg.MetricsAddr != "" {
+				ln, err := net.Listen("tcp", s.cfg.MetricsAddr)
 				if err != nil {
 					w.Stop()
 					return fmt.Errorf("METRICS_ADDR: %w", err)
@@ -95,33 +115,22 @@ func apiCommand() *cobra.Command {
 		Short: "Run the HTTP API on API_ADDR",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, logger, err := setup("")
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			st, err := store.Open(ctx, cfg.DatabaseURL)
+			s, closeServices, err := connect(ctx)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			pc, err := app.PayloadCodec(cfg)
+			defer closeServices()
+			ln, err := net.Listen("tcp", s.cfg.APIAddr)
 			if err != nil {
 				return err
 			}
-			tc, err := worker.Dial(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, pc.DataConverter(), logger)
-			if err != nil {
-				return err
-			}
-			defer tc.Close()
-			ln, err := net.Listen("tcp", cfg.APIAddr)
-			if err != nil {
-				return err
-			}
-			logger.Info("API listening", "addr", ln.Addr().String())
-			return apiserver.Serve(ctx, ln, app.APIHandler(app.WithWebhooks(apiserver.Config{Store: st, Temporal: tc, Logger: logger,
-				Codec: pc, CodecOrigin: cfg.TemporalUIURL, TrustedProxies: cfg.TrustedProxies,
-				TemporalUIURL: cfg.TemporalUIURL, TemporalNamespace: cfg.TemporalNamespace}, cfg)))
+			s.logger.Info("API listening", "addr", ln.Addr().String())
+			cfg := s.cfg
+			return apiserver.Serve(ctx, ln, app.APIHandler(app.WithWebhooks(apiserver.Config{Store: s.store,
+				Temporal: s.temporal, Logger: s.logger, Codec: s.codec, CodecOrigin: cfg.TemporalUIURL,
+				TrustedProxies: cfg.TrustedProxies, TemporalUIURL: cfg.TemporalUIURL,
+				TemporalNamespace: cfg.TemporalNamespace}, cfg)))
 		},
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/ballotflow/ballotflow/internal/roll"
 	"github.com/ballotflow/ballotflow/internal/store"
@@ -58,10 +57,11 @@ func fileImportCommand(use, short, long string, load importFunc) *cobra.Command 
 				return err
 			}
 			ctx := cmd.Context()
-			format, err := fileFormat(args[0], formatName)
+			file, err := openImport(cmd, args[0], formatName)
 			if err != nil {
 				return err
 			}
+			defer file.Close()
 			st, err := store.Open(ctx, cfg.DatabaseURL)
 			if err != nil {
 				return err
@@ -70,25 +70,14 @@ func fileImportCommand(use, short, long string, load importFunc) *cobra.Command 
 			if state, err = defaultState(ctx, st, state); err != nil {
 				return err
 			}
-			in, size, err := openInput(args[0])
-			if err != nil {
-				return err
+			opts := roll.Options{State: state, Actor: "cli:" + osUser(), Format: file.format}
+			if file.onTerminal {
+				opts.Progress = func(r roll.Result) {
+					printProgress(file.stderr, r, file.in.n.Load(), file.size, time.Since(file.started))
+				}
 			}
-			defer in.Close()
-
-			counted := &countingReader{r: in}
-			opts := roll.Options{State: state, Actor: "cli:" + osUser(), Format: format}
-			stderr := cmd.ErrOrStderr()
-			onTerminal := false
-			if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-				onTerminal = true
-				start := time.Now()
-				opts.Progress = func(r roll.Result) { printProgress(stderr, r, counted.n.Load(), size, time.Since(start)) }
-			}
-			res, err := load(ctx, st, counted, opts)
-			if onTerminal && res.Rows > 0 {
-				fmt.Fprintln(stderr)
-			}
+			res, err := load(ctx, st, file.in, opts)
+			file.progressDone(res.Rows)
 			if err != nil {
 				var fe *roll.FieldError
 				if errors.As(err, &fe) || errors.Is(err, store.ErrImportRunning) {
@@ -136,6 +125,43 @@ func defaultState(ctx context.Context, st *store.Store, state string) (string, e
 		return states[0], nil
 	}
 	return "", fmt.Errorf("pass --state: jurisdictions of %s are configured", strings.Join(states, ", "))
+}
+
+// importFile is a file being imported: its format, a reader that counts the bytes read for
+// the progress line, its size (-1 when unknown), and whether stderr is a terminal that
+// shows that line.
+type importFile struct {
+	format     roll.Format
+	in         *countingReader
+	size       int64
+	stderr     io.Writer
+	onTerminal bool
+	started    time.Time
+	closer     io.Closer
+}
+
+// openImport opens path ("-" for stdin) in the format --format names or its extension says.
+func openImport(cmd *cobra.Command, path, formatName string) (*importFile, error) {
+	format, err := fileFormat(path, formatName)
+	if err != nil {
+		return nil, err
+	}
+	in, size, err := openInput(path)
+	if err != nil {
+		return nil, err
+	}
+	stderr := cmd.ErrOrStderr()
+	return &importFile{format: format, in: &countingReader{r: in}, size: size, stderr: stderr,
+		onTerminal: isTerminal(stderr), started: time.Now(), closer: in}, nil
+}
+
+func (f *importFile) Close() error { return f.closer.Close() }
+
+// progressDone ends the progress line, when one was drawn.
+func (f *importFile) progressDone(rows int) {
+	if f.onTerminal && rows > 0 {
+		fmt.Fprintln(f.stderr)
+	}
 }
 
 // openInput opens path, or stdin for "-", with its size when known (else -1).
