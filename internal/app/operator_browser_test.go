@@ -24,7 +24,12 @@ const operatorScreenshot = "/tmp/operator.png"
 // no-contact list, and an operator opens the dashboard with the keyboard: a county key is
 // refused, the operator key opens it, the chart draws one stacked bar per day, its table
 // holds the same numbers, and the unreachable list shows the voter with a link into
-// Temporal UI. Forgetting the key clears it from the tab.
+// Temporal UI. Then Maria calls: the operator looks her up by voter ID (the state comes from
+// the election), sees her ballot, her subscriptions with masked addresses and her delivery
+// log with the provider's events, and opts her out of all contact: a note with a phone
+// number is refused at the field, a good note is confirmed in a dialog, and her
+// subscriptions show opted out. A voter ID that is not registered is named at its field.
+// Forgetting the key clears it from the tab.
 func TestOperatorDashboardInARealBrowser(t *testing.T) {
 	d := startDev(t)
 	ctx := context.Background()
@@ -63,6 +68,25 @@ func TestOperatorDashboardInARealBrowser(t *testing.T) {
 		}
 		return true
 	}, 30*time.Second, 100*time.Millisecond, "the workflows record every status")
+
+	// Maria's email notices went out and the sandbox reported on them.
+	maria := denver[0]
+	mariaVoter, err := d.Store.VoterByID(ctx, "CO", maria.VoterID)
+	require.NoError(t, err)
+	var providerEvent string
+	require.Eventually(t, func() bool {
+		ds, err := d.Store.VoterDeliveries(ctx, mariaVoter.Ref)
+		if err != nil {
+			return false
+		}
+		for _, del := range ds {
+			if del.Channel == "email" && len(del.Events) > 0 {
+				providerEvent = del.Events[0].Status
+				return true
+			}
+		}
+		return false
+	}, 30*time.Second, 100*time.Millisecond, "an email to Maria with a provider event")
 
 	// James asks the county to put him on a no-contact list: he cannot be reached any more.
 	james := denver[1]
@@ -128,6 +152,91 @@ func TestOperatorDashboardInARealBrowser(t *testing.T) {
 	require.True(t, strings.HasPrefix(href, d.Stack.UIURL()+"/namespaces/"+d.Stack.Namespace()+"/workflows/ballot%2F"+demo.ElectionID+"%2F"), href)
 	require.NotContains(t, eval(`document.body.innerText`), james.Email, "the dashboard shows no address")
 	run("screenshot", chromedp.ScrollIntoView(chromedp.ID("main")), screenshot(operatorScreenshot))
+
+	// Maria calls. The state comes from the election; her voter ID and Enter look her up.
+	require.Equal(t, "CO", eval(`document.getElementById("voter-state").value`))
+	run("look up maria", chromedp.Focus(chromedp.ID("voter-id")), chromedp.KeyEvent(maria.VoterID+kb.Enter))
+	waitFor("maria", `document.activeElement && document.activeElement.id === "voter-heading"`)
+	require.Equal(t, "Voter CO "+maria.VoterID, text("#voter-heading"))
+	waitFor("announced", `document.getElementById("status").textContent.includes("1 ballot")`)
+	ballot := text("#voter-ballots tbody")
+	require.Contains(t, ballot, "Demo General Election")
+	require.Contains(t, ballot, "DEN-D-0")
+	require.Equal(t, "accepted", eval(`document.querySelector("#voter-ballots tbody td[data-status]").getAttribute("data-status")`))
+	require.Contains(t, ballot, "Accepted")
+	href = eval(`document.querySelector("#voter-ballots tbody a").href`)
+	require.True(t, strings.HasPrefix(href, d.Stack.UIURL()+"/namespaces/"+d.Stack.Namespace()+"/workflows/ballot%2F"+demo.ElectionID+"%2F"), href)
+	subscriptions := `Array.from(document.querySelectorAll("#voter-subscriptions tbody tr"))
+		.map(tr => tr.getAttribute("data-channel") + "=" + tr.querySelector("td[data-state]").getAttribute("data-state")).sort().join(" ")`
+	require.Equal(t, "email=active sms=active", eval(subscriptions))
+	subs := text("#voter-subscriptions tbody")
+	require.Contains(t, subs, "m•••@example.org")
+	require.Contains(t, subs, "+1••••••0101")
+	deliveries := text("#voter-deliveries tbody")
+	require.Contains(t, deliveries, "Email")
+	require.Contains(t, deliveries, providerEvent, "the provider's events are in the log")
+	page := eval(`document.body.innerText`)
+	for _, personal := range []string{maria.Email, maria.SMS, maria.FirstName, maria.LastName} {
+		require.NotContains(t, page, personal, "the dashboard shows masked addresses only, and no name")
+	}
+	run("screenshot (voter)", screenshot(strings.TrimSuffix(operatorScreenshot, ".png")+"-voter.png"))
+
+	// She asks to be told nothing more. The dialog asks first; Escape changes nothing.
+	run("note with a phone number", chromedp.Focus(chromedp.ID("opt-out-note")),
+		chromedp.KeyEvent("voter called from 720-555-0104"+kb.Tab+kb.Enter))
+	waitFor("dialog", `document.getElementById("opt-out-dialog").open && document.activeElement.id === "opt-out-cancel"`)
+	require.Contains(t, text("#opt-out-dialog-text"), "cannot be undone")
+	run("screenshot (confirm)", screenshot(strings.TrimSuffix(operatorScreenshot, ".png")+"-confirm.png"))
+	run("escape", chromedp.KeyEvent(kb.Escape))
+	waitFor("dialog closed", `!document.getElementById("opt-out-dialog").open && document.activeElement.id === "opt-out-submit"`)
+	require.Equal(t, "email=active sms=active", eval(subscriptions))
+
+	// Confirmed, the note with a phone number is refused at its field, and nothing changes.
+	run("confirm the bad note", chromedp.KeyEvent(kb.Enter))
+	waitFor("dialog again", `document.getElementById("opt-out-dialog").open && document.activeElement.id === "opt-out-cancel"`)
+	run("yes", chromedp.KeyEvent(kb.Tab+kb.Enter))
+	waitFor("note error", `document.getElementById("opt-out-note-error").hidden === false`)
+	require.Contains(t, text("#opt-out-note-error"), "phone number")
+	require.Equal(t, "opt-out-note", eval(`document.activeElement.id`), "focus moves to the refused note")
+	require.Equal(t, "true", eval(`document.getElementById("opt-out-note").getAttribute("aria-invalid")`))
+	require.Contains(t, eval(`document.getElementById("opt-out-note").getAttribute("aria-describedby")`), "opt-out-note-error")
+	for _, p := range br.takeProblems() {
+		require.Contains(t, p, "400", "only the refused note may log a problem")
+	}
+	subsNow, err := d.Store.Subscriptions(ctx, mariaVoter.Ref)
+	require.NoError(t, err)
+	for _, s := range subsNow {
+		require.NotEqual(t, "opted_out", s.State, "a refused note changes nothing")
+	}
+
+	// A good note, confirmed: every channel is opted out, and the view shows it.
+	run("good note", clearField("opt-out-note"), chromedp.Focus(chromedp.ID("opt-out-note")),
+		chromedp.KeyEvent("voter called, ticket 4411"+kb.Tab+kb.Enter))
+	waitFor("dialog for the good note", `document.getElementById("opt-out-dialog").open && document.activeElement.id === "opt-out-cancel"`)
+	run("yes, opt out", chromedp.KeyEvent(kb.Tab+kb.Enter))
+	waitFor("opted out", `document.activeElement && document.activeElement.id === "voter-subscriptions-heading"`)
+	require.Equal(t, "email=opted_out sms=opted_out voice=opted_out", eval(subscriptions))
+	require.Contains(t, text("#voter-subscriptions tbody"), "Opted out")
+	waitFor("announced opt-out", `document.getElementById("status").textContent.includes("opted out of all contact")`)
+	require.Equal(t, "true", eval(`String(document.getElementById("opt-out-note-error").hidden)`), "the note's error is gone")
+	require.Equal(t, "", eval(`document.getElementById("opt-out-note").value`))
+	subsNow, err = d.Store.Subscriptions(ctx, mariaVoter.Ref)
+	require.NoError(t, err)
+	require.Len(t, subsNow, 3)
+	for _, s := range subsNow {
+		require.Equal(t, "opted_out", s.State, s.Channel)
+	}
+
+	// A voter ID that is not registered: said at the field, and Maria's view is gone.
+	run("unknown voter", clearField("voter-id"), chromedp.Focus(chromedp.ID("voter-id")), chromedp.KeyEvent("999999999"+kb.Enter))
+	waitFor("not found", `document.getElementById("voter-id-error").hidden === false`)
+	require.Contains(t, text("#voter-id-error"), "No voter with voter ID 999999999 is registered in CO")
+	require.Equal(t, "voter-id", eval(`document.activeElement.id`))
+	require.Equal(t, "true", eval(`document.getElementById("voter-id").getAttribute("aria-invalid")`))
+	require.Equal(t, "true", eval(`String(document.getElementById("voter").hidden)`))
+	for _, p := range br.takeProblems() {
+		require.Contains(t, p, "404", "only the unknown voter may log a problem")
+	}
 
 	// The CSV export downloads with the key (a plain link could not send it).
 	run("csv", chromedp.Click(chromedp.ID("csv-unreachable")))

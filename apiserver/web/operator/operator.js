@@ -1,6 +1,7 @@
-// The operator dashboard: ballots by status over time for an election and county, counts by
-// county and status, and the voters who cannot be reached, with links to their ballots in
-// Temporal UI. Plain JavaScript against the operator API (/v1/operator/...); no build step,
+// The operator dashboard: one voter's ballots, subscriptions and delivery log, with a
+// county-assisted opt-out; and, for an election and county, ballots by status over time,
+// counts by county and status, and the voters who cannot be reached, with links to their
+// ballots in Temporal UI. Plain JavaScript against the operator API (/v1/operator/...); no build step,
 // no library, no inline script or style (the page's Content-Security-Policy forbids them).
 // The chart is inline SVG drawn here; the table under it carries the same numbers for
 // screen readers and for copying.
@@ -22,6 +23,12 @@
     challenged: "#e69f00", cured: "#cc79a7", accepted: "#009e73", rejected: "#7a1f3d",
     counted: "#1b4d2b", replaced: "#5c5c5c"
   };
+  var CHANNEL_LABEL = { email: "Email", sms: "Text message", voice: "Voice call" };
+  var SUBSCRIPTION_LABEL = { active: "Active", pending: "Pending confirmation", bounced: "Bounced", opted_out: "Opted out" };
+  var SOURCE_LABEL = { auto_enrolled: "Voter roll", portal: "Voter portal", county_assisted: "County, at the voter's request",
+    migrated: "Earlier system" };
+  var DELIVERY_LABEL = { sending: "Sending", accepted: "Accepted by the provider", delivered: "Delivered", failed: "Failed",
+    skipped: "Not sent" };
   var REASON_LABEL = {
     no_active_channel: "No active channel",
     latest_notice_failed: "Latest notice failed",
@@ -31,10 +38,16 @@
   var key = null;
   var elections = [];
   var current = null; // { election, county } of the report on screen
+  var countyNames = {}; // county slug -> name, for the selected election's state
+  var voter = null; // { state, voterId } of the voter on screen
+  var lookups = 0; // numbers voter lookups, so a slow answer cannot replace a newer one
+  var optingOut = false; // an opt-out is on its way
 
   function $(id) { return document.getElementById(id); }
 
   function label(status) { return STATUS_LABEL[status] || status; }
+
+  function named(labels, value) { return labels[value] || value; }
 
   function announce(text) {
     var s = $("status");
@@ -60,6 +73,7 @@
     saveKey(null);
     $("dashboard").hidden = true;
     $("forget-key").hidden = true;
+    clearVoter();
     $("key-section").hidden = false;
     $("operator-key").value = "";
     if (message) {
@@ -93,12 +107,17 @@
     this.message = e.message || "The server answered " + status + ".";
   }
 
-  function api(path) {
-    return fetch(path, {
-      headers: { "Accept": "application/json", "Authorization": "Bearer " + key },
-      credentials: "omit",
-      cache: "no-store"
-    }).then(function (resp) {
+  // api calls the operator API with the key in the Authorization header (never in the URL);
+  // a body is sent as JSON with POST.
+  function api(path, body) {
+    var headers = { "Accept": "application/json", "Authorization": "Bearer " + key };
+    var init = { headers: headers, credentials: "omit", cache: "no-store" };
+    if (body !== undefined) {
+      init.method = "POST";
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    return fetch(path, init).then(function (resp) {
       return resp.json().catch(function () { return null; }).then(function (body) {
         if (!resp.ok) { throw new ApiError(resp.status, body); }
         return body;
@@ -108,9 +127,15 @@
     });
   }
 
+  // asApiError passes an ApiError through and wraps anything else (a script error) in one.
+  function asApiError(err) {
+    if (err instanceof ApiError) { return err; }
+    return new ApiError(0, { error: { message: "Something went wrong on this page: " + err + ". Reload it and try again." } });
+  }
+
   // handleError sends the operator back to the key form when the key is the problem, and
-  // shows anything else above the report.
-  function handleError(err) {
+  // shows anything else in the error box (boxId, the report's by default).
+  function handleError(err, boxId) {
     if (err.status === 401) {
       showKeyForm("This key is not valid or was revoked. Paste a current operator key.");
       return;
@@ -119,7 +144,7 @@
       showKeyForm("This is not an operator key. Paste a key created with --role operator.");
       return;
     }
-    var box = $("report-error");
+    var box = $(typeof boxId === "string" ? boxId : "report-error");
     box.textContent = err.message;
     box.hidden = false;
     box.focus();
@@ -140,6 +165,7 @@
     $("dashboard").hidden = false;
     $("forget-key").hidden = false;
     $("report-error").hidden = true;
+    $("voter-error").hidden = true;
     return api("/v1/elections").then(function (body) {
       elections = body.elections || [];
       var sel = $("election");
@@ -150,6 +176,7 @@
         o.textContent = e.name + " (" + e.state + ", " + e.election_day + ")";
         sel.appendChild(o);
       });
+      defaultVoterState();
       if (focusHeading) { $("dashboard-heading").focus(); }
       if (!elections.length) {
         announce("No elections are configured yet.");
@@ -172,6 +199,7 @@
     var sel = $("county");
     var previous = sel.value;
     return api("/v1/jurisdictions" + query({ state: e ? e.state : "" })).then(function (body) {
+      countyNames = {};
       sel.textContent = "";
       var all = document.createElement("option");
       all.value = "";
@@ -182,6 +210,7 @@
         o.value = j.county;
         o.textContent = j.name;
         sel.appendChild(o);
+        countyNames[j.county] = j.name;
       });
       sel.value = previous;
       if (sel.value !== previous) { sel.value = ""; }
@@ -375,25 +404,296 @@
       reason.textContent = REASON_LABEL[v.reason] || v.reason;
       reason.setAttribute("data-reason", v.reason);
       tr.insertCell().textContent = v.detail;
-      var cell = tr.insertCell();
-      if (v.temporal_ui_url) {
-        var a = document.createElement("a");
-        a.href = v.temporal_ui_url;
-        a.target = "_blank";
-        a.rel = "noopener noreferrer";
-        a.textContent = v.workflow_id;
-        var hint = document.createElement("span");
-        hint.className = "visually-hidden";
-        hint.textContent = " (opens Temporal UI in a new tab)";
-        a.appendChild(hint);
-        cell.appendChild(a);
-      } else {
-        var code = document.createElement("code");
-        code.textContent = v.workflow_id;
-        cell.appendChild(code);
-      }
+      appendWorkflow(tr.insertCell(), v.workflow_id, v.temporal_ui_url);
     });
     if (!voters.length) { emptyRow(body, 5, "Every voter with a ballot in this election can be reached."); }
+  }
+
+  // appendWorkflow puts a ballot's workflow ID in cell, as a link into Temporal UI when one
+  // is configured.
+  function appendWorkflow(cell, workflowID, url) {
+    if (!url) {
+      el("code", workflowID, cell);
+      return;
+    }
+    var a = el("a", workflowID, cell);
+    a.href = url;
+    a.target = "_blank";
+    a.rel = "noopener noreferrer";
+    el("span", " (opens Temporal UI in a new tab)", a).className = "visually-hidden";
+  }
+
+  // el makes an element holding text (as text, never as markup) and appends it to parent.
+  function el(name, text, parent) {
+    var e = document.createElement(name);
+    if (text) { e.textContent = text; }
+    if (parent) { parent.appendChild(e); }
+    return e;
+  }
+
+  // timeEl is a <time> for an RFC 3339 instant, shown in the operator's time zone.
+  function timeEl(iso, parent) {
+    var t = el("time", formatTime(iso), parent);
+    t.dateTime = iso;
+    return t;
+  }
+
+  function formatTime(iso) {
+    var d = new Date(iso);
+    if (isNaN(d.getTime())) { return iso; }
+    return d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  }
+
+  // ---- One voter ------------------------------------------------------------------------
+
+  // defaultVoterState fills the voter lookup's state from the selected election, unless the
+  // operator typed another.
+  function defaultVoterState() {
+    var input = $("voter-state"), e = selectedElection();
+    if (!e || (input.value && input.value !== input.getAttribute("data-default"))) { return; }
+    input.value = e.state;
+    input.setAttribute("data-default", e.state);
+  }
+
+  function clearVoter() {
+    voter = null;
+    lookups++;
+    $("voter").hidden = true;
+    ["voter-ballots", "voter-subscriptions", "voter-deliveries"].forEach(function (id) { $(id).tBodies[0].textContent = ""; });
+    $("opt-out-note").value = "";
+    fieldError("opt-out-note", null);
+    if ($("opt-out-dialog").open) { $("opt-out-dialog").close(); }
+  }
+
+  // submitLookup checks the form, then looks the voter up; errors are shown at their field,
+  // and focus goes to the first one.
+  function submitLookup() {
+    var state = $("voter-state").value.trim().toUpperCase();
+    var voterId = $("voter-id").value.trim();
+    $("voter-state").value = state;
+    $("voter-error").hidden = true;
+    var stateErr = /^[A-Z]{2}$/.test(state) ? null : "Enter the state's two-letter code, e.g. CO.";
+    var idErr = null;
+    if (!voterId) {
+      idErr = "Enter the voter ID.";
+    } else if (!/^[A-Za-z0-9_.-]{1,32}$/.test(voterId)) {
+      idErr = "A voter ID has only letters, digits, - _ and . (at most 32).";
+    }
+    fieldError("voter-state", stateErr);
+    fieldError("voter-id", idErr);
+    if (stateErr || idErr) {
+      $(stateErr ? "voter-state" : "voter-id").focus();
+      return;
+    }
+    clearVoter();
+    showVoter(state, voterId).then(function (summary) {
+      $("voter-heading").focus();
+      announce(summary);
+    }, lookupFailed);
+  }
+
+  // showVoter reads the voter's ballots (with subscriptions) and delivery log, renders them
+  // and resolves to a sentence summing them up.
+  function showVoter(state, voterId) {
+    var n = ++lookups;
+    var base = "/v1/operator/voters/" + encodeURIComponent(state) + "/" + encodeURIComponent(voterId);
+    return Promise.all([api(base + "/ballots"), api(base + "/deliveries")]).then(function (answers) {
+      if (n !== lookups) { throw new Superseded(); }
+      voter = { state: state, voterId: voterId };
+      renderVoter(answers[0], answers[1]);
+      var b = answers[0].ballots.length, s = answers[0].subscriptions.length, d = answers[1].deliveries.length;
+      return "Voter " + state + " " + voterId + ": " + b + (b === 1 ? " ballot, " : " ballots, ") +
+        s + (s === 1 ? " subscription, " : " subscriptions, ") + d + (d === 1 ? " delivery." : " deliveries.");
+    }, function (err) {
+      throw n === lookups ? err : new Superseded();
+    });
+  }
+
+  // Superseded rejects a lookup that a newer one (or forgetting the key) replaced.
+  function Superseded() {}
+
+  function lookupFailed(err) {
+    if (err instanceof Superseded) { return; }
+    err = asApiError(err);
+    if (err.status === 404) {
+      fieldError("voter-id", "No voter with voter ID " + $("voter-id").value.trim() + " is registered in " +
+        $("voter-state").value + ". Check the number and the state with the caller.");
+      $("voter-id").focus();
+      return;
+    }
+    if (err.status === 400 && (err.field === "state" || err.field === "voter_id")) {
+      var id = err.field === "state" ? "voter-state" : "voter-id";
+      fieldError(id, err.message);
+      $(id).focus();
+      return;
+    }
+    handleError(err, "voter-error");
+  }
+
+  function renderVoter(ballots, deliveries) {
+    var v = ballots.voter;
+    $("voter-heading").textContent = "Voter " + v.state + " " + v.voter_id;
+    var summary = (countyNames[v.county] || v.county) + " · registration " + v.status;
+    if (v.confidential) { summary += " · confidential voter: the roll withholds their contact details"; }
+    $("voter-summary").textContent = summary;
+    renderVoterBallots(ballots.ballots || []);
+    renderSubscriptions(ballots.subscriptions || []);
+    renderDeliveries(deliveries.deliveries || []);
+    $("voter").hidden = false;
+  }
+
+  function electionName(id) {
+    for (var i = 0; i < elections.length; i++) {
+      if (elections[i].id === id) { return elections[i].name; }
+    }
+    return id;
+  }
+
+  function renderVoterBallots(ballots) {
+    var body = $("voter-ballots").tBodies[0];
+    body.textContent = "";
+    ballots.forEach(function (b) {
+      var tr = body.insertRow();
+      appendTh(tr, electionName(b.election_id), "row");
+      tr.insertCell().textContent = b.ballot_id;
+      var status = tr.insertCell();
+      status.textContent = b.status ? label(b.status) : label("none");
+      status.setAttribute("data-status", b.status || "none");
+      var at = tr.insertCell();
+      if (b.status_at) { timeEl(b.status_at, at); } else { at.textContent = "—"; }
+      var history = el("ol", "", tr.insertCell());
+      history.className = "history";
+      (b.history || []).forEach(function (h) {
+        var li = el("li", label(h.status) + ", ", history);
+        timeEl(h.at, li);
+        if (h.reason) { li.appendChild(document.createTextNode(": " + h.reason)); }
+        if (h.cure_deadline) { li.appendChild(document.createTextNode(" (cure by " + h.cure_deadline + ")")); }
+      });
+      appendWorkflow(tr.insertCell(), b.workflow_id, b.temporal_ui_url);
+    });
+    if (!ballots.length) { emptyRow(body, 6, "No ballot for this voter yet."); }
+  }
+
+  function renderSubscriptions(subs) {
+    var body = $("voter-subscriptions").tBodies[0];
+    body.textContent = "";
+    subs.forEach(function (s) {
+      var tr = body.insertRow();
+      tr.setAttribute("data-channel", s.channel);
+      appendTh(tr, named(CHANNEL_LABEL, s.channel), "row");
+      tr.insertCell().textContent = s.address || "—";
+      var state = tr.insertCell();
+      state.textContent = named(SUBSCRIPTION_LABEL, s.state);
+      state.setAttribute("data-state", s.state);
+      tr.insertCell().textContent = named(SOURCE_LABEL, s.source);
+    });
+    if (!subs.length) { emptyRow(body, 4, "No subscriptions: no notice can reach this voter."); }
+  }
+
+  function renderDeliveries(deliveries) {
+    var body = $("voter-deliveries").tBodies[0];
+    body.textContent = "";
+    deliveries.forEach(function (d) {
+      var tr = body.insertRow();
+      timeEl(d.created_at, appendTh(tr, "", "row"));
+      tr.insertCell().textContent = named(CHANNEL_LABEL, d.channel);
+      tr.insertCell().textContent = label(d.notice_status) + " notice, ballot " + d.ballot_id;
+      var outcome = tr.insertCell();
+      outcome.setAttribute("data-state", d.state);
+      el("span", named(DELIVERY_LABEL, d.state), outcome);
+      if (d.attempts > 1) { outcome.appendChild(document.createTextNode(" after " + d.attempts + " attempts")); }
+      if (d.last_error) { el("span", d.last_error, outcome).className = "detail"; }
+      var events = tr.insertCell();
+      if (d.events && d.events.length) {
+        var ul = el("ul", "", events);
+        ul.className = "events";
+        d.events.forEach(function (e) {
+          var li = el("li", "", ul);
+          timeEl(e.occurred_at, li);
+          li.appendChild(document.createTextNode(": " + e.status + (e.detail ? " (" + e.detail + ")" : "")));
+        });
+      } else {
+        events.appendChild(document.createTextNode("None yet"));
+      }
+      if (d.provider_id) {
+        var p = el("span", "Provider ID ", events);
+        p.className = "detail";
+        el("code", d.provider_id, p);
+      }
+    });
+    if (!deliveries.length) { emptyRow(body, 5, "Nothing has been sent to this voter."); }
+  }
+
+  // ---- County-assisted opt-out ----------------------------------------------------------
+
+  // askOptOut checks the note and asks for confirmation: the opt-out cannot be undone here.
+  function askOptOut() {
+    if (!voter || optingOut) { return; }
+    var note = $("opt-out-note").value.trim();
+    if (!note) {
+      fieldError("opt-out-note", "Write a note: who asked and how, e.g. \"voter called, ticket 4411\".");
+      $("opt-out-note").focus();
+      return;
+    }
+    fieldError("opt-out-note", null);
+    $("opt-out-dialog-text").textContent = "Voter " + voter.state + " " + voter.voterId +
+      " will get no more email, texts or calls about any ballot. This cannot be undone from the dashboard.";
+    $("opt-out-dialog").showModal();
+    $("opt-out-cancel").focus();
+  }
+
+  function cancelOptOut() {
+    if ($("opt-out-dialog").open) { $("opt-out-dialog").close(); }
+    $("opt-out-submit").focus();
+    announce("Nothing was changed.");
+  }
+
+  function confirmOptOut() {
+    $("opt-out-dialog").close();
+    var who = voter, n = lookups;
+    if (!who || optingOut) { return; }
+    optingOut = true;
+    var path = "/v1/operator/voters/" + encodeURIComponent(who.state) + "/" + encodeURIComponent(who.voterId) + "/opt-out";
+    api(path, { note: $("opt-out-note").value.trim() }).then(function (answer) {
+      optingOut = false;
+      var changed = (answer.changed || []).map(function (c) { return named(CHANNEL_LABEL, c).toLowerCase(); });
+      var said = changed.length
+        ? "Voter " + who.state + " " + who.voterId + " is opted out of all contact (" + changed.join(", ") + ")."
+        : "Voter " + who.state + " " + who.voterId + " was already opted out of all contact.";
+      if (answer.ballots_signaled === false) {
+        said += " Their running ballots could not be told at once; every send checks the opt-out, so nothing more goes out.";
+      }
+      if (n !== lookups) {
+        announce(said); // the operator looked up someone else meanwhile
+        return null;
+      }
+      $("opt-out-note").value = "";
+      return showVoter(who.state, who.voterId).then(function () {
+        $("voter-subscriptions-heading").focus();
+        announce(said);
+      }, function (err) {
+        if (err instanceof Superseded) { return; }
+        err = asApiError(err);
+        err.message = said + " The page could not show the change: " + err.message;
+        handleError(err, "voter-error");
+      });
+    }, function (err) {
+      optingOut = false;
+      if (n !== lookups) {
+        handleError(asApiError(err), "voter-error");
+        return;
+      }
+      if (err instanceof ApiError && err.status === 400 && err.field === "note") {
+        fieldError("opt-out-note", err.message.charAt(0).toUpperCase() + err.message.slice(1) + ". Nothing was changed.");
+        $("opt-out-note").focus();
+        return;
+      }
+      if (err instanceof ApiError && err.status === 404) {
+        lookupFailed(err);
+        return;
+      }
+      handleError(asApiError(err), "voter-error");
+    });
   }
 
   // ---- CSV downloads --------------------------------------------------------------------
@@ -451,7 +751,23 @@
       announce("Your key is forgotten in this tab.");
     });
     $("election").addEventListener("change", function () {
+      defaultVoterState();
       loadCounties().catch(handleError);
+    });
+    $("voter-form").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      submitLookup();
+    });
+    $("opt-out-form").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      askOptOut();
+    });
+    $("opt-out-confirm").addEventListener("click", confirmOptOut);
+    $("opt-out-cancel").addEventListener("click", cancelOptOut);
+    // Escape closes the dialog by itself; focus goes back to the button that opened it.
+    $("opt-out-dialog").addEventListener("cancel", function (ev) {
+      ev.preventDefault();
+      cancelOptOut();
     });
     $("report-form").addEventListener("submit", function (ev) {
       ev.preventDefault();
