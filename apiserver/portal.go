@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/mail"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -69,7 +70,8 @@ func (h *handlers) registerPortal(r *gin.Engine, v1 *gin.RouterGroup) {
 	p := v1.Group("/portal", noStore, securityHeaders)
 	p.POST("/session", h.postPortalSession)
 	p.DELETE("/session", h.deletePortalSession)
-	p.GET("/confirm-email", h.confirmEmail)
+	p.GET("/confirm-email", h.confirmEmailLink)
+	p.POST("/confirm-email", h.postConfirmEmail)
 	auth := p.Group("", h.portalSession)
 	auth.GET("/ballot", h.getPortalBallot)
 	auth.GET("/preferences", h.getPortalPreferences)
@@ -148,10 +150,7 @@ func (h *handlers) postPortalSession(c *gin.Context) {
 		return
 	}
 	if wait > 0 {
-		seconds := int((wait + time.Second - 1) / time.Second)
-		c.Header("Retry-After", fmt.Sprint(seconds))
-		abort(c, http.StatusTooManyRequests, "rate_limited",
-			fmt.Sprintf("Too many attempts. Please wait %s and try again.", humanWait(seconds)), "")
+		tooManyAttempts(c, wait)
 		return
 	}
 
@@ -233,6 +232,14 @@ func parseDateOfBirth(c *gin.Context, s string, now time.Time) (time.Time, bool)
 		return time.Time{}, false
 	}
 	return dob, true
+}
+
+// tooManyAttempts answers 429, saying in Retry-After and in words how long to wait.
+func tooManyAttempts(c *gin.Context, wait time.Duration) {
+	seconds := int((wait + time.Second - 1) / time.Second)
+	c.Header("Retry-After", fmt.Sprint(seconds))
+	abort(c, http.StatusTooManyRequests, "rate_limited",
+		fmt.Sprintf("Too many attempts. Please wait %s and try again.", humanWait(seconds)), "")
 }
 
 func humanWait(seconds int) string {
@@ -572,25 +579,73 @@ func (h *handlers) deletePortalPreferences(c *gin.Context) {
 	c.JSON(http.StatusOK, p)
 }
 
-// confirmEmail uses the link of a confirmation email, then sends the browser to the page,
-// which says whether it worked.
-func (h *handlers) confirmEmail(c *gin.Context) {
+// maxConfirmToken bounds the token of a confirmation link (ours are 43 characters).
+const maxConfirmToken = 128
+
+// confirmEmailLink answers the link of a confirmation email, and changes nothing: mail
+// scanners follow every link in a message, so following the link must not confirm. It sends
+// the browser to the page with the token in the fragment, which browsers never send to a
+// server; the page asks the voter to press a button, which posts the token back. A missing or
+// oversized token is passed on empty, and the page says the link is not valid.
+func (h *handlers) confirmEmailLink(c *gin.Context) {
 	token := c.Query("token")
-	result := "invalid"
-	if token != "" && len(token) <= 128 {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), 30*time.Second)
-		defer cancel()
-		ref, err := h.cfg.Store.ConfirmEmail(ctx, token)
-		switch {
-		case err == nil:
-			result = "email"
-			h.notifyBallots(ctx, ref)
-		case !errors.Is(err, store.ErrConfirmationInvalid):
-			h.unavailable(c, "confirm email", err)
-			return
-		}
+	if len(token) > maxConfirmToken {
+		token = ""
 	}
-	c.Redirect(http.StatusSeeOther, "/?confirmed="+result)
+	c.Header("Location", "/#confirm-email="+url.QueryEscape(token))
+	c.Status(http.StatusSeeOther)
+}
+
+// confirmEmailRequest is the token of a confirmation link, posted by the page.
+type confirmEmailRequest struct {
+	Token string `json:"token"`
+}
+
+// postConfirmEmail activates the pending email subscription a confirmation link was sent
+// for: once, while that address is still the one pending. The token is the only credential;
+// the voter may open the mail on a device where they never signed in.
+func (h *handlers) postConfirmEmail(c *gin.Context) {
+	var req confirmEmailRequest
+	if !decodePortalBody(c, &req) {
+		return
+	}
+	switch {
+	case req.Token == "":
+		abort(c, http.StatusBadRequest, "missing_field", "Send the token from the confirmation link.", "token")
+		return
+	case len(req.Token) > maxConfirmToken:
+		abort(c, http.StatusBadRequest, "invalid_field",
+			fmt.Sprintf("The token is too long (%d characters at most).", maxConfirmToken), "token")
+		return
+	}
+	// Counted apart from lookups, so that confirming never uses up a voter's attempts.
+	limits := h.portalLimits()
+	wait, err := h.cfg.Store.HitRateLimits(c.Request.Context(),
+		store.RateLimit{Key: "portal-confirm\x00" + c.ClientIP(), Max: limits.PerClient, Window: limits.PerClientWindow})
+	if err != nil {
+		h.unavailable(c, "portal rate limit", err)
+		return
+	}
+	if wait > 0 {
+		tooManyAttempts(c, wait)
+		return
+	}
+	// Once confirmed, finish telling the ballots even if the voter closes the page.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), 30*time.Second)
+	defer cancel()
+	ref, err := h.cfg.Store.ConfirmEmail(ctx, req.Token)
+	if errors.Is(err, store.ErrConfirmationInvalid) {
+		abort(c, http.StatusNotFound, "confirmation_invalid",
+			"This confirmation link is not valid any more: it was already used, it expired, or another address was saved since. "+
+				"Look yourself up and save your email address again to get a new link.", "")
+		return
+	}
+	if err != nil {
+		h.unavailable(c, "confirm email", err)
+		return
+	}
+	h.notifyBallots(ctx, ref)
+	c.JSON(http.StatusOK, gin.H{"confirmed": "email"})
 }
 
 // validatePreferences checks every field of a save and normalizes addresses. It returns the

@@ -93,6 +93,9 @@
       found: "We found your registration.",
       emailConfirmed: "Your email address is confirmed. You will receive ballot notices there.",
       emailConfirmInvalid: "This confirmation link is not valid any more. Sign in and save your email address again to get a new link.",
+      confirmEmailHeading: "Confirm your email address for ballot notices",
+      confirmEmailIntro: "Press the button to receive notices about your ballot at the email address this link was sent to.",
+      confirmEmailButton: "Confirm my email address",
       tzOther: "{tz}",
       err: {
         firstName: "Enter your first name as it appears on your voter registration.",
@@ -205,6 +208,9 @@
       found: "Encontramos su registro.",
       emailConfirmed: "Su correo electrónico está confirmado. Recibirá allí los avisos de su boleta.",
       emailConfirmInvalid: "Este enlace de confirmación ya no es válido. Inicie sesión y guarde de nuevo su correo para recibir un enlace nuevo.",
+      confirmEmailHeading: "Confirme su correo electrónico para los avisos de su boleta",
+      confirmEmailIntro: "Presione el botón para recibir los avisos sobre su boleta en la dirección de correo a la que se envió este enlace.",
+      confirmEmailButton: "Confirmar mi correo electrónico",
       tzOther: "{tz}",
       err: {
         firstName: "Escriba su nombre tal como aparece en su registro de votante.",
@@ -746,8 +752,70 @@
     api("DELETE", "/v1/portal/session").then(done, done);
   }
 
+  // ---- Email confirmation -----------------------------------------------------------
+  // A confirmation email's link lands here as /#confirm-email=<token>. Opening it changes
+  // nothing (mail scanners open every link): the voter confirms by pressing the button.
+  var confirmToken = null;
+
+  // takeConfirmLink returns the token of a confirmation link in the address ("" for a link
+  // without one, null when the page was not opened from a link) and removes it from the
+  // address bar, and so from history, bookmarks and shared screens.
+  function takeConfirmLink() {
+    var hash = window.location.hash;
+    if (hash.indexOf("#confirm-email=") !== 0) { return null; }
+    window.history.replaceState(null, "", window.location.pathname + window.location.search);
+    return new URLSearchParams(hash.slice(1)).get("confirm-email") || "";
+  }
+
+  function showConfirmPanel(token) {
+    if (token === null) { return; }
+    if (!token || token.length > 128) {
+      announce(t("emailConfirmInvalid"));
+      return;
+    }
+    confirmToken = token;
+    hideFormError($("confirm-email-error"));
+    $("confirm-email-button").disabled = false;
+    $("confirm-email").hidden = false;
+    focusHeading("confirm-email-heading");
+  }
+
+  function onConfirmEmail() {
+    if (!confirmToken) { return; }
+    var button = $("confirm-email-button");
+    button.disabled = true;
+    hideFormError($("confirm-email-error"));
+    api("POST", "/v1/portal/confirm-email", { token: confirmToken }).then(function (r) {
+      var e = (r.body && r.body.error) || {};
+      if (r.status === 200) { confirmEmailDone("emailConfirmed"); return; }
+      // 404: used, expired or superseded; 400: a token the server cannot read.
+      if (r.status === 404 || r.status === 400) { confirmEmailDone("emailConfirmInvalid"); return; }
+      button.disabled = false;
+      if (r.status === 429) {
+        formError("confirm-email-error", "rateLimited", e.message, Number(r.headers.get("Retry-After")) || 60);
+        return;
+      }
+      formError("confirm-email-error", "unavailable", e.message);
+    }).catch(function () {
+      button.disabled = false;
+      formError("confirm-email-error", "network");
+    });
+  }
+
+  // confirmEmailDone closes the panel, says how it went, and moves focus to where the voter
+  // goes next: their preferences (reloaded, so the email shows as on) or the lookup form.
+  function confirmEmailDone(key) {
+    confirmToken = null;
+    $("confirm-email").hidden = true;
+    announce(t(key));
+    if (!session) { focusHeading("lookup-heading"); return; }
+    var toPrefs = function () { if (session) { focusHeading("prefs-heading"); } }; // else sessionEnded moved it
+    loadPrefs().then(toPrefs, toPrefs);
+  }
+
   // ---- Start --------------------------------------------------------------------------
   function start() {
+    var link = takeConfirmLink(); // first: the token leaves the address bar before anything else
     var saved = null;
     try { saved = localStorage.getItem("ballotflow.lang"); } catch (e) { /* ignore */ }
     if (!saved && navigator.language && navigator.language.slice(0, 2) === "es") { saved = "es"; }
@@ -763,15 +831,12 @@
       Promise.all([loadBallot(), loadPrefs()]);
     });
 
-    var params = new URLSearchParams(window.location.search);
-    var confirmed = params.get("confirmed");
-    if (confirmed) {
-      announce(t(confirmed === "email" ? "emailConfirmed" : "emailConfirmInvalid"));
-      window.history.replaceState(null, "", window.location.pathname);
-    }
+    $("confirm-email-button").addEventListener("click", onConfirmEmail);
+    window.addEventListener("hashchange", function () { showConfirmPanel(takeConfirmLink()); });
 
     session = loadSession();
     if (session) { showSignedIn(false); } else { showSignedOut(); }
+    showConfirmPanel(link);
   }
 
   if (document.readyState === "loading") {

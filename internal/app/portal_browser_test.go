@@ -3,7 +3,9 @@ package app_test
 import (
 	"context"
 	"errors"
+	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -22,8 +24,10 @@ const screenshotPath = "/tmp/portal.png"
 // TestPortalPageInARealBrowser drives the portal page in headless Chromium, with the
 // keyboard only: a voter finds herself, sees her mailed ballot, turns on texts to a new
 // number, sees them pending with the instruction to reply YES, replies YES from her phone
-// (the sandbox posts Twilio's signed inbound webhook), reloads, and sees texts on. Errors
-// are tied to their fields, and the page works in Spanish.
+// (the sandbox posts Twilio's signed inbound webhook), reloads, and sees texts on. She then
+// saves a new email address and opens the link of its confirmation email: the token leaves
+// the address bar, nothing is confirmed until she presses the page's button, and the result
+// is announced. Errors are tied to their fields, and the page works in Spanish.
 func TestPortalPageInARealBrowser(t *testing.T) {
 	d := startDev(t)
 	ctx := context.Background()
@@ -104,8 +108,58 @@ func TestPortalPageInARealBrowser(t *testing.T) {
 	require.Equal(t, newPhone, eval(`document.getElementById("sms-phone").value`))
 	run("screenshot", screenshot(screenshotPath))
 
+	// A new email address: pending, and the confirmation email's link opens the page, which
+	// confirms nothing until Maria presses its button.
+	const newEmail = "maria.browser@example.org"
+	run("new email", clearField("email-address"), chromedp.Focus(chromedp.ID("email-address")),
+		chromedp.KeyEvent(newEmail), chromedp.Focus(chromedp.CSS(`#prefs-form button[type="submit"]`)),
+		chromedp.KeyEvent(kb.Enter))
+	waitFor("email pending", `document.getElementById("email-state").getAttribute("data-state") === "pending"`)
+	var mails []sandbox.Message
+	require.Eventually(t, func() bool {
+		mails = outboxFor(d, "email", newEmail)
+		return len(mails) == 1
+	}, 30*time.Second, 50*time.Millisecond, "the confirmation email")
+	link := regexp.MustCompile(`https?://\S+/v1/portal/confirm-email\?token=[A-Za-z0-9_%-]+`).FindString(mails[0].Text)
+	require.NotEmpty(t, link, "the email carries a confirmation link: %s", mails[0].Text)
+	parsed, err := url.Parse(link)
+	require.NoError(t, err)
+	linkToken := parsed.Query().Get("token")
+	require.NotEmpty(t, linkToken)
+
+	run("open the link", chromedp.Navigate(link))
+	waitFor("confirm panel", `document.activeElement && document.activeElement.id === "confirm-email-heading"`)
+	require.Equal(t, "Confirm your email address for ballot notices", text("#confirm-email-heading"))
+	require.Equal(t, d.APIURL+"/", eval(`location.href`), "the token leaves the address bar at once")
+	require.NotContains(t, eval(`location.href + " " + document.title`), linkToken)
+	emailState := func() string {
+		subs, err := d.Store.Subscriptions(ctx, voter.Ref)
+		require.NoError(t, err)
+		for _, s := range subs {
+			if s.Channel == "email" {
+				return s.State
+			}
+		}
+		return ""
+	}
+	require.Equal(t, "pending", emailState(), "opening the link confirms nothing")
+	run("screenshot (confirm email)", screenshot(strings.TrimSuffix(screenshotPath, ".png")+"-confirm-email.png"))
+
+	// From the heading, Tab reaches the button; Enter presses it.
+	run("confirm", chromedp.KeyEvent(kb.Tab))
+	require.Equal(t, "confirm-email-button", eval(`document.activeElement.id`))
+	run("press", chromedp.KeyEvent(kb.Enter))
+	waitFor("confirmed", `document.getElementById("status").textContent.includes("Your email address is confirmed")`)
+	require.Equal(t, "active", emailState())
+	waitFor("email on", `document.getElementById("email-state").getAttribute("data-state") === "active"`)
+	waitFor("focus on preferences", `document.activeElement && document.activeElement.id === "prefs-heading"`)
+	require.Equal(t, "true", eval(`String(document.getElementById("confirm-email").hidden)`), "the panel is gone")
+	require.Equal(t, d.APIURL+"/", eval(`location.href`))
+
 	// The whole page in Spanish.
-	run("español", chromedp.Click(chromedp.ID("lang-es")))
+	// With the keyboard: the page may still be scrolling to the preferences, and a click
+	// aims at where the button was.
+	run("español", chromedp.Focus(chromedp.ID("lang-es")), chromedp.KeyEvent(kb.Enter))
 	waitFor("spanish", `document.documentElement.lang === "es"`)
 	require.Equal(t, "Su boleta", text("#ballot-heading"))
 	require.Contains(t, text("#ballots"), "Estado actual: Enviada por correo")
@@ -114,7 +168,7 @@ func TestPortalPageInARealBrowser(t *testing.T) {
 	run("screenshot (es)", screenshot(strings.TrimSuffix(screenshotPath, ".png")+"-es.png"))
 
 	// Sign out: the token stops working and the lookup form is back, with focus on its heading.
-	run("sign out", chromedp.Click(chromedp.ID("logout")))
+	run("sign out", chromedp.Focus(chromedp.ID("logout")), chromedp.KeyEvent(kb.Enter))
 	waitFor("signed out", `document.activeElement && document.activeElement.id === "lookup-heading"`)
 	require.Equal(t, "", eval(`sessionStorage.getItem("ballotflow.session") || ""`))
 

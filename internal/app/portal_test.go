@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -112,17 +113,32 @@ func TestPortalConfirmationsGoThroughTemporalToTheVoter(t *testing.T) {
 	require.Equal(t, "+17205550100", text.From)
 	require.Contains(t, mail.Text, "Maria Garcia")
 
-	// The email's link confirms the address, once.
+	// Following the email's link (as a mail scanner would) confirms nothing: it opens the page
+	// with the token in the fragment. Posting the token, as the page's button does, confirms
+	// the address, once.
 	link := regexp.MustCompile(`https?://\S+/v1/portal/confirm-email\?token=[A-Za-z0-9_%-]+`).FindString(mail.Text)
 	require.NotEmpty(t, link, "the email carries a confirmation link: %s", mail.Text)
 	require.True(t, strings.HasPrefix(link, d.APIURL), "the link points at the portal (PUBLIC_URL)")
+	parsed, err := url.Parse(link)
+	require.NoError(t, err)
+	linkToken := parsed.Query().Get("token")
+	require.NotEmpty(t, linkToken)
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := noRedirect.Get(link)
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
-	require.Equal(t, "/?confirmed=email", resp.Header.Get("Location"))
+	require.Equal(t, "/#confirm-email="+url.QueryEscape(linkToken), resp.Header.Get("Location"))
+	require.Equal(t, "pending", portalPrefsOf(t, d, token).Email.State, "following the link confirms nothing")
+
+	confirmBody, err := json.Marshal(map[string]string{"token": linkToken})
+	require.NoError(t, err)
+	var confirmed struct{ Confirmed string }
+	require.Equal(t, http.StatusOK, portalCall(t, d, http.MethodPost, "/v1/portal/confirm-email", "", string(confirmBody), &confirmed))
+	require.Equal(t, "email", confirmed.Confirmed)
 	require.Equal(t, "active", portalPrefsOf(t, d, token).Email.State)
+	require.Equal(t, http.StatusNotFound, portalCall(t, d, http.MethodPost, "/v1/portal/confirm-email", "", string(confirmBody), nil),
+		"a link works once")
 
 	// Replying YES confirms the number (the Twilio inbound webhook).
 	err = d.Sandbox.InboundSMS(ctx, phone, "+17205550100", "YES")
