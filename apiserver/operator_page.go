@@ -9,9 +9,10 @@ import (
 )
 
 // The operator dashboard: static HTML, CSS and JavaScript (web/operator/, embedded with the
-// portal's files), at /operator/. The page holds no data of its own: the operator pastes an
-// operator key, kept in the tab's sessionStorage only, and the page calls the operator API
-// with it.
+// portal's files), at /operator/. It also links the portal's /static/base.css (the look both
+// pages share) and /static/favicon.svg, which its CSP's 'self' allows. The page holds no data
+// of its own: the operator pastes an operator key, kept in the tab's sessionStorage only, and
+// the page calls the operator API with it.
 
 func (h *handlers) registerOperatorPage(r *gin.Engine) {
 	files, err := fs.Sub(webFiles, "web/operator")

@@ -745,6 +745,14 @@ func TestOperatorDashboardPageIsServedWithItsSecurityHeaders(t *testing.T) {
 	require.Equal(t, "no-store", a.Header.Get("Cache-Control"))
 	require.Contains(t, string(a.Body), `<script src="/operator/operator.js" defer></script>`)
 	require.NotContains(t, string(a.Body), "<script>", "no inline script")
+	// The look it shares with the portal comes first, from the portal's /static/ ('self').
+	require.Contains(t, string(a.Body), "<link rel=\"stylesheet\" href=\"/static/base.css\">\n<link rel=\"stylesheet\" href=\"/operator/operator.css\">")
+	for _, asset := range []string{"/static/base.css", "/operator/operator.css"} {
+		a := e.do(http.MethodGet, asset, "", nil)
+		require.Equal(t, http.StatusOK, a.Status, asset)
+		require.Contains(t, a.Header.Get("Content-Type"), "text/css", asset)
+		require.Equal(t, "nosniff", a.Header.Get("X-Content-Type-Options"), asset)
+	}
 
 	a = e.do(http.MethodGet, "/operator", "", nil)
 	require.Equal(t, http.StatusMovedPermanently, a.Status)

@@ -10,7 +10,8 @@ import (
 )
 
 // The portal's web page: static HTML, CSS and JavaScript embedded in the binary, with no
-// build step. / is the page; its files are under /static/.
+// build step. / is the page; its files are under /static/, among them base.css and
+// favicon.svg, which the operator dashboard links too.
 
 //go:embed web
 var webFiles embed.FS

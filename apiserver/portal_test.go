@@ -859,10 +859,13 @@ func TestPortalPageIsServedWithItsSecurityHeaders(t *testing.T) {
 	require.NotContains(t, page, "<script>", "no inline script")
 	require.NotContains(t, page, "http://", "no external resources")
 	require.NotContains(t, page, "https://", "no external resources")
-	for _, asset := range []string{"/static/app.js", "/static/style.css"} {
+	// base.css (shared with the operator dashboard) comes first; style.css builds on it.
+	require.Contains(t, page, "<link rel=\"stylesheet\" href=\"/static/base.css\">\n<link rel=\"stylesheet\" href=\"/static/style.css\">")
+	for _, asset := range []string{"/static/app.js", "/static/base.css", "/static/style.css"} {
 		a := p.do(http.MethodGet, asset, "", nil, "")
 		require.Equal(t, http.StatusOK, a.Status, asset)
-		require.Equal(t, "nosniff", a.Header.Get("X-Content-Type-Options"))
+		require.Equal(t, "nosniff", a.Header.Get("X-Content-Type-Options"), asset)
+		require.Equal(t, "no-cache", a.Header.Get("Cache-Control"), asset)
 	}
 	require.Equal(t, http.StatusNotFound, p.do(http.MethodGet, "/static/../portal.go", "", nil, "").Status)
 	require.Equal(t, http.StatusNotFound, p.do(http.MethodGet, "/static/nope.js", "", nil, "").Status)
