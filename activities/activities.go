@@ -145,7 +145,7 @@ func (a *Activities) deliver(ctx context.Context, n Notice, channel string, send
 	}
 	d, err := a.Store.BeginDelivery(ctx, store.Delivery{
 		IdempotencyKey: n.IdempotencyKey, BallotRef: c.ballot.Ref, VoterRef: c.voter.Ref,
-		NoticeStatus: n.Status, Channel: channel,
+		NoticeSeq: n.Seq, NoticeStatus: n.Status, Channel: channel,
 	})
 	if err != nil {
 		return NoticeResult{}, err

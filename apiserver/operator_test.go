@@ -187,7 +187,7 @@ func (e *operatorEnv) delivery(b store.Ballot, seq int, notice, channel, state, 
 	e.t.Helper()
 	key := fmt.Sprintf("%s/%d/%s", b.Key, seq, channel)
 	_, err := e.st.BeginDelivery(opCtx, store.Delivery{IdempotencyKey: key, BallotRef: b.Ref, VoterRef: b.VoterRef,
-		NoticeStatus: notice, Channel: channel})
+		NoticeSeq: seq, NoticeStatus: notice, Channel: channel})
 	require.NoError(e.t, err)
 	if state != store.DeliverySending {
 		finish := state

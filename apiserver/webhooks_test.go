@@ -210,7 +210,7 @@ func (f *whFixture) ballot(t *testing.T, voter int, ballotID, status, reason str
 func (f *whFixture) delivery(t *testing.T, b store.Ballot, key, status, channel, providerID string) {
 	t.Helper()
 	_, err := f.st.BeginDelivery(whCtx, store.Delivery{IdempotencyKey: key, BallotRef: b.Ref, VoterRef: b.VoterRef,
-		NoticeStatus: status, Channel: channel})
+		NoticeSeq: whNoticeSeq(t, key), NoticeStatus: status, Channel: channel})
 	require.NoError(t, err)
 	if providerID != "" {
 		require.NoError(t, f.st.FinishDelivery(whCtx, key, store.DeliveryAccepted, providerID, ""))
@@ -220,6 +220,16 @@ func (f *whFixture) delivery(t *testing.T, b store.Ballot, key, status, channel,
 type whDeliveryRow struct {
 	State, ProviderID, LastError string
 	Events                       int
+}
+
+// whNoticeSeq is the notice number in a delivery key, <ballot>/<seq>/<channel>.
+func whNoticeSeq(t *testing.T, key string) int {
+	t.Helper()
+	parts := strings.Split(key, "/")
+	require.Len(t, parts, 3, key)
+	seq, err := strconv.Atoi(parts[1])
+	require.NoError(t, err, key)
+	return seq
 }
 
 func (f *whFixture) deliveryRow(t *testing.T, key string) whDeliveryRow {
@@ -618,7 +628,7 @@ func TestTwilioStatusCallbacks(t *testing.T) {
 		require.NoError(t, f.st.FinishDelivery(whCtx, key, store.DeliveryAccepted, "CAearly", ""))
 		require.Equal(t, "delivered", f.deliveryRow(t, key).State)
 		d, err := f.st.BeginDelivery(whCtx, store.Delivery{IdempotencyKey: key, BallotRef: b.Ref, VoterRef: b.VoterRef,
-			NoticeStatus: "mailed", Channel: "voice"})
+			NoticeSeq: 2, NoticeStatus: "mailed", Channel: "voice"})
 		require.NoError(t, err)
 		require.Equal(t, store.DeliveryDelivered, d.State, "a retried activity finds it settled and does not call again")
 	})

@@ -21,6 +21,7 @@ type Delivery struct {
 	IdempotencyKey string
 	BallotRef      int64
 	VoterRef       int64
+	NoticeSeq      int // the ballot's notice number, from 1
 	NoticeStatus   string
 	Channel        string
 	State          string
@@ -32,15 +33,18 @@ type Delivery struct {
 // earlier attempt wrote. The caller sends only when the returned state is "sending": an
 // accepted, delivered, failed or skipped row means an earlier attempt settled it.
 func (s *Store) BeginDelivery(ctx context.Context, d Delivery) (Delivery, error) {
+	if d.NoticeSeq < 1 {
+		return Delivery{}, fmt.Errorf("begin delivery: notice number %d: notices are numbered from 1", d.NoticeSeq)
+	}
 	var providerID *string
 	err := s.pool.QueryRow(ctx, `
-		INSERT INTO deliveries (idempotency_key, ballot_ref, voter_ref, notice_status, channel, state, attempts)
-		VALUES ($1, $2, $3, $4, $5, 'sending', 1)
+		INSERT INTO deliveries (idempotency_key, ballot_ref, voter_ref, notice_status, channel, state, attempts, notice_seq)
+		VALUES ($1, $2, $3, $4, $5, 'sending', 1, $6)
 		ON CONFLICT (idempotency_key) DO UPDATE SET
 			attempts = deliveries.attempts + CASE WHEN deliveries.state = 'sending' THEN 1 ELSE 0 END,
 			updated_at = now()
 		RETURNING state, provider_id, attempts`,
-		d.IdempotencyKey, d.BallotRef, d.VoterRef, d.NoticeStatus, d.Channel).Scan(&d.State, &providerID, &d.Attempts)
+		d.IdempotencyKey, d.BallotRef, d.VoterRef, d.NoticeStatus, d.Channel, d.NoticeSeq).Scan(&d.State, &providerID, &d.Attempts)
 	if err != nil {
 		return Delivery{}, fmt.Errorf("begin delivery: %w", err)
 	}

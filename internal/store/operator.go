@@ -326,9 +326,7 @@ func (s *Store) EachUnreachable(ctx context.Context, f UnreachableFilter, fn fun
 			FROM subscriptions s JOIN scope ON scope.voter_ref = s.voter_ref
 			GROUP BY s.voter_ref),
 		dl AS (
-			SELECT d.ballot_ref, d.channel, d.state, d.notice_status,
-				CASE WHEN split_part(d.idempotency_key, '/', 2) ~ '^[0-9]{1,9}$'
-					THEN split_part(d.idempotency_key, '/', 2)::int ELSE 0 END AS seq
+			SELECT d.ballot_ref, d.channel, d.state, d.notice_status, d.notice_seq AS seq
 			FROM deliveries d JOIN scope ON scope.id = d.ballot_ref),
 		latest AS (
 			SELECT ballot_ref, bool_and(state IN ('failed', 'skipped')) AS all_failed, min(notice_status) AS notice_status,

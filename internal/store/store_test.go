@@ -210,11 +210,15 @@ func TestBeginDeliveryFindsTheSettledRowInsteadOfSendingAgain(t *testing.T) {
 	rec, err := st.RecordEvent(ctx, event(v, "ev1", "mailed", time.Date(2026, 10, 10, 12, 0, 0, 0, time.UTC)))
 	require.NoError(t, err)
 	d := store.Delivery{IdempotencyKey: rec.Ballot.Key + "/1/email", BallotRef: rec.Ballot.Ref, VoterRef: v.Ref,
-		NoticeStatus: "mailed", Channel: "email"}
+		NoticeSeq: 1, NoticeStatus: "mailed", Channel: "email"}
 	got, err := st.BeginDelivery(ctx, d)
 	require.NoError(t, err)
 	require.Equal(t, store.DeliverySending, got.State)
 	require.Equal(t, 1, got.Attempts)
+	unnumbered := d
+	unnumbered.IdempotencyKey, unnumbered.NoticeSeq = rec.Ballot.Key+"/0/email", 0
+	_, err = st.BeginDelivery(ctx, unnumbered)
+	require.ErrorContains(t, err, "numbered from 1")
 
 	got, err = st.BeginDelivery(ctx, d) // a retry that never reached the provider
 	require.NoError(t, err)
@@ -256,7 +260,7 @@ func TestRefuseDeliverySettlesItAndTurnsOffTheAddressForTheWholeHousehold(t *tes
 	rec, err := st.RecordEvent(ctx, event(v, "ev1", "mailed", time.Date(2026, 10, 10, 12, 0, 0, 0, time.UTC)))
 	require.NoError(t, err)
 	d := store.Delivery{IdempotencyKey: rec.Ballot.Key + "/1/sms", BallotRef: rec.Ballot.Ref, VoterRef: v.Ref,
-		NoticeStatus: "mailed", Channel: "sms"}
+		NoticeSeq: 1, NoticeStatus: "mailed", Channel: "sms"}
 	_, err = st.BeginDelivery(ctx, d)
 	require.NoError(t, err)
 
