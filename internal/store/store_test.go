@@ -96,7 +96,8 @@ func TestAPIKeysAreShownOnceStoredHashedAndRevocable(t *testing.T) {
 	require.Equal(t, "denver", got.County)
 
 	// Change the last character to a different one: a fixed replacement equals the original
-	// whenever the secret already ends in it (one key in 64).
+	// whenever the secret already ends in it (one key in 16: the last of the 43 base64
+	// characters of 32 bytes is one of 16).
 	last := plaintext[len(plaintext)-1]
 	other := "A"
 	if last == 'A' {
