@@ -142,15 +142,9 @@ func (h *handlers) postPortalSession(c *gin.Context) {
 	ctx := c.Request.Context()
 	limits := h.portalLimits()
 	identity := strings.Join([]string{store.Fold(req.FirstName), store.Fold(req.LastName), dob.Format(time.DateOnly), req.ZIP}, "\x00")
-	wait, err := h.cfg.Store.HitRateLimits(ctx,
+	if h.rateLimited(c,
 		store.RateLimit{Key: "portal-client\x00" + c.ClientIP(), Max: limits.PerClient, Window: limits.PerClientWindow},
-		store.RateLimit{Key: "portal-identity\x00" + identity, Max: limits.PerIdentity, Window: limits.PerIdentityWindow})
-	if err != nil {
-		h.unavailable(c, "portal rate limit", err)
-		return
-	}
-	if wait > 0 {
-		tooManyAttempts(c, wait)
+		store.RateLimit{Key: "portal-identity\x00" + identity, Max: limits.PerIdentity, Window: limits.PerIdentityWindow}) {
 		return
 	}
 
@@ -232,6 +226,21 @@ func parseDateOfBirth(c *gin.Context, s string, now time.Time) (time.Time, bool)
 		return time.Time{}, false
 	}
 	return dob, true
+}
+
+// rateLimited counts one hit against each limit and, when one is exceeded (429) or cannot
+// be counted (503), answers and returns true.
+func (h *handlers) rateLimited(c *gin.Context, limits ...store.RateLimit) bool {
+	wait, err := h.cfg.Store.HitRateLimits(c.Request.Context(), limits...)
+	if err != nil {
+		h.unavailable(c, "portal rate limit", err)
+		return true
+	}
+	if wait > 0 {
+		tooManyAttempts(c, wait)
+		return true
+	}
+	return false
 }
 
 // tooManyAttempts answers 429, saying in Retry-After and in words how long to wait.
@@ -620,14 +629,8 @@ func (h *handlers) postConfirmEmail(c *gin.Context) {
 	}
 	// Counted apart from lookups, so that confirming never uses up a voter's attempts.
 	limits := h.portalLimits()
-	wait, err := h.cfg.Store.HitRateLimits(c.Request.Context(),
-		store.RateLimit{Key: "portal-confirm\x00" + c.ClientIP(), Max: limits.PerClient, Window: limits.PerClientWindow})
-	if err != nil {
-		h.unavailable(c, "portal rate limit", err)
-		return
-	}
-	if wait > 0 {
-		tooManyAttempts(c, wait)
+	if h.rateLimited(c,
+		store.RateLimit{Key: "portal-confirm\x00" + c.ClientIP(), Max: limits.PerClient, Window: limits.PerClientWindow}) {
 		return
 	}
 	// Once confirmed, finish telling the ballots even if the voter closes the page.

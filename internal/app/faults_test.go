@@ -19,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ballotflow/ballotflow/internal/app"
@@ -471,7 +470,7 @@ func TestDatabaseConnectionsKilledMidRetry(t *testing.T) {
 	workflowID, ballot := postStatus(t, d, "pg-1", maria.VoterID, "DEN-PG", "mailed", at)
 	require.Eventually(t, func() bool { return len(requestsTo(d, "sms", maria.SMS)) >= 1 }, faultWait, 10*time.Millisecond)
 
-	killed := terminateConnections(t, d)
+	killed := testdb.TerminateSessions(t, d.Store)
 	require.Positive(t, killed, "ballotflow's connections were terminated")
 	d.Sandbox.ClearFaults()
 
@@ -483,7 +482,7 @@ func TestDatabaseConnectionsKilledMidRetry(t *testing.T) {
 	// The county posts its next event just after the connections died again. The pool sees
 	// that each connection it holds is dead before using it (the server's goodbye waits on
 	// its socket) and opens new ones: the post is accepted at once, not refused.
-	killed = terminateConnections(t, d)
+	killed = testdb.TerminateSessions(t, d.Store)
 	require.Positive(t, killed)
 	body := eventJSON("pg-2", maria.VoterID, "DEN-PG", "received", at.Add(time.Hour))
 	resp := post(t, d, d.DemoKey, "application/json", body)
@@ -518,7 +517,7 @@ func TestAcceptedWhileDatabaseConnectionsDie(t *testing.T) {
 
 	workflowID, ballot := postStatus(t, d, "pgsend-1", james.VoterID, "DEN-PGSEND", "mailed", time.Now().Add(-time.Hour))
 	require.Eventually(t, func() bool { return len(requestsTo(d, "email", james.Email)) == 1 }, faultWait, 5*time.Millisecond)
-	require.Positive(t, terminateConnections(t, d))
+	require.Positive(t, testdb.TerminateSessions(t, d.Store))
 
 	o := settledOn(t, d, workflowID, 1, "email")
 	require.Equal(t, "sent", o.Outcome, "the attempt that was accepted recorded it")
@@ -535,21 +534,6 @@ func TestAcceptedWhileDatabaseConnectionsDie(t *testing.T) {
 func requireSentOnce(t *testing.T, o workflows.DeliveryOutcome) {
 	t.Helper()
 	require.Contains(t, []string{"sent", "already_sent"}, o.Outcome, "notice %d on %s", o.Seq, o.Channel)
-}
-
-// terminateConnections ends every other session on the test database from a connection of
-// its own, waiting until each has ended, and returns how many it ended.
-func terminateConnections(t *testing.T, d *app.Dev) int {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.ConnectConfig(ctx, d.Store.Pool().Config().ConnConfig.Copy())
-	require.NoError(t, err)
-	defer conn.Close(ctx)
-	var n int
-	require.NoError(t, conn.QueryRow(ctx, `
-		SELECT count(*) FROM (SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity
-		WHERE datname = current_database() AND pid <> pg_backend_pid()) AS t`).Scan(&n))
-	return n
 }
 
 // TestTemporalServerRestartMidBallot: the Temporal server is stopped and started again on

@@ -15,20 +15,6 @@ import (
 	"github.com/ballotflow/ballotflow/internal/testdb"
 )
 
-// terminateOthers ends every other session on the store's database, waiting until each has
-// ended (what a restart or failover does to a pool), and returns how many it ended.
-func terminateOthers(t *testing.T, st *store.Store) int {
-	t.Helper()
-	conn, err := pgx.ConnectConfig(ctx, st.Pool().Config().ConnConfig.Copy())
-	require.NoError(t, err)
-	defer conn.Close(ctx)
-	var n int
-	require.NoError(t, conn.QueryRow(ctx, `
-		SELECT count(*) FROM (SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity
-		WHERE datname = current_database() AND pid <> pg_backend_pid()) AS t`).Scan(&n))
-	return n
-}
-
 func TestAPoolWhoseConnectionsDiedServesTheNextCallsOnNewOnes(t *testing.T) {
 	st, v := setup(t)
 	_, key, err := st.CreateAPIKey(ctx, store.APIKey{Role: store.RoleCounty, State: "CO", County: "denver"}, "test")
@@ -43,7 +29,7 @@ func TestAPoolWhoseConnectionsDiedServesTheNextCallsOnNewOnes(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	require.GreaterOrEqual(t, terminateOthers(t, st), 2)
+	require.GreaterOrEqual(t, testdb.TerminateSessions(t, st), 2)
 
 	// Every call finds a live connection the first time: reads, writes, transactions.
 	for range 8 {

@@ -82,3 +82,24 @@ func Open(t testing.TB) *store.Store {
 	t.Cleanup(st.Close)
 	return st
 }
+
+// TerminateSessions ends every session on the database of st but the one it opens to do so,
+// as a database restart or failover would, waits until each has ended, and returns how many
+// it ended.
+func TerminateSessions(t testing.TB, st *store.Store) int {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.ConnectConfig(ctx, st.Pool().Config().ConnConfig.Copy())
+	if err != nil {
+		t.Fatalf("testdb: connect to terminate sessions: %v", err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	err = conn.QueryRow(ctx, `
+		SELECT count(*) FROM (SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity
+		WHERE datname = current_database() AND pid <> pg_backend_pid()) AS t`).Scan(&n)
+	if err != nil {
+		t.Fatalf("testdb: terminate sessions: %v", err)
+	}
+	return n
+}
