@@ -52,42 +52,35 @@ func fileImportCommand(use, short, long string, load importFunc) *cobra.Command 
 		Long:  long,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, _, err := setup("")
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
 			file, err := openImport(cmd, args[0], formatName)
 			if err != nil {
 				return err
 			}
 			defer file.Close()
-			st, err := store.Open(ctx, cfg.DatabaseURL)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			if state, err = defaultState(ctx, st, state); err != nil {
-				return err
-			}
-			opts := roll.Options{State: state, Actor: "cli:" + osUser(), Format: file.format}
-			if file.onTerminal {
-				opts.Progress = func(r roll.Result) {
-					printProgress(file.stderr, r, file.in.n.Load(), file.size, time.Since(file.started))
-				}
-			}
-			res, err := load(ctx, st, file.in, opts)
-			file.progressDone(res.Rows)
-			if err != nil {
-				var fe *roll.FieldError
-				if errors.As(err, &fe) || errors.Is(err, store.ErrImportRunning) {
+			return withStore(cmd, func(ctx context.Context, st *store.Store) error {
+				state, err := defaultState(ctx, st, state)
+				if err != nil {
 					return err
 				}
-				return fmt.Errorf("%w\nthe rows before line %d are loaded; run the same command again to finish (it changes only what differs)",
-					err, res.LastLine)
-			}
-			printSummary(cmd.OutOrStdout(), res)
-			return nil
+				opts := roll.Options{State: state, Actor: "cli:" + osUser(), Format: file.format}
+				if file.onTerminal {
+					opts.Progress = func(r roll.Result) {
+						printProgress(file.stderr, r, file.in.n.Load(), file.size, time.Since(file.started))
+					}
+				}
+				res, err := load(ctx, st, file.in, opts)
+				file.progressDone(res.Rows)
+				if err != nil {
+					var fe *roll.FieldError
+					if errors.As(err, &fe) || errors.Is(err, store.ErrImportRunning) {
+						return err
+					}
+					return fmt.Errorf("%w\nthe rows before line %d are loaded; run the same command again to finish (it changes only what differs)",
+						err, res.LastLine)
+				}
+				printSummary(cmd.OutOrStdout(), res)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&formatName, "format", "", "csv or ndjson (default: from the file's extension)")

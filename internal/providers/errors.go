@@ -125,6 +125,16 @@ func isTransientStatus(status int) bool {
 	return status == http.StatusTooManyRequests || status == http.StatusRequestTimeout || status >= 500
 }
 
+// markTransient makes e a retryable refusal of a transient status: it waits for the
+// provider's Retry-After (or X-RateLimit-Reset) when the response gave one.
+func (e *Error) markTransient(status int, h http.Header, now time.Time) {
+	e.RetryAfter = retryAfter(h, now)
+	e.Message = "provider unavailable"
+	if status == http.StatusTooManyRequests {
+		e.Message = "rate limited"
+	}
+}
+
 // isAuthStatus reports whether an HTTP status means our credentials are bad.
 // That is a configuration problem, not a property of the message; it is still
 // permanent for the message because retrying cannot fix it.

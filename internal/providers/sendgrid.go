@@ -117,12 +117,7 @@ func (s *SendGrid) classify(status int, h http.Header, body string) *Error {
 	e := &Error{Provider: ProviderSendGrid, HTTPStatus: status, Code: httpCode(status)}
 	switch {
 	case isTransientStatus(status):
-		e.RetryAfter = retryAfter(h, s.now())
-		if status == http.StatusTooManyRequests {
-			e.Message = "rate limited"
-		} else {
-			e.Message = "provider unavailable"
-		}
+		e.markTransient(status, h, s.now())
 	case isAuthStatus(status):
 		e.Permanent, e.Config = true, true
 		e.Message = "API key rejected or lacks mail.send permission: configuration problem"

@@ -238,12 +238,7 @@ func (t *Twilio) classify(err error, status int, header http.Header) *Error {
 		e.Permanent, e.Config = true, true
 		e.Message = "unexpected redirect: configuration problem (check BaseURL)"
 	case isTransientStatus(status):
-		e.RetryAfter = retryAfter(header, t.now())
-		if status == http.StatusTooManyRequests {
-			e.Message = "rate limited"
-		} else {
-			e.Message = "provider unavailable"
-		}
+		e.markTransient(status, header, t.now())
 	case isAuthStatus(status):
 		e.Permanent, e.Config = true, true
 		e.Message = "credentials rejected: configuration problem"

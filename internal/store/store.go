@@ -141,9 +141,8 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// connectionAttempts bounds how often one operation meets a dead pooled connection before
-// it gives up: after a restart or failover every pooled connection is dead, and the pool
-// drops each one only when it is next used.
+// connectionAttempts bounds how often a transaction starts over on a new connection after
+// its connection died before commit (a restart or failover while it ran).
 const connectionAttempts = 4
 
 // inTx runs fn in a transaction, committing on success. A transaction that meets a dead
@@ -174,23 +173,10 @@ func (s *Store) tryTx(ctx context.Context, fn func(tx pgx.Tx) error) (retry bool
 	return false, tx.Commit(ctx)
 }
 
-// readRetrying runs a read on the pool, again on another connection when it met a dead one.
-func (s *Store) readRetrying(ctx context.Context, read func() error) error {
-	for attempt := 1; ; attempt++ {
-		err := read()
-		if !connectionLost(err) || attempt == connectionAttempts || ctx.Err() != nil {
-			return err
-		}
-	}
-}
-
 // connectionLost reports whether err says the connection died before the server could act
 // on the statement: nothing was sent, or the server had already ended the session
 // (admin_shutdown, crash_shutdown, cannot_connect_now).
 func connectionLost(err error) bool {
-	if err == nil {
-		return false
-	}
 	if pgconn.SafeToRetry(err) {
 		return true
 	}
