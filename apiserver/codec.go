@@ -1,11 +1,15 @@
 package apiserver
 
 import (
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"strings"
 
 	"github.com/gin-gonic/gin"
-	"go.temporal.io/sdk/converter"
+	commonpb "go.temporal.io/api/common/v1"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/ballotflow/ballotflow/internal/store"
 )
@@ -19,14 +23,67 @@ func (h *handlers) registerCodec(r *gin.Engine) {
 	if h.cfg.Codec == nil {
 		return
 	}
-	codec := gin.WrapH(converter.NewPayloadCodecHTTPHandler(h.cfg.Codec))
 	g := r.Group("/codec", h.codecCORS)
 	g.OPTIONS("/*any", func(c *gin.Context) { c.Status(http.StatusNoContent) })
 	if !h.cfg.CodecWithoutKey {
 		g.Use(h.authenticate(store.RoleOperator))
 	}
-	g.POST("/encode", codec)
-	g.POST("/decode", codec)
+	g.POST("/encode", h.codecPayloads(h.cfg.Codec.Encode))
+	g.POST("/decode", h.codecPayloads(h.cfg.Codec.Decode))
+}
+
+// maxCodecBodyBytes bounds a codec request. Temporal refuses payloads over 2 MiB, which
+// base64 in JSON makes 2.7 MiB; ballotflow's own payloads are a few hundred bytes. Without a
+// bound, one request could hold the API's memory.
+const maxCodecBodyBytes = 4 << 20
+
+// codecPayloads serves the codec's remote protocol, as the Temporal SDK's own handler does
+// (a JSON body {"payloads": [...]}, answered in kind) but with the API's bounds and error
+// bodies: 413 over maxCodecBodyBytes, and 400 for a body or payload it cannot take, never
+// repeating what was sent.
+func (h *handlers) codecPayloads(convert func([]*commonpb.Payload) ([]*commonpb.Payload, error)) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		body, ok := readCodecBody(c)
+		if !ok {
+			return
+		}
+		var in commonpb.Payloads
+		if err := protojson.Unmarshal(body, &in); err != nil {
+			abort(c, http.StatusBadRequest, "invalid_body", `the body must be {"payloads": [...]}, as Temporal UI sends it`, "payloads")
+			return
+		}
+		out, err := convert(in.GetPayloads())
+		if err != nil {
+			abort(c, http.StatusBadRequest, "invalid_payload",
+				"a payload could not be converted: it is damaged, or sealed with a key this server does not have", "payloads")
+			return
+		}
+		c.JSON(http.StatusOK, &commonpb.Payloads{Payloads: out})
+	}
+}
+
+// readCodecBody reads a codec request's body up to maxCodecBodyBytes; otherwise it answers
+// (413, or 400 when the body broke off) and returns false.
+func readCodecBody(c *gin.Context) ([]byte, bool) {
+	tooLarge := func() {
+		abort(c, http.StatusRequestEntityTooLarge, "too_large",
+			fmt.Sprintf("the body is larger than %d MiB; send fewer payloads at a time", maxCodecBodyBytes>>20), "")
+	}
+	if c.Request.ContentLength > maxCodecBodyBytes {
+		tooLarge()
+		return nil, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxCodecBodyBytes))
+	var maxErr *http.MaxBytesError
+	switch {
+	case errors.As(err, &maxErr):
+		tooLarge()
+		return nil, false
+	case err != nil:
+		abort(c, http.StatusBadRequest, "invalid_body", "the body could not be read", "")
+		return nil, false
+	}
+	return body, true
 }
 
 // codecCORS lets the Temporal UI (and nothing else) call the codec from a browser.

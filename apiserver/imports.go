@@ -47,6 +47,7 @@ func (h *handlers) postBulkEvents(c *gin.Context) {
 	})
 	var fieldErr *roll.FieldError
 	var tooLarge *http.MaxBytesError
+	var panicked *roll.ReadPanicError
 	again := "Send the whole file again: rows stored already count as duplicates, and every event is signaled once."
 	switch {
 	case err == nil:
@@ -58,6 +59,10 @@ func (h *handlers) postBulkEvents(c *gin.Context) {
 		abort(c, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf(
 			"the file is larger than %d GiB; import %d stopped at line %d. Split the file and send each part", maxUploadBytes>>30,
 			res.ImportID, res.LastLine), "")
+	case errors.As(err, &panicked) && res.ImportID == 0:
+		h.unreadableRow(c, panicked, "nothing was stored")
+	case errors.As(err, &panicked):
+		h.unreadableRow(c, panicked, fmt.Sprintf("import %d failed", res.ImportID))
 	case c.Request.Context().Err() != nil:
 		h.cfg.Logger.Warn("bulk upload broke off", "key", key.Prefix, "import_id", res.ImportID, "last_line", res.LastLine)
 	default:
@@ -91,6 +96,9 @@ type importJSON struct {
 	CreatedAt    time.Time          `json:"created_at"`
 	UpdatedAt    time.Time          `json:"updated_at"`
 	Rejections   []intake.Rejection `json:"rejections"`
+
+	// FailureReason says why a failed import stopped and what to do (send the file again).
+	FailureReason string `json:"failure_reason,omitempty"`
 }
 
 // getImport answers with an import's progress, from PostgreSQL. A county key sees its
@@ -110,7 +118,7 @@ func (h *handlers) getImport(c *gin.Context) {
 		WorkflowID: workflows.IngestWorkflowID(im.ID), Rows: im.Rows, Accepted: im.Accepted, Duplicates: im.Duplicates,
 		Rejected: im.Rejected, Signaled: im.Signaled, Remaining: max(im.Accepted-im.Signaled, 0), Backwards: im.Backwards,
 		Inconsistent: im.Inconsistent, DecidedBy: im.DecidedBy, DecidedAt: im.DecidedAt, CreatedAt: im.CreatedAt,
-		UpdatedAt: im.UpdatedAt, Rejections: make([]intake.Rejection, len(rejections))}
+		UpdatedAt: im.UpdatedAt, FailureReason: im.FailureReason, Rejections: make([]intake.Rejection, len(rejections))}
 	switch im.Status {
 	case store.ImportRejected, store.ImportFailed:
 		out.Remaining = 0 // nothing will be signaled

@@ -79,6 +79,7 @@ func (h *handlers) loadFile(c *gin.Context, load loadFunc) {
 	})
 	var fieldErr *roll.FieldError
 	var tooLarge *http.MaxBytesError
+	var panicked *roll.ReadPanicError
 	switch {
 	case err == nil:
 		c.JSON(http.StatusOK, res)
@@ -90,6 +91,8 @@ func (h *handlers) loadFile(c *gin.Context, load loadFunc) {
 	case errors.As(err, &tooLarge):
 		abort(c, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf(
 			"the file is larger than %d GiB; the rows up to line %d were loaded", maxUploadBytes>>30, res.LastLine), "")
+	case errors.As(err, &panicked):
+		h.unreadableRow(c, panicked, fmt.Sprintf("the batches up to line %d are loaded", res.LastLine))
 	case c.Request.Context().Err() != nil:
 		h.cfg.Logger.Warn("roll upload broke off", "key", key.Prefix, "last_line", res.LastLine)
 	default:
@@ -98,4 +101,19 @@ func (h *handlers) loadFile(c *gin.Context, load loadFunc) {
 			"the load stopped after line %d; the rows before it are loaded. Send the whole file again: "+
 				"loading it again changes only what differs", res.LastLine), "")
 	}
+}
+
+// unreadableRow answers 422 for an upload whose reader panicked: a row that tripped a bug,
+// caught so that it fails only its own upload. The log has the line and the stack for the
+// operators, never the row; stored says what was kept.
+func (h *handlers) unreadableRow(c *gin.Context, panicked *roll.ReadPanicError, stored string) {
+	h.cfg.Logger.Error("file reader panicked", "key", apiKey(c).Prefix, "after_line", panicked.Line,
+		"panic", panicked.Panic, "stack", string(panicked.Stack))
+	row := fmt.Sprintf("the row after line %d", panicked.Line)
+	if panicked.Line == 0 {
+		row = "the start of the file"
+	}
+	abort(c, http.StatusUnprocessableEntity, "unreadable_row", fmt.Sprintf(
+		"ballotflow could not read %s (an error on our side, logged for the operators); %s. "+
+			"Check that row and send the whole file again", row, stored), "")
 }

@@ -147,7 +147,7 @@ func TestVotersSyncRefusesBadFilesWhole(t *testing.T) {
 		code, field             string
 	}{
 		{"JSON is not a roll", "application/json", `{}`, 415, "unsupported_media_type", ""},
-		{"unknown column", "text/csv", "voter_id,first_name,last_name,date_of_birth,residential_zip,county,status,party\n", 400, "invalid_file", "party"},
+		{"unknown column", "text/csv", "voter_id,first_name,last_name,date_of_birth,residential_zip,county,status,party\n", 400, "invalid_file", "header"},
 		{"missing column", "text/csv", "voter_id,first_name,last_name\n", 400, "invalid_file", "date_of_birth"},
 		{"empty", "text/csv", "", 400, "invalid_file", ""},
 	}

@@ -93,6 +93,7 @@ func (s *Service) ImportEvents(ctx context.Context, caller Caller, r io.Reader, 
 	}
 	res.Status = store.ImportLoading
 	res.WorkflowID = workflows.IngestWorkflowID(res.ImportID)
+	defer s.holdLoadLease(ctx, res.ImportID)()
 	res.Rejections = []Rejection{}
 	defer func() {
 		s.auditImport(ctx, opts.Actor, res, err == nil)
@@ -191,6 +192,9 @@ func refusal(r store.EventRefusal, caller Caller) Rejection {
 	case store.RefusedUnknownElection:
 		e = &Error{Code: "unknown_election", Field: "election_id",
 			Message: "there is no election with this election_id in " + caller.State}
+	case store.RefusedCanvassClosed:
+		e = &Error{Code: "canvass_closed", Field: "election_id",
+			Message: "the canvass of this election is over; ballot events are no longer accepted for it"}
 	case store.RefusedUnknownVoter:
 		e = errUnknownVoter(caller.State)
 	case store.RefusedOtherCounty:
@@ -218,7 +222,9 @@ type eventBatch struct {
 }
 
 // readEventBatches reads and validates records in batches of size rows and sends them on
-// out, which it closes at the end of the file or after a batch with an error.
+// out, which it closes at the end of the file or after a batch with an error. A panic while
+// reading becomes the error of the last batch (a *roll.ReadPanicError): nothing above this
+// goroutine would recover it, and the whole process would go down with one bad row.
 func readEventBatches(ctx context.Context, records *roll.Records, size int, now func() time.Time, out chan<- eventBatch) {
 	defer close(out)
 	send := func(b eventBatch) bool {
@@ -229,6 +235,12 @@ func readEventBatches(ctx context.Context, records *roll.Records, size int, now 
 			return false
 		}
 	}
+	lastLine := 0 // the last line read whole
+	defer func() {
+		if v := recover(); v != nil {
+			send(eventBatch{err: roll.NewReadPanicError(v, lastLine)})
+		}
+	}()
 	b := eventBatch{valid: make([]store.StagedEvent, 0, size)}
 	batchStart := now() // an upload may take a while: "the future" is judged per batch
 	for {
@@ -255,6 +267,7 @@ func readEventBatches(ctx context.Context, records *roll.Records, size int, now 
 				VoterID: rec.Values[2], BallotID: ev.BallotID, Status: ev.Status, OccurredAt: ev.OccurredAt,
 				Reason: ev.Reason, CureDeadline: ev.CureDeadline})
 		}
+		lastLine = rec.Line
 		if b.rows == size {
 			if !send(b) {
 				return

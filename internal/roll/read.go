@@ -3,12 +3,12 @@ package roll
 import (
 	"bufio"
 	"bytes"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 )
 
 // column is one column of a file kind; required columns must be in a CSV header.
@@ -31,7 +31,14 @@ type source interface {
 	next() (record, error)
 }
 
-func newSource(r io.Reader, f Format, cols []column) (source, error) {
+// newSource reads the start of the file (a CSV header) and returns its rows' source. A
+// panic while reading becomes a *ReadPanicError, as it does for the rows.
+func newSource(r io.Reader, f Format, cols []column) (src source, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			src, err = nil, NewReadPanicError(v, 0)
+		}
+	}()
 	switch f {
 	case CSV:
 		return newCSVSource(r, cols)
@@ -43,33 +50,35 @@ func newSource(r io.Reader, f Format, cols []column) (source, error) {
 
 // csvSource reads RFC 4180 CSV whose first row names the columns, in any order.
 type csvSource struct {
-	r     *csv.Reader
+	r     *csvReader
+	cols  []column
 	index []int // file field i holds column index[i]
-	width int   // number of columns of the kind
 }
 
 func newCSVSource(r io.Reader, cols []column) (*csvSource, error) {
-	cr := csv.NewReader(bufio.NewReaderSize(r, 256<<10))
-	cr.ReuseRecord = true
-	header, err := cr.Read()
+	cr := newCSVReader(r)
+	header, err := cr.read()
 	if errors.Is(err, io.EOF) {
 		return nil, &FieldError{Message: "the file is empty; a CSV file starts with a header row naming its columns"}
 	}
 	if err != nil {
-		var perr *csv.ParseError
-		if errors.As(err, &perr) {
-			return nil, &FieldError{Message: "the header row (line 1) is not valid CSV"}
-		}
 		return nil, err
 	}
-	s := &csvSource{r: cr, index: make([]int, len(header)), width: len(cols)}
-	seen := make(map[string]bool, len(header))
-	for i, name := range header {
+	if header.problem != csvFine {
+		return nil, &FieldError{Field: "header", Message: fmt.Sprintf("the header row (line %d) is not valid CSV, or longer than %d KiB",
+			header.startLine, MaxRowBytes>>10)}
+	}
+	s := &csvSource{r: cr, cols: cols, index: make([]int, len(header.fields))}
+	seen := make(map[string]bool, len(header.fields))
+	for i, name := range header.fields {
 		name = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(name, "\ufeff")))
 		at := columnIndex(cols, name)
 		if at < 0 {
-			return nil, &FieldError{Field: name, Message: fmt.Sprintf("unknown column %q in the header; the columns are %s",
-				name, columnList(cols))}
+			// The "header" may be a data row of a file sent without one: it is named by its
+			// position, never repeated.
+			return nil, &FieldError{Field: "header", Message: fmt.Sprintf(
+				"column %d of the header (line %d) is not a known column; the columns are %s",
+				i+1, header.startLine, columnList(cols))}
 		}
 		if seen[name] {
 			return nil, &FieldError{Field: name, Message: fmt.Sprintf("column %q appears twice in the header", name)}
@@ -87,29 +96,76 @@ func newCSVSource(r io.Reader, cols []column) (*csvSource, error) {
 }
 
 func (s *csvSource) next() (record, error) {
-	fields, err := s.r.Read()
-	line, _ := s.r.FieldPos(0)
-	var perr *csv.ParseError
-	switch {
-	case errors.Is(err, io.EOF):
-		return record{}, io.EOF
-	case errors.As(err, &perr) && errors.Is(perr.Err, csv.ErrFieldCount):
-		return record{line: perr.StartLine, bad: &Rejection{Line: perr.StartLine,
-			Reason: fmt.Sprintf("the row has %d fields; the header has %d", len(fields), len(s.index))}}, nil
-	case errors.As(err, &perr):
-		reason := "the row is not valid CSV (a quote inside an unquoted field, or a quoted field that is not closed)"
-		if perr.Line > perr.StartLine {
-			reason = fmt.Sprintf("lines %d to %d are not valid CSV: a quoted field is not closed", perr.StartLine, perr.Line)
-		}
-		return record{line: perr.StartLine, bad: &Rejection{Line: perr.StartLine, Reason: reason}}, nil
-	case err != nil:
+	rec, err := s.r.read()
+	if err != nil {
 		return record{}, err
 	}
-	values := make([]string, s.width)
-	for i, f := range fields {
-		values[s.index[i]] = f
+	if rec.problem != csvFine {
+		return record{line: rec.startLine, bad: s.problem(rec)}, nil
 	}
-	return record{line: line, values: values}, nil
+	if len(rec.fields) != len(s.index) {
+		return record{line: rec.startLine, bad: &Rejection{Line: rec.startLine,
+			Reason: fmt.Sprintf("the row has %d fields; the header has %d", len(rec.fields), len(s.index))}}, nil
+	}
+	values := make([]string, len(s.cols))
+	for i, v := range rec.fields {
+		values[s.index[i]] = v
+	}
+	if bad := checkText(rec.startLine, s.cols, values); bad != nil {
+		return record{line: rec.startLine, bad: bad}, nil
+	}
+	return record{line: rec.startLine, values: values}, nil
+}
+
+// problem words why a record could not be read, naming the column at fault by the header.
+func (s *csvSource) problem(rec csvRecord) *Rejection {
+	bad := &Rejection{Line: rec.startLine}
+	where := fmt.Sprintf("field %d of the row", rec.field+1)
+	if rec.field < len(s.index) {
+		bad.Field = s.cols[s.index[rec.field]].name
+		where = fmt.Sprintf("column %d (%s)", rec.field+1, bad.Field)
+	}
+	lines := fmt.Sprintf("line %d", rec.startLine)
+	if rec.endLine > rec.startLine {
+		lines = fmt.Sprintf("lines %d to %d", rec.startLine, rec.endLine)
+	}
+	switch rec.problem {
+	case csvBareQuote:
+		bad.Reason = lines + " is not valid CSV: " + where + " has a quote inside an unquoted field " +
+			"(quote the whole field, and double each quote inside it)"
+	case csvExtraQuote:
+		bad.Reason = lines + " is not valid CSV: in " + where + ", a closing quote is followed by more text " +
+			"(double each quote inside a quoted field)"
+	case csvUnclosed:
+		verb := " are"
+		if rec.endLine == rec.startLine {
+			verb = " is"
+		}
+		bad.Reason = lines + verb + " not valid CSV: the quoted field in " + where + " is not closed"
+	case csvFieldTooLong:
+		bad.Reason = fmt.Sprintf("%s: %s is longer than %d KiB", lines, where, MaxFieldBytes>>10)
+	case csvRowTooLong:
+		bad.Field = ""
+		bad.Reason = fmt.Sprintf("%s: the row is longer than %d KiB", lines, MaxRowBytes>>10)
+	}
+	return bad
+}
+
+// checkText refuses a row with a value PostgreSQL cannot store as text (a NUL byte, or
+// bytes that are not UTF-8): one such value would fail the whole batch it is copied in.
+// It names the column, never the value.
+func checkText(line int, cols []column, values []string) *Rejection {
+	for i, v := range values {
+		switch {
+		case strings.IndexByte(v, 0) >= 0:
+			return &Rejection{Line: line, Field: cols[i].name, Reason: cols[i].name + " contains a NUL byte; send plain text"}
+		case !utf8.ValidString(v):
+			return &Rejection{Line: line, Field: cols[i].name, Reason: cols[i].name + " is not valid UTF-8 text; save the file as UTF-8"}
+		case len(v) > MaxFieldBytes:
+			return &Rejection{Line: line, Field: cols[i].name, Reason: fmt.Sprintf("%s is longer than %d KiB", cols[i].name, MaxFieldBytes>>10)}
+		}
+	}
+	return nil
 }
 
 // ndjsonSource reads one JSON object per line; blank lines are skipped. Values may be
@@ -120,11 +176,8 @@ type ndjsonSource struct {
 	line int
 }
 
-// maxLineBytes bounds one NDJSON line: a voter's row is a few hundred bytes.
-const maxLineBytes = 64 << 10
-
 func newNDJSONSource(r io.Reader, cols []column) *ndjsonSource {
-	return &ndjsonSource{r: bufio.NewReaderSize(r, maxLineBytes), cols: cols}
+	return &ndjsonSource{r: bufio.NewReaderSize(r, MaxRowBytes), cols: cols}
 }
 
 func (s *ndjsonSource) next() (record, error) {
@@ -136,7 +189,7 @@ func (s *ndjsonSource) next() (record, error) {
 		s.line++
 		if tooLong {
 			return record{line: s.line, bad: &Rejection{Line: s.line,
-				Reason: fmt.Sprintf("the line is longer than %d KiB", maxLineBytes>>10)}}, nil
+				Reason: fmt.Sprintf("the line is longer than %d KiB", MaxRowBytes>>10)}}, nil
 		}
 		raw = bytes.TrimSpace(raw)
 		if len(raw) == 0 {
@@ -151,7 +204,7 @@ func (s *ndjsonSource) next() (record, error) {
 }
 
 // readLine returns the next line without its newline; a line longer than the buffer is
-// skipped to its end and reported as too long. io.EOF only when nothing is left.
+// skipped to its end, never held, and reported as too long. io.EOF only when nothing is left.
 func (s *ndjsonSource) readLine() (line []byte, tooLong bool, err error) {
 	line, err = s.r.ReadSlice('\n')
 	for errors.Is(err, bufio.ErrBufferFull) {
@@ -167,35 +220,114 @@ func (s *ndjsonSource) readLine() (line []byte, tooLong bool, err error) {
 	return bytes.TrimSuffix(line, []byte("\n")), tooLong, nil
 }
 
+// member is one name and value of a JSON object, as written.
+type member struct {
+	name  string
+	value json.RawMessage
+}
+
 func (s *ndjsonSource) decode(raw []byte) ([]string, *Rejection) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var obj map[string]any
-	if err := dec.Decode(&obj); err != nil || dec.More() || obj == nil {
+	members, ok := objectMembers(raw)
+	if !ok {
 		return nil, &Rejection{Line: s.line, Reason: "the line is not one JSON object"}
 	}
 	values := make([]string, len(s.cols))
-	for name, v := range obj {
-		at := columnIndex(s.cols, name)
+	seen := make([]bool, len(s.cols))
+	for i, m := range members {
+		at := columnIndex(s.cols, m.name)
 		if at < 0 {
-			if len(name) > 64 { // a name, not a row's data, is what this is for
-				name = name[:64]
-			}
-			return nil, &Rejection{Line: s.line, Field: name, Reason: "unknown field; the fields are " + columnList(s.cols)}
+			return nil, s.unknownField(i, m.name)
 		}
-		switch v := v.(type) {
-		case string:
-			values[at] = v
-		case bool:
-			values[at] = fmt.Sprint(v)
-		case json.Number:
-			values[at] = v.String()
-		case nil:
-		default:
-			return nil, &Rejection{Line: s.line, Field: name, Reason: name + " must be a string"}
+		name := s.cols[at].name
+		if seen[at] {
+			return nil, &Rejection{Line: s.line, Field: name, Reason: name + " appears twice in the object"}
 		}
+		seen[at] = true
+		v, reason := jsonText(m.value)
+		if reason != "" {
+			return nil, &Rejection{Line: s.line, Field: name, Reason: name + reason}
+		}
+		values[at] = v
+	}
+	if bad := checkText(s.line, s.cols, values); bad != nil {
+		return nil, bad
 	}
 	return values, nil
+}
+
+// unknownField refuses a line for a field that is not a column. Its name is repeated only
+// when it looks like a column name: anything else could be a voter's data.
+func (s *ndjsonSource) unknownField(i int, name string) *Rejection {
+	if plainName(name) {
+		return &Rejection{Line: s.line, Field: name, Reason: "unknown field; the fields are " + columnList(s.cols)}
+	}
+	return &Rejection{Line: s.line, Reason: fmt.Sprintf("field %d of the object is not a known field; the fields are %s",
+		i+1, columnList(s.cols))}
+}
+
+// objectMembers reads raw as exactly one JSON object, its members in the order written.
+func objectMembers(raw []byte) ([]member, bool) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, false
+	}
+	var members []member
+	for dec.More() {
+		tok, err := dec.Token()
+		name, isName := tok.(string)
+		if err != nil || !isName {
+			return nil, false
+		}
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return nil, false
+		}
+		members = append(members, member{name: name, value: value})
+	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+		return nil, false
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) { // nothing after the object
+		return nil, false
+	}
+	return members, true
+}
+
+// jsonText is a value of a line as text: strings as they are, booleans and numbers as
+// written, null as empty. reason (to follow the field's name) says why it cannot be.
+func jsonText(raw json.RawMessage) (text, reason string) {
+	switch raw[0] {
+	case '"':
+		if !utf8.Valid(raw) {
+			return "", " is not valid UTF-8 text"
+		}
+		if err := json.Unmarshal(raw, &text); err != nil {
+			return "", " must be a string"
+		}
+		return text, ""
+	case 't', 'f':
+		return string(raw), ""
+	case 'n':
+		return "", ""
+	case '{', '[':
+		return "", " must be a string"
+	}
+	return string(raw), "" // a number, as written
+}
+
+// plainName reports whether a name sent to us is safe to repeat: short, in the style of
+// the columns' names, not text that could be someone's data.
+func plainName(name string) bool {
+	if name == "" || len(name) > 32 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 func columnIndex(cols []column, name string) int {

@@ -4,6 +4,10 @@ import "io"
 
 // Records reads the rows of any CSV (with a header) or NDJSON file whose columns are known,
 // the way the roll's own files are read: other packages' bulk files (ballot events) use it.
+// Whatever the file holds, memory stays bounded: a row over MaxRowBytes or a value over
+// MaxFieldBytes, a row that is not valid CSV or JSON, and a value PostgreSQL cannot store
+// (a NUL byte, bytes that are not UTF-8) come back as the row's rejection, and reading goes
+// on with the next row.
 type Records struct {
 	src source
 }

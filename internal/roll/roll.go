@@ -207,7 +207,9 @@ type chunk[T any] struct {
 }
 
 // readChunks reads and validates src in chunks of size rows and sends them on out, which it
-// closes at the end of src or after a chunk with an error. It stops when ctx is done.
+// closes at the end of src or after a chunk with an error. It stops when ctx is done. A
+// panic while reading becomes the error of the last chunk: nothing above this goroutine
+// would recover it.
 func readChunks[T any](ctx context.Context, src source, size int, parse func(int, []string) (T, *Rejection),
 	out chan<- chunk[T]) {
 	defer close(out)
@@ -220,6 +222,12 @@ func readChunks[T any](ctx context.Context, src source, size int, parse func(int
 		}
 	}
 	c := chunk[T]{valid: make([]T, 0, size)}
+	lastLine := 0
+	defer func() {
+		if v := recover(); v != nil {
+			send(chunk[T]{err: NewReadPanicError(v, lastLine)})
+		}
+	}()
 	for {
 		rec, err := src.next()
 		if errors.Is(err, io.EOF) {
@@ -238,6 +246,7 @@ func readChunks[T any](ctx context.Context, src source, size int, parse func(int
 		} else {
 			c.valid = append(c.valid, row)
 		}
+		lastLine = rec.line
 		if c.rows == size {
 			if !send(c) {
 				return
