@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 
 	"github.com/ballotflow/ballotflow/internal/metrics"
@@ -129,6 +130,12 @@ type SignalBatchResult struct {
 // SignalBatch signals the unsignaled events of one page of an import, each as a single post
 // would (SignalWithStart, then marked signaled), and records the import's progress. Events
 // of one ballot are signaled in id (file) order; different ballots in parallel.
+//
+// It heartbeats while it works (the workflow gives it a short heartbeat timeout), so a page
+// whose worker died is retried on another worker within seconds, not after the page's
+// start-to-close timeout. The retry resumes where the dead attempt stopped: the events it
+// signaled are marked signaled and skipped, and the heartbeat details it left (a
+// SignalBatchProgress, also shown in Temporal UI) carry its count on.
 func (a *Ingest) SignalBatch(ctx context.Context, in SignalBatchInput) (SignalBatchResult, error) {
 	events, err := a.Store.ImportEventsAfter(ctx, in.ImportID, in.AfterID, in.Limit)
 	if err != nil {
@@ -140,10 +147,17 @@ func (a *Ingest) SignalBatch(ctx context.Context, in SignalBatchInput) (SignalBa
 	}
 	res.LastID = events[len(events)-1].EventRef
 
+	beat := newPageHeartbeat(ctx, in, len(events))
+	defer beat.stop()
+	if earlier := beat.resumed(); earlier.Signaled > 0 {
+		a.logger().Info("page of an import resumed after a failed attempt", "import_id", in.ImportID,
+			"after_id", in.AfterID, "signaled_before", earlier.Signaled)
+	}
+
 	var byBallot [][]store.UnsignaledEvent
 	index := map[int64]int{}
 	for _, e := range events {
-		if e.Signaled || e.Discarded {
+		if e.Signaled || e.Discarded || e.SetAside {
 			continue
 		}
 		i, ok := index[e.Ballot.Ref]
@@ -154,7 +168,7 @@ func (a *Ingest) SignalBatch(ctx context.Context, in SignalBatchInput) (SignalBa
 		}
 		byBallot[i] = append(byBallot[i], e.UnsignaledEvent)
 	}
-	n, err := a.signalAll(ctx, byBallot)
+	n, err := a.signalAll(ctx, byBallot, beat.signaled)
 	res.Signaled = n
 	metrics.ImportEventsSignaled.Add(float64(n))
 	if err != nil {
@@ -167,8 +181,9 @@ func (a *Ingest) SignalBatch(ctx context.Context, in SignalBatchInput) (SignalBa
 }
 
 // signalAll signals each ballot's events in order, up to ingestConcurrency ballots at once,
-// and stops at the first error.
-func (a *Ingest) signalAll(ctx context.Context, byBallot [][]store.UnsignaledEvent) (int, error) {
+// and stops at the first error; done is called after each event signaled. A panic while
+// signaling one event fails the page (the attempt is retried) instead of the worker.
+func (a *Ingest) signalAll(ctx context.Context, byBallot [][]store.UnsignaledEvent, done func()) (int, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	work := make(chan []store.UnsignaledEvent)
@@ -182,7 +197,7 @@ func (a *Ingest) signalAll(ctx context.Context, byBallot [][]store.UnsignaledEve
 			defer wg.Done()
 			for events := range work {
 				for _, e := range events {
-					err := a.Signal(ctx, e)
+					err := a.signalOne(ctx, e)
 					mu.Lock()
 					if err != nil && firstErr == nil {
 						firstErr = err
@@ -195,6 +210,7 @@ func (a *Ingest) signalAll(ctx context.Context, byBallot [][]store.UnsignaledEve
 					if err != nil {
 						break
 					}
+					done()
 				}
 			}
 		}()
@@ -213,6 +229,19 @@ feed:
 		firstErr = ctx.Err()
 	}
 	return signaled, firstErr
+}
+
+// signalOne signals one event, turning a panic into an error: a goroutine of a page must
+// never take the worker down with it.
+func (a *Ingest) signalOne(ctx context.Context, e store.UnsignaledEvent) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			a.logger().Error("panic signaling an imported event", "event_ref", e.EventRef, "panic", r,
+				"stack", string(debug.Stack()))
+			err = fmt.Errorf("signal event %d: internal error (panic)", e.EventRef)
+		}
+	}()
+	return a.Signal(ctx, e)
 }
 
 // DiscardImportInput names a held import an operator rejected, and the operator.

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
@@ -50,9 +49,11 @@ type Config struct {
 	Client     client.Client
 	Activities *activities.Activities
 	Rates      Rates
-	// Intake, when set, is swept for stored events whose signal never reached Temporal and
-	// for loaded imports whose ingestion workflow never started.
+	// Intake, when set, is swept for stored events whose signal never reached Temporal, for
+	// loaded imports whose ingestion workflow never started, and for imports whose loader died.
 	Intake *intake.Service
+	// Sweeper sets the sweep's interval and batch (Intake and Logger are filled in).
+	Sweeper Sweeper
 	// Ingest, when set, runs the IngestEvents workflow of bulk imports on the ballots queue.
 	Ingest *activities.Ingest
 	Logger *slog.Logger
@@ -116,7 +117,10 @@ func Start(cfg Config) (*Worker, error) {
 	go func() {
 		defer close(w.swept)
 		if cfg.Intake != nil {
-			sweep(ctx, cfg.Intake, cfg.Logger)
+			sweeper := cfg.Sweeper
+			sweeper.Intake = cfg.Intake
+			sweeper.Logger = cfg.Logger
+			sweeper.Run(ctx)
 		}
 	}()
 	return w, nil
@@ -128,32 +132,5 @@ func (w *Worker) Stop() {
 	<-w.swept
 	for _, qw := range w.workers {
 		qw.Stop()
-	}
-}
-
-// sweep re-signals events that were stored but whose signal was lost, every half minute.
-func sweep(ctx context.Context, in *intake.Service, logger *slog.Logger) {
-	t := time.NewTicker(30 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		n, err := in.Resignal(ctx, time.Minute, 500)
-		if err != nil && ctx.Err() == nil {
-			logger.Warn("re-signal stored events", "error", err)
-		}
-		if n > 0 {
-			logger.Info("re-signaled stored events", "count", n)
-		}
-		n, err = in.StartPendingImports(ctx, time.Minute, 100)
-		if err != nil && ctx.Err() == nil {
-			logger.Warn("start ingestion of loaded imports", "error", err)
-		}
-		if n > 0 {
-			logger.Info("started ingestion of loaded imports", "count", n)
-		}
 	}
 }

@@ -93,6 +93,17 @@ var ingestOptions = workflow.ActivityOptions{
 	},
 }
 
+// pageHeartbeatTimeout is how long a SignalBatch attempt may go without a heartbeat before
+// Temporal takes its worker for dead and runs the page on another: without it a page whose
+// worker was killed stalled the import for the whole start-to-close timeout (ten minutes).
+// SignalBatch heartbeats every few seconds and on every event.
+const pageHeartbeatTimeout = 20 * time.Second
+
+// ingestPageHeartbeat versions the change that gave SignalBatch its heartbeat timeout:
+// imports that were running before it keep the options they started with, so their
+// histories replay.
+const ingestPageHeartbeat = "ingest-page-heartbeat"
+
 var ingestActs *activities.Ingest // names activity methods; never called directly
 
 // IngestEvents is the workflow of one bulk import.
@@ -109,6 +120,8 @@ func IngestEvents(ctx workflow.Context, in IngestInput) error {
 type ingest struct {
 	In IngestInput
 	IngestState
+	// pageOptions are the activity options of SignalBatch (versioned: ingestPageHeartbeat).
+	pageOptions workflow.ActivityOptions
 }
 
 func (w *ingest) run(ctx workflow.Context) error {
@@ -116,6 +129,11 @@ func (w *ingest) run(ctx workflow.Context) error {
 		return fmt.Errorf("register progress query: %w", err)
 	}
 	ctx = workflow.WithActivityOptions(ctx, ingestOptions)
+	w.pageOptions = ingestOptions
+	if workflow.GetVersion(ctx, ingestPageHeartbeat, workflow.DefaultVersion, 1) >= 1 {
+		// Only the pages heartbeat: CheckImport is one long query that cannot.
+		w.pageOptions.HeartbeatTimeout = pageHeartbeatTimeout
+	}
 	if w.Progress.Status == IngestChecking {
 		if err := w.check(ctx); err != nil {
 			return err
@@ -211,7 +229,8 @@ func (w *ingest) awaitDecision(ctx workflow.Context) (rejected bool, err error) 
 func (w *ingest) signalPage(ctx workflow.Context) (bool, error) {
 	start := workflow.Now(ctx)
 	var res activities.SignalBatchResult
-	err := workflow.ExecuteActivity(ctx, ingestActs.SignalBatch, activities.SignalBatchInput{
+	pageCtx := workflow.WithActivityOptions(ctx, w.pageOptions)
+	err := workflow.ExecuteActivity(pageCtx, ingestActs.SignalBatch, activities.SignalBatchInput{
 		ImportID: w.In.ImportID, AfterID: w.AfterID, Limit: w.PageSize, DoneBefore: w.Progress.Done,
 	}).Get(ctx, &res)
 	if err != nil {

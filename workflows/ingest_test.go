@@ -3,17 +3,23 @@ package workflows_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/ballotflow/ballotflow/activities"
+	"github.com/ballotflow/ballotflow/internal/codec"
 	"github.com/ballotflow/ballotflow/workflows"
 )
 
@@ -30,6 +36,9 @@ type fakeImport struct {
 	pages     []activities.SignalBatchInput
 	pageTimes []time.Time
 	discarded []activities.DiscardImportInput
+	// The heartbeat timeouts the activities were scheduled with.
+	checkHeartbeat time.Duration
+	pageHeartbeats []time.Duration
 }
 
 func newIngest(t *testing.T, checked activities.ImportChecked) *fakeImport {
@@ -45,10 +54,11 @@ func newIngest(t *testing.T, checked activities.ImportChecked) *fakeImport {
 	return f
 }
 
-func (f *fakeImport) CheckImport(_ context.Context, in activities.CheckImportInput) (activities.ImportChecked, error) {
+func (f *fakeImport) CheckImport(ctx context.Context, in activities.CheckImportInput) (activities.ImportChecked, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.rules = in.Rules
+	f.checkHeartbeat = activity.GetInfo(ctx).HeartbeatTimeout
 	return f.checked, nil
 }
 
@@ -59,10 +69,11 @@ func (f *fakeImport) SetImportStatus(_ context.Context, in activities.SetImportS
 	return nil
 }
 
-func (f *fakeImport) SignalBatch(_ context.Context, in activities.SignalBatchInput) (activities.SignalBatchResult, error) {
+func (f *fakeImport) SignalBatch(ctx context.Context, in activities.SignalBatchInput) (activities.SignalBatchResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.pages = append(f.pages, in)
+	f.pageHeartbeats = append(f.pageHeartbeats, activity.GetInfo(ctx).HeartbeatTimeout)
 	f.pageTimes = append(f.pageTimes, f.env.Now())
 	n := min(in.Limit, max(f.checked.Events-int(in.AfterID), 0))
 	return activities.SignalBatchResult{Events: n, LastID: in.AfterID + int64(n), Signaled: n, Rate: f.checked.Rate}, nil
@@ -208,4 +219,62 @@ func TestLongImportContinuesAsNewWhereItWas(t *testing.T) {
 	require.Equal(t, int64(2000), f2.pages[0].AfterID)
 	require.Equal(t, 2500, f2.progress(t).Done)
 	require.Equal(t, []string{workflows.IngestDone}, f2.statuses)
+}
+
+// Each page of an import is scheduled with a short heartbeat timeout, so a page whose worker
+// was killed runs again on another worker within seconds instead of after the page's
+// ten-minute start-to-close timeout. The check, one long query that cannot heartbeat, has
+// none.
+func TestImportPagesHaveAShortHeartbeatTimeout(t *testing.T) {
+	f := newIngest(t, checked(300, 0, 0, 1000, 100))
+	f.run(t)
+
+	require.Len(t, f.pageHeartbeats, 4)
+	for _, hb := range f.pageHeartbeats {
+		require.Positive(t, hb)
+		require.LessOrEqual(t, hb, 30*time.Second)
+	}
+	require.Zero(t, f.checkHeartbeat, "the check does not heartbeat, so it must not be timed out for it")
+}
+
+// Imports that were running before pages had a heartbeat timeout keep the options they
+// started with (the change is versioned), so their histories replay.
+func TestImportsStartedBeforePageHeartbeatsKeepTheirOptions(t *testing.T) {
+	f := newIngest(t, checked(300, 0, 0, 1000, 100))
+	f.env.OnGetVersion("ingest-page-heartbeat", workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	f.run(t)
+
+	require.Len(t, f.pageHeartbeats, 4)
+	for _, hb := range f.pageHeartbeats {
+		require.Zero(t, hb)
+	}
+	require.Equal(t, []string{workflows.IngestSignaling, workflows.IngestDone}, f.statuses)
+}
+
+// TestReplayCommittedIngestHistories replays the committed histories of import workflows,
+// one per version of the workflow (recorded by `make histories` with
+// BALLOTFLOW_HISTORY_SUFFIX). An import that was running when a change was deployed must go
+// on: a change that adds, removes or reorders its commands without workflow.GetVersion
+// fails here.
+func TestReplayCommittedIngestHistories(t *testing.T) {
+	files, err := filepath.Glob("testdata/ingest-histories/*.json")
+	require.NoError(t, err)
+	require.NotEmpty(t, files, "no committed import histories")
+	spec, err := os.ReadFile("testdata/histories/payload-key")
+	require.NoError(t, err)
+	pc, err := codec.Parse(strings.TrimSpace(string(spec)))
+	require.NoError(t, err)
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			f, err := os.Open(file)
+			require.NoError(t, err)
+			defer f.Close()
+			history, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
+			require.NoError(t, err)
+			replayer, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{DataConverter: pc.DataConverter()})
+			require.NoError(t, err)
+			replayer.RegisterWorkflowWithOptions(workflows.IngestEvents, workflow.RegisterOptions{Name: workflows.IngestWorkflowName})
+			require.NoError(t, replayer.ReplayWorkflowHistory(nil, history))
+		})
+	}
 }

@@ -214,9 +214,13 @@ func followImport(ctx context.Context, w io.Writer, st *store.Store, id int64, o
 }
 
 func importLine(im store.EventImport) string {
-	return fmt.Sprintf("import %d (%s): %s; %d rows, %d accepted, %d signaled, %d remaining, %d duplicates, %d rejected",
+	line := fmt.Sprintf("import %d (%s): %s; %d rows, %d accepted, %d signaled, %d remaining, %d duplicates, %d rejected",
 		im.ID, workflows.IngestWorkflowID(im.ID), im.Status, im.Rows, im.Accepted, im.Signaled,
 		max(im.Accepted-im.Signaled, 0), im.Duplicates, im.Rejected)
+	if im.FailureReason != "" {
+		line += "\n" + im.FailureReason
+	}
+	return line
 }
 
 func printEventProgress(w io.Writer, r intake.ImportResult, read, size int64, elapsed time.Duration) {

@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/metrics"
 	"github.com/ballotflow/ballotflow/internal/store"
 	"github.com/ballotflow/ballotflow/workflows"
@@ -87,6 +88,13 @@ const (
 	maxReasonLength = 500
 	// Clocks at counties are not perfect, but an event from the future is a wrong file.
 	maxFutureSkew = 10 * time.Minute
+	// A ballot's life runs from mail-out to the end of the canvass, a few months: an event
+	// older than a year is a wrong file or a wrong column, never a late post.
+	maxEventAge = 366 * 24 * time.Hour
+	// Real zone offsets run from -12:00 to +14:00; RFC 3339 parsing takes up to ±23:59.
+	maxZoneOffset = 14 * 60 * 60
+	// Cure periods are days or weeks; a deadline further out is a typo.
+	maxCureDays = 120
 )
 
 // Submit handles one event. A rejected event leaves nothing stored or signaled.
@@ -131,6 +139,9 @@ func (s *Service) record(ctx context.Context, caller Caller, ev Event) (store.Re
 	if err != nil {
 		return store.RecordedEvent{}, err
 	}
+	if canvassClosed(election, s.now()) {
+		return store.RecordedEvent{}, errCanvassClosed(election)
+	}
 	voter, err := s.Store.VoterByID(ctx, caller.State, ev.VoterID)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.RecordedEvent{}, errUnknownVoter(caller.State)
@@ -171,6 +182,14 @@ func errEventReused() *Error {
 		Message: "this event_id was already used for a different event; event ids must be unique per county"}
 }
 
+// errCanvassClosed refuses an event that arrives after its election's canvass: the ballot
+// workflows are closed then, so accepting it would store an event nothing could deliver.
+func errCanvassClosed(e store.Election) *Error {
+	return &Error{Status: 422, Code: "canvass_closed", Field: "election_id",
+		Message: "the canvass of this election ended at " + e.CanvassEndsAt.UTC().Format(time.RFC3339) +
+			"; ballot events are no longer accepted for it"}
+}
+
 func errBallotOfOtherVoter() *Error {
 	return &Error{Status: 409, Code: "ballot_of_other_voter", Field: "ballot_id",
 		Message: "this ballot_id is already recorded for a different voter"}
@@ -205,17 +224,32 @@ func Validate(ev Event, now time.Time) (store.BallotEvent, *Error) {
 	if err != nil {
 		return store.BallotEvent{}, invalid("occurred_at", "occurred_at must be an RFC 3339 time with a zone, e.g. 2026-10-14T09:30:00-06:00")
 	}
+	if _, offset := at.Zone(); offset < -maxZoneOffset || offset > maxZoneOffset {
+		return store.BallotEvent{}, invalid("occurred_at", "occurred_at has a zone offset beyond ±14:00")
+	}
 	if at.After(now.Add(maxFutureSkew)) {
 		return store.BallotEvent{}, invalid("occurred_at", "occurred_at is in the future")
 	}
+	if at.Before(now.Add(-maxEventAge)) {
+		return store.BallotEvent{}, invalid("occurred_at", "occurred_at is more than a year ago; check the file's dates")
+	}
 	if len(ev.Reason) > maxReasonLength {
 		return store.BallotEvent{}, invalid("reason", "reason must be at most %d characters", maxReasonLength)
+	}
+	if !ballot.PlainText(ev.Reason) {
+		return store.BallotEvent{}, invalid("reason", "reason must be plain text, without control characters such as NUL")
 	}
 	var deadline *time.Time
 	if ev.CureDeadline != "" {
 		d, err := time.Parse(time.DateOnly, ev.CureDeadline)
 		if err != nil {
 			return store.BallotEvent{}, invalid("cure_deadline", "cure_deadline must be a date YYYY-MM-DD")
+		}
+		// A deadline is a day at the county: judged against the day the challenge happened there.
+		day, _ := time.Parse(time.DateOnly, at.Format(time.DateOnly))
+		if d.Before(day) || d.After(day.AddDate(0, 0, maxCureDays)) {
+			return store.BallotEvent{}, invalid("cure_deadline",
+				"cure_deadline must be between the day of occurred_at and %d days after it", maxCureDays)
 		}
 		deadline = &d
 	}
@@ -260,17 +294,27 @@ func statusEvent(ev Event, at time.Time) workflows.StatusEvent {
 
 // signal delivers a stored event to its ballot's workflow, starting the workflow with the
 // first event. A closed workflow is not started again: a ballot that reached a final status
-// is not told anything older, so the event stays recorded and is marked handled.
+// is not told anything older, so the event stays recorded and is marked handled. An event
+// whose signal can never succeed (its election's canvass is over, Temporal refuses it as
+// invalid) is set aside with the reason, and nil returned: it must not hold up the events
+// after it. A failure that may pass is returned.
 func (s *Service) signal(ctx context.Context, eventRef int64, b store.Ballot, ev workflows.StatusEvent) error {
 	election, err := s.Store.Election(ctx, b.ElectionID)
+	if errors.Is(err, store.ErrNotFound) {
+		return s.setAside(ctx, eventRef, b, store.SetAsideUnknownElection, "the election is not configured")
+	}
 	if err != nil {
 		return err
+	}
+	if canvassClosed(election, s.now()) {
+		return s.setAside(ctx, eventRef, b, store.SetAsideCanvassClosed,
+			"the canvass ended at "+election.CanvassEndsAt.UTC().Format(time.RFC3339))
 	}
 	id := workflows.WorkflowID(b.ElectionID, b.Key)
 	_, err = s.Temporal.SignalWithStartWorkflow(ctx, id, string(ev.Status), ev, client.StartWorkflowOptions{
 		TaskQueue:                workflows.TaskQueue,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		WorkflowExecutionTimeout: time.Until(election.CanvassEndsAt) + 7*24*time.Hour,
+		WorkflowExecutionTimeout: workflowTimeout(election.CanvassEndsAt, s.now()),
 		Memo:                     map[string]any{"county": b.County, "state": b.State, "election": b.ElectionID},
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			workflows.SearchCounty.ValueSet(b.County),
@@ -286,27 +330,69 @@ func (s *Service) signal(ctx context.Context, eventRef int64, b store.Ballot, ev
 		s.logger().Info("event for a closed ballot workflow recorded, not signaled", "workflow_id", id)
 		err = nil
 	}
+	if code, ok := poisonSignal(err); ok {
+		return s.setAside(ctx, eventRef, b, code, "Temporal refused the signal: "+err.Error())
+	}
 	if err != nil {
 		return fmt.Errorf("signal-with-start %s: %w", id, err)
 	}
-	return s.Store.MarkSignaled(ctx, eventRef)
+	// Temporal has the signal: record it even if the caller gave up meanwhile (a worker
+	// stopping, a client hanging up), or the event would be signaled a second time.
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markSignaledTimeout)
+	defer cancel()
+	return s.Store.MarkSignaled(mctx, eventRef)
 }
 
 // Resignal signals stored events that were never marked signaled and are older than
-// minAge (a crash between storing and signaling). It returns how many it signaled.
+// minAge (a crash between storing and signaling, a signal that failed). One event's failure
+// never stops the others: an event whose signal can never succeed is set aside, one whose
+// signal may succeed later is tried again after a backoff. Only a run of failures in a row
+// (Temporal or the database away: every event would fail) ends the sweep early. It returns
+// how many events it handled (signaled, or set aside) and, when some failed, an error that
+// says how many.
 func (s *Service) Resignal(ctx context.Context, minAge time.Duration, limit int) (int, error) {
 	events, err := s.Store.UnsignaledEvents(ctx, s.now().Add(-minAge), limit)
 	if err != nil {
 		return 0, err
 	}
-	n := 0
+	n, failed, inARow := 0, 0, 0
+	var firstErr error
 	for _, u := range events {
-		if err := s.SignalStored(ctx, u); err != nil {
-			return n, err
+		if ctx.Err() != nil {
+			return n, ctx.Err()
 		}
-		n++
+		if err := s.resignalOne(ctx, u); err != nil {
+			failed, inARow = failed+1, inARow+1
+			if firstErr == nil {
+				firstErr = err
+			}
+			if inARow == resignalFailuresInARow {
+				break
+			}
+			continue
+		}
+		n, inARow = n+1, 0
+	}
+	if failed > 0 {
+		return n, fmt.Errorf("%d of %d stored events could not be signaled and will be tried again later; first: %w",
+			failed, len(events), firstErr)
 	}
 	return n, nil
+}
+
+// resignalOne signals one stored event within resignalTimeout; when that fails, the event
+// waits for its backoff before the sweeper tries it again.
+func (s *Service) resignalOne(ctx context.Context, u store.UnsignaledEvent) error {
+	sctx, cancel := context.WithTimeout(ctx, resignalTimeout)
+	defer cancel()
+	err := s.SignalStored(sctx, u)
+	if err == nil {
+		return nil
+	}
+	if derr := s.Store.DeferSignal(ctx, u.EventRef, resignalBackoff, resignalMaxBackoff); derr != nil {
+		s.logger().Error("defer re-signal", "event_ref", u.EventRef, "error", derr)
+	}
+	return err
 }
 
 // SignalStored delivers one stored event to its ballot's workflow, starting the workflow with

@@ -73,9 +73,28 @@ func CheckJurisdiction(j store.Jurisdiction) (store.Jurisdiction, error) {
 	return j, nil
 }
 
-// CheckElection validates an election: an id, a name, an election day, and the end of the
-// canvass after election day (ballot workflows still open then are closed).
+// Bounds of an election's dates. A ballot workflow lives from its first event until the
+// canvass ends, so dates far from today are typing mistakes (9999-12-31, 1026 for 2026) that
+// would keep workflows open for centuries or close them before they start.
+const (
+	// maxElectionDayDistance is how far election day may be from today, either way: a state
+	// enters elections up to years ahead, and records past ones.
+	maxElectionDayDistance = 10 // years
+	// maxCanvassYears is how long after election day the canvass may end (recounts and
+	// contests included, a canvass ends within weeks or months).
+	maxCanvassYears = 1
+)
+
+// CheckElection validates an election as CheckElectionAt does, today.
 func CheckElection(e store.Election) (store.Election, error) {
+	return CheckElectionAt(e, time.Now())
+}
+
+// CheckElectionAt validates an election: an id, a name, an election day within
+// maxElectionDayDistance years of now, and the end of the canvass after election day and at
+// most maxCanvassYears after it (ballot workflows still open then are closed). The API and
+// the command line share it.
+func CheckElectionAt(e store.Election, now time.Time) (store.Election, error) {
 	bad := func(field, format string, args ...any) (store.Election, error) {
 		return store.Election{}, &FieldError{Field: field, Message: fmt.Sprintf(format, args...)}
 	}
@@ -96,11 +115,22 @@ func CheckElection(e store.Election) (store.Election, error) {
 	}
 	y, m, d := e.ElectionDay.Date()
 	e.ElectionDay = time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	if !electionDayInRange(e.ElectionDay, now) {
+		return bad("election_day", "election_day must be within %d years of today", maxElectionDayDistance)
+	}
 	if e.CanvassEndsAt.IsZero() {
 		return bad("canvass_ends_at", "canvass_ends_at is required (RFC 3339, e.g. 2026-12-01T17:00:00-07:00)")
 	}
 	if e.CanvassEndsAt.Before(e.ElectionDay.AddDate(0, 0, 1)) {
 		return bad("canvass_ends_at", "canvass_ends_at must be after election day")
 	}
+	if e.CanvassEndsAt.After(e.ElectionDay.AddDate(maxCanvassYears, 0, 1)) {
+		return bad("canvass_ends_at", "canvass_ends_at must be at most %d year after election day", maxCanvassYears)
+	}
 	return e, nil
+}
+
+// electionDayInRange reports whether day is within maxElectionDayDistance years of now.
+func electionDayInRange(day, now time.Time) bool {
+	return !day.Before(now.AddDate(-maxElectionDayDistance, 0, 0)) && !day.After(now.AddDate(maxElectionDayDistance, 0, 0))
 }

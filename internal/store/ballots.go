@@ -241,14 +241,16 @@ type UnsignaledEvent struct {
 
 // UnsignaledEvents returns up to limit events stored before cutoff that were never marked
 // signaled (the API crashed between storing and signaling), oldest first. Events of bulk
-// imports are left to their import's workflow.
+// imports are left to their import's workflow; events set aside, and events whose last
+// signal failed and whose backoff (DeferSignal) has not passed, are left out.
 func (s *Store) UnsignaledEvents(ctx context.Context, cutoff time.Time, limit int) ([]UnsignaledEvent, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT e.id, e.event_id, e.status, e.occurred_at, e.reason, e.cure_deadline,
 			b.id, b.key, b.jurisdiction_id, j.state, j.county, b.election_id, b.ballot_id, b.voter_ref,
 			coalesce(b.status, ''), b.status_at
 		FROM ballot_events e JOIN ballots b ON b.id = e.ballot_ref JOIN jurisdictions j ON j.id = b.jurisdiction_id
-		WHERE e.signaled_at IS NULL AND e.import_id IS NULL AND e.received_at < $1
+		WHERE e.signaled_at IS NULL AND e.import_id IS NULL AND e.set_aside_at IS NULL AND e.received_at < $1
+			AND (e.next_signal_at IS NULL OR e.next_signal_at <= now())
 		ORDER BY e.received_at LIMIT $2`, cutoff, limit)
 	if err != nil {
 		return nil, fmt.Errorf("unsignaled events: %w", err)

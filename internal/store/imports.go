@@ -28,9 +28,22 @@ const (
 	ImportFailed    = "failed"
 )
 
-// staleLoad is how long an import may sit in "loading" without a batch before its stored
-// rows are taken to be abandoned (the process loading it died).
+// staleLoad is how long an import may sit in "loading" without a sign of life (a batch
+// stored, or the loader's lease renewed by TouchEventLoad) before its stored rows are taken to
+// be abandoned (the process loading it died). FailStaleEventLoads marks such imports failed.
 const staleLoad = 15 * time.Minute
+
+// LoadLease is how often a process loading an import renews its lease (TouchEventLoad), and
+// StaleLoadAfter how long an import may go without a renewal before FailStaleEventLoads
+// takes its loader to be dead: several leases, so a slow database is not mistaken for one.
+const (
+	LoadLease      = 20 * time.Second
+	StaleLoadAfter = 2 * time.Minute
+)
+
+// ErrImportNotLoading is returned when a batch is stored for an import that is no longer
+// loading: it was marked failed meanwhile (its loader was taken for dead).
+var ErrImportNotLoading = errors.New("the import is no longer loading")
 
 // MaxImportRejectionsKept is how many rejections of an import are kept for GET /v1/imports/{id};
 // all are counted.
@@ -53,8 +66,10 @@ type EventImport struct {
 	Inconsistent int // events after a final status, or cured without a challenge
 	DecidedBy    string
 	DecidedAt    *time.Time
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// FailureReason says why a failed import stopped, and what to do.
+	FailureReason string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // EventScope is who imports: a state, or one county of it (County set), and the API key
@@ -79,14 +94,15 @@ func (s *Store) CreateEventImport(ctx context.Context, scope EventScope, actor s
 }
 
 const importColumns = `SELECT id, kind, state, coalesce(county, ''), actor, status, rows, accepted, duplicates, rejected,
-	signaled, backwards, inconsistent, coalesce(decided_by, ''), decided_at, created_at, updated_at FROM imports`
+	signaled, backwards, inconsistent, coalesce(decided_by, ''), decided_at, coalesce(failure_reason, ''),
+	created_at, updated_at FROM imports`
 
 // EventImportByID returns an import; ErrNotFound when there is none.
 func (s *Store) EventImportByID(ctx context.Context, id int64) (EventImport, error) {
 	var im EventImport
 	err := s.pool.QueryRow(ctx, importColumns+` WHERE id = $1`, id).Scan(&im.ID, &im.Kind, &im.State, &im.County,
 		&im.Actor, &im.Status, &im.Rows, &im.Accepted, &im.Duplicates, &im.Rejected, &im.Signaled, &im.Backwards,
-		&im.Inconsistent, &im.DecidedBy, &im.DecidedAt, &im.CreatedAt, &im.UpdatedAt)
+		&im.Inconsistent, &im.DecidedBy, &im.DecidedAt, &im.FailureReason, &im.CreatedAt, &im.UpdatedAt)
 	if err != nil {
 		return EventImport{}, notFound(err, fmt.Sprintf("import %d", id))
 	}
@@ -109,6 +125,7 @@ type StagedEvent struct {
 // Why the database side of an event import refuses a row; the caller words the message.
 const (
 	RefusedUnknownElection  = "unknown_election"
+	RefusedCanvassClosed    = "canvass_closed"
 	RefusedUnknownVoter     = "unknown_voter"
 	RefusedOtherCounty      = "other_county"
 	RefusedEventIDReused    = "event_id_reused"
@@ -161,12 +178,17 @@ func (s *Store) LoadEventBatch(ctx context.Context, importID int64, scope EventS
 		if err := l.store(ctx); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `
+		// Only while loading: an import marked failed meanwhile (its loader taken for dead) keeps
+		// none of this batch, and the uploader is told to send the file again.
+		tag, err := tx.Exec(ctx, `
 			UPDATE imports SET rows = rows + $2, accepted = accepted + $3, duplicates = duplicates + $4,
 				rejected = rejected + $5, updated_at = now()
-			WHERE id = $1`, importID, b.Rows, out.Accepted, out.Duplicates, b.Rejected+len(out.Refused))
+			WHERE id = $1 AND status = 'loading'`, importID, b.Rows, out.Accepted, out.Duplicates, b.Rejected+len(out.Refused))
 		if err != nil {
 			return fmt.Errorf("count import batch: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("store batch of import %d: %w", importID, ErrImportNotLoading)
 		}
 		return nil
 	})
@@ -225,6 +247,13 @@ func (l *eventLoader) resolve(ctx context.Context) error {
 		DELETE FROM bulk_events s
 		WHERE NOT EXISTS (SELECT 1 FROM elections e WHERE e.id = s.election_id AND e.state = $1)
 		RETURNING line`, l.scope.State); err != nil {
+		return err
+	}
+	// After the canvass the ballot workflows are closed: such an event could never be delivered.
+	if err := l.refuse(ctx, RefusedCanvassClosed, `
+		DELETE FROM bulk_events s USING elections e
+		WHERE e.id = s.election_id AND e.canvass_ends_at <= now()
+		RETURNING line`); err != nil {
 		return err
 	}
 	_, err := l.tx.Exec(ctx, `
@@ -461,15 +490,52 @@ func (s *Store) FinishEventLoad(ctx context.Context, importID int64) error {
 	return nil
 }
 
+// Why an import failed, as GET /v1/imports/{id} shows it.
+const (
+	FailedBrokeOff = "the upload broke off before the end of the file. " + SendAgain
+	FailedStale    = "the process loading this file stopped (no progress for several minutes). " + SendAgain
+	SendAgain      = "Send the whole file again: rows stored already count as duplicates, and every event is signaled once."
+)
+
 // FailEventImport marks an import whose load broke off "failed"; the events it stored are
 // taken over by the next import of the same rows.
 func (s *Store) FailEventImport(ctx context.Context, importID int64) error {
 	_, err := s.pool.Exec(ctx, `
-		UPDATE imports SET status = 'failed', updated_at = now() WHERE id = $1 AND status IN ('loading', 'checking')`, importID)
+		UPDATE imports SET status = 'failed', failure_reason = coalesce(failure_reason, $2), updated_at = now()
+		WHERE id = $1 AND status IN ('loading', 'checking')`, importID, FailedBrokeOff)
 	if err != nil {
 		return fmt.Errorf("fail event import: %w", err)
 	}
 	return nil
+}
+
+// TouchEventLoad renews the lease of the process loading an import (every LoadLease), so that
+// a slow upload between two batches is not taken for a dead one.
+func (s *Store) TouchEventLoad(ctx context.Context, importID int64) error {
+	_, err := s.pool.Exec(ctx, `UPDATE imports SET updated_at = now() WHERE id = $1 AND status = 'loading'`, importID)
+	if err != nil {
+		return fmt.Errorf("renew load lease of import %d: %w", importID, err)
+	}
+	return nil
+}
+
+// FailStaleEventLoads marks failed the imports left "loading" with no sign of life for
+// longer than staleAfter (by the database's clock, which also stamped the lease): the process
+// loading them died. The events they stored are taken over by the next import of the same
+// file. It returns their ids.
+func (s *Store) FailStaleEventLoads(ctx context.Context, staleAfter time.Duration) ([]int64, error) {
+	rows, err := s.pool.Query(ctx, `
+		UPDATE imports SET status = 'failed', failure_reason = $2, updated_at = now()
+		WHERE status = 'loading' AND updated_at < now() - make_interval(secs => $1)
+		RETURNING id`, staleAfter.Seconds(), FailedStale)
+	if err != nil {
+		return nil, fmt.Errorf("fail stale imports: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("fail stale imports: %w", err)
+	}
+	return ids, nil
 }
 
 // ErrImportDecided is returned when an import's status cannot move as asked: it is no longer
@@ -598,6 +664,7 @@ type ImportedEvent struct {
 	UnsignaledEvent
 	Signaled  bool // delivered already (by an earlier attempt, or by a single post of the same event)
 	Discarded bool
+	SetAside  bool // its signal can never succeed (SetEventAside)
 }
 
 // ImportEventsAfter returns up to limit events of an import with an id above afterID, in id
@@ -605,7 +672,7 @@ type ImportedEvent struct {
 func (s *Store) ImportEventsAfter(ctx context.Context, importID, afterID int64, limit int) ([]ImportedEvent, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT e.id, e.event_id, e.status, e.occurred_at, e.reason, e.cure_deadline,
-			e.signaled_at IS NOT NULL, e.discarded_at IS NOT NULL,
+			e.signaled_at IS NOT NULL, e.discarded_at IS NOT NULL, e.set_aside_at IS NOT NULL,
 			b.id, b.key, b.jurisdiction_id, j.state, j.county, b.election_id, b.ballot_id, b.voter_ref,
 			coalesce(b.status, ''), b.status_at
 		FROM ballot_events e JOIN ballots b ON b.id = e.ballot_ref JOIN jurisdictions j ON j.id = b.jurisdiction_id
@@ -619,7 +686,7 @@ func (s *Store) ImportEventsAfter(ctx context.Context, importID, afterID int64, 
 		u := &ie.UnsignaledEvent
 		b := &u.Ballot
 		err := row.Scan(&u.EventRef, &u.EventID, &u.Status, &u.OccurredAt, &u.Reason, &u.CureDeadline,
-			&ie.Signaled, &ie.Discarded,
+			&ie.Signaled, &ie.Discarded, &ie.SetAside,
 			&b.Ref, &b.Key, &b.JurisdictionID, &b.State, &b.County, &b.ElectionID, &b.BallotID, &b.VoterRef,
 			&b.Status, &b.StatusAt)
 		return ie, err

@@ -189,3 +189,102 @@ func TestLoadEventBatchRefusesRowsByLine(t *testing.T) {
 	require.Equal(t, map[int]string{4: "event_id_reused 2", 5: "other_county 0", 6: "unknown_voter 0",
 		7: "unknown_election 0"}, got)
 }
+
+// An import left "loading" by a process that died is marked failed, with a reason that says
+// to send the file again, once it has shown no sign of life for StaleLoadAfter; one whose
+// loader renews its lease is left alone. Sending the file again takes its events over.
+func TestAnImportAbandonedWhileLoadingIsFailedAndTakenOverWhenSentAgain(t *testing.T) {
+	st, _ := setup(t)
+	at := time.Now().Add(-time.Hour).Truncate(time.Second)
+	rows := []store.StagedEvent{staged(2, "s1", "B1", "mailed", at), staged(3, "s2", "B2", "mailed", at)}
+	dead, _ := loadImport(t, st, rows...)
+	alive, _ := loadImport(t, st, staged(2, "s9", "B9", "mailed", at))
+	_, err := st.Pool().Exec(ctx, `UPDATE imports SET updated_at = now() - interval '1 hour' WHERE id = ANY($1)`,
+		[]int64{dead, alive})
+	require.NoError(t, err)
+	require.NoError(t, st.TouchEventLoad(ctx, alive)) // its loader is still at work
+
+	failed, err := st.FailStaleEventLoads(ctx, store.StaleLoadAfter)
+	require.NoError(t, err)
+	require.Equal(t, []int64{dead}, failed)
+	im, err := st.EventImportByID(ctx, dead)
+	require.NoError(t, err)
+	require.Equal(t, store.ImportFailed, im.Status)
+	require.Contains(t, im.FailureReason, "Send the whole file again")
+	im, err = st.EventImportByID(ctx, alive)
+	require.NoError(t, err)
+	require.Equal(t, store.ImportLoading, im.Status)
+
+	again, counts := loadImport(t, st, rows...)
+	require.Equal(t, store.EventBatchCounts{Accepted: 2}, counts, "the dead import's events are taken over")
+	events, err := st.ImportEventsAfter(ctx, again, 0, 10)
+	require.NoError(t, err)
+	require.Len(t, events, 2)
+}
+
+// A batch that arrives for an import already marked failed (its loader was taken for dead)
+// stores nothing: the uploader is told to send the file again, and no event is left behind
+// an import that will never be signaled.
+func TestABatchOfAFailedImportStoresNothing(t *testing.T) {
+	st, _ := setup(t)
+	id, err := st.CreateEventImport(ctx, denver, "test")
+	require.NoError(t, err)
+	require.NoError(t, st.FailEventImport(ctx, id))
+	at := time.Now().Add(-time.Hour).Truncate(time.Second)
+	_, err = st.LoadEventBatch(ctx, id, denver, store.EventBatch{Rows: 1, Events: []store.StagedEvent{staged(2, "x1", "B1", "mailed", at)}})
+	require.ErrorIs(t, err, store.ErrImportNotLoading)
+	var events int
+	require.NoError(t, st.Pool().QueryRow(ctx, `SELECT count(*) FROM ballot_events`).Scan(&events))
+	require.Zero(t, events)
+	im, err := st.EventImportByID(ctx, id)
+	require.NoError(t, err)
+	require.Contains(t, im.FailureReason, "broke off")
+}
+
+// Rows of an election whose canvass is over are refused by line: their ballot workflows are
+// closed, so they could never be delivered.
+func TestLoadEventBatchRefusesRowsOfAClosedCanvass(t *testing.T) {
+	st, _ := setup(t)
+	require.NoError(t, st.UpsertElection(ctx, store.Election{ID: "old", State: "CO", Name: "Old",
+		ElectionDay: time.Now().AddDate(0, -2, 0), CanvassEndsAt: time.Now().AddDate(0, -1, 0)}))
+	at := time.Now().Add(-time.Hour).Truncate(time.Second)
+	late := staged(3, "c2", "B2", "mailed", at)
+	late.ElectionID = "old"
+	_, counts := loadImport(t, st, staged(2, "c1", "B1", "mailed", at), late)
+	require.Equal(t, 1, counts.Accepted)
+	require.Equal(t, []store.EventRefusal{{Line: 3, Code: store.RefusedCanvassClosed}}, counts.Refused)
+}
+
+// A set-aside event is skipped by the sweeper and by its import's pages, and listed for
+// operators with its reason; a transient failure only delays the event.
+func TestSetAsideEventsAreSkippedAndListed(t *testing.T) {
+	st, v := setup(t)
+	at := time.Now().Add(-time.Hour).Truncate(time.Second)
+	rec, err := st.RecordEvent(ctx, event(v, "p1", "mailed", at))
+	require.NoError(t, err)
+	later, err := st.RecordEvent(ctx, store.BallotEvent{JurisdictionID: "co-denver", ElectionID: "e1", BallotID: "B2",
+		VoterRef: v.Ref, EventID: "p2", Status: "mailed", OccurredAt: at})
+	require.NoError(t, err)
+
+	require.NoError(t, st.SetEventAside(ctx, rec.EventRef, store.SetAsideInvalid, "refused"))
+	require.NoError(t, st.DeferSignal(ctx, later.EventRef, time.Minute, time.Hour))
+	got, err := st.UnsignaledEvents(ctx, time.Now().Add(time.Minute), 10)
+	require.NoError(t, err)
+	require.Empty(t, got, "one set aside, one waiting for its backoff")
+
+	aside, total, err := st.SetAsideEvents(ctx, "CO", 10)
+	require.NoError(t, err)
+	require.Equal(t, 1, total)
+	require.Equal(t, "p1", aside[0].EventID)
+	require.Equal(t, "e1", aside[0].ElectionID)
+	require.Equal(t, "invalid_argument: refused", aside[0].Reason)
+	_, total, err = st.SetAsideEvents(ctx, "WY", 10)
+	require.NoError(t, err)
+	require.Zero(t, total)
+
+	_, err = st.Pool().Exec(ctx, `UPDATE ballot_events SET next_signal_at = now() - interval '1 second' WHERE id = $1`, later.EventRef)
+	require.NoError(t, err)
+	got, err = st.UnsignaledEvents(ctx, time.Now().Add(time.Minute), 10)
+	require.NoError(t, err)
+	require.Len(t, got, 1, "after its backoff the event is swept again")
+}

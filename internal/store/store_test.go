@@ -21,8 +21,9 @@ func setup(t *testing.T) (*store.Store, store.Voter) {
 		TimeZone: "America/Denver", EmailFrom: "b@example.org", EmailFromName: "Denver", SMSFrom: "+17205550100",
 		VoiceFrom: "+17205550100", HelpText: "Call 720-555-0100."})
 	require.NoError(t, err)
+	// The canvass is still open whatever the date: events of a closed canvass are refused.
 	require.NoError(t, st.UpsertElection(ctx, store.Election{ID: "e1", State: "CO", Name: "General",
-		ElectionDay: time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC), CanvassEndsAt: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)}))
+		ElectionDay: time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC), CanvassEndsAt: time.Now().AddDate(0, 1, 0)}))
 	v := store.Voter{State: "CO", VoterID: "V1", County: "denver", FirstName: "José", LastName: "Núñez",
 		DateOfBirth: time.Date(1990, 12, 1, 0, 0, 0, 0, time.UTC), ResidentialZIP: "80219", Status: "active",
 		Email: "jose@example.org"}

@@ -1,0 +1,83 @@
+package intake
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+
+	"github.com/ballotflow/ballotflow/internal/metrics"
+	"github.com/ballotflow/ballotflow/internal/store"
+	"github.com/ballotflow/ballotflow/workflows"
+)
+
+// Events whose signal cannot be delivered. A ballot workflow lives until its election's
+// canvass ends and a grace period after it; an event that comes later, or that Temporal
+// refuses as invalid, would fail the same way on every try, so it is set aside with its
+// reason (operators list such events) instead of holding up the events behind it.
+
+const (
+	// workflowGrace is how long a ballot workflow may outlive its canvass: it closes itself
+	// at the canvass end, and the execution timeout is only the backstop.
+	workflowGrace = 7 * 24 * time.Hour
+	// maxWorkflowTimeout bounds the execution timeout whatever the election's dates say;
+	// elections are validated (roll.CheckElection) to end their canvass well within it.
+	maxWorkflowTimeout = 2*366*24*time.Hour + workflowGrace
+	// minWorkflowTimeout leaves an event that arrives just before the canvass closes time to
+	// be handled and its notices settled.
+	minWorkflowTimeout = time.Hour
+
+	// resignalBackoff is the wait before a failed re-signal is tried again; it doubles with
+	// each failure up to resignalMaxBackoff.
+	resignalBackoff    = 30 * time.Second
+	resignalMaxBackoff = 30 * time.Minute
+
+	// resignalTimeout bounds one re-signal, so that one slow call cannot hold up the sweep;
+	// resignalFailuresInARow failures in a row end a sweep early (the next one starts over).
+	resignalTimeout        = 15 * time.Second
+	resignalFailuresInARow = 5
+
+	// markSignaledTimeout bounds recording that Temporal has a signal once the caller's
+	// context is gone.
+	markSignaledTimeout = 10 * time.Second
+)
+
+// workflowTimeout is a ballot workflow's execution timeout: until the canvass ends, plus the
+// grace, never negative and never overflowing (a canvass in the year 9999 is clamped).
+func workflowTimeout(canvassEndsAt, now time.Time) time.Duration {
+	left := canvassEndsAt.Sub(now) // saturates rather than overflows
+	if left > maxWorkflowTimeout-workflowGrace {
+		return maxWorkflowTimeout
+	}
+	return max(left+workflowGrace, minWorkflowTimeout)
+}
+
+// canvassClosed reports whether an election's canvass is over at now: its ballot workflows
+// are closed, and nothing posted now could reach them.
+func canvassClosed(e store.Election, now time.Time) bool {
+	return !now.Before(e.CanvassEndsAt)
+}
+
+// poisonSignal reports whether a SignalWithStart error is one that would come back on every
+// try (Temporal refused the request as invalid), and the reason code to set the event aside
+// with. Unavailability, timeouts and rate limits pass, and are retried.
+func poisonSignal(err error) (string, bool) {
+	var invalid *serviceerror.InvalidArgument
+	if errors.As(err, &invalid) {
+		return store.SetAsideInvalid, true
+	}
+	return "", false
+}
+
+// setAside records that an event's signal can never succeed, counts it, and logs it with
+// ids only. It returns nil: the event is dealt with, and must not stop the ones after it.
+func (s *Service) setAside(ctx context.Context, eventRef int64, b store.Ballot, code, detail string) error {
+	if err := s.Store.SetEventAside(ctx, eventRef, code, detail); err != nil {
+		return err
+	}
+	metrics.EventsSetAside.WithLabelValues(code).Inc()
+	s.logger().Warn("ballot event set aside: its signal cannot succeed; see GET /v1/operator/set-aside-events",
+		"event_ref", eventRef, "workflow_id", workflows.WorkflowID(b.ElectionID, b.Key), "reason", code)
+	return nil
+}
