@@ -17,7 +17,6 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/ballotflow/ballotflow/internal/intake"
-	"github.com/ballotflow/ballotflow/internal/metrics"
 	"github.com/ballotflow/ballotflow/internal/store"
 )
 
@@ -51,7 +50,10 @@ type Config struct {
 	// a ballot's workflow in Temporal UI; without a URL no links are given.
 	TemporalUIURL     string
 	TemporalNamespace string
-	Logger            *slog.Logger
+	// Metrics, when set, is served at GET /metrics. It is nil when METRICS_ADDR serves the
+	// metrics on a listener of their own, so that the public API does not show them.
+	Metrics http.Handler
+	Logger  *slog.Logger
 }
 
 // Body limits: a JSON batch of events, and one event.
@@ -75,6 +77,7 @@ func New(cfg Config) http.Handler {
 		abort(c, http.StatusInternalServerError, "internal", "something went wrong on our side; please retry", "")
 	}))
 	r.Use(accessLog(cfg.Logger))
+	r.Use(refuseControlCharsInURL)
 	r.HandleMethodNotAllowed = true
 	r.NoRoute(func(c *gin.Context) {
 		abort(c, http.StatusNotFound, "not_found", "no such endpoint; see /openapi.json", "")
@@ -86,7 +89,9 @@ func New(cfg Config) http.Handler {
 	h := &handlers{cfg: cfg}
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", h.ready)
-	r.GET("/metrics", gin.WrapH(metrics.Handler()))
+	if cfg.Metrics != nil {
+		r.GET("/metrics", gin.WrapH(cfg.Metrics))
+	}
 	r.GET("/openapi.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", openAPIDocument) })
 
 	v1 := r.Group("/v1")

@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/x509"
@@ -18,6 +19,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/sendgrid/sendgrid-go/helpers/eventwebhook"
@@ -43,6 +45,9 @@ const (
 const (
 	maxTwilioBody   = 64 << 10
 	maxSendGridBody = 8 << 20
+	// SendGrid posts up to about a thousand events at once; more is not SendGrid, and each
+	// event held costs memory before anything is stored.
+	maxSendGridEvents = 10000
 	// SendGrid's signed timestamp may be this old, or this far ahead of our clock.
 	sendGridMaxAge  = 10 * time.Minute
 	sendGridMaxSkew = 5 * time.Minute
@@ -160,6 +165,63 @@ func (w *webhooks) twilioForm(c *gin.Context) (url.Values, bool) {
 	return r.Form, true
 }
 
+// Field bounds of the Twilio parameters ballotflow reads: Twilio's sids are 34 characters,
+// E.164 numbers at most 16 (other senders, such as "whatsapp:+1...", a little more), a text
+// at most 1600 characters of up to 4 bytes.
+const (
+	maxSidLen      = 64
+	maxPhoneLen    = 64
+	maxStatusLen   = 32
+	maxKeyLen      = 256
+	maxSMSBodyLen  = 1600 * 4
+	maxErrorCode   = 10
+	maxSendGridID  = 256
+	maxSendGridStr = 320 // an email address is at most 254; event names are short
+)
+
+// twilioParam returns the parameter name when it is empty or passes valid within max bytes;
+// otherwise it answers 400 naming the parameter and returns false. PostgreSQL refuses NUL
+// bytes and invalid UTF-8, so nothing that is not clean text reaches it.
+func twilioParam(c *gin.Context, form url.Values, name string, max int, valid func(string) bool) (string, bool) {
+	v := form.Get(name)
+	if v == "" || (len(v) <= max && valid(v)) {
+		return v, true
+	}
+	abort(c, http.StatusBadRequest, "invalid_field",
+		fmt.Sprintf("%s must be at most %d bytes of text without control characters", name, max), name)
+	return "", false
+}
+
+// isCleanText reports whether s is valid UTF-8 without control characters (NUL included).
+func isCleanText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	return !strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' })
+}
+
+// isSid reports whether s looks like a provider id: ASCII letters and digits (Twilio's SM...,
+// CA...).
+func isSid(s string) bool {
+	for _, r := range s {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// isStatusWord reports whether s looks like a provider's status name: lower-case ASCII
+// letters, '-' and '_' ("in-progress", "no-answer").
+func isStatusWord(s string) bool {
+	for _, r := range s {
+		if !('a' <= r && r <= 'z' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
 // Keyword kinds of an inbound text.
 const (
 	kwOther   = ""
@@ -210,18 +272,37 @@ var smsReplies = map[string]map[string]string{
 
 // twilioSMS handles an inbound text: the keywords YES, STOP (and Twilio's other opt-out
 // words), START and HELP, or anything else. It answers TwiML; after STOP and START it sends
-// no reply because Twilio sends its own confirmation.
+// no reply because Twilio sends its own confirmation. Every text is recorded by its
+// MessageSid: Twilio's signature has no timestamp, so the same signed request posted again
+// is answered with an empty TwiML document and changes nothing.
 func (w *webhooks) twilioSMS(c *gin.Context) {
 	form, ok := w.twilioForm(c)
 	if !ok {
 		return
 	}
-	from, to := form.Get("From"), form.Get("To")
-	if from == "" {
-		abort(c, http.StatusBadRequest, "invalid_field", "From is required", "From")
+	sid, ok := twilioParam(c, form, "MessageSid", maxSidLen, isSid)
+	if !ok {
 		return
 	}
-	kind, word := parseKeyword(form.Get("Body"))
+	from, ok := twilioParam(c, form, "From", maxPhoneLen, isCleanText)
+	if !ok {
+		return
+	}
+	to, ok := twilioParam(c, form, "To", maxPhoneLen, isCleanText)
+	if !ok {
+		return
+	}
+	for _, required := range []struct{ name, value string }{{"MessageSid", sid}, {"From", from}} {
+		if required.value == "" {
+			abort(c, http.StatusBadRequest, "invalid_field", required.name+" is required", required.name)
+			return
+		}
+	}
+	kind, word := kwOther, ""
+	if body := form.Get("Body"); len(body) <= maxSMSBodyLen && isCleanText(body) {
+		// A body that is not clean text is nobody's keyword; it is never stored either way.
+		kind, word = parseKeyword(body)
+	}
 	ctx, cancel := background(c)
 	defer cancel()
 
@@ -230,68 +311,86 @@ func (w *webhooks) twilioSMS(c *gin.Context) {
 		w.internalError(c, "inbound sms", err)
 		return
 	}
-	lang, name, help := w.replyContext(ctx, subs, to)
-	if spanishKeywords[word] {
-		lang = "es"
+	// The sid is recorded even when nobody on the phone is subscribed: a STOP captured today
+	// must not opt out a voter who subscribes the number tomorrow.
+	in := store.InboundSMS{MessageSID: sid, Phone: from, Actor: "provider:twilio", Reason: "sms keyword " + word}
+	if len(subs) > 0 {
+		in.From, in.To = keywordChange(kind)
 	}
-	reply := func(key string) {
-		text := smsReplies[lang][key]
-		if strings.Contains(text, "%") {
-			text = fmt.Sprintf(text, name, help)
-		}
-		twiml(c, "<Message>"+html.EscapeString(text)+"</Message>")
-	}
-	if len(subs) == 0 {
-		// Nobody we write to: answer, store nothing.
-		switch {
-		case kind == kwHelp && name != "":
-			reply("help")
-		case kind == kwStop || kind == kwStart:
-			twiml(c, "")
-		default:
-			reply("unknown")
-		}
-		return
-	}
-
-	var changed []int64
-	const actor = "provider:twilio"
-	switch kind {
-	case kwConfirm:
-		changed, err = w.cfg.Store.SetPhoneSMSState(ctx, from, []string{"pending"}, "active", actor, "sms keyword "+word)
-	case kwStop:
-		changed, err = w.cfg.Store.SetPhoneSMSState(ctx, from, []string{"pending", "active", "bounced"}, "opted_out", actor, "sms keyword "+word)
-	case kwStart:
-		changed, err = w.cfg.Store.SetPhoneSMSState(ctx, from, []string{"opted_out"}, "active", actor, "sms keyword "+word)
-	}
+	changed, duplicate, err := w.cfg.Store.ApplyInboundSMS(ctx, in)
 	if err != nil {
 		w.internalError(c, "inbound sms keyword", err)
+		return
+	}
+	if duplicate {
+		w.log.Info("inbound sms already processed; replay ignored", "message_sid", sid)
+		twiml(c, "")
 		return
 	}
 	w.notify(ctx, changed, prefs.ReasonSMSKeyword)
 	if len(changed) > 0 {
 		w.log.Info("sms keyword applied", "keyword", kind, "voters", changed)
 	}
+	w.replySMS(c, replyFor(kind, subs, changed), w.smsReplyText(ctx, subs, to, word))
+}
 
+// keywordChange is the SMS subscription change a keyword asks for: the states it moves from
+// and the state it moves to; none for HELP and texts that are not keywords.
+func keywordChange(kind string) (from []string, to string) {
 	switch kind {
-	case kwStop, kwStart:
-		twiml(c, "")
-	case kwHelp:
-		reply("help")
 	case kwConfirm:
-		if len(changed) > 0 {
-			reply("confirmed")
-			return
-		}
-		reply("other")
-	default:
-		pending := slices.ContainsFunc(subs, func(s store.PhoneSubscriber) bool { return s.State == "pending" })
-		if pending {
-			reply("pending")
-			return
-		}
-		reply("other")
+		return []string{"pending"}, "active"
+	case kwStop:
+		return []string{"pending", "active", "bounced"}, "opted_out"
+	case kwStart:
+		return []string{"opted_out"}, "active"
 	}
+	return nil, ""
+}
+
+// replyFor picks the reply to a text: "" for none (after STOP and START Twilio sends its own
+// confirmation), else a key of smsReplies.
+func replyFor(kind string, subs []store.PhoneSubscriber, changed []int64) string {
+	switch {
+	case kind == kwStop || kind == kwStart:
+		return ""
+	case kind == kwHelp:
+		return "help"
+	case len(subs) == 0:
+		return "unknown"
+	case kind == kwConfirm && len(changed) > 0:
+		return "confirmed"
+	case kind == kwOther && slices.ContainsFunc(subs, func(s store.PhoneSubscriber) bool { return s.State == "pending" }):
+		return "pending"
+	}
+	return "other"
+}
+
+// smsReplyText returns the text of a reply by its key, in the voter's language (Spanish when
+// the keyword was Spanish), with the jurisdiction's name and help text.
+func (w *webhooks) smsReplyText(ctx context.Context, subs []store.PhoneSubscriber, to, word string) func(key string) string {
+	lang, name, help := w.replyContext(ctx, subs, to)
+	if spanishKeywords[word] {
+		lang = "es"
+	}
+	return func(key string) string {
+		if key == "help" && name == "" {
+			key = "unknown" // no jurisdiction to name: the generic answer
+		}
+		text := smsReplies[lang][key]
+		if strings.Contains(text, "%") {
+			text = fmt.Sprintf(text, name, help)
+		}
+		return text
+	}
+}
+
+func (w *webhooks) replySMS(c *gin.Context, key string, text func(string) string) {
+	if key == "" {
+		twiml(c, "")
+		return
+	}
+	twiml(c, "<Message>"+html.EscapeString(text(key))+"</Message>")
 }
 
 // replyContext picks the language, jurisdiction name and help text of a reply: those of the
@@ -346,9 +445,25 @@ func (w *webhooks) twilioStatus(c *gin.Context) {
 	if !ok {
 		return
 	}
-	sid, status, channel := form.Get("MessageSid"), form.Get("MessageStatus"), "sms"
-	if sid == "" {
-		sid, status, channel = form.Get("CallSid"), form.Get("CallStatus"), "voice"
+	sidField, statusField, channel := "MessageSid", "MessageStatus", "sms"
+	if form.Get(sidField) == "" {
+		sidField, statusField, channel = "CallSid", "CallStatus", "voice"
+	}
+	sid, ok := twilioParam(c, form, sidField, maxSidLen, isSid)
+	if !ok {
+		return
+	}
+	status, ok := twilioParam(c, form, statusField, maxStatusLen, isStatusWord)
+	if !ok {
+		return
+	}
+	key, ok := twilioParam(c, form, providers.IdempotencyKeyParam, maxKeyLen, isCleanText)
+	if !ok {
+		return
+	}
+	to, ok := twilioParam(c, form, "To", maxPhoneLen, isCleanText)
+	if !ok {
+		return
 	}
 	switch {
 	case sid == "":
@@ -359,7 +474,7 @@ func (w *webhooks) twilioStatus(c *gin.Context) {
 		return
 	}
 	ev := store.ProviderEvent{
-		Provider: "twilio", IdempotencyKey: form.Get(providers.IdempotencyKeyParam), ProviderID: sid,
+		Provider: "twilio", IdempotencyKey: key, ProviderID: sid,
 		Channels: []string{channel}, EventID: sid + ":" + status, Status: status,
 		State: twilioStatusStates[status], OccurredAt: w.now(),
 	}
@@ -367,7 +482,10 @@ func (w *webhooks) twilioStatus(c *gin.Context) {
 		ev.OccurredAt = t
 	}
 	code := form.Get("ErrorCode")
-	if code != "" && isDigits(code) {
+	if len(code) > maxErrorCode || !isDigits(code) {
+		code = "" // not one of Twilio's numeric codes: nothing to act on or store
+	}
+	if code != "" {
 		ev.Detail = "Twilio error " + code
 	} else if ev.State == store.DeliveryFailed {
 		ev.Detail = status
@@ -375,10 +493,10 @@ func (w *webhooks) twilioStatus(c *gin.Context) {
 	if channel == "sms" && ev.State == store.DeliveryFailed {
 		switch {
 		case twilioUnreachableCodes[code] > 0:
-			ev.Subscription, ev.Address = "bounced", form.Get("To")
+			ev.Subscription, ev.Address = "bounced", to
 			ev.SubscriptionAfter = twilioUnreachableCodes[code]
 		case code == "21610": // the recipient replied STOP to this sender
-			ev.Subscription, ev.Address = "opted_out", form.Get("To")
+			ev.Subscription, ev.Address = "opted_out", to
 		}
 	}
 	ctx, cancel := background(c)
@@ -403,7 +521,7 @@ func (w *webhooks) twilioVoice(c *gin.Context) {
 		return
 	}
 	key := form.Get(providers.IdempotencyKeyParam)
-	if form.Get("Digits") != "1" || key == "" {
+	if form.Get("Digits") != "1" || key == "" || len(key) > maxKeyLen || !isCleanText(key) {
 		twiml(c, "<Hangup/>")
 		return
 	}
@@ -517,18 +635,18 @@ func (w *webhooks) sendGridEvents(c *gin.Context) {
 		return
 	}
 
-	var events []sendGridEvent
-	if err := json.Unmarshal(body, &events); err != nil {
-		abort(c, http.StatusBadRequest, "invalid_body", "the body is not a JSON list of SendGrid events", "")
+	evs, field, err := w.sendGridBatch(body)
+	if err != nil {
+		status := http.StatusBadRequest
+		if errors.Is(err, errTooManyEvents) {
+			status = http.StatusRequestEntityTooLarge
+		}
+		abort(c, status, "invalid_body", err.Error(), field)
 		return
 	}
 	ctx, cancel := background(c)
 	defer cancel()
-	for _, e := range events {
-		ev, ok := w.sendGridProviderEvent(e)
-		if !ok {
-			continue
-		}
+	for _, ev := range evs {
 		res, err := w.cfg.Store.RecordProviderEvent(ctx, ev)
 		if err != nil {
 			// SendGrid retries the batch; events already stored are recognised by sg_event_id.
@@ -536,7 +654,7 @@ func (w *webhooks) sendGridEvents(c *gin.Context) {
 			return
 		}
 		if !res.Matched {
-			w.log.Info("sendgrid event for no known delivery; ignored", "message_id", ev.ProviderID, "event", e.Event)
+			w.log.Info("sendgrid event for no known delivery; ignored", "message_id", ev.ProviderID, "event", ev.Status)
 		}
 		reason := prefs.ReasonEmailBounce
 		if ev.Subscription == "opted_out" {
@@ -545,6 +663,73 @@ func (w *webhooks) sendGridEvents(c *gin.Context) {
 		w.notify(ctx, res.Changed, reason)
 	}
 	c.Status(http.StatusOK)
+}
+
+var errTooManyEvents = fmt.Errorf("a SendGrid event batch holds at most %d events", maxSendGridEvents)
+
+// sendGridBatch reads a signed batch, a JSON list of events, one event at a time, and returns
+// the delivery events to record. Every event is checked before anything is stored, so a
+// batch is taken whole or refused whole; on refusal it names the offending field
+// (events[3].email). Events without an sg_event_id are skipped: they could not be told
+// apart from a replay of themselves.
+func (w *webhooks) sendGridBatch(body []byte) ([]store.ProviderEvent, string, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	notAList := errors.New("the body is not a JSON list of SendGrid events")
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
+		return nil, "", notAList
+	}
+	var evs []store.ProviderEvent
+	for i := 0; dec.More(); i++ {
+		if i == maxSendGridEvents {
+			return nil, "", errTooManyEvents
+		}
+		var e sendGridEvent
+		if err := dec.Decode(&e); err != nil {
+			return nil, fmt.Sprintf("events[%d]", i), fmt.Errorf("event %d is not a SendGrid event object", i)
+		}
+		ev, ok := w.sendGridProviderEvent(e)
+		if !ok {
+			continue
+		}
+		if field, err := w.checkSendGridEvent(e); err != nil {
+			return nil, fmt.Sprintf("events[%d].%s", i, field), fmt.Errorf("event %d: %w", i, err)
+		}
+		if e.SGEventID == "" {
+			w.log.Warn("sendgrid event without sg_event_id; ignored", "event", e.Event)
+			continue
+		}
+		evs = append(evs, ev)
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, "", notAList
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, "", notAList // something after the list
+	}
+	return evs, "", nil
+}
+
+// checkSendGridEvent refuses an event ballotflow would store whose fields are not clean
+// text within bounds (PostgreSQL refuses NUL bytes) or whose timestamp is not a time SendGrid
+// could have seen; it returns the JSON name of the field.
+func (w *webhooks) checkSendGridEvent(e sendGridEvent) (string, error) {
+	for _, f := range []struct {
+		name, value string
+		max         int
+	}{
+		{"event", e.Event, maxSendGridStr}, {"email", e.Email, maxSendGridStr},
+		{"sg_event_id", e.SGEventID, maxSendGridID}, {"sg_message_id", e.SGMessageID, maxSendGridID},
+		{"idempotency_key", e.IdempotencyKey, maxKeyLen},
+	} {
+		if len(f.value) > f.max || !isCleanText(f.value) {
+			return f.name, fmt.Errorf("%s must be at most %d bytes of text without control characters", f.name, f.max)
+		}
+	}
+	earliest, latest := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), w.now().Add(24*time.Hour)
+	if e.Timestamp != 0 && (e.Timestamp < earliest.Unix() || e.Timestamp > latest.Unix()) {
+		return "timestamp", errors.New("timestamp must be the Unix time of the event, not before 2000 nor in the future")
+	}
+	return "", nil
 }
 
 // sendGridProviderEvent maps a SendGrid event onto a delivery event; false for events
@@ -582,7 +767,7 @@ func (w *webhooks) sendGridProviderEvent(e sendGridEvent) (store.ProviderEvent, 
 // safeDetail keeps provider text that is a code or a fixed phrase, and drops anything that
 // could quote an address.
 func safeDetail(s string) string {
-	if len(s) > 80 || strings.ContainsAny(s, "@<>") {
+	if len(s) > 80 || strings.ContainsAny(s, "@<>") || !isCleanText(s) {
 		return ""
 	}
 	return s

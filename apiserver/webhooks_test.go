@@ -82,6 +82,12 @@ type whFixture struct {
 func whSetup(t *testing.T) *whFixture {
 	t.Helper()
 	t.Parallel()
+	return whNew(t)
+}
+
+// whNew is whSetup for fuzz targets, which cannot run in parallel.
+func whNew(t testing.TB) *whFixture {
+	t.Helper()
 	st := testdb.Open(t)
 	require.NoError(t, demo.Seed(whCtx, st, time.Now()))
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -127,7 +133,7 @@ func (a whAnswer) errorCode(t *testing.T) string {
 }
 
 // postTwilio posts form params to path (with query) signed with sig.
-func (f *whFixture) postTwilio(t *testing.T, pathAndQuery string, params url.Values, sig string) whAnswer {
+func (f *whFixture) postTwilio(t testing.TB, pathAndQuery string, params url.Values, sig string) whAnswer {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodPost, pathAndQuery, strings.NewReader(params.Encode()))
 	req.Host = "api.internal:8080" // as a load balancer forwards it: never the signed URL
@@ -139,7 +145,7 @@ func (f *whFixture) postTwilio(t *testing.T, pathAndQuery string, params url.Val
 }
 
 // twilio posts params to path (with query), signed as Twilio signs for PUBLIC_URL.
-func (f *whFixture) twilio(t *testing.T, pathAndQuery string, params url.Values) whAnswer {
+func (f *whFixture) twilio(t testing.TB, pathAndQuery string, params url.Values) whAnswer {
 	t.Helper()
 	return f.postTwilio(t, pathAndQuery, params, whTwilioSignature(whTwilioToken, whPublicURL+pathAndQuery, params))
 }
@@ -151,14 +157,14 @@ func whServe(h http.Handler, req *http.Request) whAnswer {
 	return whAnswer{status: rec.Code, body: string(body), ctype: rec.Header().Get("Content-Type")}
 }
 
-func (f *whFixture) sms(t *testing.T, from, body string) whAnswer {
+func (f *whFixture) sms(t testing.TB, from, body string) whAnswer {
 	t.Helper()
 	return f.twilio(t, apiserver.PathTwilioSMS, url.Values{"From": {from}, "To": {whDenverSMS}, "Body": {body},
 		"MessageSid": {"SMinbound" + strconv.FormatInt(time.Now().UnixNano(), 10)}, "AccountSid": {"ACtest"}})
 }
 
 // postSendGrid posts a raw body with the given signature headers.
-func (f *whFixture) postSendGrid(t *testing.T, body []byte, sig, ts string) whAnswer {
+func (f *whFixture) postSendGrid(t testing.TB, body []byte, sig, ts string) whAnswer {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodPost, apiserver.PathSendGridEvents, strings.NewReader(string(body)))
 	req.Header.Set("Content-Type", "application/json")
@@ -171,7 +177,7 @@ func (f *whFixture) postSendGrid(t *testing.T, body []byte, sig, ts string) whAn
 	return whServe(f.handler, req)
 }
 
-func whSignSendGrid(t *testing.T, key *ecdsa.PrivateKey, ts string, body []byte) string {
+func whSignSendGrid(t testing.TB, key *ecdsa.PrivateKey, ts string, body []byte) string {
 	t.Helper()
 	h := sha256.Sum256(append([]byte(ts), body...))
 	sig, err := ecdsa.SignASN1(rand.Reader, key, h[:])
@@ -180,7 +186,7 @@ func whSignSendGrid(t *testing.T, key *ecdsa.PrivateKey, ts string, body []byte)
 }
 
 // sendGrid posts events signed now with the configured key.
-func (f *whFixture) sendGrid(t *testing.T, events ...map[string]any) whAnswer {
+func (f *whFixture) sendGrid(t testing.TB, events ...map[string]any) whAnswer {
 	t.Helper()
 	body, err := json.Marshal(events)
 	require.NoError(t, err)
@@ -189,7 +195,7 @@ func (f *whFixture) sendGrid(t *testing.T, events ...map[string]any) whAnswer {
 }
 
 // voter returns a demo voter's internal id.
-func (f *whFixture) voter(t *testing.T, i int) int64 {
+func (f *whFixture) voter(t testing.TB, i int) int64 {
 	t.Helper()
 	v, err := f.st.VoterByID(whCtx, "CO", demo.Voters[i].VoterID)
 	require.NoError(t, err)
@@ -197,7 +203,7 @@ func (f *whFixture) voter(t *testing.T, i int) int64 {
 }
 
 // ballot records a county event for a demo voter and returns the ballot.
-func (f *whFixture) ballot(t *testing.T, voter int, ballotID, status, reason string) store.Ballot {
+func (f *whFixture) ballot(t testing.TB, voter int, ballotID, status, reason string) store.Ballot {
 	t.Helper()
 	rec, err := f.st.RecordEvent(whCtx, store.BallotEvent{JurisdictionID: "co-denver", ElectionID: demo.ElectionID,
 		BallotID: ballotID, VoterRef: f.voter(t, voter), EventID: ballotID + "-" + status, Status: status,
@@ -207,7 +213,7 @@ func (f *whFixture) ballot(t *testing.T, voter int, ballotID, status, reason str
 }
 
 // delivery writes a delivery the provider accepted with providerID ("" leaves it sending).
-func (f *whFixture) delivery(t *testing.T, b store.Ballot, key, status, channel, providerID string) {
+func (f *whFixture) delivery(t testing.TB, b store.Ballot, key, status, channel, providerID string) {
 	t.Helper()
 	_, err := f.st.BeginDelivery(whCtx, store.Delivery{IdempotencyKey: key, BallotRef: b.Ref, VoterRef: b.VoterRef,
 		NoticeSeq: whNoticeSeq(t, key), NoticeStatus: status, Channel: channel})
@@ -223,7 +229,7 @@ type whDeliveryRow struct {
 }
 
 // whNoticeSeq is the notice number in a delivery key, <ballot>/<seq>/<channel>.
-func whNoticeSeq(t *testing.T, key string) int {
+func whNoticeSeq(t testing.TB, key string) int {
 	t.Helper()
 	parts := strings.Split(key, "/")
 	require.Len(t, parts, 3, key)
@@ -232,7 +238,7 @@ func whNoticeSeq(t *testing.T, key string) int {
 	return seq
 }
 
-func (f *whFixture) deliveryRow(t *testing.T, key string) whDeliveryRow {
+func (f *whFixture) deliveryRow(t testing.TB, key string) whDeliveryRow {
 	t.Helper()
 	var r whDeliveryRow
 	require.NoError(t, f.st.Pool().QueryRow(whCtx, `
@@ -241,7 +247,7 @@ func (f *whFixture) deliveryRow(t *testing.T, key string) whDeliveryRow {
 	return r
 }
 
-func (f *whFixture) subState(t *testing.T, voterRef int64, channel string) string {
+func (f *whFixture) subState(t testing.TB, voterRef int64, channel string) string {
 	t.Helper()
 	subs, err := f.st.Subscriptions(whCtx, voterRef)
 	require.NoError(t, err)
@@ -255,7 +261,7 @@ func (f *whFixture) subState(t *testing.T, voterRef int64, channel string) strin
 
 // setSub sets a voter's subscription; a state "opted_out/county" is an opt-out the voter asked
 // the county for.
-func (f *whFixture) setSub(t *testing.T, voterRef int64, channel, address, state string) {
+func (f *whFixture) setSub(t testing.TB, voterRef int64, channel, address, state string) {
 	t.Helper()
 	source := "portal"
 	if s, ok := strings.CutSuffix(state, "/county"); ok {
@@ -265,7 +271,7 @@ func (f *whFixture) setSub(t *testing.T, voterRef int64, channel, address, state
 		Address: address, State: state, Source: source}))
 }
 
-func (f *whFixture) count(t *testing.T, table string) int {
+func (f *whFixture) count(t testing.TB, table string) int {
 	t.Helper()
 	var n int
 	require.NoError(t, f.st.Pool().QueryRow(whCtx, "SELECT count(*) FROM "+table).Scan(&n))
@@ -286,7 +292,8 @@ func TestTwilioWebhooksRefuseBadSignatures(t *testing.T) {
 		name, path string
 		params     url.Values
 	}{
-		{"sms", apiserver.PathTwilioSMS, url.Values{"From": {demo.Voters[0].SMS}, "To": {whDenverSMS}, "Body": {"STOP"}}},
+		{"sms", apiserver.PathTwilioSMS, url.Values{"From": {demo.Voters[0].SMS}, "To": {whDenverSMS}, "Body": {"STOP"},
+			"MessageSid": {"SMsig0000000000000000000000000000"}}},
 		{"status", apiserver.PathTwilioStatus + "?d=" + url.QueryEscape(b.Key+"/1/sms"),
 			url.Values{"MessageSid": {"SMsig"}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30006"}, "To": {demo.Voters[0].SMS}}},
 		{"voice", apiserver.PathTwilioVoice + "?d=" + url.QueryEscape(b.Key+"/1/voice"),
@@ -775,4 +782,269 @@ func TestVoiceRepeat(t *testing.T) {
 	a = whServe(f.handler, req)
 	require.Equal(t, http.StatusOK, a.status, a.body)
 	require.Contains(t, a.body, "José Núñez")
+}
+
+// rawTwilio posts a raw form body to path, signed as Twilio signs it (the first value of
+// each parameter), so that tests can send repeated keys and bytes url.Values would not.
+func (f *whFixture) rawTwilio(t testing.TB, pathAndQuery, body string) whAnswer {
+	t.Helper()
+	params, _ := url.ParseQuery(body)
+	req := httptest.NewRequest(http.MethodPost, pathAndQuery, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Twilio-Signature", whTwilioSignature(whTwilioToken, whPublicURL+pathAndQuery, params))
+	return whServe(f.handler, req)
+}
+
+// whStored counts what a webhook can change, to show that a refused request changed nothing.
+type whStored struct {
+	DeliveryEvents, Audits, InboundMessages int
+	Subscriptions                           string
+}
+
+func (f *whFixture) stored(t testing.TB) whStored {
+	t.Helper()
+	var s whStored
+	require.NoError(t, f.st.Pool().QueryRow(whCtx, `SELECT
+		(SELECT count(*) FROM delivery_events), (SELECT count(*) FROM audit_log), (SELECT count(*) FROM inbound_messages),
+		(SELECT coalesce(string_agg(voter_ref || channel || state, ',' ORDER BY voter_ref, channel), '') FROM subscriptions)`).
+		Scan(&s.DeliveryEvents, &s.Audits, &s.InboundMessages, &s.Subscriptions))
+	return s
+}
+
+// TestReplayedSignedSMSDoesNotActAgain: Twilio's signature has no timestamp, so a captured
+// STOP stays validly signed forever. Posted again after the voter texted START, it is
+// recognised by its MessageSid, answered with an empty reply, and changes nothing.
+func TestReplayedSignedSMSDoesNotActAgain(t *testing.T) {
+	f := whSetup(t)
+	maria := f.voter(t, 0)
+	phone := demo.Voters[0].SMS
+	b := f.ballot(t, 0, "DEN-REPLAY", "mailed", "")
+	text := func(sid, body string) whAnswer {
+		return f.twilio(t, apiserver.PathTwilioSMS, url.Values{"From": {phone}, "To": {whDenverSMS}, "Body": {body},
+			"MessageSid": {sid}, "AccountSid": {"ACtest"}})
+	}
+	stop := "SM" + strings.Repeat("a", 32)
+	require.Equal(t, http.StatusOK, text(stop, "STOP").status)
+	require.Equal(t, "opted_out", f.subState(t, maria, "sms"))
+	require.Equal(t, http.StatusOK, text("SM"+strings.Repeat("b", 32), "START").status)
+	require.Equal(t, "active", f.subState(t, maria, "sms"))
+	before, signals := f.stored(t), f.temporal.signaled()
+
+	a := text(stop, "STOP")
+	require.Equal(t, http.StatusOK, a.status, a.body)
+	require.Equal(t, `<?xml version="1.0" encoding="UTF-8"?><Response></Response>`, a.body)
+	require.Equal(t, "active", f.subState(t, maria, "sms"), "the replayed STOP must not opt her out again")
+	require.Equal(t, before, f.stored(t))
+	require.Equal(t, signals, f.temporal.signaled())
+	require.Len(t, signals[workflows.WorkflowID(b.ElectionID, b.Key)], 2, "one signal each for STOP and START")
+
+	// A HELP posted twice gets no second reply either: Twilio would send it as a text.
+	help := "SM" + strings.Repeat("c", 32)
+	require.Contains(t, text(help, "HELP").body, "<Message>")
+	require.NotContains(t, text(help, "HELP").body, "<Message>")
+}
+
+// TestInboundSMSNeedsAMessageSid: without Twilio's MessageSid a text cannot be told from a
+// replay, so it is refused with a 400 naming the field, and nothing changes.
+func TestInboundSMSNeedsAMessageSid(t *testing.T) {
+	f := whSetup(t)
+	maria := f.voter(t, 0)
+	for name, sid := range map[string]string{"missing": "", "not an id": "SM/../x", "too long": "SM" + strings.Repeat("a", 100)} {
+		t.Run(name, func(t *testing.T) {
+			params := url.Values{"From": {demo.Voters[0].SMS}, "To": {whDenverSMS}, "Body": {"STOP"}}
+			if sid != "" {
+				params.Set("MessageSid", sid)
+			}
+			a := f.twilio(t, apiserver.PathTwilioSMS, params)
+			require.Equal(t, http.StatusBadRequest, a.status, a.body)
+			require.Contains(t, a.body, `"field":"MessageSid"`)
+		})
+	}
+	require.Equal(t, "active", f.subState(t, maria, "sms"))
+	require.Zero(t, f.count(t, "inbound_messages"))
+}
+
+// TestTwilioParametersThatAreNotCleanTextAreRefused: NUL bytes, invalid UTF-8 and oversized
+// values in a signed form get a 400 naming the parameter (PostgreSQL would refuse them with
+// a 500) and change nothing; a text body that is not clean text is simply not a keyword.
+func TestTwilioParametersThatAreNotCleanTextAreRefused(t *testing.T) {
+	f := whSetup(t)
+	maria := f.voter(t, 0)
+	phone := demo.Voters[0].SMS
+	b := f.ballot(t, 0, "DEN-NUL", "mailed", "")
+	key := b.Key + "/1/sms"
+	f.delivery(t, b, key, "mailed", "sms", "SMnul")
+	sms := "From=" + url.QueryEscape(phone) + "&To=" + url.QueryEscape(whDenverSMS) + "&Body=STOP&MessageSid=SMnul1"
+	status := "MessageSid=SMnul&MessageStatus=failed&ErrorCode=30006&To=" + url.QueryEscape(phone)
+	statusPath := apiserver.PathTwilioStatus + "?d=" + url.QueryEscape(key)
+
+	cases := []struct {
+		name, path, body, field string
+	}{
+		{"sms From with NUL", apiserver.PathTwilioSMS, strings.Replace(sms, "From=", "From=%00", 1), "From"},
+		{"sms From not UTF-8", apiserver.PathTwilioSMS, strings.Replace(sms, "From=", "From=%FF", 1), "From"},
+		{"sms From huge", apiserver.PathTwilioSMS, strings.Replace(sms, "From=", "From="+strings.Repeat("9", 5000), 1), "From"},
+		{"sms To with NUL", apiserver.PathTwilioSMS, strings.Replace(sms, "To=", "To=%00", 1), "To"},
+		{"sms MessageSid with NUL", apiserver.PathTwilioSMS, strings.Replace(sms, "MessageSid=", "MessageSid=%00", 1), "MessageSid"},
+		{"status sid with NUL", statusPath, strings.Replace(status, "MessageSid=SMnul", "MessageSid=SMnul%00", 1), "MessageSid"},
+		{"status not UTF-8", statusPath, strings.Replace(status, "failed", "fail%C3%28ed", 1), "MessageStatus"},
+		{"status To with NUL", statusPath, strings.Replace(status, "To=", "To=%00", 1), "To"},
+		{"status key huge", apiserver.PathTwilioStatus + "?d=" + strings.Repeat("k", 300), status, "d"},
+		// The API refuses these addresses before any handler sees them; still a 400.
+		{"status key with NUL", apiserver.PathTwilioStatus + "?d=%00", status, ""},
+		{"status key not UTF-8", apiserver.PathTwilioStatus + "?d=%FF", status, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := f.rawTwilio(t, tc.path, tc.body)
+			require.Equal(t, http.StatusBadRequest, a.status, a.body)
+			if tc.field != "" {
+				require.Contains(t, a.body, `"field":"`+tc.field+`"`)
+			}
+		})
+	}
+	require.Equal(t, "active", f.subState(t, maria, "sms"))
+	require.Zero(t, f.count(t, "delivery_events"))
+	require.Zero(t, f.count(t, "inbound_messages"))
+
+	t.Run("a body with NUL or invalid UTF-8 is not a keyword", func(t *testing.T) {
+		for i, body := range []string{"STOP%00", "%00", "ST%FFOP", "%FF%FE"} {
+			a := f.rawTwilio(t, apiserver.PathTwilioSMS, strings.NewReplacer("Body=STOP", "Body="+body,
+				"MessageSid=SMnul1", fmt.Sprintf("MessageSid=SMbody%d", i)).Replace(sms))
+			require.Equal(t, http.StatusOK, a.status, a.body)
+			require.Contains(t, a.body, "Reply HELP for help")
+		}
+		require.Equal(t, "active", f.subState(t, maria, "sms"))
+	})
+
+	t.Run("a voice key longer than any delivery's hangs up", func(t *testing.T) {
+		a := f.rawTwilio(t, apiserver.PathTwilioVoice+"?d="+strings.Repeat("k", 300), "CallSid=CAx&Digits=1")
+		require.Equal(t, http.StatusOK, a.status, a.body)
+		require.Contains(t, a.body, "<Hangup/>")
+	})
+}
+
+// TestSendGridBatchesWithBadFieldsAreRefusedWhole: a signed batch whose recorded events
+// carry NUL bytes, oversized fields or impossible timestamps gets a 400 naming the event and
+// field, and none of its events is stored, not even the good ones before it.
+func TestSendGridBatchesWithBadFieldsAreRefusedWhole(t *testing.T) {
+	f := whSetup(t)
+	b := f.ballot(t, 0, "DEN-SGNUL", "mailed", "")
+	key := b.Key + "/1/email"
+	f.delivery(t, b, key, "mailed", "email", "msgNUL")
+	good := map[string]any{"event": "delivered", "email": "maria.garcia@example.org", "timestamp": time.Now().Unix(),
+		"sg_event_id": "good1", "sg_message_id": "msgNUL.filter", "idempotency_key": key}
+	bad := func(k string, v any) map[string]any {
+		e := maps.Clone(good)
+		e["event"], e["sg_event_id"] = "bounce", "bad1"
+		e[k] = v
+		return e
+	}
+	cases := []struct {
+		name  string
+		event map[string]any
+		field string
+	}{
+		{"NUL in email", bad("email", "maria\u0000@example.org"), "events[1].email"},
+		{"NUL in sg_event_id", bad("sg_event_id", "ev\u0000"), "events[1].sg_event_id"},
+		{"NUL in idempotency key", bad("idempotency_key", "\u0000"), "events[1].idempotency_key"},
+		{"huge sg_message_id", bad("sg_message_id", strings.Repeat("m", 10000)), "events[1].sg_message_id"},
+		{"timestamp past year 294276", bad("timestamp", int64(1)<<60), "events[1].timestamp"},
+		{"negative timestamp", bad("timestamp", -5), "events[1].timestamp"},
+		{"sg_event_id not a string", bad("sg_event_id", 7), "events[1]"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := f.sendGrid(t, good, tc.event)
+			require.Equal(t, http.StatusBadRequest, a.status, a.body)
+			require.Contains(t, a.body, `"field":"`+tc.field+`"`)
+		})
+	}
+	require.Zero(t, f.count(t, "delivery_events"))
+	require.Equal(t, "accepted", f.deliveryRow(t, key).State)
+
+	t.Run("NUL in fields that are never stored is harmless", func(t *testing.T) {
+		e := bad("reason", "550 \u0000")
+		e["event"], e["type"], e["status"] = "dropped", "\u0000", "5.\u0000"
+		a := f.sendGrid(t, e)
+		require.Equal(t, http.StatusOK, a.status, a.body)
+		require.Equal(t, "failed", f.deliveryRow(t, key).State)
+		require.Empty(t, f.deliveryRow(t, key).LastError)
+	})
+
+	t.Run("more events than a batch holds", func(t *testing.T) {
+		body := []byte("[" + strings.Repeat("{},", 10000) + "{}]")
+		ts := strconv.FormatInt(time.Now().Unix(), 10)
+		a := f.postSendGrid(t, body, whSignSendGrid(t, f.sgKey, ts, body), ts)
+		require.Equal(t, http.StatusRequestEntityTooLarge, a.status, a.body)
+	})
+
+	t.Run("something after the list", func(t *testing.T) {
+		body := []byte(`[] {"event":"spamreport"}`)
+		ts := strconv.FormatInt(time.Now().Unix(), 10)
+		a := f.postSendGrid(t, body, whSignSendGrid(t, f.sgKey, ts, body), ts)
+		require.Equal(t, http.StatusBadRequest, a.status, a.body)
+	})
+}
+
+// TestSendGridEventsWithoutAnEventIDAreNotActedOn: an event without sg_event_id cannot be
+// told from its own replay within the signature's ten minutes, so it changes nothing; the
+// same signed batch posted twice changes things once.
+func TestSendGridEventsWithoutAnEventIDAreNotActedOn(t *testing.T) {
+	f := whSetup(t)
+	maria := f.voter(t, 0)
+	b := f.ballot(t, 0, "DEN-SGID", "mailed", "")
+	key := b.Key + "/1/email"
+	f.delivery(t, b, key, "mailed", "email", "msgID")
+	spam := map[string]any{"event": "spamreport", "email": "maria.garcia@example.org", "timestamp": time.Now().Unix(),
+		"sg_message_id": "msgID.x", "idempotency_key": key}
+	a := f.sendGrid(t, spam)
+	require.Equal(t, http.StatusOK, a.status, a.body)
+	require.Equal(t, "active", f.subState(t, maria, "email"))
+	require.Zero(t, f.count(t, "delivery_events"))
+
+	spam["sg_event_id"] = "spam-1"
+	body, err := json.Marshal([]any{spam})
+	require.NoError(t, err)
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	sig := whSignSendGrid(t, f.sgKey, ts, body)
+	require.Equal(t, http.StatusOK, f.postSendGrid(t, body, sig, ts).status)
+	require.Equal(t, "opted_out", f.subState(t, maria, "email"))
+	f.setSub(t, maria, "email", "maria.garcia@example.org", "active") // she subscribes again on the portal
+	require.Equal(t, http.StatusOK, f.postSendGrid(t, body, sig, ts).status, "the same signed post, replayed")
+	require.Equal(t, "active", f.subState(t, maria, "email"), "a replayed spam report must not opt her out again")
+	require.Equal(t, 1, f.count(t, "delivery_events"))
+}
+
+// TestMetricsAreServedOnTheAPIOnlyWhenConfigured: with METRICS_ADDR the API does not show
+// /metrics to the public; without it, the handler given is served.
+func TestMetricsAreServedOnTheAPIOnlyWhenConfigured(t *testing.T) {
+	t.Parallel()
+	logger := slog.New(slog.DiscardHandler)
+	off := apiserver.New(apiserver.Config{Logger: logger})
+	a := whServe(off, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	require.Equal(t, http.StatusNotFound, a.status, a.body)
+
+	on := apiserver.New(apiserver.Config{Logger: logger,
+		Metrics: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "metric 1\n") })})
+	a = whServe(on, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	require.Equal(t, http.StatusOK, a.status)
+	require.Equal(t, "metric 1\n", a.body)
+}
+
+// TestStopCapturedBeforeANumberIsSubscribedCannotBeReplayedLater: a STOP from a number nobody
+// is subscribed on changes nothing, but its MessageSid is kept, so posting it again after a
+// voter subscribes that number does not opt them out.
+func TestStopCapturedBeforeANumberIsSubscribedCannotBeReplayedLater(t *testing.T) {
+	f := whSetup(t)
+	const phone = "+13035550188"
+	james := f.voter(t, 1)
+	stop := url.Values{"From": {phone}, "To": {whDenverSMS}, "Body": {"STOP"}, "MessageSid": {"SM" + strings.Repeat("d", 32)}}
+	require.Equal(t, http.StatusOK, f.twilio(t, apiserver.PathTwilioSMS, stop).status)
+	f.setSub(t, james, "sms", phone, "active")
+
+	a := f.twilio(t, apiserver.PathTwilioSMS, stop)
+	require.Equal(t, http.StatusOK, a.status, a.body)
+	require.Equal(t, "active", f.subState(t, james, "sms"))
+	require.Zero(t, f.count(t, "audit_log WHERE action = 'subscription.opted_out'"))
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"strings"
 
@@ -16,7 +15,6 @@ import (
 	"github.com/ballotflow/ballotflow/internal/app"
 	"github.com/ballotflow/ballotflow/internal/codec"
 	"github.com/ballotflow/ballotflow/internal/config"
-	"github.com/ballotflow/ballotflow/internal/metrics"
 	"github.com/ballotflow/ballotflow/internal/sandbox"
 	"github.com/ballotflow/ballotflow/internal/store"
 	"github.com/ballotflow/ballotflow/worker"
@@ -92,15 +90,9 @@ func workerCommand() *cobra.Command {
 				return err
 			}
 			s.logger.Info("worker started", "temporal", s.cfg.TemporalAddress, "namespace", s.cfg.TemporalNamespace)
-			if s.cfg.MetricsAddr != "" {
-				ln, err := net.Listen("tcp", s.cfg.MetricsAddr)
-				if err != nil {
-					w.Stop()
-					return fmt.Errorf("METRICS_ADDR: %w", err)
-				}
-				mux := http.NewServeMux()
-				mux.Handle("/metrics", metrics.Handler())
-				go func() { _ = apiserver.Serve(ctx, ln, mux) }()
+			if err := app.ServeMetrics(ctx, s.cfg, s.logger); err != nil {
+				w.Stop()
+				return err
 			}
 			<-ctx.Done()
 			w.Stop()
@@ -127,10 +119,20 @@ func apiCommand() *cobra.Command {
 			}
 			s.logger.Info("API listening", "addr", ln.Addr().String())
 			cfg := s.cfg
-			return apiserver.Serve(ctx, ln, app.APIHandler(app.WithWebhooks(apiserver.Config{Store: s.store,
+			if err := app.ServeMetrics(ctx, cfg, s.logger); err != nil {
+				ln.Close()
+				return err
+			}
+			if cfg.MetricsAddr == "" && cfg.MetricsToken == "" {
+				s.logger.Warn("/metrics is served on API_ADDR to anyone who can reach it; set METRICS_ADDR (a listener of its own) or METRICS_TOKEN")
+			}
+			retention := app.StartWebhookRetention(ctx, s.store, s.logger)
+			defer retention.Stop()
+			api := apiserver.Config{Store: s.store,
 				Temporal: s.temporal, Logger: s.logger, Codec: s.codec, CodecOrigin: cfg.TemporalUIURL,
 				TrustedProxies: cfg.TrustedProxies, TemporalUIURL: cfg.TemporalUIURL,
-				TemporalNamespace: cfg.TemporalNamespace}, cfg)))
+				TemporalNamespace: cfg.TemporalNamespace}
+			return apiserver.Serve(ctx, ln, app.APIHandler(app.WithPortalLimits(app.WithMetrics(app.WithWebhooks(api, cfg), cfg), cfg)))
 		},
 	}
 }

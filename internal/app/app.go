@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/client"
 
@@ -19,6 +21,7 @@ import (
 	"github.com/ballotflow/ballotflow/internal/codec"
 	"github.com/ballotflow/ballotflow/internal/config"
 	"github.com/ballotflow/ballotflow/internal/intake"
+	"github.com/ballotflow/ballotflow/internal/metrics"
 	"github.com/ballotflow/ballotflow/internal/prefs"
 	"github.com/ballotflow/ballotflow/internal/providers"
 	"github.com/ballotflow/ballotflow/internal/store"
@@ -92,16 +95,62 @@ func NewIntake(st *store.Store, tc client.Client, logger *slog.Logger) *intake.S
 }
 
 // WithWebhooks adds to api what the provider webhooks need from cfg: the public URL their
-// signatures cover, the Twilio auth token (the sandbox's when Twilio is the sandbox) and the
-// SendGrid event webhook key.
+// signatures cover, the Twilio auth token and the SendGrid event webhook key. The configured
+// token always verifies; the sandbox's token, which is public, only when no Twilio
+// credential is configured at all, so that a forged request signed with it never passes
+// beside a real account.
 func WithWebhooks(api apiserver.Config, cfg config.Config) apiserver.Config {
 	api.PublicURL = cfg.PublicURL
 	api.TwilioAuthToken = cfg.TwilioAuthToken
-	if _, phone := cfg.UseSandbox(); phone {
+	if cfg.TwilioAuthToken == "" && cfg.TwilioAccountSID == "" {
 		api.TwilioAuthToken = config.SandboxTwilioAuthToken
+		if api.Logger != nil {
+			api.Logger.Warn("no Twilio credentials: Twilio webhooks are verified with the SANDBOX's public token; " +
+				"set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN before real texts reach this API")
+		}
 	}
 	api.SendGridWebhookPublicKey = cfg.SendGridEventKey
 	return api
+}
+
+// WithPortalLimits adds the portal lookup limits configured in cfg to api.
+func WithPortalLimits(api apiserver.Config, cfg config.Config) apiserver.Config {
+	api.PortalLimits.GlobalFailures = cfg.PortalLookupFailuresPerMinute
+	api.PortalLimits.GlobalFailuresWindow = time.Minute
+	api.PortalLimits.PerClient = cfg.PortalFailedLookupsPerClient
+	api.PortalLimits.PerClientWindow = 10 * time.Minute
+	return api
+}
+
+// WithMetrics serves /metrics on the API (behind METRICS_TOKEN when set) unless METRICS_ADDR
+// gives them a listener of their own; see ServeMetrics.
+func WithMetrics(api apiserver.Config, cfg config.Config) apiserver.Config {
+	api.Metrics = nil
+	if cfg.MetricsAddr == "" {
+		api.Metrics = metrics.Protect(metrics.Handler(), cfg.MetricsToken)
+	}
+	return api
+}
+
+// ServeMetrics serves /metrics on METRICS_ADDR (behind METRICS_TOKEN when set) until ctx is
+// done; it does nothing when METRICS_ADDR is empty. Only opening the listener can fail here.
+func ServeMetrics(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	if cfg.MetricsAddr == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", cfg.MetricsAddr)
+	if err != nil {
+		return fmt.Errorf("METRICS_ADDR: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics.Protect(metrics.Handler(), cfg.MetricsToken))
+	logger.Info("metrics listening", "addr", ln.Addr().String(), "token", cfg.MetricsToken != "")
+	go func() {
+		if err := apiserver.Serve(ctx, ln, mux); err != nil {
+			logger.Error("metrics listener stopped", "error", err)
+		}
+	}()
+	return nil
 }
 
 // APIHandler returns the API's HTTP handler for cfg, with the intake service added.

@@ -23,6 +23,7 @@ import (
 	"github.com/ballotflow/ballotflow/internal/config"
 	"github.com/ballotflow/ballotflow/internal/demo"
 	"github.com/ballotflow/ballotflow/internal/devstack"
+	"github.com/ballotflow/ballotflow/internal/metrics"
 	"github.com/ballotflow/ballotflow/internal/sandbox"
 	"github.com/ballotflow/ballotflow/internal/store"
 	"github.com/ballotflow/ballotflow/worker"
@@ -56,6 +57,7 @@ type Dev struct {
 	Codec      *codec.Codec
 
 	worker    *worker.Worker
+	retention *WebhookRetention
 	workerCfg config.Config // what RestartWorker starts the worker with
 	logger    *slog.Logger
 	stackOpts devstack.Options // what RestartTemporal starts the server with
@@ -78,8 +80,15 @@ func StartDev(ctx context.Context, cfg config.Config, logger *slog.Logger, opts 
 			d.Stop()
 		}
 	}()
+	warnDevOverrides(cfg, logger)
+	if !opts.Ephemeral { // ephemeral stacks listen on 127.0.0.1 ports of their own
+		if cfg, err = devListenAddrs(cfg); err != nil {
+			return nil, err
+		}
+	}
 	serveCtx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
+	d.retention = &WebhookRetention{Logger: logger.With("component", "webhook-retention")}
 
 	if d.Store, err = OpenStore(ctx, cfg.DatabaseURL, logger); err != nil {
 		return nil, err
@@ -87,6 +96,8 @@ func StartDev(ctx context.Context, cfg config.Config, logger *slog.Logger, opts 
 	if err := demo.Seed(ctx, d.Store, time.Now()); err != nil {
 		return nil, err
 	}
+	d.retention.Store = d.Store
+	d.retention.Start(serveCtx)
 
 	apiLn, err := listen(cfg.APIAddr, opts.Ephemeral)
 	if err != nil {
@@ -158,11 +169,14 @@ func StartDev(ctx context.Context, cfg config.Config, logger *slog.Logger, opts 
 		apiLn.Close()
 		return nil, err
 	}
-	d.serve(serveCtx, apiLn, APIHandler(apiserver.Config{Store: d.Store, Temporal: d.Temporal, Logger: logger,
+	d.serve(serveCtx, apiLn, APIHandler(WithPortalLimits(apiserver.Config{Store: d.Store, Temporal: d.Temporal, Logger: logger,
 		Outbox: d.Sandbox.OutboxHandler(), Codec: d.Codec, CodecOrigin: d.Stack.UIURL(), CodecWithoutKey: true,
 		PublicURL: cfg.PublicURL, TwilioAuthToken: config.SandboxTwilioAuthToken,
 		SendGridWebhookPublicKey: d.Sandbox.SendGridPublicKeyBase64(), TrustedProxies: cfg.TrustedProxies,
-		TemporalUIURL: d.Stack.UIURL(), TemporalNamespace: d.Stack.Namespace()}))
+		TemporalUIURL: d.Stack.UIURL(), TemporalNamespace: d.Stack.Namespace(),
+		// Dev listens on loopback only, so its metrics stay on the API (behind METRICS_TOKEN
+		// when set).
+		Metrics: metrics.Protect(metrics.Handler(), cfg.MetricsToken)}, cfg)))
 
 	keyFile := ""
 	if !opts.Ephemeral {
@@ -194,6 +208,7 @@ func (d *Dev) Stop() error {
 	if d.worker != nil {
 		d.worker.Stop()
 	}
+	d.retention.Stop()
 	if d.Sandbox != nil {
 		d.Sandbox.Close()
 	}
@@ -364,4 +379,61 @@ func devPayloadCodec(cfg config.Config, ephemeral bool) (*codec.Codec, error) {
 		}
 	}
 	return codec.Parse(spec)
+}
+
+// devOverridden are the variables `dev` does not honour, and why: dev contacts nobody, runs
+// its own Temporal server, and its sandbox posts and signs every webhook to the dev API.
+var devOverridden = []struct{ name, why string }{
+	{"PUBLIC_URL", "the sandbox posts webhooks to the dev API's own URL and signs them for it"},
+	{"SENDGRID_WEBHOOK_PUBLIC_KEY", "the sandbox signs SendGrid events with a key of its own, made at each start"},
+	{"SENDGRID_API_KEY", "dev sends every email to the sandbox; nobody is contacted"},
+	{"SENDGRID_BASE_URL", "dev sends every email to the sandbox; nobody is contacted"},
+	{"TWILIO_ACCOUNT_SID", "dev sends every text and call to the sandbox; nobody is contacted"},
+	{"TWILIO_AUTH_TOKEN", "Twilio webhooks in dev come from the sandbox, signed with its token"},
+	{"TWILIO_BASE_URL", "dev sends every text and call to the sandbox; nobody is contacted"},
+	{"TEMPORAL_ADDRESS", "dev runs its own Temporal server on DEV_TEMPORAL_PORT"},
+	{"METRICS_ADDR", "dev serves /metrics on the API, which listens on loopback only"},
+}
+
+// warnDevOverrides says loudly which of the variables set in the environment `dev`
+// ignores, so that nobody believes a real key or URL is in use.
+func warnDevOverrides(cfg config.Config, logger *slog.Logger) {
+	for _, o := range devOverridden {
+		if cfg.IsSet(o.name) {
+			logger.Warn("dev ignores "+o.name, "why", o.why)
+		}
+	}
+}
+
+// devListenAddrs gives the dev API its loopback default (config.DevAPIAddr) when API_ADDR
+// is not set, and refuses to start dev on an address other machines can reach: dev serves
+// the sandbox outbox (it holds confirmation links) and the payload codec without a key, and
+// its sandbox signs inbound texts for anyone who posts to it.
+func devListenAddrs(cfg config.Config) (config.Config, error) {
+	if !cfg.IsSet("API_ADDR") {
+		cfg.APIAddr = config.DevAPIAddr
+	}
+	for _, a := range []struct{ name, addr string }{{"API_ADDR", cfg.APIAddr}, {"SANDBOX_ADDR", cfg.SandboxAddr}} {
+		if !isLoopbackAddr(a.addr) {
+			return cfg, fmt.Errorf("%s=%s is not a loopback address: `ballotflow dev` serves the sandbox outbox and "+
+				"the payload codec without a key, so it listens on this machine only; use 127.0.0.1:PORT or "+
+				"localhost:PORT (a tunnel or SSH forward reaches it from elsewhere), or run `ballotflow api` "+
+				"with real keys to serve a network", a.name, a.addr)
+		}
+	}
+	return cfg, nil
+}
+
+// isLoopbackAddr reports whether a listen address (host:port) binds loopback only; an empty
+// host binds every interface.
+func isLoopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

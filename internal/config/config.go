@@ -23,17 +23,20 @@ var Vars = []Var{
 	{"TEMPORAL_ADDRESS", "127.0.0.1:7233", "Temporal frontend (gRPC) for `worker` and `api`"},
 	{"TEMPORAL_NAMESPACE", "default", "Temporal namespace"},
 	{"TEMPORAL_UI_URL", "http://127.0.0.1:8233", "Temporal UI, for links shown to operators"},
-	{"API_ADDR", ":8080", "where the API listens"},
-	{"METRICS_ADDR", "", "`worker`: where to serve Prometheus /metrics (the API serves them on API_ADDR); empty = off"},
+	{"API_ADDR", ":8080", "where the API listens; `dev` defaults to " + DevAPIAddr + " and refuses any address that is not loopback"},
+	{"METRICS_ADDR", "", "where to serve Prometheus /metrics on a listener of its own (e.g. `:9090`, reachable only from the monitoring network); empty: `worker` serves none and `api` serves them on API_ADDR"},
+	{"METRICS_TOKEN", "", "when set, /metrics (wherever it is served) answers only `Authorization: Bearer <token>`, as Prometheus' `authorization` scrape setting sends it"},
+	{"PORTAL_LOOKUP_FAILURES_PER_MINUTE", "300", "`api`: failed portal lookups a minute, of everyone together, beyond which lookups pause for everyone until the minute ends (a circuit breaker against enumeration from many addresses); a statewide portal raises it to about ten times its busiest minute's failures"},
+	{"PORTAL_FAILED_LOOKUPS_PER_CLIENT", "30", "`api`: failed portal lookups one client address (an IPv6 client's /64) may make in 10 minutes; sign-ins that succeed are not counted"},
 	{"PUBLIC_URL", "http://127.0.0.1:8080", "the API's public URL, used for provider webhook URLs and signatures"},
 	{"TRUSTED_PROXIES", "", "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For the API believes (for the portal's per-client rate limit); empty = none"},
 	{"SENDGRID_API_KEY", "", "SendGrid key; empty = the sandbox"},
 	{"SENDGRID_WEBHOOK_PUBLIC_KEY", "", "verification key of SendGrid's signed event webhook (base64, from SendGrid's settings); empty refuses SendGrid events"},
 	{"SENDGRID_BASE_URL", "", "SendGrid API base URL; empty = api.sendgrid.com, or the sandbox when no key is set"},
 	{"TWILIO_ACCOUNT_SID", "", "Twilio account; empty = the sandbox"},
-	{"TWILIO_AUTH_TOKEN", "", "Twilio auth token; also verifies Twilio's webhook signatures"},
+	{"TWILIO_AUTH_TOKEN", "", "Twilio auth token, required with TWILIO_ACCOUNT_SID (and only with it); also verifies Twilio's webhook signatures"},
 	{"TWILIO_BASE_URL", "", "Twilio API base URL; empty = api.twilio.com, or the sandbox when no account is set"},
-	{"SANDBOX_ADDR", "127.0.0.1:8026", "where the sandbox providers listen (`dev`, `sandbox`)"},
+	{"SANDBOX_ADDR", "127.0.0.1:8026", "where the sandbox providers listen (`dev`, `sandbox`); `dev` refuses any address that is not loopback"},
 	{"SANDBOX_URL", "http://127.0.0.1:8026", "the sandbox providers' URL, for workers without provider credentials"},
 	{"EMAIL_RATE", "50", "email requests per second, across all workers"},
 	{"SMS_RATE", "10", "text messages per second, across all workers"},
@@ -55,6 +58,11 @@ const (
 	SandboxSendGridAPIKey   = "SG.sandbox.ballotflow"
 )
 
+// DevAPIAddr is where `ballotflow dev` listens when API_ADDR is not set: loopback only,
+// because dev serves the sandbox outbox (it holds confirmation links) and the payload codec
+// without a key.
+const DevAPIAddr = "127.0.0.1:8080"
+
 // Config is the whole configuration.
 type Config struct {
 	DatabaseURL       string
@@ -63,34 +71,44 @@ type Config struct {
 	TemporalUIURL     string
 	APIAddr           string
 	MetricsAddr       string
-	PublicURL         string
-	TrustedProxies    []string
-	SendGridAPIKey    string
-	SendGridBaseURL   string
-	SendGridEventKey  string
-	TwilioAccountSID  string
-	TwilioAuthToken   string
-	TwilioBaseURL     string
-	SandboxAddr       string
-	SandboxURL        string
-	EmailRate         float64
-	SMSRate           float64
-	VoiceRate         float64
-	IngestRate        float64
-	ImportHoldShare   float64
-	DevDataDir        string
-	DevTemporalPort   int
-	DevUIPort         int
-	PayloadKeys       string
-	LogLevel          string
-	LogFormat         string
+	MetricsToken      string
+	// Portal lookup limits (see apiserver.PortalLimits).
+	PortalLookupFailuresPerMinute int
+	PortalFailedLookupsPerClient  int
+	PublicURL                     string
+	TrustedProxies                []string
+	SendGridAPIKey                string
+	SendGridBaseURL               string
+	SendGridEventKey              string
+	TwilioAccountSID              string
+	TwilioAuthToken               string
+	TwilioBaseURL                 string
+	SandboxAddr                   string
+	SandboxURL                    string
+	EmailRate                     float64
+	SMSRate                       float64
+	VoiceRate                     float64
+	IngestRate                    float64
+	ImportHoldShare               float64
+	DevDataDir                    string
+	DevTemporalPort               int
+	DevUIPort                     int
+	PayloadKeys                   string
+	LogLevel                      string
+	LogFormat                     string
+
+	// set names the variables given in the environment (not defaulted), for `dev`, which
+	// replaces some defaults and overrides some settings and says so.
+	set map[string]bool
 }
 
 // FromEnv reads the configuration; a malformed number is an error that names the variable.
 func FromEnv() (Config, error) {
 	var errs []string
+	set := map[string]bool{}
 	str := func(name string) string {
 		if v, ok := os.LookupEnv(name); ok && v != "" {
+			set[name] = true
 			return v
 		}
 		for _, v := range Vars {
@@ -114,33 +132,44 @@ func FromEnv() (Config, error) {
 		}
 		return p
 	}
+	count := func(name string) int {
+		n, err := strconv.Atoi(str(name))
+		if err != nil || n <= 0 {
+			errs = append(errs, fmt.Sprintf("%s must be a positive whole number", name))
+		}
+		return n
+	}
 	c := Config{
-		DatabaseURL:       str("DATABASE_URL"),
-		TemporalAddress:   str("TEMPORAL_ADDRESS"),
-		TemporalNamespace: str("TEMPORAL_NAMESPACE"),
-		TemporalUIURL:     strings.TrimRight(str("TEMPORAL_UI_URL"), "/"),
-		APIAddr:           str("API_ADDR"),
-		MetricsAddr:       str("METRICS_ADDR"),
-		PublicURL:         strings.TrimRight(str("PUBLIC_URL"), "/"),
-		SendGridAPIKey:    str("SENDGRID_API_KEY"),
-		SendGridBaseURL:   str("SENDGRID_BASE_URL"),
-		SendGridEventKey:  str("SENDGRID_WEBHOOK_PUBLIC_KEY"),
-		TwilioAccountSID:  str("TWILIO_ACCOUNT_SID"),
-		TwilioAuthToken:   str("TWILIO_AUTH_TOKEN"),
-		TwilioBaseURL:     str("TWILIO_BASE_URL"),
-		SandboxAddr:       str("SANDBOX_ADDR"),
-		SandboxURL:        strings.TrimRight(str("SANDBOX_URL"), "/"),
-		EmailRate:         num("EMAIL_RATE"),
-		SMSRate:           num("SMS_RATE"),
-		VoiceRate:         num("VOICE_RATE"),
-		IngestRate:        num("INGEST_RATE"),
-		ImportHoldShare:   num("IMPORT_HOLD_SHARE"),
-		DevDataDir:        str("DEV_DATA_DIR"),
-		DevTemporalPort:   port("DEV_TEMPORAL_PORT"),
-		DevUIPort:         port("DEV_UI_PORT"),
-		PayloadKeys:       str("PAYLOAD_KEYS"),
-		LogLevel:          str("LOG_LEVEL"),
-		LogFormat:         str("LOG_FORMAT"),
+		DatabaseURL:                   str("DATABASE_URL"),
+		TemporalAddress:               str("TEMPORAL_ADDRESS"),
+		TemporalNamespace:             str("TEMPORAL_NAMESPACE"),
+		TemporalUIURL:                 strings.TrimRight(str("TEMPORAL_UI_URL"), "/"),
+		APIAddr:                       str("API_ADDR"),
+		MetricsAddr:                   str("METRICS_ADDR"),
+		MetricsToken:                  str("METRICS_TOKEN"),
+		PortalLookupFailuresPerMinute: count("PORTAL_LOOKUP_FAILURES_PER_MINUTE"),
+		PortalFailedLookupsPerClient:  count("PORTAL_FAILED_LOOKUPS_PER_CLIENT"),
+		PublicURL:                     strings.TrimRight(str("PUBLIC_URL"), "/"),
+		SendGridAPIKey:                str("SENDGRID_API_KEY"),
+		SendGridBaseURL:               str("SENDGRID_BASE_URL"),
+		SendGridEventKey:              str("SENDGRID_WEBHOOK_PUBLIC_KEY"),
+		TwilioAccountSID:              str("TWILIO_ACCOUNT_SID"),
+		TwilioAuthToken:               str("TWILIO_AUTH_TOKEN"),
+		TwilioBaseURL:                 str("TWILIO_BASE_URL"),
+		SandboxAddr:                   str("SANDBOX_ADDR"),
+		SandboxURL:                    strings.TrimRight(str("SANDBOX_URL"), "/"),
+		EmailRate:                     num("EMAIL_RATE"),
+		SMSRate:                       num("SMS_RATE"),
+		VoiceRate:                     num("VOICE_RATE"),
+		IngestRate:                    num("INGEST_RATE"),
+		ImportHoldShare:               num("IMPORT_HOLD_SHARE"),
+		DevDataDir:                    str("DEV_DATA_DIR"),
+		DevTemporalPort:               port("DEV_TEMPORAL_PORT"),
+		DevUIPort:                     port("DEV_UI_PORT"),
+		PayloadKeys:                   str("PAYLOAD_KEYS"),
+		LogLevel:                      str("LOG_LEVEL"),
+		LogFormat:                     str("LOG_FORMAT"),
+		set:                           set,
 	}
 	for _, p := range strings.Split(str("TRUSTED_PROXIES"), ",") {
 		if p = strings.TrimSpace(p); p == "" {
@@ -154,13 +183,31 @@ func FromEnv() (Config, error) {
 	if c.ImportHoldShare > 1 {
 		errs = append(errs, "IMPORT_HOLD_SHARE must be a share between 0 and 1, e.g. 0.05")
 	}
-	if c.TwilioAccountSID != "" && c.TwilioAuthToken == "" {
-		errs = append(errs, "TWILIO_AUTH_TOKEN is required with TWILIO_ACCOUNT_SID")
-	}
+	errs = append(errs, c.twilioErrors()...)
 	if len(errs) > 0 {
 		return c, fmt.Errorf("configuration: %s", strings.Join(errs, "; "))
 	}
 	return c, nil
+}
+
+// twilioErrors refuses half a Twilio configuration. The account and its token go together:
+// a token without an account would send through the sandbox while webhooks are signed by
+// the real account, and an account without a token cannot send or verify anything. Both
+// empty selects the sandbox.
+func (c Config) twilioErrors() []string {
+	switch {
+	case c.TwilioAccountSID != "" && c.TwilioAuthToken == "":
+		return []string{"TWILIO_AUTH_TOKEN is required with TWILIO_ACCOUNT_SID"}
+	case c.TwilioAccountSID == "" && c.TwilioAuthToken != "":
+		return []string{"TWILIO_ACCOUNT_SID is required with TWILIO_AUTH_TOKEN (set both for the real Twilio, neither for the sandbox)"}
+	}
+	return nil
+}
+
+// IsSet reports whether the variable name was given in the environment rather than
+// defaulted.
+func (c Config) IsSet(name string) bool {
+	return c.set[name]
 }
 
 // UseSandbox reports which providers fall back to the sandbox for lack of credentials.

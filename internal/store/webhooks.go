@@ -60,41 +60,93 @@ func (s *Store) JurisdictionBySMSNumber(ctx context.Context, number string) (Jur
 	return j, nil
 }
 
-// SetPhoneSMSState moves every SMS subscription on phone whose state is one of from to the
-// state to, in one transaction, with one audit entry per voter, and returns the voters whose
-// subscription changed. Moving to active confirms (confirmed_at) and clears opted_out_at;
-// moving to opted_out stamps opted_out_at. An opt-out the voter asked the county for
-// (county_assisted) is never turned back on here: a keyword from a phone that a household
-// shares must not undo a no-contact request; the county or the voter's portal can.
-func (s *Store) SetPhoneSMSState(ctx context.Context, phone string, from []string, to, actor, reason string) ([]int64, error) {
-	var changed []int64
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `
-			UPDATE subscriptions SET state = $3, updated_at = now(),
-				confirmed_at = CASE WHEN $3 = 'active' AND (state = 'pending' OR confirmed_at IS NULL) THEN now()
-					ELSE confirmed_at END,
-				opted_out_at = CASE WHEN $3 = 'opted_out' THEN now() WHEN $3 = 'active' THEN NULL ELSE opted_out_at END
-			WHERE channel = 'sms' AND lower(address) = lower($1) AND state = ANY($2) AND state <> $3
-				AND NOT ($3 = 'active' AND state = 'opted_out' AND source = 'county_assisted')
-			RETURNING voter_ref`, phone, from, to)
+// InboundSMS is one text a voter sent, as Twilio posted it, and the change its keyword asks
+// for: every SMS subscription on Phone whose state is one of From moves to To. An empty To
+// changes nothing (HELP, or not a keyword) and only records the text.
+type InboundSMS struct {
+	MessageSID string // Twilio's SM... id of the text, unique per inbound message
+	Phone      string
+	From       []string
+	To         string
+	Actor      string // the audit actor, e.g. "provider:twilio"
+	Reason     string // the audit reason, e.g. "sms keyword STOP"; never the message text
+}
+
+// InboundMessageRetention is how long an inbound text's MessageSid is kept to recognise a
+// replay. Twilio's signatures never expire, so a replay older than this would act again:
+// it outlasts an election cycle, and a row is a few dozen bytes.
+const InboundMessageRetention = 400 * 24 * time.Hour
+
+// ApplyInboundSMS records an inbound text by its MessageSid and applies its change, in one
+// transaction, returning the voters whose subscription changed. A sid recorded before is a
+// replay, or Twilio retrying a text already applied: nothing changes and duplicate is true,
+// so a STOP posted again after the voter's START cannot opt them out again.
+//
+// Moving to active confirms (confirmed_at) and clears opted_out_at; moving to opted_out
+// stamps opted_out_at. An opt-out the voter asked the county for (county_assisted) is never
+// turned back on here: a keyword from a phone that a household shares must not undo a
+// no-contact request; the county or the voter's portal can.
+func (s *Store) ApplyInboundSMS(ctx context.Context, m InboundSMS) (changed []int64, duplicate bool, err error) {
+	if m.MessageSID == "" {
+		return nil, false, errors.New("inbound sms: no MessageSid")
+	}
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		changed, duplicate = nil, false
+		tag, err := tx.Exec(ctx, `
+			INSERT INTO inbound_messages (provider, message_sid) VALUES ('twilio', $1)
+			ON CONFLICT DO NOTHING`, m.MessageSID)
 		if err != nil {
-			return fmt.Errorf("set sms subscriptions %s: %w", to, err)
+			return fmt.Errorf("record inbound sms: %w", err)
 		}
-		if changed, err = pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil {
-			return fmt.Errorf("set sms subscriptions %s: %w", to, err)
+		if tag.RowsAffected() == 0 {
+			duplicate = true
+			return nil
 		}
-		for _, ref := range changed {
-			if err := audit(ctx, tx, actor, "subscription."+to, fmt.Sprintf("voter:%d/sms", ref),
-				map[string]any{"reason": reason}); err != nil {
-				return err
-			}
+		if m.To == "" {
+			return nil
 		}
-		return nil
+		changed, err = setPhoneSMSState(ctx, tx, m)
+		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, false, err
+	}
+	return changed, duplicate, nil
+}
+
+func setPhoneSMSState(ctx context.Context, tx pgx.Tx, m InboundSMS) ([]int64, error) {
+	rows, err := tx.Query(ctx, `
+		UPDATE subscriptions SET state = $3, updated_at = now(),
+			confirmed_at = CASE WHEN $3 = 'active' AND (state = 'pending' OR confirmed_at IS NULL) THEN now()
+				ELSE confirmed_at END,
+			opted_out_at = CASE WHEN $3 = 'opted_out' THEN now() WHEN $3 = 'active' THEN NULL ELSE opted_out_at END
+		WHERE channel = 'sms' AND lower(address) = lower($1) AND state = ANY($2) AND state <> $3
+			AND NOT ($3 = 'active' AND state = 'opted_out' AND source = 'county_assisted')
+		RETURNING voter_ref`, m.Phone, m.From, m.To)
+	if err != nil {
+		return nil, fmt.Errorf("set sms subscriptions %s: %w", m.To, err)
+	}
+	changed, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("set sms subscriptions %s: %w", m.To, err)
+	}
+	for _, ref := range changed {
+		if err := audit(ctx, tx, m.Actor, "subscription."+m.To, fmt.Sprintf("voter:%d/sms", ref),
+			map[string]any{"reason": m.Reason}); err != nil {
+			return nil, err
+		}
 	}
 	return changed, nil
+}
+
+// InboundMessagePrune forgets the inbound texts received before before and returns how
+// many; see InboundMessageRetention.
+func (s *Store) InboundMessagePrune(ctx context.Context, before time.Time) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM inbound_messages WHERE received_at < $1`, before)
+	if err != nil {
+		return 0, fmt.Errorf("prune inbound messages: %w", err)
+	}
+	return tag.RowsAffected(), nil
 }
 
 // ProviderEvent is one provider callback about a delivery: a Twilio status callback or one

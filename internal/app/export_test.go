@@ -1,0 +1,4 @@
+package app
+
+// DevListenAddrs exposes devListenAddrs to the package's external tests.
+var DevListenAddrs = devListenAddrs
