@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/metrics"
 	"github.com/ballotflow/ballotflow/internal/notices"
 	"github.com/ballotflow/ballotflow/internal/providers"
@@ -167,6 +168,11 @@ func (a *Activities) deliver(ctx context.Context, n Notice, channel string, send
 		}
 		return NoticeResult{Outcome: OutcomeSkipped}, nil
 	}
+	if channel != ChannelEmail {
+		if _, err := ballot.ContactPhone(sub.Address); err != nil {
+			return NoticeResult{}, a.refuseNumber(ctx, n, c, channel, sub, err)
+		}
+	}
 	msg, err := notices.Render(c.language(sub), n.Status, notices.Data{
 		FirstName: c.voter.FirstName, LastName: c.voter.LastName, Jurisdiction: c.jurisdiction.Name,
 		HelpText: c.jurisdiction.HelpText, Reason: n.Reason, CureDeadline: n.CureDeadline,
@@ -262,6 +268,27 @@ func (a *Activities) providerFailure(ctx context.Context, n Notice, c contact, c
 	_ = a.Store.NoteDeliveryError(ctx, n.IdempotencyKey, pe.Error())
 	return temporal.NewApplicationErrorWithOptions(pe.Error(), "TransientDeliveryFailure",
 		temporal.ApplicationErrorOptions{NextRetryDelay: pe.RetryAfter})
+}
+
+// refuseNumber settles a delivery to a number ballotflow does not text or call (a premium,
+// Caribbean or foreign number, stored by the roll before the rule or by a migration) as a
+// provider's refusal would: the channel is turned off for everyone on the number and the
+// notice falls back to the voter's next channel. Nothing is sent, so nothing is paid.
+func (a *Activities) refuseNumber(ctx context.Context, n Notice, c contact, channel string, sub store.Subscription, why error) error {
+	detail := "not sent: ballotflow does not text or call this kind of number"
+	var problem ballot.PhoneProblem
+	if errors.As(why, &problem) {
+		detail += " (" + problem.Code() + ")"
+	}
+	changed, err := a.Store.RefuseDelivery(ctx, store.DeliveryRefusal{
+		IdempotencyKey: n.IdempotencyKey, Channel: channel, Provider: "ballotflow", Detail: detail,
+		Subscription: "bounced", Address: sub.Address,
+	})
+	if err != nil {
+		return err
+	}
+	a.notifyHousehold(ctx, c.voter.Ref, changed, channel)
+	return temporal.NewNonRetryableApplicationError(detail, ErrPermanent, nil)
 }
 
 // notifyHousehold passes on the other voters whose subscription the refusal turned off (a

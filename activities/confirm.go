@@ -10,8 +10,10 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/notices"
 	"github.com/ballotflow/ballotflow/internal/providers"
 	"github.com/ballotflow/ballotflow/internal/store"
@@ -30,9 +32,14 @@ type ConfirmationInput struct {
 const EmailConfirmationTTL = 7 * 24 * time.Hour
 
 // SendConfirmation asks a voter to confirm a new address: a text that asks for a reply YES,
-// or an email with a link. It sends nothing when the subscription is no longer pending (the
-// voter confirmed, changed it, or opted out meanwhile). A retry after a send that the
-// provider accepted sends the confirmation again: a rare duplicate is better than none.
+// or an email with a link. It sends only the confirmation the subscription is owed for its
+// address now (store.ClaimConfirmation): nothing when the subscription is no longer pending
+// (the voter confirmed, changed it, or opted out meanwhile), when a newer save asked again
+// (that save's workflow sends), or when the address changed since this one was asked for
+// (it was counted against another address's limit). Nor is a number texted that may not be
+// (ballot.ContactPhone), whatever stored it. A retry after a send that the provider accepted
+// but before it was recorded sends the confirmation again: a rare duplicate is better than
+// none.
 func (a *Activities) SendConfirmation(ctx context.Context, in ConfirmationInput) (NoticeResult, error) {
 	sub, err := a.Store.SubscriptionByID(ctx, in.SubscriptionID)
 	if err != nil {
@@ -41,11 +48,24 @@ func (a *Activities) SendConfirmation(ctx context.Context, in ConfirmationInput)
 	if sub.State != "pending" || sub.Channel != in.Channel {
 		return NoticeResult{Outcome: OutcomeSkipped}, nil
 	}
+	if in.Channel == ChannelSMS {
+		if _, err := ballot.ContactPhone(sub.Address); err != nil {
+			a.logger().Warn("confirmation not sent: the number may not be texted", "subscription", sub.ID, "reason", err.Error())
+			return NoticeResult{Outcome: OutcomeSkipped}, nil
+		}
+	}
 	voter, err := a.Store.VoterByRef(ctx, sub.VoterRef)
 	if err != nil {
 		return NoticeResult{}, notFoundIsPermanent(err)
 	}
 	if voter.Confidential || voter.Status != "active" {
+		return NoticeResult{Outcome: OutcomeSkipped}, nil
+	}
+	sendID, owed, err := a.Store.ClaimConfirmation(ctx, sub.ID, sub.Channel, sub.Address, claimer(ctx))
+	if err != nil {
+		return NoticeResult{}, err
+	}
+	if !owed {
 		return NoticeResult{Outcome: OutcomeSkipped}, nil
 	}
 	j, err := a.Store.Jurisdiction(ctx, voter.State, voter.County)
@@ -74,6 +94,7 @@ func (a *Activities) SendConfirmation(ctx context.Context, in ConfirmationInput)
 		if err != nil {
 			return NoticeResult{}, err
 		}
+		// The new link replaces any earlier one of this subscription: one live link per address.
 		if err := a.Store.CreateEmailConfirmation(ctx, sub.ID, token, a.now().Add(EmailConfirmationTTL)); err != nil {
 			return NoticeResult{}, err
 		}
@@ -93,8 +114,20 @@ func (a *Activities) SendConfirmation(ctx context.Context, in ConfirmationInput)
 	default:
 		return NoticeResult{}, temporal.NewNonRetryableApplicationError("no confirmation on channel "+in.Channel, "BadChannel", nil)
 	}
+	if err := a.Store.ConfirmationDelivered(ctx, sendID); err != nil {
+		// Sent: say so rather than retry and send it twice; the claim keeps other workflows off.
+		a.logger().Warn("record confirmation delivered", "subscription", sub.ID, "error", err)
+	}
 	a.logger().Info("confirmation sent", "subscription", sub.ID, "channel", in.Channel)
 	return NoticeResult{Outcome: OutcomeSent, ProviderID: accepted.ProviderID}, nil
+}
+
+// claimer names the workflow whose activity delivers a confirmation; its retries share it.
+func claimer(ctx context.Context) string {
+	if !activity.IsActivity(ctx) {
+		return "direct"
+	}
+	return "workflow:" + activity.GetInfo(ctx).WorkflowExecution.ID
 }
 
 // confirmationFailure classifies a provider error like a notice's: a permanent refusal

@@ -142,3 +142,44 @@ func TestSendConfirmationReadsTheSubscriptionAtSendTime(t *testing.T) {
 	require.ErrorAs(t, err, &appErr)
 	require.False(t, appErr.NonRetryable())
 }
+
+// A confirmation goes only to the address it was asked (and counted) for, once: a workflow
+// of an earlier save does not text the number saved after it, and a number that may not be
+// texted (a premium-rate one stored by an import) is never texted.
+func TestSendConfirmationSendsOnlyWhatWasAskedForTheCurrentAddress(t *testing.T) {
+	t.Parallel()
+	bg := context.Background()
+	st := testdb.Open(t)
+	require.NoError(t, demo.Seed(bg, st, time.Now()))
+	ana, err := st.VoterByID(bg, "CO", demo.Voters[2].VoterID)
+	require.NoError(t, err)
+	s := &senders{}
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	env.RegisterActivity(&activities.Activities{Store: st, Email: s, Phone: s})
+	send := func(subID int64) string {
+		v, err := env.ExecuteActivity("SendConfirmation", activities.ConfirmationInput{SubscriptionID: subID, Channel: "sms"})
+		require.NoError(t, err)
+		var res activities.NoticeResult
+		require.NoError(t, v.Get(&res))
+		return res.Outcome
+	}
+	save := func(phone string) int64 {
+		saved, err := st.SavePortalPreferences(bg, ana.Ref, store.PortalPreferences{SMS: &store.ChannelChoice{Enabled: true, Address: phone}})
+		require.NoError(t, err)
+		require.Len(t, saved.Confirm, 1)
+		return saved.Confirm[0].SubscriptionID
+	}
+	sub := save("+13035550191")
+	save("+13035550192")
+	// Both saves' workflows run now: one text, to the number saved last.
+	require.Equal(t, activities.OutcomeSent, send(sub))
+	require.Equal(t, activities.OutcomeSkipped, send(sub))
+	require.Len(t, s.texts, 1)
+	require.Equal(t, "+13035550192", s.texts[0].To)
+
+	_, err = st.Pool().Exec(bg, `UPDATE subscriptions SET address = '+19005550123' WHERE id = $1`, sub)
+	require.NoError(t, err)
+	require.Equal(t, activities.OutcomeSkipped, send(sub))
+	require.Len(t, s.texts, 1, "a premium-rate number is never texted")
+}

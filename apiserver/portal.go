@@ -5,14 +5,13 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/mail"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -21,26 +20,15 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/ballotflow/ballotflow/activities"
+	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/prefs"
 	"github.com/ballotflow/ballotflow/internal/store"
+	"github.com/ballotflow/ballotflow/internal/tzdb"
 	"github.com/ballotflow/ballotflow/workflows"
 )
 
 // The voter portal: a voter finds their registration (POST /v1/portal/session), then with
 // the session token reads their ballots and reads and changes how they hear about them.
-
-// PortalLimits caps portal lookups, per client address and per identity (the folded names,
-// date of birth and ZIP looked up), in fixed windows counted in PostgreSQL so that every API
-// replica shares them.
-type PortalLimits struct {
-	PerClient         int
-	PerClientWindow   time.Duration
-	PerIdentity       int
-	PerIdentityWindow time.Duration
-}
-
-// DefaultPortalLimits: 10 lookups a minute from one client, 5 in 10 minutes of one identity.
-var DefaultPortalLimits = PortalLimits{PerClient: 10, PerClientWindow: time.Minute, PerIdentity: 5, PerIdentityWindow: 10 * time.Minute}
 
 // PortalSessionTTL is how long a portal session lasts.
 const PortalSessionTTL = 30 * time.Minute
@@ -59,16 +47,15 @@ var noMatchBody = []byte(`{"error":{"code":"no_match","message":"` + noMatchMess
 var (
 	datePattern = regexp.MustCompile(`^[0-9]{2}-[0-9]{2}-[0-9]{4}$`)
 	zipPattern  = regexp.MustCompile(`^[0-9]{5}$`)
-	// A US number: +1, an area code and an exchange that start with 2-9 (NANP), 10 digits.
-	usPhonePattern = regexp.MustCompile(`^\+1[2-9][0-9]{2}[2-9][0-9]{6}$`)
-	hhmmPattern    = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
+	hhmmPattern = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
 )
 
 // registerPortal serves the portal API under /v1/portal and the web page at /.
 func (h *handlers) registerPortal(r *gin.Engine, v1 *gin.RouterGroup) {
 	h.registerPage(r)
 	p := v1.Group("/portal", noStore, securityHeaders)
-	p.POST("/session", h.postPortalSession)
+	guard := &lookupGuard{}
+	p.POST("/session", func(c *gin.Context) { h.postPortalSession(c, guard) })
 	p.DELETE("/session", h.deletePortalSession)
 	p.GET("/confirm-email", h.confirmEmailLink)
 	p.POST("/confirm-email", h.postConfirmEmail)
@@ -102,49 +89,35 @@ type sessionRequest struct {
 }
 
 // postPortalSession finds the voter and opens a session. Every lookup does the same work up
-// to the answer: validate, count against both rate limits, run the one lookup query, and
-// judge every candidate the same way; only a match then stores a session.
-func (h *handlers) postPortalSession(c *gin.Context) {
+// to the answer: validate, count against the rate limits, run the one lookup query, and
+// judge every candidate the same way; only a match then gives back the hits that count
+// failures and stores a session.
+func (h *handlers) postPortalSession(c *gin.Context, guard *lookupGuard) {
 	var req sessionRequest
 	if !decodePortalBody(c, &req) {
 		return
 	}
-	req.FirstName, req.LastName = strings.TrimSpace(req.FirstName), strings.TrimSpace(req.LastName)
-	req.ZIP, req.VoterID = strings.TrimSpace(req.ZIP), strings.TrimSpace(req.VoterID)
-	switch {
-	case req.FirstName == "" || store.Fold(req.FirstName) == "":
-		abort(c, http.StatusBadRequest, "missing_field", "Enter your first name as it appears on your voter registration.", "first_name")
-		return
-	case req.LastName == "" || store.Fold(req.LastName) == "":
-		abort(c, http.StatusBadRequest, "missing_field", "Enter your last name as it appears on your voter registration.", "last_name")
-		return
-	case len(req.FirstName) > 100:
-		abort(c, http.StatusBadRequest, "invalid_field", "The first name is too long (100 characters at most).", "first_name")
-		return
-	case len(req.LastName) > 100:
-		abort(c, http.StatusBadRequest, "invalid_field", "The last name is too long (100 characters at most).", "last_name")
-		return
-	}
-	dob, ok := parseDateOfBirth(c, strings.TrimSpace(req.DateOfBirth), time.Now())
+	dob, ok := validateLookup(c, &req)
 	if !ok {
 		return
 	}
-	if !zipPattern.MatchString(req.ZIP) {
-		abort(c, http.StatusBadRequest, "invalid_zip",
-			"Enter the 5-digit ZIP code of your residential address, for example 80202.", "zip")
+	if guard.breakerOpen(c) {
 		return
 	}
-	if len(req.VoterID) > 32 {
-		abort(c, http.StatusBadRequest, "invalid_field", "The voter ID is too long (32 characters at most).", "voter_id")
-		return
-	}
-
 	ctx := c.Request.Context()
-	limits := h.portalLimits()
-	identity := strings.Join([]string{store.Fold(req.FirstName), store.Fold(req.LastName), dob.Format(time.DateOnly), req.ZIP}, "\x00")
-	if h.rateLimited(c,
-		store.RateLimit{Key: "portal-client\x00" + c.ClientIP(), Max: limits.PerClient, Window: limits.PerClientWindow},
-		store.RateLimit{Key: "portal-identity\x00" + identity, Max: limits.PerIdentity, Window: limits.PerIdentityWindow}) {
+	limits := lookupLimits(h.portalLimits(), clientKey(c), req.FirstName, req.LastName, dob.Format(time.DateOnly), req.ZIP)
+	counted, waits, err := h.cfg.Store.CountRateLimits(ctx, limits...)
+	if err != nil {
+		h.unavailable(c, "portal rate limit", err)
+		return
+	}
+	if waits[limitGlobal] > 0 {
+		guard.openBreaker(waits[limitGlobal])
+		lookupsPaused(c, waits[limitGlobal])
+		return
+	}
+	if wait := slices.Max(waits); wait > 0 {
+		tooManyAttempts(c, wait)
 		return
 	}
 
@@ -159,17 +132,72 @@ func (h *handlers) postPortalSession(c *gin.Context) {
 		abort(c, http.StatusConflict, "voter_id_required", "More than one voter matches; enter your voter ID too.", "voter_id")
 		return
 	case matches == 0:
-		c.Data(http.StatusNotFound, "application/json; charset=utf-8", noMatchBody)
-		c.Abort()
+		noMatchAnswer(c)
 		return
 	}
+	h.openSession(c, voterRef, counted[limitClient], counted[limitNameZIP], counted[limitGlobal])
+}
 
+// validateLookup trims the lookup form and checks every field, or answers 400 naming the
+// first bad one.
+func validateLookup(c *gin.Context, req *sessionRequest) (time.Time, bool) {
+	req.FirstName, req.LastName = strings.TrimSpace(req.FirstName), strings.TrimSpace(req.LastName)
+	req.ZIP, req.VoterID = strings.TrimSpace(req.ZIP), strings.TrimSpace(req.VoterID)
+	switch {
+	case req.FirstName == "" || store.Fold(req.FirstName) == "":
+		abort(c, http.StatusBadRequest, "missing_field", "Enter your first name as it appears on your voter registration.", "first_name")
+		return time.Time{}, false
+	case req.LastName == "" || store.Fold(req.LastName) == "":
+		abort(c, http.StatusBadRequest, "missing_field", "Enter your last name as it appears on your voter registration.", "last_name")
+		return time.Time{}, false
+	case len(req.FirstName) > 100:
+		abort(c, http.StatusBadRequest, "invalid_field", "The first name is too long (100 characters at most).", "first_name")
+		return time.Time{}, false
+	case len(req.LastName) > 100:
+		abort(c, http.StatusBadRequest, "invalid_field", "The last name is too long (100 characters at most).", "last_name")
+		return time.Time{}, false
+	}
+	dob, ok := parseDateOfBirth(c, strings.TrimSpace(req.DateOfBirth), time.Now())
+	if !ok {
+		return time.Time{}, false
+	}
+	if !zipPattern.MatchString(req.ZIP) {
+		abort(c, http.StatusBadRequest, "invalid_zip",
+			"Enter the 5-digit ZIP code of your residential address, for example 80202.", "zip")
+		return time.Time{}, false
+	}
+	if len(req.VoterID) > 32 {
+		abort(c, http.StatusBadRequest, "invalid_field", "The voter ID is too long (32 characters at most).", "voter_id")
+		return time.Time{}, false
+	}
+	return dob, true
+}
+
+// noMatchAnswer writes the one answer to every lookup that finds nobody who may sign in.
+func noMatchAnswer(c *gin.Context) {
+	c.Data(http.StatusNotFound, "application/json; charset=utf-8", noMatchBody)
+	c.Abort()
+}
+
+// openSession signs the voter in: a lookup that found its voter is no failure, so its
+// failure counts are given back, and a session is stored. A voter made confidential or
+// inactive since the lookup gets the no-match answer.
+func (h *handlers) openSession(c *gin.Context, voterRef int64, failures ...store.RateCount) {
+	ctx := c.Request.Context()
+	if err := h.cfg.Store.UncountRateLimits(ctx, failures...); err != nil {
+		h.unavailable(c, "portal rate limit", err)
+		return
+	}
 	token, err := randomToken()
 	if err != nil {
 		h.unavailable(c, "portal token", err)
 		return
 	}
 	expires, err := h.cfg.Store.CreatePortalSession(ctx, voterRef, token, PortalSessionTTL)
+	if errors.Is(err, store.ErrNotFound) {
+		noMatchAnswer(c)
+		return
+	}
 	if err != nil {
 		h.unavailable(c, "portal session", err)
 		return
@@ -247,26 +275,21 @@ func (h *handlers) rateLimited(c *gin.Context, limits ...store.RateLimit) bool {
 func tooManyAttempts(c *gin.Context, wait time.Duration) {
 	seconds := int((wait + time.Second - 1) / time.Second)
 	c.Header("Retry-After", fmt.Sprint(seconds))
-	abort(c, http.StatusTooManyRequests, "rate_limited",
-		fmt.Sprintf("Too many attempts. Please wait %s and try again.", humanWait(seconds)), "")
+	msg := fmt.Sprintf("Too many attempts. Please wait %s and try again.", humanWait(seconds))
+	if seconds > 3600 {
+		msg += " If you need help sooner, call your county election office."
+	}
+	abort(c, http.StatusTooManyRequests, "rate_limited", msg, "")
 }
 
 func humanWait(seconds int) string {
-	if seconds <= 60 {
+	switch {
+	case seconds <= 60:
 		return "a minute"
+	case seconds <= 90*60:
+		return fmt.Sprintf("%d minutes", (seconds+59)/60)
 	}
-	return fmt.Sprintf("%d minutes", (seconds+59)/60)
-}
-
-func (h *handlers) portalLimits() PortalLimits {
-	l := h.cfg.PortalLimits
-	if l.PerClient <= 0 || l.PerClientWindow <= 0 {
-		l.PerClient, l.PerClientWindow = DefaultPortalLimits.PerClient, DefaultPortalLimits.PerClientWindow
-	}
-	if l.PerIdentity <= 0 || l.PerIdentityWindow <= 0 {
-		l.PerIdentity, l.PerIdentityWindow = DefaultPortalLimits.PerIdentity, DefaultPortalLimits.PerIdentityWindow
-	}
-	return l
+	return fmt.Sprintf("about %d hours", (seconds+1800)/3600)
 }
 
 var lastPrune atomic.Int64
@@ -295,7 +318,7 @@ func randomToken() (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b[:]), nil
 }
 
-const voterContext = "portalVoter"
+const sessionContext = "portalSession"
 
 func bearerToken(c *gin.Context) string {
 	token, _ := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
@@ -306,10 +329,10 @@ func bearerToken(c *gin.Context) string {
 // same 401.
 func (h *handlers) portalSession(c *gin.Context) {
 	token := bearerToken(c)
-	var ref int64
+	var ps store.PortalSession
 	err := store.ErrNotFound
 	if token != "" && len(token) <= 128 {
-		ref, err = h.cfg.Store.PortalSessionVoter(c.Request.Context(), token)
+		ps, err = h.cfg.Store.PortalSessionByToken(c.Request.Context(), token)
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		c.Header("WWW-Authenticate", `Bearer realm="ballotflow portal", error="invalid_token"`)
@@ -320,11 +343,15 @@ func (h *handlers) portalSession(c *gin.Context) {
 		h.unavailable(c, "portal session", err)
 		return
 	}
-	c.Set(voterContext, ref)
+	c.Set(sessionContext, ps)
 	c.Next()
 }
 
-func portalVoter(c *gin.Context) int64 { return c.MustGet(voterContext).(int64) }
+func portalSessionOf(c *gin.Context) store.PortalSession {
+	return c.MustGet(sessionContext).(store.PortalSession)
+}
+
+func portalVoter(c *gin.Context) int64 { return portalSessionOf(c).VoterRef }
 
 // deletePortalSession logs out: the token stops working at once.
 func (h *handlers) deletePortalSession(c *gin.Context) {
@@ -400,6 +427,9 @@ type preferencesJSON struct {
 	EmailWaitsForContactHours *bool             `json:"email_waits_for_contact_hours,omitempty"`
 	// ConfirmationsSent (answers to PUT only): the channels a confirmation was just sent on.
 	ConfirmationsSent []string `json:"confirmations_sent,omitempty"`
+	// ConfirmationsNotSent (answers to PUT only): channels saved as pending whose
+	// confirmation a limit held back, with when saving again sends one.
+	ConfirmationsNotSent []confirmationNotSentJSON `json:"confirmations_not_sent,omitempty"`
 }
 
 type emailPrefJSON struct {
@@ -412,6 +442,9 @@ type phonePrefJSON struct {
 	Enabled *bool  `json:"enabled"`
 	Phone   string `json:"phone"`
 	State   string `json:"state,omitempty"` // read only
+	// Problem (read only) says why the number on file cannot be texted or called any more
+	// (it came from an older rule or an import), and what to do.
+	Problem string `json:"problem,omitempty"`
 }
 
 type contactHoursJSON struct {
@@ -462,9 +495,9 @@ func (h *handlers) preferences(ctx context.Context, ref int64) (preferencesJSON,
 			p.Email = &emailPrefJSON{Enabled: &enabled, Address: s.Address, State: s.State}
 			hold = s.HoldForHours
 		case activities.ChannelSMS:
-			p.SMS = &phonePrefJSON{Enabled: &enabled, Phone: s.Address, State: s.State}
+			p.SMS = &phonePrefJSON{Enabled: &enabled, Phone: s.Address, State: s.State, Problem: phoneOnFileProblem(s.Channel, s.Address)}
 		case activities.ChannelVoice:
-			p.Voice = &phonePrefJSON{Enabled: &enabled, Phone: s.Address, State: s.State}
+			p.Voice = &phonePrefJSON{Enabled: &enabled, Phone: s.Address, State: s.State, Problem: phoneOnFileProblem(s.Channel, s.Address)}
 		}
 		if !settingsFrom && (s.ContactStart != "" || s.TimeZone != "" || s.Language != "") {
 			settingsFrom = true
@@ -479,42 +512,71 @@ func (h *handlers) preferences(ctx context.Context, ref int64) (preferencesJSON,
 			}
 		}
 	}
-	// Offer the registration's phone for SMS and voice when the voter has none yet.
-	if p.SMS.Phone == "" && usPhonePattern.MatchString(voter.Phone) {
-		p.SMS.Phone = voter.Phone
-	}
-	if p.Voice.Phone == "" && usPhonePattern.MatchString(voter.Phone) {
-		p.Voice.Phone = voter.Phone
+	// Offer the registration's phone for SMS and voice when the voter has none yet and it
+	// may be texted and called.
+	if phone, err := ballot.ContactPhone(voter.Phone); err == nil {
+		if p.SMS.Phone == "" {
+			p.SMS.Phone = phone
+		}
+		if p.Voice.Phone == "" {
+			p.Voice.Phone = phone
+		}
 	}
 	return p, nil
+}
+
+// phoneOnFileProblem says, for a stored number that may no longer be texted or called, why
+// and what to do; "" for a number that may.
+func phoneOnFileProblem(channel, phone string) string {
+	_, err := ballot.ContactPhone(phone)
+	if err == nil {
+		return ""
+	}
+	what, off := "texts to", "turn text messages off"
+	if channel == activities.ChannelVoice {
+		what, off = "calls to", "turn calls off"
+	}
+	return fmt.Sprintf("We no longer send %s the number on file. %s Enter another number, or %s.", what, err.Error(), off)
 }
 
 // putPortalPreferences saves the voter's choices; a channel or setting left out of the body
 // stays as it is. Everything is validated before anything is stored, and stored in one
 // transaction; then confirmations go out through Temporal and the voter's running ballot
-// workflows are told to re-plan.
+// workflows are told to re-plan. A session that saves too often is refused whole (429); a
+// confirmation beyond its limits is not sent, but what the voter chose is still saved and
+// the answer says when saving again sends one (confirmations_not_sent).
 func (h *handlers) putPortalPreferences(c *gin.Context) {
 	var req preferencesJSON
 	if !decodePortalBody(c, &req) {
 		return
 	}
-	save, field, msg := validatePreferences(&req)
+	session := portalSessionOf(c)
+	onFile, err := h.phonesOnFile(c.Request.Context(), session.VoterRef)
+	if err != nil {
+		h.unavailable(c, "portal preferences", err)
+		return
+	}
+	save, field, msg := validatePreferences(&req, onFile)
 	if field != "" {
 		abort(c, http.StatusBadRequest, "invalid_field", msg, field)
 		return
 	}
-	ref := portalVoter(c)
+	limits := h.portalLimits()
+	if h.rateLimited(c, store.RateLimit{Key: fmt.Sprintf("portal-saves\x00%d", session.ID),
+		Max: limits.SavesPerSession, Window: limits.SavesPerSessionWindow}) {
+		return
+	}
 	// The choices are stored: finish what follows even if the voter closes the page.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), 30*time.Second)
 	defer cancel()
-	save.ResendAfter = confirmResendAfter
-	saved, err := h.cfg.Store.SavePortalPreferences(ctx, ref, save)
+	save.ResendAfter, save.SessionID, save.Limits = confirmResendAfter, session.ID, limits.Confirmations
+	saved, err := h.cfg.Store.SavePortalPreferences(ctx, session.VoterRef, save)
 	if err != nil {
 		h.unavailable(c, "save portal preferences", err)
 		return
 	}
 	if saved.Changed {
-		h.notifyBallots(ctx, ref)
+		h.notifyBallots(ctx, session.VoterRef)
 	}
 	sent, err := h.sendConfirmations(ctx, saved.Confirm)
 	if err != nil {
@@ -522,37 +584,55 @@ func (h *handlers) putPortalPreferences(c *gin.Context) {
 			"Your choices were saved, but the confirmation message could not be sent right now. Please save again in a few minutes.", "")
 		return
 	}
-	p, err := h.preferences(ctx, ref)
+	p, err := h.preferences(ctx, session.VoterRef)
 	if err != nil {
 		h.unavailable(c, "portal preferences", err)
 		return
 	}
 	p.ConfirmationsSent = sent
+	p.ConfirmationsNotSent = confirmationsNotSent(saved.Deferred, time.Now())
 	c.JSON(http.StatusOK, p)
 }
 
-// sendConfirmations starts one ConfirmContact workflow per confirmation. Those that could
-// not be started are forgotten, so that saving again asks again.
+// phonesOnFile returns the numbers stored for the voter's SMS and voice channels, by
+// channel: a save may send one back unchanged even when it may no longer be used.
+func (h *handlers) phonesOnFile(ctx context.Context, ref int64) (map[string]string, error) {
+	subs, err := h.cfg.Store.Subscriptions(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, s := range subs {
+		if s.Channel == activities.ChannelSMS || s.Channel == activities.ChannelVoice {
+			out[s.Channel] = s.Address
+		}
+	}
+	return out, nil
+}
+
+// sendConfirmations starts one ConfirmContact workflow per confirmation, named after its
+// record so that a repeated start is one workflow. Those that could not be started are
+// forgotten, so that saving again asks again.
 func (h *handlers) sendConfirmations(ctx context.Context, confirms []store.Confirmation) ([]string, error) {
 	var sent []string
-	var failed []int64
+	var failed []store.Confirmation
 	var errs []error
 	for _, cf := range confirms {
-		id := workflows.ConfirmWorkflowID(cf.SubscriptionID, time.Now().UnixNano())
+		id := workflows.ConfirmWorkflowID(cf.SubscriptionID, cf.SendID)
 		_, err := h.cfg.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue},
 			workflows.ConfirmWorkflowName, workflows.ConfirmInput{SubscriptionID: cf.SubscriptionID, Channel: cf.Channel,
 				LinkBase: h.cfg.PublicURL})
 		if err != nil {
 			h.cfg.Logger.Error("start confirmation", "subscription", cf.SubscriptionID, "channel", cf.Channel, "error", err)
-			failed = append(failed, cf.SubscriptionID)
+			failed = append(failed, cf)
 			errs = append(errs, err)
 			continue
 		}
 		sent = append(sent, cf.Channel)
 	}
 	if len(failed) > 0 {
-		if err := h.cfg.Store.ClearConfirmRequested(ctx, failed); err != nil {
-			h.cfg.Logger.Error("clear confirmation request", "error", err)
+		if err := h.cfg.Store.ForgetConfirmations(ctx, failed); err != nil {
+			h.cfg.Logger.Error("forget confirmations", "error", err)
 		}
 	}
 	return sent, errors.Join(errs...)
@@ -630,7 +710,7 @@ func (h *handlers) postConfirmEmail(c *gin.Context) {
 	// Counted apart from lookups, so that confirming never uses up a voter's attempts.
 	limits := h.portalLimits()
 	if h.rateLimited(c,
-		store.RateLimit{Key: "portal-confirm\x00" + c.ClientIP(), Max: limits.PerClient, Window: limits.PerClientWindow}) {
+		store.RateLimit{Key: "portal-confirm\x00" + clientKey(c), Max: limits.PerClient, Window: limits.PerClientWindow}) {
 		return
 	}
 	// Once confirmed, finish telling the ballots even if the voter closes the page.
@@ -639,7 +719,8 @@ func (h *handlers) postConfirmEmail(c *gin.Context) {
 	ref, err := h.cfg.Store.ConfirmEmail(ctx, req.Token)
 	if errors.Is(err, store.ErrConfirmationInvalid) {
 		abort(c, http.StatusNotFound, "confirmation_invalid",
-			"This confirmation link is not valid any more: it was already used, it expired, or another address was saved since. "+
+			"This confirmation link is not valid any more: it was already used, it expired, a newer confirmation email replaced it, "+
+				"or another address was saved since. "+
 				"Look yourself up and save your email address again to get a new link.", "")
 		return
 	}
@@ -652,8 +733,11 @@ func (h *handlers) postConfirmEmail(c *gin.Context) {
 }
 
 // validatePreferences checks every field of a save and normalizes addresses. It returns the
-// first bad field, in the page's order, with a message a person can act on.
-func validatePreferences(req *preferencesJSON) (store.PortalPreferences, string, string) {
+// first bad field, in the page's order, with a message a person can act on. onFile holds the
+// numbers stored for sms and voice: one sent back unchanged that may no longer be texted or
+// called is left as it is rather than refused, so that an old number (from an import or an
+// older rule) never blocks saving the rest; the answer's "problem" says what to do about it.
+func validatePreferences(req *preferencesJSON, onFile map[string]string) (store.PortalPreferences, string, string) {
 	var p store.PortalPreferences
 	if e := req.Email; e != nil {
 		if e.Enabled == nil {
@@ -678,14 +762,11 @@ func validatePreferences(req *preferencesJSON) (store.PortalPreferences, string,
 		if ph.pref.Enabled == nil {
 			return p, ph.name + ".enabled", "Say whether to use this channel: enabled must be true or false."
 		}
-		phone := normalizePhone(ph.pref.Phone)
-		if *ph.pref.Enabled || strings.TrimSpace(ph.pref.Phone) != "" {
-			if !usPhonePattern.MatchString(phone) {
-				return p, ph.name + ".phone",
-					"Enter a US phone number: +1 and 10 digits, for example +13035550123 (area code and exchange cannot start with 0 or 1)."
-			}
+		choice, msg := validatePhoneChoice(*ph.pref.Enabled, ph.pref.Phone, onFile[ph.name])
+		if msg != "" {
+			return p, ph.name + ".phone", msg
 		}
-		*ph.dest = &store.ChannelChoice{Enabled: *ph.pref.Enabled, Address: phone}
+		*ph.dest = choice
 	}
 	if hrs := req.ContactHours; hrs != nil {
 		if !hhmmPattern.MatchString(hrs.Start) {
@@ -723,72 +804,39 @@ func validEmail(s string) bool {
 	return strings.Contains(domain, ".") && !strings.HasPrefix(domain, ".") && !strings.HasSuffix(domain, ".")
 }
 
-// normalizePhone drops the spaces, dashes, dots and parentheses people type, and adds the
-// +1 that US numbers written with 10 or 11 digits leave out.
-func normalizePhone(s string) string {
-	var b strings.Builder
-	for _, r := range strings.TrimSpace(s) {
-		switch {
-		case r >= '0' && r <= '9', r == '+' && b.Len() == 0:
-			b.WriteRune(r)
-		case r == ' ', r == '-', r == '.', r == '(', r == ')':
-		default:
-			return s // not a phone number: validation says so
+// validatePhoneChoice reads one phone channel of a save: the choice to store (nil to leave
+// the channel as it is), or a message saying what is wrong with the number. A number is
+// needed to turn a channel on; a channel turned off keeps its number.
+func validatePhoneChoice(enabled bool, phone, onFile string) (*store.ChannelChoice, string) {
+	typed := strings.TrimSpace(phone)
+	if !enabled && typed == "" {
+		return &store.ChannelChoice{Enabled: false}, ""
+	}
+	e164, err := ballot.ContactPhone(typed)
+	if err == nil {
+		return &store.ChannelChoice{Enabled: enabled, Address: e164}, ""
+	}
+	if onFile != "" && typed != "" && (typed == onFile || normalizedEqual(typed, onFile)) {
+		if !enabled {
+			return &store.ChannelChoice{Enabled: false, Address: onFile}, ""
 		}
+		return nil, "" // unchanged: kept as it is, and the answer's "problem" explains
 	}
-	n := b.String()
-	switch {
-	case len(n) == 10 && !strings.HasPrefix(n, "+"):
-		return "+1" + n
-	case len(n) == 11 && strings.HasPrefix(n, "1"):
-		return "+" + n
-	}
-	return n
+	return nil, err.Error()
+}
+
+func normalizedEqual(typed, onFile string) bool {
+	n, err := ballot.NormalizePhone(typed)
+	return err == nil && n == onFile
 }
 
 func validTimeZone(tz string) bool {
-	if tz == "" || tz == "Local" || strings.ContainsAny(tz, " \\") || strings.Contains(tz, "..") {
-		return false
-	}
-	_, err := time.LoadLocation(tz)
-	return err == nil
+	return tzdb.Valid(tz) // the zones workflow code can resolve, and no others
 }
 
-// decodePortalBody reads a small JSON body, refusing unknown fields; on error it answers
-// 400 naming the field and returns false.
-func decodePortalBody(c *gin.Context, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, maxPortalBody))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil && dec.More() {
-		err = errors.New("more than one JSON value")
-	}
-	if err == nil {
-		if _, extra := dec.Token(); extra != io.EOF {
-			err = errors.New("more than one JSON value")
-		}
-	}
-	if err == nil {
-		return true
-	}
-	var tooLarge *http.MaxBytesError
-	var typeErr *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &tooLarge):
-		abort(c, http.StatusRequestEntityTooLarge, "too_large", "The request is too large.", "")
-	case errors.As(err, &typeErr):
-		abort(c, http.StatusBadRequest, "invalid_field",
-			fmt.Sprintf("%s must be a %s.", typeErr.Field, jsonKind(typeErr.Type.Kind().String())), typeErr.Field)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		abort(c, http.StatusBadRequest, "invalid_field", fmt.Sprintf("Unknown field %q.", field), field)
-	case errors.Is(err, io.EOF):
-		abort(c, http.StatusBadRequest, "invalid_body", "The request is empty; send a JSON object.", "")
-	default:
-		abort(c, http.StatusBadRequest, "invalid_body", "The request is not valid JSON.", "")
-	}
-	return false
-}
+// decodePortalBody reads a small JSON body; on error it answers 4xx naming the field and
+// returns false.
+func decodePortalBody(c *gin.Context, v any) bool { return bindJSON(c, maxPortalBody, v) }
 
 // unavailable answers 503 for a failure on our side; the log names what failed, never
 // what the voter typed.

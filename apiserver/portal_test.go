@@ -2,6 +2,7 @@ package apiserver_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"io"
@@ -69,7 +70,7 @@ func (f *portalTemporal) confirmations() []workflows.ConfirmInput {
 
 // portal is the API on a fresh database seeded with the demo voters and a few more.
 type portal struct {
-	t  *testing.T
+	t  testing.TB
 	h  http.Handler
 	st *store.Store
 	tc *portalTemporal
@@ -102,7 +103,7 @@ func voterDate(s string) time.Time {
 
 var generous = apiserver.PortalLimits{PerClient: 10000, PerClientWindow: time.Minute, PerIdentity: 10000, PerIdentityWindow: time.Minute}
 
-func newPortal(t *testing.T, limits apiserver.PortalLimits, trustedProxies ...string) *portal {
+func newPortal(t testing.TB, limits apiserver.PortalLimits, trustedProxies ...string) *portal {
 	t.Helper()
 	st := testdb.Open(t)
 	require.NoError(t, demo.Seed(portalCtx, st, time.Now()))
@@ -334,39 +335,31 @@ func TestPortalLookupIsRateLimitedPerClientAndPerIdentity(t *testing.T) {
 	post := func(req map[string]string, remote string, headers ...string) portalAnswer {
 		return p.do(http.MethodPost, "/v1/portal/session", "", req, remote, headers...)
 	}
-	requireLimited := func(a portalAnswer, maxWait int) {
-		t.Helper()
-		require.Equal(t, http.StatusTooManyRequests, a.Status, "%s", a.Body)
-		require.Equal(t, "rate_limited", a.Error.Code)
-		require.NotEmpty(t, a.Error.Message)
-		wait, err := strconv.Atoi(a.Header.Get("Retry-After"))
-		require.NoError(t, err, "Retry-After must be seconds")
-		require.Positive(t, wait)
-		require.LessOrEqual(t, wait, maxWait)
-	}
 
-	// Per client: three different people from one address, then the fourth is refused even
+	// Per client: three failed lookups from one address, then the fourth is refused even
 	// though it would match, and X-Forwarded-For does not get around it (no trusted proxy).
 	for i, who := range []map[string]string{lookup("A", "One", "01-01-1980", "80202"), lookup("B", "Two", "01-01-1980", "80202"),
 		lookup("C", "Three", "01-01-1980", "80202")} {
 		a := post(who, "198.51.100.7:1000")
 		require.Equal(t, http.StatusNotFound, a.Status, "attempt %d", i+1)
 	}
-	requireLimited(post(lookup("Maria", "Garcia", "03-14-1985", "80202"), "198.51.100.7:1000", "X-Forwarded-For", "203.0.113.9"), 60)
+	requireRateLimited(t, post(lookup("Maria", "Garcia", "03-14-1985", "80202"), "198.51.100.7:1000", "X-Forwarded-For", "203.0.113.9"), 60)
 	require.Equal(t, http.StatusCreated, post(lookup("Maria", "Garcia", "03-14-1985", "80202"), "198.51.100.8:1000").Status,
 		"another client is not limited")
 
-	// Per identity: the same person tried from many addresses (Maria twice above already:
-	// refused attempts count too).
+	// Per identity: the same person from many addresses, signed in or not (the refused
+	// attempt above did not count).
 	require.Equal(t, http.StatusCreated, post(lookup("maria", "GARCIA", "03-14-1985", "80202"), "198.51.100.9:1000").Status)
-	requireLimited(post(lookup("Maria", "Garcia", "03-14-1985", "80202"), "198.51.100.10:1000"), 600)
+	require.Equal(t, http.StatusCreated, post(lookup("Maria", "Garcia", "03-14-1985", "80202"), "198.51.100.10:1000").Status)
+	requireRateLimited(t, post(lookup("Maria", "Garcia", "03-14-1985", "80202"), "198.51.100.11:1000"), 600)
 	// A non-existent identity is limited the same way: the limit says nothing about the roll.
 	require.Equal(t, http.StatusNotFound, post(lookup("No", "Body", "01-01-1990", "80202"), "198.51.100.11:1000").Status)
 	require.Equal(t, http.StatusNotFound, post(lookup("No", "Body", "01-01-1990", "80202"), "198.51.100.12:1000").Status)
 	require.Equal(t, http.StatusNotFound, post(lookup("no", "body", "01-01-1990", "80202"), "198.51.100.13:1000").Status)
-	requireLimited(post(lookup("No", "Body", "01-01-1990", "80202"), "198.51.100.14:1000"), 600)
+	requireRateLimited(t, post(lookup("No", "Body", "01-01-1990", "80202"), "198.51.100.14:1000"), 600)
 
-	// The counters live in PostgreSQL (shared by API replicas), keyed by hashes only.
+	// The counters live in PostgreSQL (shared by API replicas), keyed by hashes only, and by
+	// keyed hashes: hashing a guessed address or name does not find its row.
 	var buckets int
 	require.NoError(t, p.st.Pool().QueryRow(portalCtx, `SELECT count(*) FROM portal_rate_limits WHERE length(bucket) = 32`).Scan(&buckets))
 	require.Positive(t, buckets)
@@ -374,6 +367,22 @@ func TestPortalLookupIsRateLimitedPerClientAndPerIdentity(t *testing.T) {
 	require.NoError(t, p.st.Pool().QueryRow(portalCtx,
 		`SELECT EXISTS (SELECT 1 FROM portal_rate_limits WHERE position('garcia'::bytea IN bucket) > 0 OR position('198.51'::bytea IN bucket) > 0)`).Scan(&found))
 	require.False(t, found, "rate-limit rows must not hold names or addresses")
+	unkeyed := sha256.Sum256([]byte("portal-client\x00198.51.100.7"))
+	require.NoError(t, p.st.Pool().QueryRow(portalCtx, `SELECT EXISTS (SELECT 1 FROM portal_rate_limits WHERE bucket = $1 OR bucket = sha256($1))`,
+		unkeyed[:]).Scan(&found))
+	require.False(t, found, "buckets are keyed with the database's secret")
+}
+
+// requireRateLimited checks a 429 that says in Retry-After, in seconds, how long to wait.
+func requireRateLimited(t *testing.T, a portalAnswer, maxWait int) {
+	t.Helper()
+	require.Equal(t, http.StatusTooManyRequests, a.Status, "%s", a.Body)
+	require.Equal(t, "rate_limited", a.Error.Code)
+	require.NotEmpty(t, a.Error.Message)
+	wait, err := strconv.Atoi(a.Header.Get("Retry-After"))
+	require.NoError(t, err, "Retry-After must be seconds")
+	require.Positive(t, wait)
+	require.LessOrEqual(t, wait, maxWait)
 }
 
 func TestPortalTrustsForwardedForOnlyFromTrustedProxies(t *testing.T) {
@@ -533,7 +542,7 @@ func TestPortalPreferencesRefuseBadInputNamingTheField(t *testing.T) {
 	require.Empty(t, p.tc.confirmations())
 }
 
-func mariaRef(t *testing.T, p *portal) int64 {
+func mariaRef(t testing.TB, p *portal) int64 {
 	v, err := p.st.VoterByID(portalCtx, "CO", demo.Voters[0].VoterID)
 	require.NoError(t, err)
 	return v.Ref

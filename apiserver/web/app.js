@@ -34,7 +34,7 @@
       sms: "Text messages",
       smsEnabled: "Send me text messages",
       mobile: "Mobile number",
-      phoneHint: "US numbers only, for example +13035550123",
+      phoneHint: "US and Canadian numbers only, for example +13035550123",
       voice: "Voice calls",
       voiceEnabled: "Call me and read my ballot status aloud",
       phone: "Phone number",
@@ -83,11 +83,14 @@
         pendingEmail: "<strong>Pending.</strong> We sent an email to this address. Open the link in it to confirm.",
         opted_out: "<strong>Off.</strong> You opted out of this channel.",
         bounced: "<strong>Not working.</strong> We could not reach this address. Check it and save again.",
+        problem: "<strong>Not used.</strong> We no longer text or call the number on file (we text and call only US and Canadian numbers). Enter another number, or turn this off.",
         off: "<strong>Off.</strong>"
       },
       saved: "Your choices are saved.",
       savedSms: "We sent a text message to {phone}. Reply YES to it to confirm.",
       savedEmail: "We sent an email to {email}. Open the link in it to confirm.",
+      notSentSms: "Your number is saved, but we did not send a new confirmation text: several were sent recently. Save again after {time} to get one.",
+      notSentEmail: "Your email address is saved, but we did not send a new confirmation email: several were sent recently. Save again after {time} to get one.",
       optedOut: "You will not receive any more notices about your ballot. You can turn channels back on at any time.",
       loggedOut: "You are signed out.",
       found: "We found your registration.",
@@ -108,10 +111,11 @@
         noMatch: "The information you entered does not match any voters in our system.",
         noMatchHelp: "Check that your name, date of birth and ZIP code match your voter registration exactly (for example, James, not Jim). If you registered or moved recently, try again in a few days.",
         rateLimited: "Too many attempts. Please wait {wait} and try again.",
+        lookupsPaused: "Looking up voters is paused for everyone for a moment because of unusual traffic. Please wait {wait} and try again.",
         minutes: "{n} minutes",
         aMinute: "a minute",
         email: "Enter an email address like name@example.org.",
-        phone: "Enter a US phone number: +1 and 10 digits, for example +13035550123.",
+        phone: "Enter a US or Canadian phone number: +1 and 10 digits, for example +13035550123.",
         time: "Enter a time as HH:MM (24-hour clock), for example 08:00.",
         timeZone: "Choose a time zone.",
         language: "Choose English or Spanish.",
@@ -149,7 +153,7 @@
       sms: "Mensajes de texto",
       smsEnabled: "Enviarme mensajes de texto",
       mobile: "Número de celular",
-      phoneHint: "Solo números de EE. UU., por ejemplo +13035550123",
+      phoneHint: "Solo números de EE. UU. y Canadá, por ejemplo +13035550123",
       voice: "Llamadas",
       voiceEnabled: "Llamarme y leer en voz alta el estado de mi boleta",
       phone: "Número de teléfono",
@@ -198,11 +202,14 @@
         pendingEmail: "<strong>Pendiente.</strong> Enviamos un correo a esta dirección. Abra el enlace para confirmarla.",
         opted_out: "<strong>Desactivado.</strong> Usted canceló este medio.",
         bounced: "<strong>No funciona.</strong> No pudimos comunicarnos con esta dirección. Revísela y guarde de nuevo.",
+        problem: "<strong>No se usa.</strong> Ya no enviamos textos ni llamamos al número registrado (solo a números de EE. UU. y Canadá). Escriba otro número o desactive este medio.",
         off: "<strong>Desactivado.</strong>"
       },
       saved: "Sus opciones están guardadas.",
       savedSms: "Enviamos un mensaje de texto al {phone}. Responda YES para confirmarlo.",
       savedEmail: "Enviamos un correo a {email}. Abra el enlace para confirmarlo.",
+      notSentSms: "Su número está guardado, pero no enviamos un nuevo texto de confirmación: se enviaron varios hace poco. Guarde de nuevo después de {time} para recibir uno.",
+      notSentEmail: "Su correo está guardado, pero no enviamos un nuevo correo de confirmación: se enviaron varios hace poco. Guarde de nuevo después de {time} para recibir uno.",
       optedOut: "No recibirá más avisos sobre su boleta. Puede volver a activarlos cuando quiera.",
       loggedOut: "Cerró la sesión.",
       found: "Encontramos su registro.",
@@ -223,10 +230,11 @@
         noMatch: "La información que escribió no coincide con ningún votante en nuestro sistema.",
         noMatchHelp: "Verifique que su nombre, fecha de nacimiento y código postal coincidan exactamente con su registro (por ejemplo, Francisco y no Paco). Si se registró o se mudó hace poco, intente de nuevo en unos días.",
         rateLimited: "Demasiados intentos. Espere {wait} e intente de nuevo.",
+        lookupsPaused: "La búsqueda de votantes está en pausa para todos por un momento debido a un tráfico inusual. Espere {wait} e intente de nuevo.",
         minutes: "{n} minutos",
         aMinute: "un minuto",
         email: "Escriba un correo electrónico como nombre@ejemplo.org.",
-        phone: "Escriba un número de EE. UU.: +1 y 10 dígitos, por ejemplo +13035550123.",
+        phone: "Escriba un número de EE. UU. o Canadá: +1 y 10 dígitos, por ejemplo +13035550123.",
         time: "Escriba una hora como HH:MM (reloj de 24 horas), por ejemplo 08:00.",
         timeZone: "Elija una zona horaria.",
         language: "Elija inglés o español.",
@@ -347,7 +355,7 @@
     el.setAttribute("data-key", key);
     if (server) { el.setAttribute("data-server", server); }
     var text = errorText(key, server);
-    if (key === "rateLimited") { text = fill(text, { wait: waitText(Number(el.getAttribute("data-wait")) || 60) }); }
+    if (key === "rateLimited" || key === "lookupsPaused") { text = fill(text, { wait: waitText(Number(el.getAttribute("data-wait")) || 60) }); }
     el.textContent = text;
     if (key === "noMatch") {
       var help = document.createElement("p");
@@ -485,7 +493,8 @@
       }
       if (r.status === 404) { formError("lookup-error", "noMatch", e.message); return; }
       if (r.status === 429) {
-        formError("lookup-error", "rateLimited", e.message, Number(r.headers.get("Retry-After")) || 60);
+        formError("lookup-error", e.code === "lookups_paused" ? "lookupsPaused" : "rateLimited", e.message,
+          Number(r.headers.get("Retry-After")) || 60);
         return;
       }
       formError("lookup-error", "unavailable", e.message);
@@ -658,6 +667,7 @@
       var state = c[1].state || "off";
       var key = state;
       if (state === "pending") { key = c[0] === "email" ? "pendingEmail" : "pendingSms"; }
+      if (c[1].problem) { key = "problem"; }
       box.setAttribute("data-state", state);
       box.innerHTML = t("state." + key); // texts are ours (TEXT above), never data
     });
@@ -715,11 +725,19 @@
           if (ch === "sms") { msgs.push(fill(t("savedSms"), { phone: r.body.sms.phone })); }
           if (ch === "email") { msgs.push(fill(t("savedEmail"), { email: r.body.email.address })); }
         });
+        (r.body.confirmations_not_sent || []).forEach(function (n) {
+          var when = n.retry_at ? formatDate(n.retry_at, true) : "";
+          msgs.push(fill(t(n.channel === "email" ? "notSentEmail" : "notSentSms"), { time: when }));
+        });
         announce(msgs.join(" "));
         return;
       }
       var e = (r.body && r.body.error) || {};
       if (r.status === 401) { sessionEnded(); return; }
+      if (r.status === 429) {
+        formError("prefs-error", "rateLimited", e.message, Number(r.headers.get("Retry-After")) || 60);
+        return;
+      }
       if (r.status === 400 && PREF_FIELDS[e.field]) {
         fieldError(PREF_FIELDS[e.field][0], PREF_FIELDS[e.field][1], e.message).focus();
         return;

@@ -4,9 +4,11 @@ import (
 	"net/mail"
 	"strings"
 	"time"
-	_ "time/tzdata" // time zones resolve alike on every machine
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/ballotflow/ballotflow/internal/ballot"
+	"github.com/ballotflow/ballotflow/internal/tzdb"
 )
 
 // Field rules shared by the roll, subscriptions, jurisdictions and elections. Each returns
@@ -42,36 +44,13 @@ func Name(s string) bool {
 	return strings.IndexFunc(s, unicode.IsControl) < 0
 }
 
-// Phone normalizes a phone number to E.164: "+" and 8 to 15 digits as given, or a 10-digit
-// US number (punctuation and a leading 1 allowed) as +1XXXXXXXXXX.
+// Phone normalizes a phone number to E.164 by ballot.NormalizePhone, the rule every part
+// of ballotflow shares: "+" and 8 to 15 digits as given, or a 10-digit North American number
+// (punctuation and a leading 1 allowed) as +1XXXXXXXXXX; premium-rate numbers (900, 976)
+// are refused. Whether a number may be texted or called is ballot.ContactPhone's question.
 func Phone(s string) (string, bool) {
-	s = strings.TrimSpace(s)
-	if strings.HasPrefix(s, "+") {
-		digits := s[1:]
-		if len(digits) < 8 || len(digits) > 15 || digits[0] == '0' || !allDigits(digits) {
-			return "", false
-		}
-		return s, true
-	}
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r >= '0' && r <= '9':
-			b.WriteRune(r)
-		case r == ' ' || r == '-' || r == '.' || r == '(' || r == ')':
-		default:
-			return "", false
-		}
-	}
-	digits := b.String()
-	if len(digits) == 11 && digits[0] == '1' {
-		digits = digits[1:]
-	}
-	// North American numbers: area code and exchange start with 2-9.
-	if len(digits) != 10 || digits[0] < '2' || digits[3] < '2' {
-		return "", false
-	}
-	return "+1" + digits, true
+	e164, err := ballot.NormalizePhone(s)
+	return e164, err == nil
 }
 
 func allDigits(s string) bool {
@@ -105,11 +84,7 @@ func Email(s string) (string, bool) {
 // TimeZone reports whether name is an IANA time zone such as America/Denver. "Local" and
 // the empty name, which mean different things on different machines, are not.
 func TimeZone(name string) bool {
-	if name == "" || name == "Local" {
-		return false
-	}
-	_, err := time.LoadLocation(name)
-	return err == nil
+	return tzdb.Valid(name) // the zones workflow code can resolve, and no others
 }
 
 // Flag reads a yes/no column: true/false, 1/0, Y/N, yes/no in any case; empty is false.

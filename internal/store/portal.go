@@ -45,72 +45,52 @@ func (s *Store) PortalCandidates(ctx context.Context, firstName, lastName string
 	return out, nil
 }
 
-// RateLimit is one fixed-window counter: at most Max hits per Window for Key. Key is hashed
-// before it is stored, so it may name a client address or a person.
-type RateLimit struct {
-	Key    string
-	Max    int
-	Window time.Duration
-}
-
-// HitRateLimits counts one hit against each limit, in PostgreSQL so that every API replica
-// shares the counts. It returns 0 when every limit still allows the hit, else how long until
-// the latest exceeded window ends.
-func (s *Store) HitRateLimits(ctx context.Context, limits ...RateLimit) (time.Duration, error) {
-	batch := &pgx.Batch{}
-	for _, l := range limits {
-		bucket := sha256.Sum256([]byte(l.Key))
-		batch.Queue(`
-			INSERT INTO portal_rate_limits (bucket, window_start, hits)
-			VALUES ($1, date_bin(make_interval(secs => $2), now(), timestamptz 'epoch'), 1)
-			ON CONFLICT (bucket, window_start) DO UPDATE SET hits = portal_rate_limits.hits + 1
-			RETURNING hits, extract(epoch FROM window_start + make_interval(secs => $2) - now())::float8`,
-			bucket[:], l.Window.Seconds())
-	}
-	results := s.pool.SendBatch(ctx, batch)
-	defer results.Close()
-	var wait time.Duration
-	for _, l := range limits {
-		var hits int
-		var left float64
-		if err := results.QueryRow().Scan(&hits, &left); err != nil {
-			return 0, fmt.Errorf("rate limit: %w", err)
-		}
-		if hits > l.Max {
-			wait = max(wait, time.Duration(left*float64(time.Second)))
-		}
-	}
-	return wait, results.Close()
-}
-
 // CreatePortalSession stores a session of a voter for a token, by the token's SHA-256, and
-// returns when it expires.
+// returns when it expires. It stores nothing (ErrNotFound) when the voter may no longer sign
+// in: the voter's row is share-locked while the session is stored, so a roll import that
+// makes the voter confidential either waits for the session (and its trigger revokes it) or
+// is seen by it.
 func (s *Store) CreatePortalSession(ctx context.Context, voterRef int64, token string, ttl time.Duration) (time.Time, error) {
 	hash := sha256.Sum256([]byte(token))
 	var expires time.Time
 	err := s.pool.QueryRow(ctx, `
-		INSERT INTO portal_sessions (token_hash, voter_ref, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3))
+		INSERT INTO portal_sessions (token_hash, voter_ref, expires_at)
+		SELECT $1, v.id, now() + make_interval(secs => $3)
+		FROM (SELECT id FROM voters WHERE id = $2 AND status = 'active' AND NOT confidential FOR SHARE) v
 		RETURNING expires_at`, hash[:], voterRef, ttl.Seconds()).Scan(&expires)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("create portal session: %w", err)
+		return time.Time{}, notFound(err, "create portal session")
 	}
 	return expires, nil
 }
 
-// PortalSessionVoter returns the voter of a live session: one that exists, has not expired,
-// was not revoked, and whose voter may still use the portal (active, not confidential).
-// Anything else is ErrNotFound.
-func (s *Store) PortalSessionVoter(ctx context.Context, token string) (int64, error) {
+// PortalSession is a live portal session.
+type PortalSession struct {
+	ID       int64
+	VoterRef int64
+}
+
+// PortalSessionByToken returns a live session: one that exists, has not expired, was not
+// revoked, and whose voter may still use the portal (active, not confidential). Anything
+// else is ErrNotFound. A session is revoked for good when its voter stops being allowed to
+// sign in (migration 009's trigger), so undoing that change does not bring it back.
+func (s *Store) PortalSessionByToken(ctx context.Context, token string) (PortalSession, error) {
 	hash := sha256.Sum256([]byte(token))
-	var ref int64
+	var ps PortalSession
 	err := s.pool.QueryRow(ctx, `
-		SELECT p.voter_ref FROM portal_sessions p JOIN voters v ON v.id = p.voter_ref
+		SELECT p.id, p.voter_ref FROM portal_sessions p JOIN voters v ON v.id = p.voter_ref
 		WHERE p.token_hash = $1 AND p.revoked_at IS NULL AND p.expires_at > now()
-			AND v.status = 'active' AND NOT v.confidential`, hash[:]).Scan(&ref)
+			AND v.status = 'active' AND NOT v.confidential`, hash[:]).Scan(&ps.ID, &ps.VoterRef)
 	if err != nil {
-		return 0, notFound(err, "portal session")
+		return PortalSession{}, notFound(err, "portal session")
 	}
-	return ref, nil
+	return ps, nil
+}
+
+// PortalSessionVoter returns the voter of a live session (see PortalSessionByToken).
+func (s *Store) PortalSessionVoter(ctx context.Context, token string) (int64, error) {
+	ps, err := s.PortalSessionByToken(ctx, token)
+	return ps.VoterRef, err
 }
 
 // RevokePortalSession ends a session (logout). Revoking an unknown or revoked one is no error.
@@ -123,13 +103,16 @@ func (s *Store) RevokePortalSession(ctx context.Context, token string) error {
 	return nil
 }
 
-// PrunePortal deletes what the portal no longer needs: rate-limit windows and sessions and
-// confirmation links that ended more than a day ago.
+// PrunePortal deletes what the portal no longer needs: rate-limit windows, sessions and
+// confirmation links that ended more than a day ago, and the record of confirmations asked
+// for longer ago than any limit counts (two days).
 func (s *Store) PrunePortal(ctx context.Context) error {
 	for _, q := range []string{
 		`DELETE FROM portal_rate_limits WHERE window_start < now() - interval '1 day'`,
 		`DELETE FROM portal_sessions WHERE expires_at < now() - interval '1 day'`,
 		`DELETE FROM email_confirmations WHERE expires_at < now() - interval '1 day'`,
+		`DELETE FROM confirmation_sends WHERE requested_at < now() - interval '2 days'`,
+		`DELETE FROM confirmation_destinations WHERE last_requested_at < now() - interval '2 days'`,
 	} {
 		if _, err := s.pool.Exec(ctx, q); err != nil {
 			return fmt.Errorf("prune portal: %w", err)
@@ -249,19 +232,27 @@ type PortalPreferences struct {
 	// ResendAfter: a channel still pending that is saved again gets a new confirmation when
 	// the last one was asked for longer ago than this.
 	ResendAfter time.Duration
+	// SessionID is the portal session that saves (0 for none); Limits cap the confirmations
+	// the save may ask for (zero fields take DefaultConfirmationLimits).
+	SessionID int64
+	Limits    ConfirmationLimits
 }
 
 // Confirmation is a subscription whose new address must be confirmed by the voter (a reply
-// YES to a text, a link in an email).
+// YES to a text, a link in an email). SendID is the confirmation's record, the one a
+// ConfirmContact workflow delivers.
 type Confirmation struct {
 	SubscriptionID int64
 	Channel        string
+	SendID         int64
 }
 
 // PreferencesSaved is what SavePortalPreferences did.
 type PreferencesSaved struct {
 	Changed bool           // some subscription changed
 	Confirm []Confirmation // confirmations to send now
+	// Deferred are channels saved as pending whose confirmation a limit held back.
+	Deferred []DeferredConfirmation
 }
 
 // SavePortalPreferences applies a voter's choices in one transaction, with one audit entry:
@@ -272,7 +263,9 @@ type PreferencesSaved struct {
 //   - a channel left as it was keeps its state;
 //   - contact hours, time zone and language apply to all of the voter's channels.
 //
-// Addresses are not unique: a household may share one.
+// A confirmation is asked for only within p.Limits (see askConfirmation); beyond them the
+// channel is still saved, pending, and the save reports it Deferred. Addresses are not
+// unique: a household may share one.
 func (s *Store) SavePortalPreferences(ctx context.Context, voterRef int64, p PortalPreferences) (PreferencesSaved, error) {
 	var out PreferencesSaved
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -294,26 +287,28 @@ func (s *Store) SavePortalPreferences(ctx context.Context, voterRef int64, p Por
 				continue
 			}
 			cur, exists := current[ch.name]
-			what, confirm, err := applyChannel(ctx, tx, voterRef, ch.name, *ch.choice, cur, exists, p.ResendAfter)
+			what, subID, ask, err := applyChannel(ctx, tx, voterRef, ch.name, *ch.choice, cur, exists, p.ResendAfter)
 			if err != nil {
 				return err
+			}
+			if ask {
+				asked, err := askConfirmation(ctx, tx, confirmRequest{voterRef: voterRef, sessionID: p.SessionID,
+					subscriptionID: subID, channel: ch.name, address: ch.choice.Address, limits: p.Limits.withDefaults()})
+				if err != nil {
+					return err
+				}
+				if asked.deferred != nil {
+					out.Deferred = append(out.Deferred, *asked.deferred)
+					if what == "confirmation_resent" {
+						what = "" // nothing was resent, nothing changed
+					}
+				} else {
+					out.Confirm = append(out.Confirm, Confirmation{SubscriptionID: subID, Channel: ch.name, SendID: asked.sendID})
+				}
 			}
 			if what != "" {
 				detail[ch.name] = what
 				out.Changed = true
-			}
-			if confirm {
-				out.Confirm = append(out.Confirm, Confirmation{SubscriptionID: cur.ID, Channel: ch.name})
-			}
-		}
-		// The new rows got their ids in applyChannel; read them back for confirmations.
-		if len(out.Confirm) > 0 {
-			after, err := lockedSubscriptions(ctx, tx, voterRef)
-			if err != nil {
-				return err
-			}
-			for i := range out.Confirm {
-				out.Confirm[i].SubscriptionID = after[out.Confirm[i].Channel].ID
 			}
 		}
 		settings, err := applySettings(ctx, tx, voterRef, p)
@@ -366,61 +361,59 @@ type lockedSub struct {
 	askedAgo time.Duration
 }
 
-// applyChannel writes one channel's choice and says what it did ("" for nothing) and
-// whether a confirmation must be sent.
+// applyChannel writes one channel's choice and says what it did ("" for nothing), the
+// subscription's id, and whether a confirmation should be asked for.
 func applyChannel(ctx context.Context, tx pgx.Tx, voterRef int64, channel string, c ChannelChoice, cur lockedSub,
-	exists bool, resendAfter time.Duration) (string, bool, error) {
+	exists bool, resendAfter time.Duration) (string, int64, bool, error) {
 	if !c.Enabled {
 		if !exists || (cur.State != "active" && cur.State != "pending") {
-			return "", false, nil
+			return "", cur.ID, false, nil
 		}
 		_, err := tx.Exec(ctx, `
 			UPDATE subscriptions SET state = 'opted_out', opted_out_at = now(), confirm_requested_at = NULL, updated_at = now()
 			WHERE id = $1`, cur.ID)
 		if err != nil {
-			return "", false, fmt.Errorf("turn off %s: %w", channel, err)
+			return "", 0, false, fmt.Errorf("turn off %s: %w", channel, err)
 		}
-		return "opted_out", false, nil
+		return "opted_out", cur.ID, false, nil
 	}
 
 	needsConfirm := channel != "voice"
 	sameAddress := exists && strings.EqualFold(cur.Address, c.Address)
 	if sameAddress && cur.State == "active" {
-		return "", false, nil
+		return "", cur.ID, false, nil
 	}
 	if sameAddress && cur.State == "pending" {
 		// Saved again while waiting: the voter may not have received the confirmation.
 		if !needsConfirm || (cur.asked && cur.askedAgo < resendAfter) {
-			return "", false, nil
+			return "", cur.ID, false, nil
 		}
-		_, err := tx.Exec(ctx, `UPDATE subscriptions SET confirm_requested_at = now() WHERE id = $1`, cur.ID)
-		if err != nil {
-			return "", false, fmt.Errorf("resend %s confirmation: %w", channel, err)
-		}
-		return "confirmation_resent", true, nil
+		return "confirmation_resent", cur.ID, true, nil
 	}
 
 	state := "active"
 	if needsConfirm {
 		state = "pending"
 	}
-	_, err := tx.Exec(ctx, `
+	var id int64
+	err := tx.QueryRow(ctx, `
 		INSERT INTO subscriptions (voter_ref, channel, address, state, source, consented_at, confirmed_at, confirm_requested_at)
-		VALUES ($1, $2, $3, $4, 'portal', now(), CASE WHEN $4 = 'active' THEN now() END, CASE WHEN $4 = 'pending' THEN now() END)
+		VALUES ($1, $2, $3, $4, 'portal', now(), CASE WHEN $4 = 'active' THEN now() END, NULL)
 		ON CONFLICT (voter_ref, channel) DO UPDATE SET address = $3, state = $4, source = 'portal', consented_at = now(),
 			confirmed_at = CASE WHEN $4 = 'active' THEN now() END, opted_out_at = NULL,
-			confirm_requested_at = CASE WHEN $4 = 'pending' THEN now() END, updated_at = now()`,
-		voterRef, channel, c.Address, state)
+			confirm_requested_at = NULL, updated_at = now()
+		RETURNING id`,
+		voterRef, channel, c.Address, state).Scan(&id)
 	if err != nil {
-		return "", false, fmt.Errorf("turn on %s: %w", channel, err)
+		return "", 0, false, fmt.Errorf("turn on %s: %w", channel, err)
 	}
 	if exists && channel == "email" {
 		// Links sent to an earlier address must not confirm this one.
 		if _, err := tx.Exec(ctx, `DELETE FROM email_confirmations WHERE subscription_ref = $1`, cur.ID); err != nil {
-			return "", false, fmt.Errorf("forget old email confirmations: %w", err)
+			return "", 0, false, fmt.Errorf("forget old email confirmations: %w", err)
 		}
 	}
-	return state, needsConfirm, nil
+	return state, id, needsConfirm, nil
 }
 
 // applySettings writes contact hours, time zone, language and the email hold to all of the
@@ -450,16 +443,6 @@ func applySettings(ctx context.Context, tx pgx.Tx, voterRef int64, p PortalPrefe
 		return false, fmt.Errorf("save contact hours and language: %w", err)
 	}
 	return tag.RowsAffected() > 0, nil
-}
-
-// ClearConfirmRequested forgets that confirmations were asked for (their sending could not
-// be started), so that the next save asks again.
-func (s *Store) ClearConfirmRequested(ctx context.Context, subscriptionIDs []int64) error {
-	_, err := s.pool.Exec(ctx, `UPDATE subscriptions SET confirm_requested_at = NULL WHERE id = ANY($1)`, subscriptionIDs)
-	if err != nil {
-		return fmt.Errorf("clear confirmation request: %w", err)
-	}
-	return nil
 }
 
 // OptOutEverything opts a voter out of every channel in one transaction, with one audit
@@ -503,15 +486,21 @@ func (s *Store) SubscriptionByID(ctx context.Context, id int64) (Subscription, e
 }
 
 // CreateEmailConfirmation stores the SHA-256 of a link token that confirms an email
-// subscription until expires.
+// subscription until expires. It replaces the subscription's unused links: one link is live
+// per address, so a flood of saves cannot leave a flood of working links behind.
 func (s *Store) CreateEmailConfirmation(ctx context.Context, subscriptionID int64, token string, expires time.Time) error {
 	hash := sha256.Sum256([]byte(token))
-	_, err := s.pool.Exec(ctx, `INSERT INTO email_confirmations (token_hash, subscription_ref, expires_at) VALUES ($1, $2, $3)`,
-		hash[:], subscriptionID, expires)
-	if err != nil {
-		return fmt.Errorf("store email confirmation: %w", err)
-	}
-	return nil
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM email_confirmations WHERE subscription_ref = $1 AND used_at IS NULL`, subscriptionID); err != nil {
+			return fmt.Errorf("replace email confirmation: %w", err)
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO email_confirmations (token_hash, subscription_ref, expires_at) VALUES ($1, $2, $3)`,
+			hash[:], subscriptionID, expires)
+		if err != nil {
+			return fmt.Errorf("store email confirmation: %w", err)
+		}
+		return nil
+	})
 }
 
 // ErrConfirmationInvalid is returned for a confirmation link that is unknown, used, expired,
