@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/ballotflow/ballotflow/internal/store"
+	"github.com/ballotflow/ballotflow/internal/tzdb"
 	"github.com/ballotflow/ballotflow/workflows"
 )
 
@@ -184,7 +185,7 @@ func (h *handlers) getStatusOverTime(c *gin.Context) {
 		h.adminUnavailable(c, "operator: report time zone", err)
 		return
 	}
-	loc, err := time.LoadLocation(tz)
+	loc, err := tzdb.Load(tz)
 	if err != nil {
 		loc, tz = time.UTC, "UTC"
 	}

@@ -3,9 +3,9 @@ package workflows
 import (
 	"fmt"
 	"time"
-	_ "time/tzdata" // every worker resolves time zones from the same data
 
 	"github.com/ballotflow/ballotflow/activities"
+	"github.com/ballotflow/ballotflow/internal/tzdb"
 )
 
 // contactSlot returns when a notice may go out at the earliest (now, when now is inside the
@@ -13,10 +13,11 @@ import (
 // zone for each calendar day, so a window keeps its local hours across daylight-saving
 // changes. End at or before Start wraps midnight; Start equal to End means all day.
 //
-// Pure function of its inputs: safe in workflow code (the binary embeds tzdata, so every
-// worker resolves zones alike).
+// Pure function of its inputs: safe in workflow code. Zones come from the repository's own
+// copy of the time zone database (internal/tzdb), never the host's, so every worker and
+// every replay resolves them alike.
 func contactSlot(now time.Time, w activities.ContactWindow) (from, until time.Time, err error) {
-	loc, err := time.LoadLocation(w.TimeZone)
+	loc, err := tzdb.Load(w.TimeZone)
 	if err != nil {
 		return time.Time{}, time.Time{}, fmt.Errorf("contact hours time zone %q: %w", w.TimeZone, err)
 	}
