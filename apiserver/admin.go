@@ -1,10 +1,7 @@
 package apiserver
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -201,35 +198,9 @@ func stateFilter(c *gin.Context) (string, bool) {
 	return key.State, true
 }
 
-// decodeAdminBody reads a JSON object into dst, refusing unknown fields, with a 400 naming the
-// problem.
-func decodeAdminBody(c *gin.Context, dst any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, maxAdminBody))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(dst)
-	if err == nil && dec.More() {
-		err = errors.New("more than one JSON value")
-	}
-	if err == nil {
-		return true
-	}
-	var typeErr *json.UnmarshalTypeError
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
-		abort(c, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body is larger than %d KiB", maxAdminBody>>10), "")
-	case errors.Is(err, io.EOF):
-		abort(c, http.StatusBadRequest, "invalid_body", "the body is empty; send a JSON object", "")
-	case errors.As(err, &typeErr):
-		abort(c, http.StatusBadRequest, "invalid_body", typeErr.Field+" must be a string", typeErr.Field)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		abort(c, http.StatusBadRequest, "invalid_body", fmt.Sprintf("unknown field %q; see /openapi.json", field), field)
-	default:
-		abort(c, http.StatusBadRequest, "invalid_body", "the body is not one valid JSON object", "")
-	}
-	return false
-}
+// decodeAdminBody reads a jurisdiction's or an election's JSON object into dst; on error it
+// answers 4xx naming the problem and returns false.
+func decodeAdminBody(c *gin.Context, dst any) bool { return bindJSON(c, maxAdminBody, dst) }
 
 // abortOnFieldError answers 400 naming the field when err is a *roll.FieldError.
 func abortOnFieldError(c *gin.Context, err error) bool {

@@ -4,13 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -32,7 +30,7 @@ func (h *handlers) postBallotEvents(c *gin.Context) {
 	mediaType, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	var events []intake.Event
 	single := false
-	var err error
+	var err *bodyError
 	switch mediaType {
 	case "application/json", "":
 		events, single, err = decodeJSONEvents(body)
@@ -43,19 +41,13 @@ func (h *handlers) postBallotEvents(c *gin.Context) {
 			"send application/json (one event or {\"events\": [...]}) or application/x-ndjson", "")
 		return
 	}
-	var tooLarge *http.MaxBytesError
 	switch {
-	case errors.As(err, &tooLarge):
+	case err != nil && err.status == http.StatusRequestEntityTooLarge:
 		abort(c, http.StatusRequestEntityTooLarge, "too_large",
 			fmt.Sprintf("the body is larger than %d MiB; post larger files to /v1/ballot-events:bulk", maxBatchBytes>>20), "")
 		return
 	case err != nil:
-		var fe *fieldError
-		field := ""
-		if errors.As(err, &fe) {
-			field = fe.field
-		}
-		abort(c, http.StatusBadRequest, "invalid_body", err.Error(), field)
+		err.abort(c)
 		return
 	case len(events) == 0:
 		abort(c, http.StatusBadRequest, "invalid_body", "the body holds no events", "events")
@@ -84,34 +76,24 @@ func (h *handlers) postBallotEvents(c *gin.Context) {
 	c.JSON(http.StatusAccepted, gin.H{"results": results})
 }
 
-// fieldError is a decoding error that names the field at fault.
-type fieldError struct {
-	field string
-	msg   string
-}
-
-func (e *fieldError) Error() string { return e.msg }
-
-func decodeJSONEvents(r io.Reader) (events []intake.Event, single bool, err error) {
-	dec := json.NewDecoder(r)
-	dec.DisallowUnknownFields() // ballot content or anything else unexpected is refused
+func decodeJSONEvents(r io.Reader) (events []intake.Event, single bool, err *bodyError) {
 	var b eventsBody
-	if err := dec.Decode(&b); err != nil {
-		return nil, false, jsonError(err, "")
-	}
-	if dec.More() {
-		return nil, false, errors.New("the body holds more than one JSON value; send a batch as {\"events\": [...]} or use application/x-ndjson")
+	if err := decodeJSON(r, maxBatchBytes, &b); err != nil {
+		return nil, false, err
 	}
 	if b.Events != nil {
 		if b.Event != (intake.Event{}) {
-			return nil, false, &fieldError{"events", "send either one event or {\"events\": [...]}, not both"}
+			return nil, false, &bodyError{http.StatusBadRequest, "invalid_field",
+				"Send either one event or {\"events\": [...]}, not both.", "events"}
 		}
 		return b.Events, false, nil
 	}
 	return []intake.Event{b.Event}, true, nil
 }
 
-func decodeNDJSONEvents(r io.Reader) ([]intake.Event, error) {
+// decodeNDJSONEvents reads one event per line, at most maxBatchEvents+1 (the caller refuses
+// more), each line at most 64 KiB.
+func decodeNDJSONEvents(r io.Reader) ([]intake.Event, *bodyError) {
 	var events []intake.Event
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), 64<<10)
@@ -122,11 +104,9 @@ func decodeNDJSONEvents(r io.Reader) ([]intake.Event, error) {
 		if len(raw) == 0 {
 			continue
 		}
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
 		var ev intake.Event
-		if err := dec.Decode(&ev); err != nil {
-			return nil, jsonError(err, fmt.Sprintf("line %d: ", line))
+		if err := decodeJSONLine(raw, fmt.Sprintf("Line %d: ", line), &ev); err != nil {
+			return nil, err
 		}
 		events = append(events, ev)
 		if len(events) > maxBatchEvents {
@@ -134,42 +114,14 @@ func decodeNDJSONEvents(r io.Reader) ([]intake.Event, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, fmt.Errorf("line %d is longer than 64 KiB", line+1)
+		var tooLarge *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooLarge):
+			return nil, jsonDecodeError(err, maxBatchBytes, "")
+		case errors.Is(err, bufio.ErrTooLong):
+			return nil, &bodyError{http.StatusBadRequest, "invalid_body", fmt.Sprintf("Line %d is longer than 64 KiB.", line+1), ""}
 		}
-		return nil, err
+		return nil, &bodyError{http.StatusBadRequest, "invalid_body", "The body could not be read to its end.", ""}
 	}
 	return events, nil
-}
-
-// jsonError turns a decoding error into a message a person can act on.
-func jsonError(err error, where string) error {
-	var syntax *json.SyntaxError
-	var typeErr *json.UnmarshalTypeError
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
-		return err
-	case errors.Is(err, io.EOF):
-		return errors.New(where + "the body is empty")
-	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
-		return errors.New(where + "the body is not valid JSON")
-	case errors.As(err, &typeErr):
-		field := typeErr.Field
-		return &fieldError{field, fmt.Sprintf("%s%s must be a %s", where, field, jsonKind(typeErr.Type.Kind().String()))}
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return &fieldError{field, fmt.Sprintf("%sunknown field %q; ballotflow accepts only the documented event fields", where, field)}
-	}
-	return errors.New(where + "the body could not be read as JSON")
-}
-
-func jsonKind(kind string) string {
-	switch kind {
-	case "slice":
-		return "list"
-	case "struct":
-		return "object"
-	}
-	return kind
 }

@@ -35,10 +35,6 @@ const maxNoteLength = 500
 var (
 	statePattern   = regexp.MustCompile(`^[A-Z]{2}$`)
 	voterIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,32}$`)
-	// A note must not carry personal data: no email address, no (North American) phone
-	// number. Dates, times and ticket numbers pass.
-	noteEmail = regexp.MustCompile(`[^\s@]+@[^\s@]+\.[^\s@]+`)
-	notePhone = regexp.MustCompile(`(^|[^0-9])(\+?1[ .-]?)?\(?[2-9][0-9]{2}\)?[ .-]?[2-9][0-9]{2}[ .-]?[0-9]{4}([^0-9]|$)`)
 )
 
 func (h *handlers) registerOperator(r *gin.Engine, v1 *gin.RouterGroup) {
@@ -50,6 +46,7 @@ func (h *handlers) registerOperator(r *gin.Engine, v1 *gin.RouterGroup) {
 	g.GET("/elections/:id/counts", h.getElectionCounts)
 	g.GET("/elections/:id/status-over-time", h.getStatusOverTime)
 	g.GET("/unreachable", h.getUnreachable)
+	g.GET("/set-aside-events", h.getSetAsideEvents)
 }
 
 // temporalURL links a ballot's workflow in Temporal UI; empty when no UI is configured.
@@ -330,13 +327,14 @@ func (h *handlers) postOperatorOptOut(c *gin.Context) {
 	case len([]rune(note)) > maxNoteLength:
 		abort(c, http.StatusBadRequest, "invalid_field", fmt.Sprintf("note is longer than %d characters", maxNoteLength), "note")
 		return
-	case noteEmail.MatchString(note) || notePhone.MatchString(note):
-		abort(c, http.StatusBadRequest, "invalid_field",
-			"note must not contain an email address or phone number: the audit log holds no personal data; refer to a ticket number instead", "note")
-		return
 	}
 	v, ok := h.operatorVoter(c)
 	if !ok {
+		return
+	}
+	if what := notePersonalData(note, v, time.Now()); what != "" {
+		abort(c, http.StatusBadRequest, "invalid_field", "note seems to hold "+what+
+			": the audit log keeps no personal data; say who asked and how, and refer to a ticket number", "note")
 		return
 	}
 	// The change must not depend on the operator's connection staying open.

@@ -402,6 +402,13 @@ func TestCountyAssistedOptOutIsAuditedAndSignalsTheVotersBallots(t *testing.T) {
 		{"phone in note", map[string]any{"note": "called from (303) 555-0101"}, "note"},
 		{"bare phone in note", map[string]any{"note": "callback +13035550101"}, "note"},
 		{"long note", map[string]any{"note": strings.Repeat("x", 501)}, "note"},
+		{"UK phone in note", map[string]any{"note": "call back on +44 20 7946 0958"}, "note"},
+		{"UK phone without a plus", map[string]any{"note": "call back on 020 7946 0958"}, "note"},
+		{"voter's name in note", map[string]any{"note": "MARÍA garcia called, ticket 12"}, "note"},
+		{"date of birth in note", map[string]any{"note": "caller confirmed 03/14/1985"}, "note"},
+		{"date of birth written out", map[string]any{"note": "born March 14th, 1985"}, "note"},
+		{"birthday without a year", map[string]any{"note": "birthday 14 March, ticket 3"}, "note"},
+		{"NUL in note", map[string]any{"note": "ticket\u00001"}, "note"},
 		{"unknown field", map[string]any{"note": "ticket 1", "reason": "x"}, "reason"},
 	} {
 		a := e.do(http.MethodPost, path, e.operator, tc.body)

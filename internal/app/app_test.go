@@ -214,7 +214,7 @@ func TestBadEventsAreRefusedAndNothingIsStored(t *testing.T) {
 		{"not JSON", d.DemoKey, "application/json", `{"event_id":`, 400, "invalid_body", ""},
 		{"empty body", d.DemoKey, "application/json", ``, 400, "invalid_body", ""},
 		{"unknown field (ballot content is never accepted)", d.DemoKey, "application/json",
-			strings.Replace(good, `{`, `{"vote":"yes",`, 1), 400, "invalid_body", "vote"},
+			strings.Replace(good, `{`, `{"vote":"yes",`, 1), 400, "invalid_field", "vote"},
 		{"unknown status", d.DemoKey, "application/json", eventJSON("bad-1", denver, "DEN-BAD", "spoiled", now), 400, "invalid_field", "status"},
 		{"missing event_id", d.DemoKey, "application/json", eventJSON("", denver, "DEN-BAD", "mailed", now), 400, "invalid_field", "event_id"},
 		{"bad time", d.DemoKey, "application/json", strings.Replace(good, now.Format(time.RFC3339), "yesterday", 1), 400, "invalid_field", "occurred_at"},

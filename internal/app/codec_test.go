@@ -35,7 +35,7 @@ func TestHistoriesAreEncryptedAndCarryNoVoterData(t *testing.T) {
 	ctx := context.Background()
 	maria := demo.Voters[0]
 	body := strings.TrimSuffix(eventJSON("codec-1", maria.VoterID, "DEN-CODEC", "challenged", time.Now().Add(-time.Hour)), "}") +
-		`,"reason":"the signature does not match","cure_deadline":"2099-01-01"}`
+		`,"reason":"the signature does not match","cure_deadline":"` + time.Now().AddDate(0, 0, 10).Format(time.DateOnly) + `"}`
 	resp := post(t, d, d.DemoKey, "application/json", body)
 	require.Equal(t, http.StatusAccepted, resp.Status, "%+v", resp)
 	workflowID := resp.Results[0].WorkflowID
