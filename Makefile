@@ -3,7 +3,7 @@ GO ?= go
 DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/ballotflow?sslmode=disable
 export DATABASE_URL
 
-.PHONY: run test bench build postgres clean help histories
+.PHONY: run test bench build postgres clean help histories fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -31,5 +31,17 @@ clean: ## start the dev stack afresh: remove .data (Temporal, keys), bin, and th
 	@# Only the local default database: a DATABASE_URL pointing elsewhere is never touched.
 	psql "postgres://postgres@127.0.0.1:5432/postgres" -qc 'DROP DATABASE IF EXISTS ballotflow WITH (FORCE)'
 
-histories: postgres ## re-record the workflow replay histories (after a deliberate, versioned workflow change)
-	BALLOTFLOW_RECORD_HISTORIES=1 $(GO) test -count=1 -run TestRecordReplayHistories ./internal/app/
+histories: postgres ## record replay histories after a deliberate, versioned workflow change: make histories VERSION=v2-short-name
+	@test -n "$(VERSION)" || { echo "name the workflow version the new histories are of: make histories VERSION=v2-short-name" >&2; exit 2; }
+	BALLOTFLOW_RECORD_HISTORIES=1 BALLOTFLOW_HISTORY_SUFFIX=$(VERSION) $(GO) test -count=1 \
+		-run 'TestRecordReplayHistories|TestRecordIngestHistories' ./internal/app/
+
+FUZZTIME ?= 30s
+fuzz: postgres ## run every fuzz target for FUZZTIME each (default 30s); `make test` runs their seeds
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+		for target in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/^func //'); do \
+			echo "== $$pkg $$target"; \
+			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
