@@ -26,9 +26,20 @@ import (
 // change to the workflow that would break ballots already running fails CI.
 const historiesDir = "../../workflows/testdata/histories"
 
+// historyFile names a recorded history: the scenario, and the workflow version it was
+// recorded with (BALLOTFLOW_HISTORY_SUFFIX, set by `make histories VERSION=...`), so that a
+// new version's histories are added beside the released ones, which go on replaying. The
+// histories of the first release carry no version.
+func historyFile(scenario string) string {
+	if v := os.Getenv("BALLOTFLOW_HISTORY_SUFFIX"); v != "" {
+		return scenario + "-" + v + ".json"
+	}
+	return scenario + ".json"
+}
+
 // TestRecordReplayHistories runs representative ballots through the whole stack and writes
-// their histories. It only runs when asked: `make histories` after a deliberate,
-// versioned change to the workflow.
+// their histories (see historyFile). It only runs when asked: `make histories VERSION=...`
+// after a deliberate, versioned change to the workflow.
 func TestRecordReplayHistories(t *testing.T) {
 	if os.Getenv("BALLOTFLOW_RECORD_HISTORIES") == "" {
 		t.Skip("set BALLOTFLOW_RECORD_HISTORIES=1 (make histories) to re-record the replay histories")
@@ -85,7 +96,7 @@ func TestRecordReplayHistories(t *testing.T) {
 		waitCtx, cancel := context.WithTimeout(ctx, time.Minute)
 		require.NoError(t, d.Temporal.GetWorkflow(waitCtx, workflowID, "").Get(waitCtx, nil), sc.name)
 		cancel()
-		writeHistory(t, d, workflowID, filepath.Join(historiesDir, sc.name+".json"))
+		writeHistory(t, d, workflowID, filepath.Join(historiesDir, historyFile(sc.name)))
 	}
 }
 
