@@ -5,7 +5,6 @@ import (
 	"errors"
 	"html"
 	"log/slog"
-	"slices"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -15,6 +14,7 @@ import (
 	"github.com/ballotflow/ballotflow/internal/metrics"
 	"github.com/ballotflow/ballotflow/internal/notices"
 	"github.com/ballotflow/ballotflow/internal/providers"
+	"github.com/ballotflow/ballotflow/internal/recipient"
 	"github.com/ballotflow/ballotflow/internal/store"
 )
 
@@ -50,12 +50,6 @@ type Activities struct {
 	Logger         *slog.Logger
 }
 
-// Default contact hours, in the time zone of the voter's jurisdiction.
-const (
-	DefaultContactStart = "08:00"
-	DefaultContactEnd   = "20:00"
-)
-
 // LoadRecipient returns the voter's active channels and contact hours for a ballot: what the
 // workflow needs to plan, and no address.
 func (a *Activities) LoadRecipient(ctx context.Context, in LoadRecipientInput) (Recipient, error) {
@@ -63,21 +57,16 @@ func (a *Activities) LoadRecipient(ctx context.Context, in LoadRecipientInput) (
 	if err != nil {
 		return Recipient{}, err
 	}
-	r := Recipient{Notifiable: c.notifiable()}
+	r := Recipient{Notifiable: c.Notifiable()}
 	if !r.Notifiable {
 		return r, nil
 	}
-	for _, s := range c.subs {
+	for _, s := range c.Subscriptions {
 		if s.State != "active" {
 			continue
 		}
-		w := ContactWindow{Start: s.ContactStart, End: s.ContactEnd, TimeZone: s.TimeZone}
-		if w.Start == "" || w.End == "" {
-			w.Start, w.End = DefaultContactStart, DefaultContactEnd
-		}
-		if w.TimeZone == "" {
-			w.TimeZone = c.jurisdiction.TimeZone
-		}
+		var w ContactWindow
+		w.Start, w.End, w.TimeZone = recipient.ContactHours(s, c.Jurisdiction)
 		r.Channels = append(r.Channels, ChannelPlan{Channel: s.Channel, Window: w, HoldForHours: s.HoldForHours})
 	}
 	return r, nil
@@ -91,10 +80,10 @@ func (a *Activities) RecordStatus(ctx context.Context, in RecordStatusInput) err
 
 // SendEmail delivers a notice by email through SendGrid.
 func (a *Activities) SendEmail(ctx context.Context, n Notice) (NoticeResult, error) {
-	return a.deliver(ctx, n, ChannelEmail, func(c contact, sub store.Subscription, msg notices.Message) (providers.Accepted, error) {
+	return a.deliver(ctx, n, ChannelEmail, func(c recipient.Recipient, sub store.Subscription, msg notices.Message) (providers.Accepted, error) {
 		return a.Email.SendEmail(ctx, providers.Email{
-			To: sub.Address, ToName: c.voter.FirstName + " " + c.voter.LastName,
-			From: c.jurisdiction.EmailFrom, FromName: c.jurisdiction.EmailFromName,
+			To: sub.Address, ToName: c.Voter.FirstName + " " + c.Voter.LastName,
+			From: c.Jurisdiction.EmailFrom, FromName: c.Jurisdiction.EmailFromName,
 			Subject: msg.Subject, Text: msg.Text, HTML: "<p>" + html.EscapeString(msg.Text) + "</p>",
 			IdempotencyKey: n.IdempotencyKey,
 		})
@@ -103,9 +92,9 @@ func (a *Activities) SendEmail(ctx context.Context, n Notice) (NoticeResult, err
 
 // SendSMS delivers a notice by text message through Twilio.
 func (a *Activities) SendSMS(ctx context.Context, n Notice) (NoticeResult, error) {
-	return a.deliver(ctx, n, ChannelSMS, func(c contact, sub store.Subscription, msg notices.Message) (providers.Accepted, error) {
+	return a.deliver(ctx, n, ChannelSMS, func(c recipient.Recipient, sub store.Subscription, msg notices.Message) (providers.Accepted, error) {
 		return a.Phone.SendSMS(ctx, providers.SMS{
-			To: sub.Address, From: c.jurisdiction.SMSFrom,
+			To: sub.Address, From: c.Jurisdiction.SMSFrom,
 			Body:           msg.SMS,
 			StatusCallback: providers.WithIdempotencyKey(a.TwilioStatusCallbackURL, n.IdempotencyKey),
 		})
@@ -115,10 +104,10 @@ func (a *Activities) SendSMS(ctx context.Context, n Notice) (NoticeResult, error
 // PlaceCall delivers a notice by a voice call through Twilio that reads it aloud and offers
 // to read it again (press 1, answered by the API's voice webhook).
 func (a *Activities) PlaceCall(ctx context.Context, n Notice) (NoticeResult, error) {
-	return a.deliver(ctx, n, ChannelVoice, func(c contact, sub store.Subscription, msg notices.Message) (providers.Accepted, error) {
+	return a.deliver(ctx, n, ChannelVoice, func(c recipient.Recipient, sub store.Subscription, msg notices.Message) (providers.Accepted, error) {
 		return a.Phone.PlaceCall(ctx, providers.Call{
-			To: sub.Address, From: c.jurisdiction.VoiceFrom,
-			Twiml: notices.CallTwiML(c.language(sub), msg.Speech,
+			To: sub.Address, From: c.Jurisdiction.VoiceFrom,
+			Twiml: notices.CallTwiML(c.Language(sub.Channel), msg.Speech,
 				providers.WithIdempotencyKey(a.TwilioVoiceURL, n.IdempotencyKey)),
 			StatusCallback: providers.WithIdempotencyKey(a.TwilioStatusCallbackURL, n.IdempotencyKey),
 		})
@@ -129,7 +118,7 @@ func (a *Activities) PlaceCall(ctx context.Context, n Notice) (NoticeResult, err
 // Retryable: the notice waits until an operator fixes the configuration.
 const errProviderConfiguration = "ProviderConfiguration"
 
-type sendFunc func(c contact, sub store.Subscription, msg notices.Message) (providers.Accepted, error)
+type sendFunc func(c recipient.Recipient, sub store.Subscription, msg notices.Message) (providers.Accepted, error)
 
 // deliver is the one path of every delivery: read the voter at send time, write the
 // deliveries row before calling the provider, and settle it after. A retried or re-run
@@ -145,7 +134,7 @@ func (a *Activities) deliver(ctx context.Context, n Notice, channel string, send
 		return NoticeResult{}, err
 	}
 	d, err := a.Store.BeginDelivery(ctx, store.Delivery{
-		IdempotencyKey: n.IdempotencyKey, BallotRef: c.ballot.Ref, VoterRef: c.voter.Ref,
+		IdempotencyKey: n.IdempotencyKey, BallotRef: c.Ballot.Ref, VoterRef: c.Voter.Ref,
 		NoticeSeq: n.Seq, NoticeStatus: n.Status, Channel: channel,
 	})
 	if err != nil {
@@ -160,8 +149,8 @@ func (a *Activities) deliver(ctx context.Context, n Notice, channel string, send
 		return NoticeResult{}, temporal.NewNonRetryableApplicationError("an earlier attempt was refused for good", ErrPermanent, nil)
 	}
 
-	sub, ok := c.subscription(channel)
-	if !c.notifiable() || !ok || sub.State != "active" {
+	sub, ok := c.Subscription(channel)
+	if !c.Notifiable() || !ok || sub.State != "active" {
 		// Opted out, turned off or unconfirmed since the notice was planned.
 		if err := a.Store.FinishDelivery(ctx, n.IdempotencyKey, store.DeliverySkipped, "", "channel not active at send time"); err != nil {
 			return NoticeResult{}, err
@@ -173,9 +162,9 @@ func (a *Activities) deliver(ctx context.Context, n Notice, channel string, send
 			return NoticeResult{}, a.refuseNumber(ctx, n, c, channel, sub, err)
 		}
 	}
-	msg, err := notices.Render(c.language(sub), n.Status, notices.Data{
-		FirstName: c.voter.FirstName, LastName: c.voter.LastName, Jurisdiction: c.jurisdiction.Name,
-		HelpText: c.jurisdiction.HelpText, Reason: n.Reason, CureDeadline: n.CureDeadline,
+	msg, err := notices.Render(c.Language(sub.Channel), n.Status, notices.Data{
+		FirstName: c.Voter.FirstName, LastName: c.Voter.LastName, Jurisdiction: c.Jurisdiction.Name,
+		HelpText: c.Jurisdiction.HelpText, Reason: n.Reason, CureDeadline: n.CureDeadline,
 	})
 	if err != nil {
 		return NoticeResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "RenderFailed", err)
@@ -235,7 +224,7 @@ func outcomeLabel(res NoticeResult, err error) string {
 // providerFailure classifies a provider error once: permanent ones settle the delivery, mark
 // the subscription and stop retries; transient ones retry, after the provider's Retry-After
 // when it gave one.
-func (a *Activities) providerFailure(ctx context.Context, n Notice, c contact, channel string, err error) error {
+func (a *Activities) providerFailure(ctx context.Context, n Notice, c recipient.Recipient, channel string, err error) error {
 	var pe *providers.Error
 	if !errors.As(err, &pe) {
 		_ = a.Store.NoteDeliveryError(ctx, n.IdempotencyKey, "unclassified error")
@@ -254,7 +243,7 @@ func (a *Activities) providerFailure(ctx context.Context, n Notice, c contact, c
 		if pe.Unsubscribed {
 			state = "opted_out" // the number texted STOP to the provider: its owner's choice, kept as such
 		}
-		sub, _ := c.subscription(channel)
+		sub, _ := c.Subscription(channel)
 		changed, err := a.Store.RefuseDelivery(ctx, store.DeliveryRefusal{
 			IdempotencyKey: n.IdempotencyKey, Channel: channel, Provider: pe.Provider, Detail: pe.Error(),
 			Subscription: state, Address: sub.Address,
@@ -262,7 +251,7 @@ func (a *Activities) providerFailure(ctx context.Context, n Notice, c contact, c
 		if err != nil {
 			return err
 		}
-		a.notifyHousehold(ctx, c.voter.Ref, changed, channel)
+		a.notifyHousehold(ctx, c.Voter.Ref, changed, channel)
 		return temporal.NewNonRetryableApplicationError(pe.Error(), ErrPermanent, nil)
 	}
 	_ = a.Store.NoteDeliveryError(ctx, n.IdempotencyKey, pe.Error())
@@ -274,7 +263,7 @@ func (a *Activities) providerFailure(ctx context.Context, n Notice, c contact, c
 // Caribbean or foreign number, stored by the roll before the rule or by a migration) as a
 // provider's refusal would: the channel is turned off for everyone on the number and the
 // notice falls back to the voter's next channel. Nothing is sent, so nothing is paid.
-func (a *Activities) refuseNumber(ctx context.Context, n Notice, c contact, channel string, sub store.Subscription, why error) error {
+func (a *Activities) refuseNumber(ctx context.Context, n Notice, c recipient.Recipient, channel string, sub store.Subscription, why error) error {
 	detail := "not sent: ballotflow does not text or call this kind of number"
 	var problem ballot.PhoneProblem
 	if errors.As(why, &problem) {
@@ -287,7 +276,7 @@ func (a *Activities) refuseNumber(ctx context.Context, n Notice, c contact, chan
 	if err != nil {
 		return err
 	}
-	a.notifyHousehold(ctx, c.voter.Ref, changed, channel)
+	a.notifyHousehold(ctx, c.Voter.Ref, changed, channel)
 	return temporal.NewNonRetryableApplicationError(detail, ErrPermanent, nil)
 }
 
@@ -310,62 +299,16 @@ func (a *Activities) notifyHousehold(ctx context.Context, self int64, changed []
 	}
 }
 
-// contact is everything a delivery reads at send time.
-type contact struct {
-	ballot       store.Ballot
-	voter        store.Voter
-	jurisdiction store.Jurisdiction
-	subs         []store.Subscription
-}
-
-func (a *Activities) contact(ctx context.Context, ballotKey string) (contact, error) {
-	var c contact
-	var err error
-	if c.ballot, err = a.Store.BallotByKey(ctx, ballotKey); err != nil {
-		return c, notFoundIsPermanent(err)
-	}
-	if c.voter, err = a.Store.VoterByRef(ctx, c.ballot.VoterRef); err != nil {
-		return c, notFoundIsPermanent(err)
-	}
-	if c.jurisdiction, err = a.Store.Jurisdiction(ctx, c.ballot.State, c.ballot.County); err != nil {
-		return c, notFoundIsPermanent(err)
-	}
-	if c.subs, err = a.Store.Subscriptions(ctx, c.voter.Ref); err != nil {
-		return c, err
-	}
-	return c, nil
-}
-
-// notifiable: canceled and inactive registrations get no notices, confidential voters never.
-func (c contact) notifiable() bool {
-	return !c.voter.Confidential && (c.voter.Status == "active" || c.voter.Status == "pending")
-}
-
-func (c contact) subscription(channel string) (store.Subscription, bool) {
-	for _, s := range c.subs {
-		if s.Channel == channel {
-			return s, true
-		}
-	}
-	return store.Subscription{}, false
-}
-
-func (c contact) language(sub store.Subscription) string {
-	lang := sub.Language
-	if lang == "" {
-		lang = c.voter.Language
-	}
-	// A county offers some languages; a voter whose language it does not offer hears from it
-	// in its default (first) language.
-	if langs := c.jurisdiction.Languages; len(langs) > 0 && !slices.Contains(langs, lang) {
-		return langs[0]
-	}
-	return lang
+// contact reads the recipient of a ballot at send time; a ballot, voter or county that is
+// gone will not come back by retrying.
+func (a *Activities) contact(ctx context.Context, ballotKey string) (recipient.Recipient, error) {
+	r, err := recipient.OfBallotKey(ctx, a.Store, ballotKey)
+	return r, notFoundIsPermanent(err)
 }
 
 // notFoundIsPermanent: a ballot or voter that is gone will not come back by retrying.
 func notFoundIsPermanent(err error) error {
-	if errors.Is(err, store.ErrNotFound) {
+	if err != nil && errors.Is(err, store.ErrNotFound) {
 		return temporal.NewNonRetryableApplicationError(err.Error(), "NotFound", err)
 	}
 	return err

@@ -482,7 +482,7 @@ func (h *handlers) preferences(ctx context.Context, ref int64) (preferencesJSON,
 		Email:        &emailPrefJSON{Enabled: &off, State: "off"},
 		SMS:          &phonePrefJSON{Enabled: &off, State: "off"},
 		Voice:        &phonePrefJSON{Enabled: &off, State: "off"},
-		ContactHours: &contactHoursJSON{Start: activities.DefaultContactStart, End: activities.DefaultContactEnd, TimeZone: j.TimeZone},
+		ContactHours: &contactHoursJSON{Start: ballot.DefaultContactStart, End: ballot.DefaultContactEnd, TimeZone: j.TimeZone},
 		Language:     voter.Language,
 
 		EmailWaitsForContactHours: &hold,

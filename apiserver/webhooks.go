@@ -25,10 +25,12 @@ import (
 	"github.com/sendgrid/sendgrid-go/helpers/eventwebhook"
 	twilioclient "github.com/twilio/twilio-go/client"
 
+	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/metrics"
 	"github.com/ballotflow/ballotflow/internal/notices"
 	"github.com/ballotflow/ballotflow/internal/prefs"
 	"github.com/ballotflow/ballotflow/internal/providers"
+	"github.com/ballotflow/ballotflow/internal/recipient"
 	"github.com/ballotflow/ballotflow/internal/store"
 )
 
@@ -545,37 +547,21 @@ func (w *webhooks) repeatCall(ctx context.Context, key string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if d.Channel != "voice" {
+	if d.Channel != ballot.ChannelVoice {
 		return "", fmt.Errorf("delivery is not a call: %w", store.ErrNotFound)
 	}
-	b, err := w.cfg.Store.BallotByRef(ctx, d.BallotRef)
+	// The one reader delivery uses, so the repeat is in the language of the call itself.
+	r, err := recipient.OfBallotRef(ctx, w.cfg.Store, d.BallotRef, d.VoterRef)
 	if err != nil {
 		return "", err
 	}
-	v, err := w.cfg.Store.VoterByRef(ctx, d.VoterRef)
+	lang := r.Language(ballot.ChannelVoice)
+	reason, deadline, err := w.cfg.Store.StatusDetails(ctx, r.Ballot.Ref, d.NoticeStatus)
 	if err != nil {
 		return "", err
 	}
-	j, err := w.cfg.Store.Jurisdiction(ctx, b.State, b.County)
-	if err != nil {
-		return "", err
-	}
-	subs, err := w.cfg.Store.Subscriptions(ctx, v.Ref)
-	if err != nil {
-		return "", err
-	}
-	lang := v.Language
-	for _, s := range subs {
-		if s.Channel == "voice" && s.Language != "" {
-			lang = s.Language
-		}
-	}
-	reason, deadline, err := w.cfg.Store.StatusDetails(ctx, b.Ref, d.NoticeStatus)
-	if err != nil {
-		return "", err
-	}
-	msg, err := notices.Render(lang, d.NoticeStatus, notices.Data{FirstName: v.FirstName, LastName: v.LastName,
-		Jurisdiction: j.Name, HelpText: j.HelpText, Reason: reason, CureDeadline: deadline})
+	msg, err := notices.Render(lang, d.NoticeStatus, notices.Data{FirstName: r.Voter.FirstName, LastName: r.Voter.LastName,
+		Jurisdiction: r.Jurisdiction.Name, HelpText: r.Jurisdiction.HelpText, Reason: reason, CureDeadline: deadline})
 	if err != nil {
 		return "", err
 	}

@@ -1048,3 +1048,20 @@ func TestStopCapturedBeforeANumberIsSubscribedCannotBeReplayedLater(t *testing.T
 	require.Equal(t, "active", f.subState(t, james, "sms"))
 	require.Zero(t, f.count(t, "audit_log WHERE action = 'subscription.opted_out'"))
 }
+
+// TestVoiceRepeatIsInTheCallsLanguage: a Spanish-reading voter in a county that offers only
+// English heard the call in English (delivery falls back to the county's languages) and the
+// "press 1" repeat in Spanish, because the repeat read the voter's language on its own. Both
+// now use the one recipient reader.
+func TestVoiceRepeatIsInTheCallsLanguage(t *testing.T) {
+	f := whSetup(t)
+	_, err := f.st.Pool().Exec(whCtx, `UPDATE jurisdictions SET languages = '{en}' WHERE county = 'denver'`)
+	require.NoError(t, err)
+	b := f.ballot(t, 3, "DEN-VOICE-EN", "challenged", "signature missing") // José reads Spanish
+	key := b.Key + "/1/voice"
+	f.delivery(t, b, key, "challenged", "voice", "CAvoice-en")
+	a := f.twilio(t, apiserver.PathTwilioVoice+"?d="+url.QueryEscape(key), url.Values{"CallSid": {"CAvoice-en"}, "Digits": {"1"}})
+	require.Equal(t, http.StatusOK, a.status, a.body)
+	require.Contains(t, a.body, `language="en-US"`)
+	require.NotContains(t, a.body, `language="es-US"`)
+}

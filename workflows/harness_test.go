@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/ballotflow/ballotflow/activities"
+	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/workflows"
 )
 
@@ -39,7 +40,7 @@ func day(d, hh, mm int) time.Time {
 }
 
 func defaultWindow() activities.ContactWindow {
-	return activities.ContactWindow{Start: activities.DefaultContactStart, End: activities.DefaultContactEnd, TimeZone: "America/Denver"}
+	return activities.ContactWindow{Start: ballot.DefaultContactStart, End: ballot.DefaultContactEnd, TimeZone: "America/Denver"}
 }
 
 func plan(channel string) activities.ChannelPlan {
