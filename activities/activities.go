@@ -62,7 +62,7 @@ func (a *Activities) LoadRecipient(ctx context.Context, in LoadRecipientInput) (
 		return r, nil
 	}
 	for _, s := range c.Subscriptions {
-		if s.State != "active" {
+		if s.State != ballot.SubscriptionActive {
 			continue
 		}
 		var w ContactWindow
@@ -75,12 +75,12 @@ func (a *Activities) LoadRecipient(ctx context.Context, in LoadRecipientInput) (
 // RecordStatus stores the status the workflow moved a ballot to, for reads that must not ask
 // Temporal (the portal, reports).
 func (a *Activities) RecordStatus(ctx context.Context, in RecordStatusInput) error {
-	return a.Store.SetBallotStatus(ctx, in.BallotKey, in.Status, in.At)
+	return a.Store.SetBallotStatus(ctx, in.BallotKey, string(in.Status), in.At)
 }
 
 // SendEmail delivers a notice by email through SendGrid.
 func (a *Activities) SendEmail(ctx context.Context, n Notice) (NoticeResult, error) {
-	return a.deliver(ctx, n, ChannelEmail, func(c recipient.Recipient, sub store.Subscription, msg notices.Message) (providers.Accepted, error) {
+	return a.deliver(ctx, n, ballot.ChannelEmail, func(c recipient.Recipient, sub store.Subscription, msg notices.Message) (providers.Accepted, error) {
 		return a.Email.SendEmail(ctx, providers.Email{
 			To: sub.Address, ToName: c.Voter.FirstName + " " + c.Voter.LastName,
 			From: c.Jurisdiction.EmailFrom, FromName: c.Jurisdiction.EmailFromName,
@@ -92,7 +92,7 @@ func (a *Activities) SendEmail(ctx context.Context, n Notice) (NoticeResult, err
 
 // SendSMS delivers a notice by text message through Twilio.
 func (a *Activities) SendSMS(ctx context.Context, n Notice) (NoticeResult, error) {
-	return a.deliver(ctx, n, ChannelSMS, func(c recipient.Recipient, sub store.Subscription, msg notices.Message) (providers.Accepted, error) {
+	return a.deliver(ctx, n, ballot.ChannelSMS, func(c recipient.Recipient, sub store.Subscription, msg notices.Message) (providers.Accepted, error) {
 		return a.Phone.SendSMS(ctx, providers.SMS{
 			To: sub.Address, From: c.Jurisdiction.SMSFrom,
 			Body:           msg.SMS,
@@ -104,7 +104,7 @@ func (a *Activities) SendSMS(ctx context.Context, n Notice) (NoticeResult, error
 // PlaceCall delivers a notice by a voice call through Twilio that reads it aloud and offers
 // to read it again (press 1, answered by the API's voice webhook).
 func (a *Activities) PlaceCall(ctx context.Context, n Notice) (NoticeResult, error) {
-	return a.deliver(ctx, n, ChannelVoice, func(c recipient.Recipient, sub store.Subscription, msg notices.Message) (providers.Accepted, error) {
+	return a.deliver(ctx, n, ballot.ChannelVoice, func(c recipient.Recipient, sub store.Subscription, msg notices.Message) (providers.Accepted, error) {
 		return a.Phone.PlaceCall(ctx, providers.Call{
 			To: sub.Address, From: c.Jurisdiction.VoiceFrom,
 			Twiml: notices.CallTwiML(c.Language(sub.Channel), msg.Speech,
@@ -135,7 +135,7 @@ func (a *Activities) deliver(ctx context.Context, n Notice, channel string, send
 	}
 	d, err := a.Store.BeginDelivery(ctx, store.Delivery{
 		IdempotencyKey: n.IdempotencyKey, BallotRef: c.Ballot.Ref, VoterRef: c.Voter.Ref,
-		NoticeSeq: n.Seq, NoticeStatus: n.Status, Channel: channel,
+		NoticeSeq: n.Seq, NoticeStatus: string(n.Status), Channel: channel,
 	})
 	if err != nil {
 		return NoticeResult{}, err
@@ -150,19 +150,19 @@ func (a *Activities) deliver(ctx context.Context, n Notice, channel string, send
 	}
 
 	sub, ok := c.Subscription(channel)
-	if !c.Notifiable() || !ok || sub.State != "active" {
+	if !c.Notifiable() || !ok || sub.State != ballot.SubscriptionActive {
 		// Opted out, turned off or unconfirmed since the notice was planned.
 		if err := a.Store.FinishDelivery(ctx, n.IdempotencyKey, store.DeliverySkipped, "", "channel not active at send time"); err != nil {
 			return NoticeResult{}, err
 		}
 		return NoticeResult{Outcome: OutcomeSkipped}, nil
 	}
-	if channel != ChannelEmail {
+	if channel != ballot.ChannelEmail {
 		if _, err := ballot.ContactPhone(sub.Address); err != nil {
 			return NoticeResult{}, a.refuseNumber(ctx, n, c, channel, sub, err)
 		}
 	}
-	msg, err := notices.Render(c.Language(sub.Channel), n.Status, notices.Data{
+	msg, err := notices.Render(c.Language(sub.Channel), string(n.Status), notices.Data{
 		FirstName: c.Voter.FirstName, LastName: c.Voter.LastName, Jurisdiction: c.Jurisdiction.Name,
 		HelpText: c.Jurisdiction.HelpText, Reason: n.Reason, CureDeadline: n.CureDeadline,
 	})
@@ -239,9 +239,9 @@ func (a *Activities) providerFailure(ctx context.Context, n Notice, c recipient.
 		return temporal.NewApplicationError(pe.Error(), errProviderConfiguration)
 	}
 	if pe.Permanent {
-		state := "bounced"
+		state := ballot.SubscriptionBounced
 		if pe.Unsubscribed {
-			state = "opted_out" // the number texted STOP to the provider: its owner's choice, kept as such
+			state = ballot.SubscriptionOptedOut // the number texted STOP to the provider: its owner's choice, kept as such
 		}
 		sub, _ := c.Subscription(channel)
 		changed, err := a.Store.RefuseDelivery(ctx, store.DeliveryRefusal{
@@ -271,7 +271,7 @@ func (a *Activities) refuseNumber(ctx context.Context, n Notice, c recipient.Rec
 	}
 	changed, err := a.Store.RefuseDelivery(ctx, store.DeliveryRefusal{
 		IdempotencyKey: n.IdempotencyKey, Channel: channel, Provider: "ballotflow", Detail: detail,
-		Subscription: "bounced", Address: sub.Address,
+		Subscription: ballot.SubscriptionBounced, Address: sub.Address,
 	})
 	if err != nil {
 		return err

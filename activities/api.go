@@ -3,16 +3,14 @@
 // SendGrid and Twilio. Contact details are read here, at send time, so that no workflow
 // payload ever carries an address.
 //
-// This file is the package's contract: task queues, channels, inputs, results, error types.
+// This file is the package's contract: task queues, inputs, results, error types. The
+// channels and statuses in them are internal/ballot's words.
 package activities
 
-import "time"
+import (
+	"time"
 
-// Channels a voter can be reached on.
-const (
-	ChannelEmail = "email"
-	ChannelSMS   = "sms"
-	ChannelVoice = "voice"
+	"github.com/ballotflow/ballotflow/internal/ballot"
 )
 
 // Task queues for deliveries: one per channel, so that each worker can cap its rate at what
@@ -26,9 +24,9 @@ const (
 // TaskQueue returns the delivery task queue of a channel.
 func TaskQueue(channel string) string {
 	switch channel {
-	case ChannelSMS:
+	case ballot.ChannelSMS:
 		return SMSTaskQueue
-	case ChannelVoice:
+	case ballot.ChannelVoice:
 		return VoiceTaskQueue
 	default:
 		return EmailTaskQueue
@@ -63,7 +61,7 @@ type ChannelPlan struct {
 
 // Recipient is what the workflow needs to plan a ballot's notices.
 type Recipient struct {
-	// Notifiable is false when the voter may not be contacted at all (canceled, confidential).
+	// Notifiable is false when the voter may not be contacted at all (canceled, inactive or confidential: ballot.Notifiable).
 	Notifiable bool
 	Channels   []ChannelPlan // active channels only, in the order email, sms, voice
 }
@@ -76,7 +74,7 @@ type LoadRecipientInput struct {
 // RecordStatusInput records the status the workflow moved a ballot to.
 type RecordStatusInput struct {
 	BallotKey string
-	Status    string
+	Status    ballot.Status
 	At        time.Time
 	EventID   string
 }
@@ -86,7 +84,7 @@ type Notice struct {
 	IdempotencyKey string // "<ballot key>/<seq>/<channel>"; stable across retries and re-runs
 	BallotKey      string
 	Seq            int
-	Status         string
+	Status         ballot.Status
 	Channel        string
 	Reason         string // challenged, rejected
 	CureDeadline   string // YYYY-MM-DD

@@ -23,7 +23,7 @@ import (
 // activity reads it from PostgreSQL at send time.
 type ConfirmationInput struct {
 	SubscriptionID int64
-	Channel        string // sms or email
+	Channel        string // ballot.ChannelSMS or ballot.ChannelEmail
 	// LinkBase is the portal's public URL; an email's confirmation link starts with it.
 	LinkBase string
 }
@@ -45,10 +45,10 @@ func (a *Activities) SendConfirmation(ctx context.Context, in ConfirmationInput)
 	if err != nil {
 		return NoticeResult{}, notFoundIsPermanent(err)
 	}
-	if sub.State != "pending" || sub.Channel != in.Channel {
+	if sub.State != ballot.SubscriptionPending || sub.Channel != in.Channel {
 		return NoticeResult{Outcome: OutcomeSkipped}, nil
 	}
-	if in.Channel == ChannelSMS {
+	if in.Channel == ballot.ChannelSMS {
 		if _, err := ballot.ContactPhone(sub.Address); err != nil {
 			a.logger().Warn("confirmation not sent: the number may not be texted", "subscription", sub.ID, "reason", err.Error())
 			return NoticeResult{Outcome: OutcomeSkipped}, nil
@@ -58,7 +58,9 @@ func (a *Activities) SendConfirmation(ctx context.Context, in ConfirmationInput)
 	if err != nil {
 		return NoticeResult{}, notFoundIsPermanent(err)
 	}
-	if voter.Confidential || voter.Status != "active" {
+	// Stricter than ballot.Notifiable, which also admits pending registrations: only an
+	// active one may sign in to the portal where confirmations are asked for.
+	if voter.Confidential || voter.Status != ballot.VoterActive {
 		return NoticeResult{Outcome: OutcomeSkipped}, nil
 	}
 	sendID, owed, err := a.Store.ClaimConfirmation(ctx, sub.ID, sub.Channel, sub.Address, claimer(ctx))
@@ -72,16 +74,15 @@ func (a *Activities) SendConfirmation(ctx context.Context, in ConfirmationInput)
 	if err != nil {
 		return NoticeResult{}, notFoundIsPermanent(err)
 	}
-	lang := sub.Language
-	if lang == "" {
-		lang = voter.Language
-	}
+	// Without the county's list of languages, as before: RenderConfirmation has texts in
+	// every language ballotflow has.
+	lang := ballot.NoticeLanguage(sub.Language, voter.Language, nil)
 	data := notices.ConfirmData{FirstName: voter.FirstName, LastName: voter.LastName, Jurisdiction: j.Name, HelpText: j.HelpText}
 
 	var accepted providers.Accepted
 	switch in.Channel {
-	case ChannelSMS:
-		msg, err := notices.RenderConfirmation(lang, ChannelSMS, data)
+	case ballot.ChannelSMS:
+		msg, err := notices.RenderConfirmation(lang, ballot.ChannelSMS, data)
 		if err != nil {
 			return NoticeResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "RenderFailed", err)
 		}
@@ -89,7 +90,7 @@ func (a *Activities) SendConfirmation(ctx context.Context, in ConfirmationInput)
 		if err != nil {
 			return NoticeResult{}, a.confirmationFailure(ctx, sub, err)
 		}
-	case ChannelEmail:
+	case ballot.ChannelEmail:
 		token, err := confirmationToken()
 		if err != nil {
 			return NoticeResult{}, err
@@ -99,7 +100,7 @@ func (a *Activities) SendConfirmation(ctx context.Context, in ConfirmationInput)
 			return NoticeResult{}, err
 		}
 		data.Link = strings.TrimRight(in.LinkBase, "/") + "/v1/portal/confirm-email?token=" + url.QueryEscape(token)
-		msg, err := notices.RenderConfirmation(lang, ChannelEmail, data)
+		msg, err := notices.RenderConfirmation(lang, ballot.ChannelEmail, data)
 		if err != nil {
 			return NoticeResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "RenderFailed", err)
 		}
@@ -139,9 +140,9 @@ func (a *Activities) confirmationFailure(ctx context.Context, sub store.Subscrip
 		return err
 	}
 	if pe.Permanent && !pe.Config {
-		state := "bounced"
+		state := ballot.SubscriptionBounced
 		if pe.Unsubscribed {
-			state = "opted_out" // the number texted STOP to the provider: its owner's choice
+			state = ballot.SubscriptionOptedOut // the number texted STOP to the provider: its owner's choice
 		}
 		if err := a.Store.MarkSubscription(ctx, sub.VoterRef, sub.Channel, state, "provider:"+pe.Provider, pe.Error()); err != nil {
 			return err

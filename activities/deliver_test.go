@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/ballotflow/ballotflow/activities"
+	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/demo"
 	"github.com/ballotflow/ballotflow/internal/store"
 	"github.com/ballotflow/ballotflow/internal/testdb"
@@ -38,7 +39,7 @@ func TestNoticesAreNeverTextedToNumbersBilledAsInternational(t *testing.T) {
 	env := suite.NewTestActivityEnvironment()
 	env.RegisterActivity(&activities.Activities{Store: st, Email: s, Phone: s})
 	_, err = env.ExecuteActivity("SendSMS", activities.Notice{IdempotencyKey: rec.Ballot.Key + "/1/sms",
-		BallotKey: rec.Ballot.Key, Seq: 1, Status: "mailed", Channel: activities.ChannelSMS})
+		BallotKey: rec.Ballot.Key, Seq: 1, Status: "mailed", Channel: ballot.ChannelSMS})
 	var appErr *temporal.ApplicationError
 	require.True(t, errors.As(err, &appErr), "%v", err)
 	require.Equal(t, activities.ErrPermanent, appErr.Type())
@@ -48,7 +49,7 @@ func TestNoticesAreNeverTextedToNumbersBilledAsInternational(t *testing.T) {
 	subs, err := st.Subscriptions(bg, maria.Ref)
 	require.NoError(t, err)
 	for _, sub := range subs {
-		if sub.Channel == activities.ChannelSMS {
+		if sub.Channel == ballot.ChannelSMS {
 			require.Equal(t, "bounced", sub.State)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"sync"
 
+	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/metrics"
 	"github.com/ballotflow/ballotflow/internal/store"
 )
@@ -45,10 +46,10 @@ type Ingest struct {
 
 // StatusRule is how the ballot workflow's status graph treats one status.
 type StatusRule struct {
-	Status   string
-	Stage    int    // a ballot never moves to a lower stage
-	Final    bool   // nothing follows it
-	Requires string // the status a ballot must be at first ("" for none)
+	Status   ballot.Status
+	Stage    int           // a ballot never moves to a lower stage
+	Final    bool          // nothing follows it
+	Requires ballot.Status // the status a ballot must be at first ("" for none)
 }
 
 // CheckImportInput names the import to compare with its ballots under the workflow's rules.
@@ -78,7 +79,7 @@ type ImportChecked struct {
 func (a *Ingest) CheckImport(ctx context.Context, in CheckImportInput) (ImportChecked, error) {
 	rules := make([]store.StatusRule, len(in.Rules))
 	for i, r := range in.Rules {
-		rules[i] = store.StatusRule{Status: r.Status, Stage: r.Stage, Final: r.Final, Requires: r.Requires}
+		rules[i] = store.StatusRule{Status: string(r.Status), Stage: r.Stage, Final: r.Final, Requires: string(r.Requires)}
 	}
 	c, err := a.Store.CheckEventImport(ctx, in.ImportID, rules)
 	if err != nil {

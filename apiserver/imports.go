@@ -11,10 +11,11 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/intake"
 	"github.com/ballotflow/ballotflow/internal/roll"
 	"github.com/ballotflow/ballotflow/internal/store"
-	"github.com/ballotflow/ballotflow/workflows"
+	"github.com/ballotflow/ballotflow/internal/workflowclient"
 )
 
 // registerImports serves bulk ballot event files and their imports: counties and states post
@@ -115,7 +116,7 @@ func (h *handlers) getImport(c *gin.Context) {
 		return
 	}
 	out := importJSON{ID: im.ID, Kind: im.Kind, State: im.State, County: im.County, Status: im.Status,
-		WorkflowID: workflows.IngestWorkflowID(im.ID), Rows: im.Rows, Accepted: im.Accepted, Duplicates: im.Duplicates,
+		WorkflowID: ballot.IngestWorkflowID(im.ID), Rows: im.Rows, Accepted: im.Accepted, Duplicates: im.Duplicates,
 		Rejected: im.Rejected, Signaled: im.Signaled, Remaining: max(im.Accepted-im.Signaled, 0), Backwards: im.Backwards,
 		Inconsistent: im.Inconsistent, DecidedBy: im.DecidedBy, DecidedAt: im.DecidedAt, CreatedAt: im.CreatedAt,
 		UpdatedAt: im.UpdatedAt, FailureReason: im.FailureReason, Rejections: make([]intake.Rejection, len(rejections))}
@@ -134,7 +135,7 @@ func (h *handlers) getImport(c *gin.Context) {
 // the decision.
 func (h *handlers) decideImport(c *gin.Context) {
 	idText, action, _ := strings.Cut(c.Param("id"), ":")
-	signal := map[string]string{"approve": workflows.SignalApprove, "reject": workflows.SignalReject}[action]
+	signal := map[string]string{"approve": workflowclient.Approve, "reject": workflowclient.Reject}[action]
 	if signal == "" {
 		abort(c, http.StatusNotFound, "not_found", "no such endpoint; use POST /v1/imports/{id}:approve or /v1/imports/{id}:reject", "")
 		return
@@ -157,7 +158,7 @@ func (h *handlers) decideImport(c *gin.Context) {
 		return
 	}
 	if err == nil {
-		err = h.cfg.Temporal.SignalWorkflow(ctx, workflows.IngestWorkflowID(im.ID), "", signal, workflows.ImportDecision{By: key.Actor()})
+		err = workflowclient.New(h.cfg.Temporal).DecideImport(ctx, im.ID, signal, key.Actor())
 		if err != nil {
 			if uerr := h.cfg.Store.UndecideImport(context.WithoutCancel(ctx), im.ID); uerr != nil {
 				h.cfg.Logger.Error("take back import decision", "import_id", im.ID, "error", uerr)

@@ -14,9 +14,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/prefs"
 	"github.com/ballotflow/ballotflow/internal/store"
-	"github.com/ballotflow/ballotflow/workflows"
 )
 
 // The operator API: what the people who answer a county's phone need when a voter says "I
@@ -100,13 +100,6 @@ type operatorBallotJSON struct {
 	History       []statusChangeJSON `json:"history"`
 }
 
-type statusChangeJSON struct {
-	Status       string    `json:"status"`
-	At           time.Time `json:"at"`
-	Reason       string    `json:"reason,omitempty"`
-	CureDeadline string    `json:"cure_deadline,omitempty"`
-}
-
 type operatorSubscriptionJSON struct {
 	Channel string `json:"channel"`
 	State   string `json:"state"`
@@ -143,11 +136,12 @@ func (h *handlers) getOperatorBallots(c *gin.Context) {
 	}
 	out := make([]operatorBallotJSON, len(ballots))
 	for i, b := range ballots {
-		id := workflows.WorkflowID(b.ElectionID, b.Key)
+		id := ballot.WorkflowID(b.ElectionID, b.Key)
 		out[i] = operatorBallotJSON{ElectionID: b.ElectionID, BallotID: b.BallotID, County: b.County, WorkflowID: id,
 			TemporalUIURL: h.temporalURL(id), Status: b.Status, StatusAt: b.StatusAt, History: make([]statusChangeJSON, len(b.History))}
 		for j, s := range b.History {
-			out[i].History[j] = statusChangeJSON{Status: s.Status, At: s.At.UTC(), Reason: s.Reason, CureDeadline: s.CureDeadline}
+			out[i].History[j] = statusChangeView(s)
+			out[i].History[j].At = s.At.UTC()
 		}
 	}
 	if asCSV {
@@ -187,7 +181,7 @@ func maskAddress(channel, address string) string {
 	if address == "" {
 		return ""
 	}
-	if channel == "email" {
+	if channel == ballot.ChannelEmail {
 		local, domain, ok := strings.Cut(address, "@")
 		if !ok || local == "" {
 			return "•••"
@@ -250,7 +244,7 @@ func (h *handlers) getOperatorDeliveries(c *gin.Context) {
 	}
 	out := make([]deliveryJSON, len(ds))
 	for i, d := range ds {
-		id := workflows.WorkflowID(d.ElectionID, d.BallotKey)
+		id := ballot.WorkflowID(d.ElectionID, d.BallotKey)
 		out[i] = deliveryJSON{ElectionID: d.ElectionID, BallotID: d.BallotID, WorkflowID: id, TemporalUIURL: h.temporalURL(id),
 			NoticeStatus: d.NoticeStatus, Channel: d.Channel, State: d.State, Attempts: d.Attempts, ProviderID: d.ProviderID,
 			LastError: d.LastError, CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(),
@@ -288,8 +282,6 @@ type optOutRequest struct {
 	Note     string    `json:"note"`
 }
 
-var allChannels = []string{"email", "sms", "voice"}
-
 // postOperatorOptOut opts a voter out at their request to the county: the subscriptions
 // change and the audit entry (operator's key, note) are written in one transaction, then
 // the voter's running ballots are told (preferences-changed), so a notice waiting for the
@@ -300,7 +292,7 @@ func (h *handlers) postOperatorOptOut(c *gin.Context) {
 	if !decodePortalBody(c, &req) {
 		return
 	}
-	channels := allChannels
+	channels := slices.Clone(ballot.Channels)
 	if req.Channels != nil {
 		if len(*req.Channels) == 0 {
 			abort(c, http.StatusBadRequest, "invalid_field", "channels must name at least one of email, sms, voice; leave it out to opt out of all", "channels")
@@ -309,7 +301,7 @@ func (h *handlers) postOperatorOptOut(c *gin.Context) {
 		channels = nil
 		for _, ch := range *req.Channels {
 			ch = strings.ToLower(strings.TrimSpace(ch))
-			if !slices.Contains(allChannels, ch) {
+			if !ballot.IsChannel(ch) {
 				abort(c, http.StatusBadRequest, "invalid_field", fmt.Sprintf("channels: %q is not a channel; use email, sms or voice", ch), "channels")
 				return
 			}
@@ -317,7 +309,7 @@ func (h *handlers) postOperatorOptOut(c *gin.Context) {
 				channels = append(channels, ch)
 			}
 		}
-		slices.SortFunc(channels, func(a, b string) int { return slices.Index(allChannels, a) - slices.Index(allChannels, b) })
+		slices.SortFunc(channels, func(a, b string) int { return slices.Index(ballot.Channels, a) - slices.Index(ballot.Channels, b) })
 	}
 	note := strings.TrimSpace(req.Note)
 	switch {

@@ -12,9 +12,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/store"
 	"github.com/ballotflow/ballotflow/internal/tzdb"
-	"github.com/ballotflow/ballotflow/workflows"
 )
 
 // The operators' election reports: ballots by county and status, ballots at each status
@@ -139,12 +139,12 @@ func statusOrder(s string) int {
 	if s == noStatus {
 		return -1
 	}
-	for i, st := range workflows.Statuses {
+	for i, st := range ballot.Statuses {
 		if string(st) == s {
 			return i
 		}
 	}
-	return len(workflows.Statuses)
+	return len(ballot.Statuses)
 }
 
 // presentStatuses lists the statuses that have a count, in the order of a ballot's life.
@@ -271,7 +271,7 @@ type unreachableJSON struct {
 }
 
 func (h *handlers) unreachableView(u store.Unreachable) unreachableJSON {
-	id := workflows.WorkflowID(u.ElectionID, u.BallotKey)
+	id := ballot.WorkflowID(u.ElectionID, u.BallotKey)
 	return unreachableJSON{VoterID: u.VoterID, County: u.County, Reason: u.Reason, Detail: unreachableDetail(u),
 		Channels: u.Channels, WorkflowID: id, TemporalUIURL: h.temporalURL(id)}
 }
@@ -287,7 +287,7 @@ func unreachableDetail(u store.Unreachable) string {
 		for _, ch := range u.Channels {
 			parts = append(parts, strings.Replace(ch, ":", " ", 1))
 		}
-		return strings.ReplaceAll(strings.Join(parts, ", "), "opted_out", "opted out")
+		return strings.ReplaceAll(strings.Join(parts, ", "), ballot.SubscriptionOptedOut, "opted out")
 	case store.UnreachableLatestNoticeFail:
 		for _, t := range u.Tried {
 			parts = append(parts, strings.Replace(t, ":", " ", 1))
@@ -295,7 +295,7 @@ func unreachableDetail(u store.Unreachable) string {
 		return "latest notice (" + u.LatestNotice + "): " + strings.Join(parts, ", ")
 	default:
 		for _, ch := range u.Channels {
-			if name, state, _ := strings.Cut(ch, ":"); state == "bounced" {
+			if name, state, _ := strings.Cut(ch, ":"); state == ballot.SubscriptionBounced {
 				parts = append(parts, name)
 			}
 		}

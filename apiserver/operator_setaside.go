@@ -9,8 +9,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/store"
-	"github.com/ballotflow/ballotflow/workflows"
 )
 
 // Set-aside events: stored county events whose signal can never succeed as they are (the
@@ -72,7 +72,7 @@ func (h *handlers) getSetAsideEvents(c *gin.Context) {
 }
 
 func (h *handlers) setAsideView(e store.SetAsideEvent) setAsideJSON {
-	id := workflows.WorkflowID(e.ElectionID, e.BallotKey)
+	id := ballot.WorkflowID(e.ElectionID, e.BallotKey)
 	return setAsideJSON{EventID: e.EventID, ElectionID: e.ElectionID, State: e.State, County: e.County, Status: e.Status,
 		Reason: e.Reason, Attempts: e.Attempts, ImportID: e.ImportID, WorkflowID: id, TemporalUIURL: h.temporalURL(id),
 		ReceivedAt: e.ReceivedAt, SetAsideAt: e.SetAsideAt}

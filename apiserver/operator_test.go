@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/ballotflow/ballotflow/apiserver"
+	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/demo"
 	"github.com/ballotflow/ballotflow/internal/store"
 	"github.com/ballotflow/ballotflow/internal/testdb"
@@ -40,7 +41,7 @@ type operatorTemporal struct {
 func (f *operatorTemporal) SignalWorkflow(_ context.Context, id, _, name string, arg any) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if name != workflows.SignalPreferencesChanged {
+	if name != ballot.SignalPreferencesChanged {
 		panic("unexpected signal " + name)
 	}
 	if arg.(workflows.PreferencesChanged).Reason != apiserver.ReasonCountyAssisted {
@@ -253,7 +254,7 @@ func TestOperatorSeesAVotersBallotsWithTemporalLinksAndMaskedAddresses(t *testin
 	mailed := time.Date(2026, 10, 14, 16, 0, 0, 0, time.UTC)
 	received := mailed.Add(48 * time.Hour)
 	b := e.ballot(maria.VoterID, "DEN-OP-1", statusMove{"mailed", mailed}, statusMove{"received", received})
-	id := workflows.WorkflowID(demo.ElectionID, b.Key)
+	id := ballot.WorkflowID(demo.ElectionID, b.Key)
 
 	var got struct {
 		Voter struct {
@@ -331,7 +332,7 @@ func TestOperatorDeliveryLogListsEachDeliveryWithItsProviderEvents(t *testing.T)
 	b := e.ballot(maria.VoterID, "DEN-OP-2", statusMove{"mailed", time.Now().Add(-2 * time.Hour)})
 	e.delivery(b, 1, "mailed", "email", store.DeliveryDelivered, "SG-1", "")
 	e.delivery(b, 1, "mailed", "sms", store.DeliveryFailed, "", "twilio 21211: invalid 'To' number")
-	id := workflows.WorkflowID(demo.ElectionID, b.Key)
+	id := ballot.WorkflowID(demo.ElectionID, b.Key)
 
 	var got struct {
 		Deliveries []struct {
@@ -439,7 +440,7 @@ func TestCountyAssistedOptOutIsAuditedAndSignalsTheVotersBallots(t *testing.T) {
 	require.NoError(t, json.Unmarshal(a.Body, &got))
 	require.Equal(t, []string{"sms"}, got.Changed)
 	require.True(t, got.BallotsSignaled)
-	require.ElementsMatch(t, []string{workflows.WorkflowID(demo.ElectionID, b1.Key), workflows.WorkflowID(demo.ElectionID, b2.Key)},
+	require.ElementsMatch(t, []string{ballot.WorkflowID(demo.ElectionID, b1.Key), ballot.WorkflowID(demo.ElectionID, b2.Key)},
 		e.tc.signaled(), "every ballot of the voter re-plans its waiting notices")
 	subs, err = e.st.Subscriptions(opCtx, v.Ref)
 	require.NoError(t, err)
@@ -696,7 +697,7 @@ func TestUnreachableVotersAreThoseNoNoticeCanReach(t *testing.T) {
 	for _, v := range got.Voters {
 		byVoter[v.VoterID] = v
 	}
-	samID := workflows.WorkflowID(demo.ElectionID, sam.Key)
+	samID := ballot.WorkflowID(demo.ElectionID, sam.Key)
 	require.Equal(t, samID, byVoter["600200001"].WorkflowID)
 	require.Equal(t, workflowLink(samID), byVoter["600200001"].TemporalUIURL)
 	require.Equal(t, "email opted out", byVoter["600200001"].Detail)
@@ -705,7 +706,7 @@ func TestUnreachableVotersAreThoseNoNoticeCanReach(t *testing.T) {
 	require.Equal(t, []string{"email:bounced", "sms:active"}, byVoter["600100004"].Channels)
 	require.Equal(t, "email bounced", byVoter["600100004"].Detail)
 	require.Equal(t, "no email or phone on file", byVoter["700000012"].Detail)
-	require.Equal(t, workflows.WorkflowID(demo.ElectionID, noChannel.Key), byVoter["700000012"].WorkflowID)
+	require.Equal(t, ballot.WorkflowID(demo.ElectionID, noChannel.Key), byVoter["700000012"].WorkflowID)
 
 	raw := string(e.do(http.MethodGet, "/v1/operator/unreachable?election_id="+demo.ElectionID, e.operator, nil).Body)
 	for _, secret := range []string{"example.org", "+1303", "Garcia", "Smith", "Lee"} {

@@ -145,41 +145,38 @@ func lookupsPaused(c *gin.Context, wait time.Duration) {
 			"Please try again in %s. Your county election office can also help you by phone.", humanWait(seconds)), "")
 }
 
-// confirmationNotSentJSON tells the voter that a channel was saved but no confirmation was
-// sent, why, and when saving again will send one.
-type confirmationNotSentJSON struct {
-	Channel string     `json:"channel"`
-	Code    string     `json:"code"` // confirmation_limit
-	Limit   string     `json:"limit"`
-	Message string     `json:"message"`
-	RetryAt *time.Time `json:"retry_at,omitempty"`
+// rateLimited counts one hit against each limit and, when one is exceeded (429) or cannot
+// be counted (503), answers and returns true.
+func (h *handlers) rateLimited(c *gin.Context, limits ...store.RateLimit) bool {
+	wait, err := h.cfg.Store.HitRateLimits(c.Request.Context(), limits...)
+	if err != nil {
+		h.unavailable(c, "portal rate limit", err)
+		return true
+	}
+	if wait > 0 {
+		tooManyAttempts(c, wait)
+		return true
+	}
+	return false
 }
 
-func confirmationsNotSent(deferred []store.DeferredConfirmation, now time.Time) []confirmationNotSentJSON {
-	var out []confirmationNotSentJSON
-	for _, d := range deferred {
-		what, msg := "address", "confirmation email"
-		if d.Channel == "sms" {
-			what, msg = "number", "confirmation text"
-		}
-		j := confirmationNotSentJSON{Channel: d.Channel, Code: "confirmation_limit", Limit: d.Limit}
-		saved := fmt.Sprintf("Your %s is saved, but we did not send a new %s: ", what, msg)
-		switch d.Limit {
-		case store.LimitSession:
-			j.Message = saved + "this session has already asked for as many as we send in one session. " +
-				"Sign out, look yourself up again and save again to get one."
-		default:
-			why := "your registration has already asked for as many as we send in a day."
-			if d.Limit == store.LimitDestination {
-				why = fmt.Sprintf("this %s has already been sent as many as we send to one %s in a day.", what, what)
-			}
-			at := d.RetryAt.UTC()
-			j.RetryAt = &at
-			seconds := int((d.RetryAt.Sub(now) + time.Second - 1) / time.Second)
-			j.Message = saved + why + fmt.Sprintf(" Save again in %s (after %s UTC) to get one.",
-				humanWait(max(seconds, 1)), at.Format("Jan 2, 15:04"))
-		}
-		out = append(out, j)
+// tooManyAttempts answers 429, saying in Retry-After and in words how long to wait.
+func tooManyAttempts(c *gin.Context, wait time.Duration) {
+	seconds := int((wait + time.Second - 1) / time.Second)
+	c.Header("Retry-After", fmt.Sprint(seconds))
+	msg := fmt.Sprintf("Too many attempts. Please wait %s and try again.", humanWait(seconds))
+	if seconds > 3600 {
+		msg += " If you need help sooner, call your county election office."
 	}
-	return out
+	abort(c, http.StatusTooManyRequests, "rate_limited", msg, "")
+}
+
+func humanWait(seconds int) string {
+	switch {
+	case seconds <= 60:
+		return "a minute"
+	case seconds <= 90*60:
+		return fmt.Sprintf("%d minutes", (seconds+59)/60)
+	}
+	return fmt.Sprintf("about %d hours", (seconds+1800)/3600)
 }

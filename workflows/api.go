@@ -3,15 +3,19 @@
 // plans one notice per accepted status on each of the voter's active channels, holding text
 // and voice notices until the voter's contact hours.
 //
-// This file is the package's contract: task queue, signal and query names, statuses, and the
-// types that cross the Temporal boundary. Workflow code does no I/O and carries no personal
-// data: contact details are read by activities at send time.
+// This file is the package's contract: task queue, workflow names, search attributes, and
+// the types that cross the Temporal boundary. The domain words those types use (statuses,
+// channels, workflow ids, the signal and query names the API shares) are internal/ballot's.
+// Workflow code does no I/O and carries no personal data: contact details are read by
+// activities at send time.
 package workflows
 
 import (
 	"time"
 
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/ballotflow/ballotflow/internal/ballot"
 )
 
 // TaskQueue is where ballot workflows and their bookkeeping activities run. Deliveries run
@@ -20,52 +24,6 @@ const TaskQueue = "ballots"
 
 // WorkflowName is the registered name of the ballot workflow.
 const WorkflowName = "Ballot"
-
-// WorkflowID names a ballot's workflow. The ballot key is opaque: never a name, date of
-// birth, email or phone, because workflow IDs are not encrypted.
-func WorkflowID(electionID, ballotKey string) string {
-	return "ballot/" + electionID + "/" + ballotKey
-}
-
-// Status is where a mail ballot is. Each status is also the name of the signal that
-// reports it, so a history in Temporal UI reads like the ballot's life.
-type Status string
-
-// The statuses a county reports.
-const (
-	StatusMailed        Status = "mailed"
-	StatusUndeliverable Status = "undeliverable"
-	StatusReceived      Status = "received"
-	StatusAccepted      Status = "accepted"
-	StatusChallenged    Status = "challenged"
-	StatusCured         Status = "cured"
-	StatusRejected      Status = "rejected"
-	StatusCounted       Status = "counted"
-	StatusReplaced      Status = "replaced"
-)
-
-// Statuses lists every status in the order of a ballot's life.
-var Statuses = []Status{
-	StatusMailed, StatusUndeliverable, StatusReceived, StatusChallenged, StatusCured,
-	StatusAccepted, StatusRejected, StatusCounted, StatusReplaced,
-}
-
-// ParseStatus returns the Status named s, or false.
-func ParseStatus(s string) (Status, bool) {
-	for _, st := range Statuses {
-		if string(st) == s {
-			return st, true
-		}
-	}
-	return "", false
-}
-
-// SignalPreferencesChanged tells a ballot that its voter's channels or contact hours
-// changed; the workflow reloads them and re-plans waiting notices.
-const SignalPreferencesChanged = "preferences-changed"
-
-// QueryStatus returns a BallotView.
-const QueryStatus = "status"
 
 // Search attributes the workflow keeps current, registered by the dev stack and compose.
 var (
@@ -89,20 +47,21 @@ type BallotInput struct {
 // StatusEvent is the payload of every status signal: one county event.
 type StatusEvent struct {
 	EventID      string
-	Status       Status
+	Status       ballot.Status
 	OccurredAt   time.Time // when it happened at the county
 	Reason       string    // for challenged and rejected
 	CureDeadline string    // YYYY-MM-DD, for challenged
 }
 
-// PreferencesChanged is the payload of the preferences-changed signal.
+// PreferencesChanged is the payload of the ballot.SignalPreferencesChanged signal.
 type PreferencesChanged struct {
 	Reason string // "portal", "opt-out", "webhook", ...
 }
 
-// BallotView is what the status query returns: the ballot as its workflow sees it.
+// BallotView is what the status query (ballot.QueryStatus) returns: the ballot as its
+// workflow sees it.
 type BallotView struct {
-	Status      Status
+	Status      ballot.Status
 	StatusAt    time.Time
 	Timeline    []TimelineEntry
 	Pending     []PendingNotice
@@ -114,7 +73,7 @@ type BallotView struct {
 
 // TimelineEntry is one status the ballot moved to.
 type TimelineEntry struct {
-	Status       Status
+	Status       ballot.Status
 	EventID      string
 	OccurredAt   time.Time
 	Reason       string
@@ -124,7 +83,7 @@ type TimelineEntry struct {
 // IgnoredEvent is an event that did not move the ballot, with why.
 type IgnoredEvent struct {
 	EventID    string
-	Status     Status
+	Status     ballot.Status
 	OccurredAt time.Time
 	Reason     string
 }
@@ -132,7 +91,7 @@ type IgnoredEvent struct {
 // PendingNotice is a notice waiting for its time (the voter's contact hours) or in flight.
 type PendingNotice struct {
 	Seq      int
-	Status   Status
+	Status   ballot.Status
 	Channel  string
 	DueAt    time.Time
 	InFlight bool
@@ -141,7 +100,7 @@ type PendingNotice struct {
 // DeliveryOutcome is how a notice on one channel ended.
 type DeliveryOutcome struct {
 	Seq     int
-	Status  Status
+	Status  ballot.Status
 	Channel string
 	Outcome string // sent, skipped, failed, canceled
 	Detail  string // provider id or why

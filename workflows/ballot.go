@@ -11,13 +11,14 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/ballotflow/ballotflow/activities"
+	"github.com/ballotflow/ballotflow/internal/ballot"
 )
 
 // Ballot is the workflow of one mail ballot. It lives from the county's first event until
 // the ballot reaches a final status and its last notice is settled, or until the
 // election's canvass closes.
 func Ballot(ctx workflow.Context, in BallotInput) error {
-	b := &ballot{In: in}
+	b := &ballotRun{In: in}
 	if in.Resume != nil {
 		b.BallotState, b.In.Resume = *in.Resume, nil
 	} else {
@@ -26,10 +27,10 @@ func Ballot(ctx workflow.Context, in BallotInput) error {
 	return b.run(ctx)
 }
 
-// ballot is the running workflow: its input, its state, and what the signal channels
+// ballotRun is the running workflow: its input, its state, and what the signal channels
 // delivered since the loop last looked. The main loop in run reads top to bottom: take in
 // signals, apply events, send what is due, wait.
-type ballot struct {
+type ballotRun struct {
 	In BallotInput
 	BallotState
 
@@ -40,7 +41,7 @@ type ballot struct {
 // BallotState is everything a ballot workflow knows, carried whole into the next run by
 // continue-as-new.
 type BallotState struct {
-	Status      Status
+	Status      ballot.Status
 	StatusAt    time.Time
 	Timeline    []TimelineEntry
 	Ignored     []IgnoredEvent
@@ -56,7 +57,7 @@ type BallotState struct {
 // Notice is one planned message about one status on one channel.
 type Notice struct {
 	Seq          int
-	Status       Status
+	Status       ballot.Status
 	Channel      string
 	Reason       string
 	CureDeadline string
@@ -103,8 +104,8 @@ func deliveryOptions(channel string) workflow.ActivityOptions {
 	}
 }
 
-func (b *ballot) run(ctx workflow.Context) error {
-	if err := workflow.SetQueryHandler(ctx, QueryStatus, b.view); err != nil {
+func (b *ballotRun) run(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, ballot.QueryStatus, b.view); err != nil {
 		return fmt.Errorf("register status query: %w", err)
 	}
 	ctx = workflow.WithLocalActivityOptions(ctx, bookkeepingOptions)
@@ -112,11 +113,11 @@ func (b *ballot) run(ctx workflow.Context) error {
 		return err
 	}
 
-	signals := make([]workflow.ReceiveChannel, 0, len(Statuses))
-	for _, s := range Statuses {
+	signals := make([]workflow.ReceiveChannel, 0, len(ballot.Statuses))
+	for _, s := range ballot.Statuses {
 		signals = append(signals, workflow.GetSignalChannel(ctx, string(s)))
 	}
-	prefs := workflow.GetSignalChannel(ctx, SignalPreferencesChanged)
+	prefs := workflow.GetSignalChannel(ctx, ballot.SignalPreferencesChanged)
 	done := workflow.NewChannel(ctx)
 	canvass := workflow.NewTimerWithOptions(ctx, b.In.CanvassEndsAt.Sub(workflow.Now(ctx)),
 		workflow.TimerOptions{Summary: "end of canvass"})
@@ -135,7 +136,7 @@ func (b *ballot) run(ctx workflow.Context) error {
 			return err
 		}
 		inFlight += b.dispatchDue(ctx, done)
-		if inFlight == 0 && (b.Closed != "" || (isFinal(b.Status) && len(b.Pending) == 0)) {
+		if inFlight == 0 && (b.Closed != "" || (b.Status.IsFinal() && len(b.Pending) == 0)) {
 			break
 		}
 		if inFlight == 0 && b.historyTooLong(ctx) {
@@ -174,14 +175,14 @@ func (b *ballot) run(ctx workflow.Context) error {
 }
 
 // drainSignals moves every buffered signal into the inbox.
-func (b *ballot) drainSignals(ctx workflow.Context, signals []workflow.ReceiveChannel, prefs workflow.ReceiveChannel) {
+func (b *ballotRun) drainSignals(ctx workflow.Context, signals []workflow.ReceiveChannel, prefs workflow.ReceiveChannel) {
 	for i, ch := range signals {
 		for {
 			var ev StatusEvent
 			if !ch.ReceiveAsync(&ev) {
 				break
 			}
-			ev.Status = Statuses[i] // the signal's name is the status, whatever the payload says
+			ev.Status = ballot.Statuses[i] // the signal's name is the status, whatever the payload says
 			b.inbox = append(b.inbox, ev)
 		}
 	}
@@ -196,14 +197,14 @@ func (b *ballot) drainSignals(ctx workflow.Context, signals []workflow.ReceiveCh
 
 // applyInbox runs the status graph over the received events, in the order they happened at
 // the county, and plans notices for those that move the ballot.
-func (b *ballot) applyInbox(ctx workflow.Context) error {
+func (b *ballotRun) applyInbox(ctx workflow.Context) error {
 	events := b.inbox
 	b.inbox = nil
 	slices.SortStableFunc(events, func(x, y StatusEvent) int {
 		if c := x.OccurredAt.Compare(y.OccurredAt); c != 0 {
 			return c
 		}
-		return stage(x.Status) - stage(y.Status)
+		return x.Status.Stage() - y.Status.Stage()
 	})
 	moved := false
 	for _, ev := range events {
@@ -216,7 +217,7 @@ func (b *ballot) applyInbox(ctx workflow.Context) error {
 			b.ignore(ev, "the ballot's tracking is closed: "+b.Closed)
 			continue
 		}
-		if why := transition(b.Status, ev.Status); why != "" {
+		if why := ballot.Transition(b.Status, ev.Status); why != "" {
 			b.ignore(ev, why)
 			continue
 		}
@@ -225,12 +226,12 @@ func (b *ballot) applyInbox(ctx workflow.Context) error {
 			OccurredAt: ev.OccurredAt, Reason: ev.Reason, CureDeadline: ev.CureDeadline})
 		moved = true
 		err := workflow.ExecuteLocalActivity(ctx, acts.RecordStatus, activities.RecordStatusInput{
-			BallotKey: b.In.BallotKey, Status: string(ev.Status), At: ev.OccurredAt, EventID: ev.EventID,
+			BallotKey: b.In.BallotKey, Status: ev.Status, At: ev.OccurredAt, EventID: ev.EventID,
 		}).Get(ctx, nil)
 		if err != nil {
 			return fmt.Errorf("record status %s: %w", ev.Status, err)
 		}
-		if ev.Status == StatusReplaced {
+		if ev.Status == ballot.StatusReplaced {
 			b.cancelPending(ctx, "the ballot was replaced")
 			continue
 		}
@@ -245,22 +246,22 @@ func (b *ballot) applyInbox(ctx workflow.Context) error {
 	return nil
 }
 
-func (b *ballot) ignore(ev StatusEvent, why string) {
+func (b *ballotRun) ignore(ev StatusEvent, why string) {
 	b.Ignored = append(b.Ignored, IgnoredEvent{EventID: ev.EventID, Status: ev.Status, OccurredAt: ev.OccurredAt, Reason: why})
 }
 
 // planNotices plans one notice about ev on each active channel. A notice still waiting on a
 // channel is replaced by the newer one, so a voter gets one message with the newest status
 // instead of a burst; a cure notice is kept unless the ballot reached a final status.
-func (b *ballot) planNotices(ctx workflow.Context, ev StatusEvent) {
-	if !notifies(ev.Status) || !b.Recipient.Notifiable {
+func (b *ballotRun) planNotices(ctx workflow.Context, ev StatusEvent) {
+	if !ev.Status.Notifies() || !b.Recipient.Notifiable {
 		return
 	}
 	b.NextSeq++
 	seq := b.NextSeq
 	for _, ch := range b.Recipient.Channels {
 		b.Pending = slices.DeleteFunc(b.Pending, func(n *Notice) bool {
-			superseded := n.Channel == ch.Channel && !n.InFlight && supersedes(ev.Status, n.Status)
+			superseded := n.Channel == ch.Channel && !n.InFlight && ballot.Supersedes(ev.Status, n.Status)
 			if superseded {
 				b.waitEnded(ctx, n)
 				b.outcome(ctx, n, "coalesced", fmt.Sprintf("superseded by notice %d (%s)", seq, ev.Status))
@@ -276,10 +277,10 @@ func (b *ballot) planNotices(ctx workflow.Context, ev StatusEvent) {
 
 // schedule sets when a notice may go: at once for email (unless the voter asked otherwise),
 // otherwise at the start of the voter's next contact window.
-func (b *ballot) schedule(ctx workflow.Context, n *Notice, ch activities.ChannelPlan) {
+func (b *ballotRun) schedule(ctx workflow.Context, n *Notice, ch activities.ChannelPlan) {
 	now := workflow.Now(ctx)
 	n.DueAt, n.NotAfter, n.Replan = now, time.Time{}, false
-	if ch.Channel == activities.ChannelEmail && !ch.HoldForHours {
+	if ch.Channel == ballot.ChannelEmail && !ch.HoldForHours {
 		return
 	}
 	from, until, err := contactSlot(now, ch.Window)
@@ -295,7 +296,7 @@ func (b *ballot) schedule(ctx workflow.Context, n *Notice, ch activities.Channel
 
 // dispatchDue starts the delivery of every notice whose time has come, each in its own
 // goroutine so that a slow channel never holds up another. It returns how many it started.
-func (b *ballot) dispatchDue(ctx workflow.Context, done workflow.Channel) int {
+func (b *ballotRun) dispatchDue(ctx workflow.Context, done workflow.Channel) int {
 	now := workflow.Now(ctx)
 	started := 0
 	busy := b.busyChannels()
@@ -321,7 +322,7 @@ func (b *ballot) dispatchDue(ctx workflow.Context, done workflow.Channel) int {
 		started++
 		in := activities.Notice{
 			IdempotencyKey: fmt.Sprintf("%s/%d/%s", b.In.BallotKey, n.Seq, n.Channel),
-			BallotKey:      b.In.BallotKey, Seq: n.Seq, Status: string(n.Status), Channel: n.Channel,
+			BallotKey:      b.In.BallotKey, Seq: n.Seq, Status: n.Status, Channel: n.Channel,
 			Reason: n.Reason, CureDeadline: n.CureDeadline, NotAfter: n.NotAfter,
 		}
 		workflow.Go(ctx, func(gctx workflow.Context) {
@@ -335,7 +336,7 @@ func (b *ballot) dispatchDue(ctx workflow.Context, done workflow.Channel) int {
 }
 
 // busyChannels returns the channels with a delivery in flight.
-func (b *ballot) busyChannels() map[string]bool {
+func (b *ballotRun) busyChannels() map[string]bool {
 	busy := map[string]bool{}
 	for _, n := range b.Pending {
 		if n.InFlight {
@@ -347,9 +348,9 @@ func (b *ballot) busyChannels() map[string]bool {
 
 func deliveryActivity(channel string) any {
 	switch channel {
-	case activities.ChannelSMS:
+	case ballot.ChannelSMS:
 		return acts.SendSMS
-	case activities.ChannelVoice:
+	case ballot.ChannelVoice:
 		return acts.PlaceCall
 	default:
 		return acts.SendEmail
@@ -357,7 +358,7 @@ func deliveryActivity(channel string) any {
 }
 
 // settle records how a delivery ended and falls back to another channel when it failed.
-func (b *ballot) settle(ctx workflow.Context, d deliveryDone) {
+func (b *ballotRun) settle(ctx workflow.Context, d deliveryDone) {
 	n := d.Notice
 	n.InFlight = false
 	var appErr *temporal.ApplicationError
@@ -404,9 +405,9 @@ func (b *ballot) settle(ctx workflow.Context, d deliveryDone) {
 
 // newerOn returns a notice planned on channel that supersedes n (same rule as planNotices:
 // a challenge is superseded only by a final status), or nil.
-func (b *ballot) newerOn(n *Notice, channel string) *Notice {
+func (b *ballotRun) newerOn(n *Notice, channel string) *Notice {
 	for _, p := range b.Pending {
-		if p != n && p.Channel == channel && p.Seq > n.Seq && supersedes(p.Status, n.Status) {
+		if p != n && p.Channel == channel && p.Seq > n.Seq && ballot.Supersedes(p.Status, n.Status) {
 			return p
 		}
 	}
@@ -414,7 +415,7 @@ func (b *ballot) newerOn(n *Notice, channel string) *Notice {
 }
 
 // fallback plans a failed notice on the voter's next channel that has not had it yet.
-func (b *ballot) fallback(ctx workflow.Context, failed *Notice) {
+func (b *ballotRun) fallback(ctx workflow.Context, failed *Notice) {
 	for _, name := range fallbackOrder(failed.Channel) {
 		ch, ok := b.channel(name)
 		if !ok || b.hasNotice(failed.Seq, name) {
@@ -438,7 +439,7 @@ func (b *ballot) fallback(ctx workflow.Context, failed *Notice) {
 }
 
 // hasNotice reports whether notice seq was delivered or is planned on channel ("" = any).
-func (b *ballot) hasNotice(seq int, channel string) bool {
+func (b *ballotRun) hasNotice(seq int, channel string) bool {
 	for _, n := range b.Pending {
 		if n.Seq == seq && (channel == "" || n.Channel == channel) {
 			return true
@@ -455,16 +456,16 @@ func (b *ballot) hasNotice(seq int, channel string) bool {
 
 func fallbackOrder(failed string) []string {
 	switch failed {
-	case activities.ChannelSMS:
-		return []string{activities.ChannelEmail, activities.ChannelVoice}
-	case activities.ChannelVoice:
-		return []string{activities.ChannelSMS, activities.ChannelEmail}
+	case ballot.ChannelSMS:
+		return []string{ballot.ChannelEmail, ballot.ChannelVoice}
+	case ballot.ChannelVoice:
+		return []string{ballot.ChannelSMS, ballot.ChannelEmail}
 	default:
-		return []string{activities.ChannelSMS, activities.ChannelVoice}
+		return []string{ballot.ChannelSMS, ballot.ChannelVoice}
 	}
 }
 
-func (b *ballot) channel(name string) (activities.ChannelPlan, bool) {
+func (b *ballotRun) channel(name string) (activities.ChannelPlan, bool) {
 	for _, c := range b.Recipient.Channels {
 		if c.Channel == name {
 			return c, true
@@ -473,17 +474,17 @@ func (b *ballot) channel(name string) (activities.ChannelPlan, bool) {
 	return activities.ChannelPlan{}, false
 }
 
-func (b *ballot) remove(n *Notice) {
+func (b *ballotRun) remove(n *Notice) {
 	b.Pending = slices.DeleteFunc(b.Pending, func(p *Notice) bool { return p == n })
 }
 
-func (b *ballot) outcome(ctx workflow.Context, n *Notice, outcome, detail string) {
+func (b *ballotRun) outcome(ctx workflow.Context, n *Notice, outcome, detail string) {
 	b.Outcomes = append(b.Outcomes, DeliveryOutcome{Seq: n.Seq, Status: n.Status, Channel: n.Channel,
 		Outcome: outcome, Detail: detail, At: workflow.Now(ctx)})
 }
 
 // loadRecipient reads the voter's active channels and contact hours.
-func (b *ballot) loadRecipient(ctx workflow.Context) error {
+func (b *ballotRun) loadRecipient(ctx workflow.Context) error {
 	var r activities.Recipient
 	err := workflow.ExecuteLocalActivity(ctx, acts.LoadRecipient, activities.LoadRecipientInput{BallotKey: b.In.BallotKey}).Get(ctx, &r)
 	if err != nil {
@@ -495,7 +496,7 @@ func (b *ballot) loadRecipient(ctx workflow.Context) error {
 
 // replan applies changed preferences to waiting notices: a channel turned off (or an
 // opt-out) cancels them, new contact hours move them.
-func (b *ballot) replan(ctx workflow.Context) {
+func (b *ballotRun) replan(ctx workflow.Context) {
 	if !b.Recipient.Notifiable {
 		b.cancelPending(ctx, "the voter can no longer be contacted")
 		return
@@ -516,7 +517,7 @@ func (b *ballot) replan(ctx workflow.Context) {
 }
 
 // cancelPending drops every notice that has not started.
-func (b *ballot) cancelPending(ctx workflow.Context, why string) {
+func (b *ballotRun) cancelPending(ctx workflow.Context, why string) {
 	b.Pending = slices.DeleteFunc(b.Pending, func(n *Notice) bool {
 		if n.InFlight {
 			return false
@@ -528,7 +529,7 @@ func (b *ballot) cancelPending(ctx workflow.Context, why string) {
 }
 
 // close ends tracking: nothing more is planned, waiting notices are dropped.
-func (b *ballot) close(ctx workflow.Context, why string) {
+func (b *ballotRun) close(ctx workflow.Context, why string) {
 	b.Closed = why
 	b.cancelPending(ctx, why)
 }
@@ -537,11 +538,11 @@ func (b *ballot) close(ctx workflow.Context, why string) {
 // voter's contact hours), by channel: their difference, summed over workers, is how many
 // notices wait right now. The SDK does not emit metrics while replaying, so each move counts
 // once.
-func (b *ballot) waitStarted(ctx workflow.Context, n *Notice) {
+func (b *ballotRun) waitStarted(ctx workflow.Context, n *Notice) {
 	noticeMetrics(ctx, n).Counter("ballotflow_notice_waits_started").Inc(1)
 }
 
-func (b *ballot) waitEnded(ctx workflow.Context, n *Notice) {
+func (b *ballotRun) waitEnded(ctx workflow.Context, n *Notice) {
 	noticeMetrics(ctx, n).Counter("ballotflow_notice_waits_ended").Inc(1)
 }
 
@@ -550,7 +551,7 @@ func noticeMetrics(ctx workflow.Context, n *Notice) client.MetricsHandler {
 }
 
 // nextDue returns the earliest time a waiting notice may go.
-func (b *ballot) nextDue() (time.Time, bool) {
+func (b *ballotRun) nextDue() (time.Time, bool) {
 	var next time.Time
 	busy := b.busyChannels()
 	for _, n := range b.Pending {
@@ -572,13 +573,13 @@ const (
 	carriedOutcomes = 200
 )
 
-func (b *ballot) historyTooLong(ctx workflow.Context) bool {
+func (b *ballotRun) historyTooLong(ctx workflow.Context) bool {
 	info := workflow.GetInfo(ctx)
 	return info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() >= continueAsNewAfter
 }
 
 // carry returns the state for the next run, with its operator-facing lists bounded.
-func (b *ballot) carry() *BallotState {
+func (b *ballotRun) carry() *BallotState {
 	s := b.BallotState
 	s.Ignored = lastN(s.Ignored, carriedIgnored)
 	s.Outcomes = lastN(s.Outcomes, carriedOutcomes)
@@ -593,7 +594,7 @@ func lastN[T any](xs []T, n int) []T {
 }
 
 // view answers the status query.
-func (b *ballot) view() (BallotView, error) {
+func (b *ballotRun) view() (BallotView, error) {
 	v := BallotView{
 		Status: b.Status, StatusAt: b.StatusAt, Unreachable: b.Unreachable, Closed: b.Closed,
 		Timeline:   slices.Clone(b.Timeline),

@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -15,16 +14,10 @@ import (
 // activity runs on the channel's delivery queue, within the provider's rate limit.
 const ConfirmWorkflowName = "ConfirmContact"
 
-// ConfirmWorkflowID names one confirmation of one subscription. The subscription id is an
-// internal number; suffix (the request time in nanoseconds) tells repeated requests apart.
-func ConfirmWorkflowID(subscriptionID int64, suffix int64) string {
-	return fmt.Sprintf("confirm/%d/%d", subscriptionID, suffix)
-}
-
 // ConfirmInput starts a ConfirmContact workflow. It carries no address.
 type ConfirmInput struct {
 	SubscriptionID int64
-	Channel        string // sms or email
+	Channel        string // ballot.ChannelSMS or ballot.ChannelEmail
 	LinkBase       string // the portal's public URL, for the email's link
 }
 

@@ -10,7 +10,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/ballotflow/ballotflow/activities"
+	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/workflows"
 )
 
@@ -19,7 +19,7 @@ import (
 // which events it has seen and which notices it has sent.
 func TestFloodOfEventsContinuesAsNewWithItsState(t *testing.T) {
 	h := newHarness(t, day(0, 9, 0), emailSMS())
-	mailed := h.signal(day(0, 10, 0), workflows.StatusMailed)
+	mailed := h.signal(day(0, 10, 0), ballot.StatusMailed)
 	for i := range 40 {
 		h.at(day(0, 11, i), func() { h.signalEvent(mailed) }) // the same event, again and again
 	}
@@ -33,22 +33,22 @@ func TestFloodOfEventsContinuesAsNewWithItsState(t *testing.T) {
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
 	require.Equal(t, h.in.BallotKey, next.BallotKey)
 	require.NotNil(t, next.Resume)
-	require.Equal(t, workflows.StatusMailed, next.Resume.Status)
+	require.Equal(t, ballot.StatusMailed, next.Resume.Status)
 	require.True(t, next.Resume.Seen[mailed.EventID])
 	require.NotEmpty(t, next.Resume.Ignored)
 	require.Equal(t, 1, next.Resume.NextSeq)
-	require.Equal(t, []string{"bTEST/1/email"}, keys(h.f.sent(activities.ChannelEmail)), "one notice, however often the event came")
+	require.Equal(t, []string{"bTEST/1/email"}, keys(h.f.sent(ballot.ChannelEmail)), "one notice, however often the event came")
 
 	// The next run: the old event is still a duplicate, a new status gets the next notice number.
 	h2 := newHarness(t, h.env.Now(), emailSMS())
 	h2.in = next
 	h2.at(h.env.Now().Add(time.Minute), func() { h2.signalEvent(mailed) })
-	h2.signal(h.env.Now().Add(time.Hour), workflows.StatusCounted)
+	h2.signal(h.env.Now().Add(time.Hour), ballot.StatusCounted)
 	h2.run()
-	require.Equal(t, []string{"bTEST/2/email"}, keys(h2.f.sent(activities.ChannelEmail)))
+	require.Equal(t, []string{"bTEST/2/email"}, keys(h2.f.sent(ballot.ChannelEmail)))
 	v := h2.query()
-	require.Equal(t, workflows.StatusCounted, v.Status)
-	require.Equal(t, []workflows.Status{workflows.StatusMailed, workflows.StatusCounted}, timelineStatuses(v))
+	require.Equal(t, ballot.StatusCounted, v.Status)
+	require.Equal(t, []ballot.Status{ballot.StatusMailed, ballot.StatusCounted}, timelineStatuses(v))
 	last := v.Ignored[len(v.Ignored)-1]
 	require.Equal(t, fmt.Sprint(mailed.EventID, " ", "duplicate event_id"), last.EventID+" "+last.Reason)
 }

@@ -152,11 +152,11 @@ func (f *fake) setDeliver(fn func(a attempt) (*activities.NoticeResult, error)) 
 func activityChannel(name string) string {
 	switch name {
 	case "SendSMS":
-		return activities.ChannelSMS
+		return ballot.ChannelSMS
 	case "PlaceCall":
-		return activities.ChannelVoice
+		return ballot.ChannelVoice
 	default:
-		return activities.ChannelEmail
+		return ballot.ChannelEmail
 	}
 }
 
@@ -246,7 +246,7 @@ func (h *harness) atStart(fn func()) {
 var eventSeq int
 
 // event builds a county event that happened at occurred.
-func event(s workflows.Status, occurred time.Time) workflows.StatusEvent {
+func event(s ballot.Status, occurred time.Time) workflows.StatusEvent {
 	eventSeq++
 	return workflows.StatusEvent{EventID: "ev-" + strconv.Itoa(eventSeq) + "-" + string(s), Status: s, OccurredAt: occurred}
 }
@@ -256,7 +256,7 @@ func (h *harness) signalEvent(ev workflows.StatusEvent) {
 }
 
 // signal sends a status signal at when, for an event that happened then.
-func (h *harness) signal(when time.Time, s workflows.Status) workflows.StatusEvent {
+func (h *harness) signal(when time.Time, s ballot.Status) workflows.StatusEvent {
 	ev := event(s, when)
 	h.at(when, func() { h.signalEvent(ev) })
 	return ev
@@ -266,7 +266,7 @@ func (h *harness) signal(when time.Time, s workflows.Status) workflows.StatusEve
 func (h *harness) prefsChanged(when time.Time, r activities.Recipient) {
 	h.at(when, func() {
 		h.f.setRecipient(r)
-		h.env.SignalWorkflow(workflows.SignalPreferencesChanged, workflows.PreferencesChanged{Reason: "portal"})
+		h.env.SignalWorkflow(ballot.SignalPreferencesChanged, workflows.PreferencesChanged{Reason: "portal"})
 	})
 }
 
@@ -281,7 +281,7 @@ func (h *harness) queryAt(when time.Time) *workflows.BallotView {
 
 func (h *harness) query() workflows.BallotView {
 	h.t.Helper()
-	res, err := h.env.QueryWorkflow(workflows.QueryStatus)
+	res, err := h.env.QueryWorkflow(ballot.QueryStatus)
 	require.NoError(h.t, err)
 	var v workflows.BallotView
 	require.NoError(h.t, res.Get(&v))
@@ -307,7 +307,7 @@ func requireAt(t *testing.T, want, got time.Time, msgAndArgs ...any) {
 func statuses(as []attempt) []string {
 	out := make([]string, 0, len(as))
 	for _, a := range as {
-		out = append(out, a.Notice.Status)
+		out = append(out, string(a.Notice.Status))
 	}
 	return out
 }
@@ -331,13 +331,13 @@ func localTimes(as []attempt) []string {
 func recordedStatuses(rs []activities.RecordStatusInput) []string {
 	out := make([]string, 0, len(rs))
 	for _, r := range rs {
-		out = append(out, r.Status)
+		out = append(out, string(r.Status))
 	}
 	return out
 }
 
-func timelineStatuses(v workflows.BallotView) []workflows.Status {
-	out := make([]workflows.Status, 0, len(v.Timeline))
+func timelineStatuses(v workflows.BallotView) []ballot.Status {
+	out := make([]ballot.Status, 0, len(v.Timeline))
 	for _, e := range v.Timeline {
 		out = append(out, e.Status)
 	}

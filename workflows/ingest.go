@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/ballotflow/ballotflow/activities"
+	"github.com/ballotflow/ballotflow/internal/ballot"
 )
 
 // IngestWorkflowName is the registered name of the workflow that fans out a bulk import of
@@ -15,12 +16,6 @@ import (
 // and, unless too many would move ballots backwards, signals them page by page at the rate
 // the worker is configured for. It runs on TaskQueue.
 const IngestWorkflowName = "IngestEvents"
-
-// IngestWorkflowID names the workflow of an import: "import/<id>", the id GET /v1/imports/{id}
-// shows. It carries no personal data.
-func IngestWorkflowID(importID int64) string {
-	return fmt.Sprintf("import/%d", importID)
-}
 
 // Signals an operator sends to a held import (POST /v1/imports/{id}:approve and :reject),
 // with an ImportDecision.
@@ -274,9 +269,9 @@ func (w *ingest) setStatus(ctx workflow.Context, status string, from []string) e
 
 // statusRules is the status graph as the import check applies it in SQL.
 func statusRules() []activities.StatusRule {
-	rules := make([]activities.StatusRule, len(Statuses))
-	for i, s := range Statuses {
-		rules[i] = activities.StatusRule{Status: string(s), Stage: stage(s), Final: isFinal(s), Requires: string(requires(s))}
+	rules := make([]activities.StatusRule, len(ballot.Statuses))
+	for i, s := range ballot.Statuses {
+		rules[i] = activities.StatusRule{Status: s, Stage: s.Stage(), Final: s.IsFinal(), Requires: s.Requires()}
 	}
 	return rules
 }

@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/ballotflow/ballotflow/activities"
+	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/codec"
 	"github.com/ballotflow/ballotflow/workflows"
 )
@@ -128,13 +129,13 @@ func TestIngestSignalsPagesAtTheConfiguredRate(t *testing.T) {
 		Duplicates: 3, Rejected: 2, Backwards: 1, Rate: 100}, p)
 
 	// The check applies the workflow's own status graph.
-	byStatus := map[string]activities.StatusRule{}
+	byStatus := map[ballot.Status]activities.StatusRule{}
 	for _, r := range f.rules {
 		byStatus[r.Status] = r
 	}
-	require.Less(t, byStatus["mailed"].Stage, byStatus["accepted"].Stage)
-	require.True(t, byStatus["counted"].Final)
-	require.Equal(t, "challenged", byStatus["cured"].Requires)
+	require.Less(t, byStatus[ballot.StatusMailed].Stage, byStatus[ballot.StatusAccepted].Stage)
+	require.True(t, byStatus[ballot.StatusCounted].Final)
+	require.Equal(t, ballot.StatusChallenged, byStatus[ballot.StatusCured].Requires)
 }
 
 // An import whose events would move more than the configured share of ballots backwards is

@@ -16,12 +16,12 @@ import (
 	"golang.org/x/term"
 
 	"github.com/ballotflow/ballotflow/internal/app"
+	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/config"
 	"github.com/ballotflow/ballotflow/internal/intake"
 	"github.com/ballotflow/ballotflow/internal/roll"
 	"github.com/ballotflow/ballotflow/internal/store"
 	"github.com/ballotflow/ballotflow/worker"
-	"github.com/ballotflow/ballotflow/workflows"
 )
 
 // The commands a county (or its state) runs to load a file of ballot events, such as a
@@ -215,7 +215,7 @@ func followImport(ctx context.Context, w io.Writer, st *store.Store, id int64, o
 
 func importLine(im store.EventImport) string {
 	line := fmt.Sprintf("import %d (%s): %s; %d rows, %d accepted, %d signaled, %d remaining, %d duplicates, %d rejected",
-		im.ID, workflows.IngestWorkflowID(im.ID), im.Status, im.Rows, im.Accepted, im.Signaled,
+		im.ID, ballot.IngestWorkflowID(im.ID), im.Status, im.Rows, im.Accepted, im.Signaled,
 		max(im.Accepted-im.Signaled, 0), im.Duplicates, im.Rejected)
 	if im.FailureReason != "" {
 		line += "\n" + im.FailureReason

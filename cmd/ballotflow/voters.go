@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/roll"
 	"github.com/ballotflow/ballotflow/internal/store"
 )
@@ -252,7 +253,7 @@ func jurisdictionsCommand() *cobra.Command {
 	f.StringVar(&j.SMSFrom, "sms-from", "", "E.164 number texts come from (required)")
 	f.StringVar(&j.VoiceFrom, "voice-from", "", "E.164 number calls come from (required)")
 	f.StringVar(&j.HelpText, "help-text", "", "how voters reach the office; the answer to HELP (required)")
-	f.StringSliceVar(&j.Languages, "languages", nil, "languages the county offers, the default first (default en,es)")
+	f.StringSliceVar(&j.Languages, "languages", nil, "languages the county offers, the default first (default "+strings.Join(ballot.Languages, ",")+")")
 
 	var listState string
 	list := &cobra.Command{

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ballotflow/ballotflow/activities"
 	"github.com/ballotflow/ballotflow/apiserver"
+	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/codec"
 	"github.com/ballotflow/ballotflow/internal/config"
 	"github.com/ballotflow/ballotflow/internal/intake"
@@ -74,7 +75,7 @@ func StartWorker(cfg config.Config, st *store.Store, tc client.Client, sandboxUR
 			TwilioVoiceURL:          cfg.PublicURL + apiserver.PathTwilioVoice,
 			AddressRefused: func(ctx context.Context, voterRef int64, channel string) error {
 				reason := prefs.ReasonSMSBounce
-				if channel == activities.ChannelEmail {
+				if channel == ballot.ChannelEmail {
 					reason = prefs.ReasonEmailBounce
 				}
 				return prefs.Notify(ctx, tc, st, voterRef, reason)

@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/ballotflow/ballotflow/internal/app"
+	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/config"
 	"github.com/ballotflow/ballotflow/internal/demo"
 	"github.com/ballotflow/ballotflow/internal/intake"
@@ -133,11 +134,11 @@ func TestOneBallotEndToEnd(t *testing.T) {
 		require.Contains(t, m.Text, "Maria Garcia")
 	}
 
-	q, err := d.Temporal.QueryWorkflow(ctx, workflowID, "", workflows.QueryStatus)
+	q, err := d.Temporal.QueryWorkflow(ctx, workflowID, "", ballot.QueryStatus)
 	require.NoError(t, err)
 	var view workflows.BallotView
 	require.NoError(t, q.Get(&view))
-	require.Equal(t, workflows.StatusCounted, view.Status)
+	require.Equal(t, ballot.StatusCounted, view.Status)
 	require.Len(t, view.Timeline, 4)
 	require.Empty(t, view.Pending)
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ballotflow/ballotflow/internal/app"
+	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/config"
 	"github.com/ballotflow/ballotflow/internal/intake"
 	"github.com/ballotflow/ballotflow/internal/sandbox"
@@ -78,7 +79,7 @@ func BenchmarkMorningBacklog(b *testing.B) {
 
 		var texts []sandbox.Message
 		for deadline := opens.Add(5 * time.Minute); ; {
-			texts = slices.DeleteFunc(d.Sandbox.Outbox(), func(m sandbox.Message) bool { return m.Channel != sandbox.ChannelSMS })
+			texts = slices.DeleteFunc(d.Sandbox.Outbox(), func(m sandbox.Message) bool { return m.Channel != ballot.ChannelSMS })
 			if len(texts) >= voters {
 				break
 			}
@@ -88,7 +89,7 @@ func BenchmarkMorningBacklog(b *testing.B) {
 			time.Sleep(100 * time.Millisecond)
 		}
 		time.Sleep(time.Second) // a duplicate would show up by now
-		texts = slices.DeleteFunc(d.Sandbox.Outbox(), func(m sandbox.Message) bool { return m.Channel != sandbox.ChannelSMS })
+		texts = slices.DeleteFunc(d.Sandbox.Outbox(), func(m sandbox.Message) bool { return m.Channel != ballot.ChannelSMS })
 		to := make([]string, len(texts))
 		for i, m := range texts {
 			to[i] = m.To
@@ -109,7 +110,7 @@ func BenchmarkMorningBacklog(b *testing.B) {
 		span := texts[len(texts)-1].ReceivedAt.Sub(texts[0].ReceivedAt)
 		rates = append(rates, float64(len(texts)-1)/span.Seconds())
 		for _, r := range d.Sandbox.Requests() {
-			if r.Channel == sandbox.ChannelSMS && !r.At.Before(began) && r.Status == http.StatusTooManyRequests {
+			if r.Channel == ballot.ChannelSMS && !r.At.Before(began) && r.Status == http.StatusTooManyRequests {
 				limited++
 			}
 		}

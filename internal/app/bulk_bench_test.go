@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/ballotflow/ballotflow/internal/app"
+	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/config"
 	"github.com/ballotflow/ballotflow/internal/demo"
 	"github.com/ballotflow/ballotflow/internal/roll"
@@ -104,7 +105,7 @@ func BenchmarkBulkEvents(b *testing.B) {
 // noopWorkflow takes one status signal and ends: the ceiling of signal-with-start.
 func noopWorkflow(ctx workflow.Context) error {
 	var ev workflows.StatusEvent
-	workflow.GetSignalChannel(ctx, string(workflows.StatusMailed)).Receive(ctx, &ev)
+	workflow.GetSignalChannel(ctx, string(ballot.StatusMailed)).Receive(ctx, &ev)
 	return nil
 }
 
@@ -119,7 +120,7 @@ func signalNoops(ctx context.Context, tc client.Client, round, n int) error {
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				ev := workflows.StatusEvent{EventID: fmt.Sprintf("noop-%d-%d", round, i), Status: workflows.StatusMailed,
+				ev := workflows.StatusEvent{EventID: fmt.Sprintf("noop-%d-%d", round, i), Status: ballot.StatusMailed,
 					OccurredAt: time.Now()}
 				_, err := tc.SignalWithStartWorkflow(ctx, fmt.Sprintf("bench-noop/%d/%d", round, i), string(ev.Status), ev,
 					client.StartWorkflowOptions{TaskQueue: "bench-noop"}, "BenchNoop")

@@ -19,6 +19,7 @@ import (
 
 	"github.com/ballotflow/ballotflow/activities"
 	"github.com/ballotflow/ballotflow/internal/app"
+	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/demo"
 	"github.com/ballotflow/ballotflow/internal/intake"
 	"github.com/ballotflow/ballotflow/internal/metrics"
@@ -164,7 +165,7 @@ func TestBulkFileStoresSignalsAndReportsEveryRow(t *testing.T) {
 	res := postBulk(t, d, d.DemoKey, "text/csv", file)
 	require.Equal(t, http.StatusAccepted, res.Status, res.Body)
 	require.NotZero(t, res.ImportID)
-	require.Equal(t, workflows.IngestWorkflowID(res.ImportID), res.WorkflowID)
+	require.Equal(t, ballot.IngestWorkflowID(res.ImportID), res.WorkflowID)
 	require.Equal(t, len(lines)-1, res.Rows)
 	require.Equal(t, good, res.Accepted)
 	require.Equal(t, 2, res.Duplicates, "the event posted before and the row repeated in the file")
@@ -211,11 +212,11 @@ func TestBulkFileStoresSignalsAndReportsEveryRow(t *testing.T) {
 	}
 	var key string
 	require.NoError(t, d.Store.Pool().QueryRow(ctx, `SELECT key FROM ballots WHERE ballot_id = 'DEN-B50'`).Scan(&key))
-	q, err := d.Temporal.QueryWorkflow(ctx, workflows.WorkflowID(demo.ElectionID, key), "", workflows.QueryStatus)
+	q, err := d.Temporal.QueryWorkflow(ctx, ballot.WorkflowID(demo.ElectionID, key), "", ballot.QueryStatus)
 	require.NoError(t, err)
 	var view workflows.BallotView
 	require.NoError(t, q.Get(&view))
-	require.Equal(t, workflows.StatusMailed, view.Status)
+	require.Equal(t, ballot.StatusMailed, view.Status)
 
 	// Temporal UI shows the import's workflow: its progress query and a memo with the import id.
 	q, err = d.Temporal.QueryWorkflow(ctx, res.WorkflowID, "", workflows.QueryProgress)
@@ -324,7 +325,7 @@ func TestSuspiciousImportIsHeldUntilAnOperatorDecides(t *testing.T) {
 	require.Zero(t, view.Signaled)
 	signaled, _ := signaledEvents(t, d, held.ImportID)
 	require.Zero(t, signaled, "a held import signals nothing")
-	_, err := d.Temporal.DescribeWorkflowExecution(ctx, workflows.WorkflowID(demo.ElectionID, ballotKey(t, d, "DEN-H0")), "")
+	_, err := d.Temporal.DescribeWorkflowExecution(ctx, ballot.WorkflowID(demo.ElectionID, ballotKey(t, d, "DEN-H0")), "")
 	var notFound *serviceerror.NotFound
 	require.True(t, errors.As(err, &notFound), "no ballot workflow was started: %v", err)
 	q, err := d.Temporal.QueryWorkflow(ctx, held.WorkflowID, "", workflows.QueryProgress)
@@ -441,14 +442,14 @@ func TestSignalBatchIsIdempotent(t *testing.T) {
 	for i := range voters {
 		key := ballotKey(t, d, fmt.Sprintf("DEN-I%d", i))
 		require.Eventually(t, func() bool {
-			q, err := d.Temporal.QueryWorkflow(ctx, workflows.WorkflowID(demo.ElectionID, key), "", workflows.QueryStatus)
+			q, err := d.Temporal.QueryWorkflow(ctx, ballot.WorkflowID(demo.ElectionID, key), "", ballot.QueryStatus)
 			if err != nil {
 				return false
 			}
 			var v workflows.BallotView
 			return q.Get(&v) == nil && len(v.Timeline) == 1
 		}, 30*time.Second, 50*time.Millisecond)
-		q, err := d.Temporal.QueryWorkflow(ctx, workflows.WorkflowID(demo.ElectionID, key), "", workflows.QueryStatus)
+		q, err := d.Temporal.QueryWorkflow(ctx, ballot.WorkflowID(demo.ElectionID, key), "", ballot.QueryStatus)
 		require.NoError(t, err)
 		var v workflows.BallotView
 		require.NoError(t, q.Get(&v))

@@ -19,6 +19,7 @@ import (
 
 	"github.com/ballotflow/ballotflow/activities"
 	"github.com/ballotflow/ballotflow/apiserver"
+	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/codec"
 	"github.com/ballotflow/ballotflow/internal/config"
 	"github.com/ballotflow/ballotflow/internal/demo"
@@ -151,7 +152,7 @@ func StartDev(ctx context.Context, cfg config.Config, logger *slog.Logger, opts 
 	}
 	if opts.EnforceProviderRates {
 		sandboxOpts.RateLimits = map[string]float64{
-			sandbox.ChannelEmail: cfg.EmailRate, sandbox.ChannelSMS: cfg.SMSRate, sandbox.ChannelVoice: cfg.VoiceRate,
+			ballot.ChannelEmail: cfg.EmailRate, ballot.ChannelSMS: cfg.SMSRate, ballot.ChannelVoice: cfg.VoiceRate,
 		}
 	}
 	d.Sandbox, err = sandbox.New(sandboxOpts)

@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ballotflow/ballotflow/internal/app"
+	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/config"
 	"github.com/ballotflow/ballotflow/internal/demo"
 	"github.com/ballotflow/ballotflow/internal/intake"
@@ -107,7 +108,7 @@ func statuses(rs []sandbox.Request) []int {
 // viewOf queries a ballot workflow; false while the query does not answer.
 func viewOf(t *testing.T, d *app.Dev, workflowID string) (workflows.BallotView, bool) {
 	t.Helper()
-	q, err := d.Temporal.QueryWorkflow(context.Background(), workflowID, "", workflows.QueryStatus)
+	q, err := d.Temporal.QueryWorkflow(context.Background(), workflowID, "", ballot.QueryStatus)
 	if err != nil {
 		return workflows.BallotView{}, false
 	}
@@ -166,10 +167,10 @@ func TestAcceptedThenDroppedIsSentOnce(t *testing.T) {
 	d := startDevWith(t, app.DevOptions{}, nil)
 	maria := demo.Voters[0]
 	demoVoter(t, d, maria)
-	d.Sandbox.InjectFault(sandbox.Fault{Channel: sandbox.ChannelSMS, To: maria.SMS, Kind: sandbox.DropAfterAccept, Times: 1})
-	d.Sandbox.InjectFault(sandbox.Fault{Channel: sandbox.ChannelEmail, To: maria.Email, Kind: sandbox.DropAfterAccept, Times: 1})
+	d.Sandbox.InjectFault(sandbox.Fault{Channel: ballot.ChannelSMS, To: maria.SMS, Kind: sandbox.DropAfterAccept, Times: 1})
+	d.Sandbox.InjectFault(sandbox.Fault{Channel: ballot.ChannelEmail, To: maria.Email, Kind: sandbox.DropAfterAccept, Times: 1})
 
-	workflowID, ballot := postStatus(t, d, "drop-1", maria.VoterID, "DEN-DROP", "mailed", time.Now().Add(-time.Hour))
+	workflowID, posted := postStatus(t, d, "drop-1", maria.VoterID, "DEN-DROP", "mailed", time.Now().Add(-time.Hour))
 
 	for _, c := range []struct{ channel, to string }{{"sms", maria.SMS}, {"email", maria.Email}} {
 		o := settledOn(t, d, workflowID, 1, c.channel)
@@ -180,7 +181,7 @@ func TestAcceptedThenDroppedIsSentOnce(t *testing.T) {
 		require.Equal(t, "already_sent", o.Outcome, "%s: the retry found the delivery settled by the callback", c.channel)
 		require.Equal(t, sent[0].ProviderID, o.Detail)
 
-		dl := deliveryOf(t, d, ballot, 1, c.channel)
+		dl := deliveryOf(t, d, posted, 1, c.channel)
 		require.Contains(t, []string{store.DeliveryAccepted, store.DeliveryDelivered}, dl.State, c.channel)
 		require.Equal(t, sent[0].ProviderID, dl.ProviderID, "%s: the delivery row learns the provider's id from the callback", c.channel)
 		require.Equal(t, 1, dl.Attempts, "%s: one attempt reached the provider", c.channel)
@@ -195,12 +196,12 @@ func TestWorkerKilledMidSend(t *testing.T) {
 	d := startDevWith(t, app.DevOptions{}, nil)
 	maria := demo.Voters[0]
 	demoVoter(t, d, maria)
-	d.Sandbox.InjectFault(sandbox.Fault{Channel: sandbox.ChannelSMS, To: maria.SMS, Kind: sandbox.Latency, Delay: 5 * time.Minute, Times: 1})
+	d.Sandbox.InjectFault(sandbox.Fault{Channel: ballot.ChannelSMS, To: maria.SMS, Kind: sandbox.Latency, Delay: 5 * time.Minute, Times: 1})
 
-	workflowID, ballot := postStatus(t, d, "kill-1", maria.VoterID, "DEN-KILL", "mailed", time.Now().Add(-time.Hour))
+	workflowID, posted := postStatus(t, d, "kill-1", maria.VoterID, "DEN-KILL", "mailed", time.Now().Add(-time.Hour))
 	require.Eventually(t, func() bool { return len(requestsTo(d, "sms", maria.SMS)) == 1 }, faultWait, 20*time.Millisecond,
 		"the text is with the provider")
-	require.Equal(t, store.DeliverySending, deliveryOf(t, d, ballot, 1, "sms").State)
+	require.Equal(t, store.DeliverySending, deliveryOf(t, d, posted, 1, "sms").State)
 
 	require.NoError(t, d.RestartWorker())
 
@@ -210,7 +211,7 @@ func TestWorkerKilledMidSend(t *testing.T) {
 	require.Len(t, sent, 1, "delivered once: the hung request was abandoned, the retry sent it")
 	reqs := requestsTo(d, "sms", maria.SMS)
 	require.Equal(t, []int{0, http.StatusCreated}, statuses(reqs), "the first request got no answer, the second was accepted")
-	dl := deliveryOf(t, d, ballot, 1, "sms")
+	dl := deliveryOf(t, d, posted, 1, "sms")
 	require.Contains(t, []string{store.DeliveryAccepted, store.DeliveryDelivered}, dl.State)
 	require.Equal(t, sent[0].ProviderID, dl.ProviderID)
 	require.Equal(t, 2, dl.Attempts)
@@ -230,13 +231,13 @@ func TestProviderDownThenRecovers(t *testing.T) {
 	const retryAfter = 7 * time.Second
 
 	// Maria: Twilio rate-limits her text; SendGrid is down (a 500, then 503s asking for 1 s).
-	d.Sandbox.InjectFault(sandbox.Fault{Channel: sandbox.ChannelSMS, To: maria.SMS, Kind: sandbox.RateLimited, Delay: retryAfter, Times: 1})
-	d.Sandbox.InjectFault(sandbox.Fault{Channel: sandbox.ChannelEmail, To: maria.Email, Kind: sandbox.ServerError, Code: 500, Times: 1})
-	d.Sandbox.InjectFault(sandbox.Fault{Channel: sandbox.ChannelEmail, To: maria.Email, Kind: sandbox.ServerError, Code: 503, Delay: time.Second, Times: 3})
+	d.Sandbox.InjectFault(sandbox.Fault{Channel: ballot.ChannelSMS, To: maria.SMS, Kind: sandbox.RateLimited, Delay: retryAfter, Times: 1})
+	d.Sandbox.InjectFault(sandbox.Fault{Channel: ballot.ChannelEmail, To: maria.Email, Kind: sandbox.ServerError, Code: 500, Times: 1})
+	d.Sandbox.InjectFault(sandbox.Fault{Channel: ballot.ChannelEmail, To: maria.Email, Kind: sandbox.ServerError, Code: 503, Delay: time.Second, Times: 3})
 	// José: the other way round.
-	d.Sandbox.InjectFault(sandbox.Fault{Channel: sandbox.ChannelEmail, To: jose.Email, Kind: sandbox.RateLimited, Delay: retryAfter, Times: 1})
-	d.Sandbox.InjectFault(sandbox.Fault{Channel: sandbox.ChannelSMS, To: jose.SMS, Kind: sandbox.ServerError, Code: 500, Times: 1})
-	d.Sandbox.InjectFault(sandbox.Fault{Channel: sandbox.ChannelSMS, To: jose.SMS, Kind: sandbox.ServerError, Code: 503, Delay: time.Second, Times: 3})
+	d.Sandbox.InjectFault(sandbox.Fault{Channel: ballot.ChannelEmail, To: jose.Email, Kind: sandbox.RateLimited, Delay: retryAfter, Times: 1})
+	d.Sandbox.InjectFault(sandbox.Fault{Channel: ballot.ChannelSMS, To: jose.SMS, Kind: sandbox.ServerError, Code: 500, Times: 1})
+	d.Sandbox.InjectFault(sandbox.Fault{Channel: ballot.ChannelSMS, To: jose.SMS, Kind: sandbox.ServerError, Code: 503, Delay: time.Second, Times: 3})
 
 	at := time.Now().Add(-time.Hour)
 	mariaWF, mariaBallot := postStatus(t, d, "down-1", maria.VoterID, "DEN-DOWN-1", "mailed", at)
@@ -291,9 +292,9 @@ func TestOptOutWhileASendRetries(t *testing.T) {
 	voter := demoVoter(t, d, maria)
 	const denverNumber = "+17205550100"
 	// Until cleared; each 503 asks for 2 s, time enough for the STOP to land between attempts.
-	d.Sandbox.InjectFault(sandbox.Fault{Channel: sandbox.ChannelSMS, To: maria.SMS, Kind: sandbox.ServerError, Code: 503, Delay: 2 * time.Second})
+	d.Sandbox.InjectFault(sandbox.Fault{Channel: ballot.ChannelSMS, To: maria.SMS, Kind: sandbox.ServerError, Code: 503, Delay: 2 * time.Second})
 
-	workflowID, ballot := postStatus(t, d, "stop-1", maria.VoterID, "DEN-STOP", "mailed", time.Now().Add(-time.Hour))
+	workflowID, posted := postStatus(t, d, "stop-1", maria.VoterID, "DEN-STOP", "mailed", time.Now().Add(-time.Hour))
 	require.Eventually(t, func() bool { return len(requestsTo(d, "sms", maria.SMS)) == 2 }, faultWait, 10*time.Millisecond,
 		"the text is being retried")
 
@@ -307,7 +308,7 @@ func TestOptOutWhileASendRetries(t *testing.T) {
 
 	o := settledOn(t, d, workflowID, 1, "sms")
 	require.Equal(t, "skipped", o.Outcome)
-	require.Equal(t, store.DeliverySkipped, deliveryOf(t, d, ballot, 1, "sms").State)
+	require.Equal(t, store.DeliverySkipped, deliveryOf(t, d, posted, 1, "sms").State)
 	require.Equal(t, "opted_out", subscriptionState(t, d, voter.Ref, "sms"))
 	require.Empty(t, outboxFor(d, "sms", maria.SMS), "nothing is texted to her")
 	for _, r := range requestsTo(d, "sms", maria.SMS) {
@@ -336,14 +337,14 @@ func TestPermanentRefusals(t *testing.T) {
 		require.NoError(t, err)
 		reachAnyHour(t, d, son, "sms", maria.SMS)
 		// Times 1: were the refusal retried, the retry would go through and show.
-		d.Sandbox.InjectFault(sandbox.Fault{Channel: sandbox.ChannelSMS, To: maria.SMS, Kind: sandbox.Permanent, Code: 21211, Times: 1})
-		workflowID, ballot := postStatus(t, d, "perm-1", maria.VoterID, "DEN-PERM-1", "mailed", at)
+		d.Sandbox.InjectFault(sandbox.Fault{Channel: ballot.ChannelSMS, To: maria.SMS, Kind: sandbox.Permanent, Code: 21211, Times: 1})
+		workflowID, posted := postStatus(t, d, "perm-1", maria.VoterID, "DEN-PERM-1", "mailed", at)
 
 		o := settledOn(t, d, workflowID, 1, "sms")
 		require.Equal(t, "failed", o.Outcome)
 		require.Contains(t, o.Detail, "21211")
 		require.Equal(t, []int{http.StatusBadRequest}, statuses(requestsTo(d, "sms", maria.SMS)), "tried once")
-		require.Equal(t, store.DeliveryFailed, deliveryOf(t, d, ballot, 1, "sms").State)
+		require.Equal(t, store.DeliveryFailed, deliveryOf(t, d, posted, 1, "sms").State)
 		require.Equal(t, "bounced", subscriptionState(t, d, voter.Ref, "sms"))
 		require.Equal(t, "bounced", subscriptionState(t, d, son, "sms"), "the provider refused the number, not the voter")
 		require.Equal(t, "sent", settledOn(t, d, workflowID, 1, "email").Outcome)
@@ -362,12 +363,12 @@ func TestPermanentRefusals(t *testing.T) {
 	t.Run("twilio 21610: the voter replied STOP at Twilio, the number is opted out", func(t *testing.T) {
 		jose := demo.Voters[3]
 		voter := demoVoter(t, d, jose)
-		d.Sandbox.InjectFault(sandbox.Fault{Channel: sandbox.ChannelSMS, To: jose.SMS, Kind: sandbox.Permanent, Code: 21610, Times: 1})
-		workflowID, ballot := postStatus(t, d, "perm-2", jose.VoterID, "DEN-PERM-2", "mailed", at)
+		d.Sandbox.InjectFault(sandbox.Fault{Channel: ballot.ChannelSMS, To: jose.SMS, Kind: sandbox.Permanent, Code: 21610, Times: 1})
+		workflowID, posted := postStatus(t, d, "perm-2", jose.VoterID, "DEN-PERM-2", "mailed", at)
 
 		require.Equal(t, "failed", settledOn(t, d, workflowID, 1, "sms").Outcome)
 		require.Equal(t, []int{http.StatusBadRequest}, statuses(requestsTo(d, "sms", jose.SMS)), "tried once")
-		require.Equal(t, store.DeliveryFailed, deliveryOf(t, d, ballot, 1, "sms").State)
+		require.Equal(t, store.DeliveryFailed, deliveryOf(t, d, posted, 1, "sms").State)
 		require.Equal(t, "opted_out", subscriptionState(t, d, voter.Ref, "sms"),
 			"an unsubscribed number is the voter's choice, not a bad number")
 		require.Equal(t, "sent", settledOn(t, d, workflowID, 1, "email").Outcome)
@@ -383,14 +384,14 @@ func TestPermanentRefusals(t *testing.T) {
 		reachAnyHour(t, d, ref, "sms", landline)
 		// The first attempt meets a 503 (retry in 20 s, time enough for the preferences change
 		// below to reach the workflow first); the retry learns the number is a landline.
-		d.Sandbox.InjectFault(sandbox.Fault{Channel: sandbox.ChannelSMS, To: landline, Kind: sandbox.ServerError, Code: 503, Delay: 20 * time.Second, Times: 1})
-		d.Sandbox.InjectFault(sandbox.Fault{Channel: sandbox.ChannelSMS, To: landline, Kind: sandbox.Permanent, Code: 21614, Times: 1})
-		workflowID, ballot := postStatus(t, d, "perm-3", "600100077", "DEN-PERM-3", "mailed", at)
+		d.Sandbox.InjectFault(sandbox.Fault{Channel: ballot.ChannelSMS, To: landline, Kind: sandbox.ServerError, Code: 503, Delay: 20 * time.Second, Times: 1})
+		d.Sandbox.InjectFault(sandbox.Fault{Channel: ballot.ChannelSMS, To: landline, Kind: sandbox.Permanent, Code: 21614, Times: 1})
+		workflowID, posted := postStatus(t, d, "perm-3", "600100077", "DEN-PERM-3", "mailed", at)
 
 		require.Eventually(t, func() bool { return len(requestsTo(d, "sms", landline)) == 1 }, faultWait, 10*time.Millisecond)
 		// Meanwhile Pat asks for calls too (as the portal does: store, then tell the ballot).
 		reachAnyHour(t, d, ref, "voice", landline)
-		require.NoError(t, d.Temporal.SignalWorkflow(ctx, workflowID, "", workflows.SignalPreferencesChanged,
+		require.NoError(t, d.Temporal.SignalWorkflow(ctx, workflowID, "", ballot.SignalPreferencesChanged,
 			workflows.PreferencesChanged{Reason: "portal"}))
 
 		require.Equal(t, "failed", settledOn(t, d, workflowID, 1, "sms").Outcome)
@@ -401,7 +402,7 @@ func TestPermanentRefusals(t *testing.T) {
 		require.Len(t, calls, 1, "the mailed notice is read to Pat")
 		require.Contains(t, calls[0].Text, "Pat Doe")
 		require.Empty(t, outboxFor(d, "sms", landline))
-		require.Equal(t, store.DeliveryFailed, deliveryOf(t, d, ballot, 1, "sms").State)
+		require.Equal(t, store.DeliveryFailed, deliveryOf(t, d, posted, 1, "sms").State)
 		v, ok := viewOf(t, d, workflowID)
 		require.True(t, ok)
 		require.False(t, v.Unreachable)
@@ -410,13 +411,13 @@ func TestPermanentRefusals(t *testing.T) {
 	t.Run("sendgrid 400: the address bounces, an email-only voter is unreachable", func(t *testing.T) {
 		james := demo.Voters[1]
 		voter := demoVoter(t, d, james)
-		d.Sandbox.InjectFault(sandbox.Fault{Channel: sandbox.ChannelEmail, To: james.Email, Kind: sandbox.Permanent, Code: 400, Times: 1})
-		workflowID, ballot := postStatus(t, d, "perm-4", james.VoterID, "DEN-PERM-4", "mailed", at)
+		d.Sandbox.InjectFault(sandbox.Fault{Channel: ballot.ChannelEmail, To: james.Email, Kind: sandbox.Permanent, Code: 400, Times: 1})
+		workflowID, posted := postStatus(t, d, "perm-4", james.VoterID, "DEN-PERM-4", "mailed", at)
 
 		o := settledOn(t, d, workflowID, 1, "email")
 		require.Equal(t, "failed", o.Outcome)
 		require.Equal(t, []int{http.StatusBadRequest}, statuses(requestsTo(d, "email", james.Email)), "tried once")
-		require.Equal(t, store.DeliveryFailed, deliveryOf(t, d, ballot, 1, "email").State)
+		require.Equal(t, store.DeliveryFailed, deliveryOf(t, d, posted, 1, "email").State)
 		require.Equal(t, "bounced", subscriptionState(t, d, voter.Ref, "email"))
 		require.Empty(t, outboxFor(d, "email", james.Email))
 		require.Eventually(t, func() bool {
@@ -437,11 +438,11 @@ func TestPermanentRefusals(t *testing.T) {
 		broken.EmailFrom = "ballots at denver.example.org" // SendGrid answers 400 on from.email
 		_, err = d.Store.UpsertJurisdiction(ctx, broken)
 		require.NoError(t, err)
-		workflowID, ballot := postStatus(t, d, "perm-5", "600100078", "DEN-PERM-5", "mailed", at)
+		workflowID, posted := postStatus(t, d, "perm-5", "600100078", "DEN-PERM-5", "mailed", at)
 
 		var dl store.Delivery
 		require.Eventually(t, func() bool {
-			dl, err = d.Store.DeliveryByKey(ctx, ballot.Key+"/1/email")
+			dl, err = d.Store.DeliveryByKey(ctx, posted.Key+"/1/email")
 			return err == nil && (dl.Attempts >= 2 || dl.State != store.DeliverySending)
 		}, faultWait, 50*time.Millisecond)
 		require.Equal(t, store.DeliverySending, dl.State, "not settled as failed: the voter's address is not at fault")
@@ -464,10 +465,10 @@ func TestDatabaseConnectionsKilledMidRetry(t *testing.T) {
 	ctx := context.Background()
 	maria := demo.Voters[0]
 	demoVoter(t, d, maria)
-	d.Sandbox.InjectFault(sandbox.Fault{Channel: sandbox.ChannelSMS, To: maria.SMS, Kind: sandbox.ServerError, Code: 503, Delay: time.Second})
+	d.Sandbox.InjectFault(sandbox.Fault{Channel: ballot.ChannelSMS, To: maria.SMS, Kind: sandbox.ServerError, Code: 503, Delay: time.Second})
 
 	at := time.Now().Add(-2 * time.Hour)
-	workflowID, ballot := postStatus(t, d, "pg-1", maria.VoterID, "DEN-PG", "mailed", at)
+	workflowID, posted := postStatus(t, d, "pg-1", maria.VoterID, "DEN-PG", "mailed", at)
 	require.Eventually(t, func() bool { return len(requestsTo(d, "sms", maria.SMS)) >= 1 }, faultWait, 10*time.Millisecond)
 
 	killed := testdb.TerminateSessions(t, d.Store)
@@ -493,9 +494,9 @@ func TestDatabaseConnectionsKilledMidRetry(t *testing.T) {
 	require.Len(t, outboxFor(d, "sms", maria.SMS), 2)
 	require.Len(t, outboxFor(d, "email", maria.Email), 2)
 	for _, ch := range []string{"sms", "email"} {
-		require.Contains(t, []string{store.DeliveryAccepted, store.DeliveryDelivered}, deliveryOf(t, d, ballot, 2, ch).State)
+		require.Contains(t, []string{store.DeliveryAccepted, store.DeliveryDelivered}, deliveryOf(t, d, posted, 2, ch).State)
 	}
-	b, err := d.Store.BallotByKey(ctx, ballot.Key)
+	b, err := d.Store.BallotByKey(ctx, posted.Key)
 	require.NoError(t, err)
 	require.Equal(t, "received", b.Status)
 	var events int
@@ -513,9 +514,9 @@ func TestAcceptedWhileDatabaseConnectionsDie(t *testing.T) {
 	d := startDevWith(t, app.DevOptions{}, nil)
 	james := demo.Voters[1] // email only
 	demoVoter(t, d, james)
-	d.Sandbox.InjectFault(sandbox.Fault{Channel: sandbox.ChannelEmail, To: james.Email, Kind: sandbox.Latency, Delay: 500 * time.Millisecond, Times: 1})
+	d.Sandbox.InjectFault(sandbox.Fault{Channel: ballot.ChannelEmail, To: james.Email, Kind: sandbox.Latency, Delay: 500 * time.Millisecond, Times: 1})
 
-	workflowID, ballot := postStatus(t, d, "pgsend-1", james.VoterID, "DEN-PGSEND", "mailed", time.Now().Add(-time.Hour))
+	workflowID, posted := postStatus(t, d, "pgsend-1", james.VoterID, "DEN-PGSEND", "mailed", time.Now().Add(-time.Hour))
 	require.Eventually(t, func() bool { return len(requestsTo(d, "email", james.Email)) == 1 }, faultWait, 5*time.Millisecond)
 	require.Positive(t, testdb.TerminateSessions(t, d.Store))
 
@@ -525,7 +526,7 @@ func TestAcceptedWhileDatabaseConnectionsDie(t *testing.T) {
 	require.Len(t, sent, 1)
 	require.Equal(t, sent[0].ProviderID, o.Detail)
 	require.Len(t, requestsTo(d, "email", james.Email), 1)
-	require.Equal(t, sent[0].ProviderID, deliveryOf(t, d, ballot, 1, "email").ProviderID)
+	require.Equal(t, sent[0].ProviderID, deliveryOf(t, d, posted, 1, "email").ProviderID)
 }
 
 // requireSentOnce: the notice was sent, by this attempt or by an earlier one whose provider
@@ -548,11 +549,11 @@ func TestTemporalServerRestartMidBallot(t *testing.T) {
 	demoVoter(t, d, maria)
 	// A 503 asking for 30 s: the retry is a durable timer in the server, due well after the
 	// restart, so no attempt is in flight when the server stops.
-	d.Sandbox.InjectFault(sandbox.Fault{Channel: sandbox.ChannelSMS, To: maria.SMS, Kind: sandbox.ServerError, Code: 503,
+	d.Sandbox.InjectFault(sandbox.Fault{Channel: ballot.ChannelSMS, To: maria.SMS, Kind: sandbox.ServerError, Code: 503,
 		Delay: 30 * time.Second, Times: 1})
 
 	at := time.Now().Add(-2 * time.Hour)
-	workflowID, ballot := postStatus(t, d, "tmp-1", maria.VoterID, "DEN-TEMPORAL", "mailed", at)
+	workflowID, posted := postStatus(t, d, "tmp-1", maria.VoterID, "DEN-TEMPORAL", "mailed", at)
 	require.Eventually(t, func() bool {
 		desc, err := d.Temporal.DescribeWorkflowExecution(ctx, workflowID, "")
 		if err != nil {
@@ -584,7 +585,7 @@ func TestTemporalServerRestartMidBallot(t *testing.T) {
 	require.Equal(t, "sent", settledOn(t, d, workflowID, 2, "email").Outcome)
 	require.Len(t, outboxFor(d, "sms", maria.SMS), 2)
 	require.Len(t, outboxFor(d, "email", maria.Email), 2)
-	require.Equal(t, store.DeliveryDelivered, waitDelivered(t, d, ballot, 2, "sms"))
+	require.Equal(t, store.DeliveryDelivered, waitDelivered(t, d, posted, 2, "sms"))
 }
 
 // waitDelivered waits for the provider's callback to mark a delivery delivered.

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/ballotflow/ballotflow/internal/app"
+	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/demo"
 	"github.com/ballotflow/ballotflow/internal/sandbox"
 	"github.com/ballotflow/ballotflow/internal/store"
@@ -68,7 +69,7 @@ func TestRecordReplayHistories(t *testing.T) {
 			events: [][2]string{{"mailed"}, {"accepted"}, {"received"}, {"accepted"}, {"counted"}}},
 		{name: "sms-invalid-number", voter: demo.Voters[0],
 			events: [][2]string{{"mailed"}, {"rejected", "the envelope was not signed"}},
-			fault:  &sandbox.Fault{Channel: sandbox.ChannelSMS, Kind: sandbox.Permanent, Code: 21211}},
+			fault:  &sandbox.Fault{Channel: ballot.ChannelSMS, Kind: sandbox.Permanent, Code: 21211}},
 		{name: "replaced", voter: demo.Voters[2],
 			events: [][2]string{{"mailed"}, {"replaced"}}},
 	}
@@ -111,7 +112,7 @@ func anyHour(t *testing.T, d *app.Dev, v demo.Voter) {
 // waitIdle waits until the ballot has no notice pending, so each event is its own step.
 func waitIdle(t *testing.T, d *app.Dev, workflowID string) {
 	require.Eventually(t, func() bool {
-		q, err := d.Temporal.QueryWorkflow(context.Background(), workflowID, "", workflows.QueryStatus)
+		q, err := d.Temporal.QueryWorkflow(context.Background(), workflowID, "", ballot.QueryStatus)
 		if err != nil {
 			return strings.Contains(err.Error(), "completed") // a final status ended it
 		}

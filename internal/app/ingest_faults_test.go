@@ -20,6 +20,7 @@ import (
 
 	"github.com/ballotflow/ballotflow/activities"
 	"github.com/ballotflow/ballotflow/internal/app"
+	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/demo"
 	"github.com/ballotflow/ballotflow/internal/intake"
 	"github.com/ballotflow/ballotflow/internal/roll"
@@ -82,7 +83,7 @@ func TestWorkerKilledMidIngestion(t *testing.T) {
 		}
 		return signaler.SignalStored(ctx, e)
 	})
-	_, err = d.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: workflows.IngestWorkflowID(res.ImportID),
+	_, err = d.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: ballot.IngestWorkflowID(res.ImportID),
 		TaskQueue: ingestKillQueue}, workflows.IngestWorkflowName, workflows.IngestInput{ImportID: res.ImportID})
 	require.NoError(t, err)
 	select {
@@ -131,7 +132,7 @@ func importEvents(t *testing.T, d *app.Dev, importID int64) map[string]string {
 	for rows.Next() {
 		var election, key, eventID string
 		require.NoError(t, rows.Scan(&election, &key, &eventID))
-		events[workflows.WorkflowID(election, key)] = eventID
+		events[ballot.WorkflowID(election, key)] = eventID
 	}
 	require.NoError(t, rows.Err())
 	return events

@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ballotflow/ballotflow/internal/app"
+	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/config"
-	"github.com/ballotflow/ballotflow/workflows"
 )
 
 // ingestHistoriesDir holds the committed histories of import workflows that workflows'
@@ -48,7 +48,7 @@ func TestRecordIngestHistories(t *testing.T) {
 	waitForImport(t, d, d.DemoKey, res.ImportID, "done")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	id := workflows.IngestWorkflowID(res.ImportID)
+	id := ballot.IngestWorkflowID(res.ImportID)
 	require.NoError(t, d.Temporal.GetWorkflow(ctx, id, "").Get(ctx, nil))
 	require.NoError(t, os.MkdirAll(ingestHistoriesDir, 0o755))
 	writeHistory(t, d, id, filepath.Join(ingestHistoriesDir, "ingest-paced-"+suffix+".json"))

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ballotflow/ballotflow/internal/app"
+	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/demo"
 	"github.com/ballotflow/ballotflow/internal/intake"
 	"github.com/ballotflow/ballotflow/internal/store"
@@ -48,7 +49,7 @@ func TestCountyAssistedOptOutStopsAWaitingText(t *testing.T) {
 	workflowID := resp.Results[0].WorkflowID
 
 	view := func() workflows.BallotView {
-		q, err := d.Temporal.QueryWorkflow(ctx, workflowID, "", workflows.QueryStatus)
+		q, err := d.Temporal.QueryWorkflow(ctx, workflowID, "", ballot.QueryStatus)
 		require.NoError(t, err)
 		var v workflows.BallotView
 		require.NoError(t, q.Get(&v))

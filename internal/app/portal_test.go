@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ballotflow/ballotflow/internal/app"
+	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/demo"
 	"github.com/ballotflow/ballotflow/internal/intake"
 	"github.com/ballotflow/ballotflow/internal/sandbox"
@@ -174,7 +175,7 @@ func TestPortalPreferenceChangeReplansAWaitingNotice(t *testing.T) {
 	workflowID := resp.Results[0].WorkflowID
 
 	pendingSMS := func() *workflows.PendingNotice {
-		q, err := d.Temporal.QueryWorkflow(ctx, workflowID, "", workflows.QueryStatus)
+		q, err := d.Temporal.QueryWorkflow(ctx, workflowID, "", ballot.QueryStatus)
 		require.NoError(t, err)
 		var view workflows.BallotView
 		require.NoError(t, q.Get(&view))

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ballotflow/ballotflow/internal/app"
+	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/demo"
 	"github.com/ballotflow/ballotflow/internal/intake"
 	"github.com/ballotflow/ballotflow/internal/store"
@@ -52,12 +53,12 @@ func TestStateKeysSyncTheRollAndPostForEveryCounty(t *testing.T) {
 		30*time.Second, 50*time.Millisecond)
 	canceled := resp.Results[1].WorkflowID
 	require.Eventually(t, func() bool {
-		q, err := d.Temporal.QueryWorkflow(ctx, canceled, "", workflows.QueryStatus)
+		q, err := d.Temporal.QueryWorkflow(ctx, canceled, "", ballot.QueryStatus)
 		if err != nil {
 			return false
 		}
 		var view workflows.BallotView
-		return q.Get(&view) == nil && view.Status == workflows.StatusMailed && len(view.Pending) == 0
+		return q.Get(&view) == nil && view.Status == ballot.StatusMailed && len(view.Pending) == 0
 	}, 30*time.Second, 50*time.Millisecond)
 	b, err := d.Store.BallotByKey(ctx, canceled[strings.LastIndex(canceled, "/")+1:])
 	require.NoError(t, err)

@@ -12,6 +12,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/ballotflow/ballotflow/internal/app"
+	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/demo"
 	"github.com/ballotflow/ballotflow/internal/intake"
 	"github.com/ballotflow/ballotflow/internal/store"
@@ -38,13 +39,13 @@ func TestProviderWebhooksEndToEnd(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, resp.Status, "%+v", resp)
 	require.Equal(t, intake.Accepted, resp.Results[0].Result)
 	workflowID := resp.Results[0].WorkflowID
-	ballot, err := d.Store.BallotByKey(ctx, workflowID[strings.LastIndex(workflowID, "/")+1:])
+	stored, err := d.Store.BallotByKey(ctx, workflowID[strings.LastIndex(workflowID, "/")+1:])
 	require.NoError(t, err)
 
 	// The email goes at once; SendGrid's signed events move its delivery to delivered.
 	var emailKey string
 	require.Eventually(t, func() bool {
-		emailKey = deliveryKey(t, d, ballot.Ref, "email", 1)
+		emailKey = deliveryKey(t, d, stored.Ref, "email", 1)
 		return deliveryState(t, d, emailKey) == store.DeliveryDelivered
 	}, 20*time.Second, 50*time.Millisecond, "SendGrid's delivered event")
 	statuses, err := d.Store.DeliveryEventStatuses(ctx, emailKey)
@@ -59,14 +60,14 @@ func TestProviderWebhooksEndToEnd(t *testing.T) {
 	require.Len(t, replies, 1)
 	require.Contains(t, replies[0].Text, "confirmed")
 	require.Equal(t, denverNumber, replies[0].From)
-	require.Contains(t, signalNames(t, d, workflowID), workflows.SignalPreferencesChanged, "her running ballot is told")
+	require.Contains(t, signalNames(t, d, workflowID), ballot.SignalPreferencesChanged, "her running ballot is told")
 
 	// The next status is texted; Twilio's status callbacks settle the text.
 	resp = post(t, d, d.DemoKey, "application/json", eventJSON("wh-2", maria.VoterID, "DEN-WH", "received", start.Add(time.Hour)))
 	require.Equal(t, intake.Accepted, resp.Results[0].Result)
 	var smsKey string
 	require.Eventually(t, func() bool {
-		smsKey = deliveryKey(t, d, ballot.Ref, "sms", 0)
+		smsKey = deliveryKey(t, d, stored.Ref, "sms", 0)
 		return smsKey != "" && deliveryState(t, d, smsKey) == store.DeliveryDelivered
 	}, 30*time.Second, 50*time.Millisecond, "Twilio's delivered callback")
 	statuses, err = d.Store.DeliveryEventStatuses(ctx, smsKey)
@@ -84,12 +85,12 @@ func TestProviderWebhooksEndToEnd(t *testing.T) {
 	require.Equal(t, intake.Accepted, resp.Results[0].Result)
 	require.Eventually(t, func() bool { return len(outboxFor(d, "email", maria.Email)) == 3 }, 30*time.Second, 50*time.Millisecond)
 	require.Eventually(t, func() bool {
-		q, err := d.Temporal.QueryWorkflow(ctx, workflowID, "", workflows.QueryStatus)
+		q, err := d.Temporal.QueryWorkflow(ctx, workflowID, "", ballot.QueryStatus)
 		if err != nil {
 			return false
 		}
 		var view workflows.BallotView
-		return q.Get(&view) == nil && view.Status == workflows.StatusAccepted && len(view.Pending) == 0
+		return q.Get(&view) == nil && view.Status == ballot.StatusAccepted && len(view.Pending) == 0
 	}, 30*time.Second, 100*time.Millisecond)
 	require.Len(t, outboxFor(d, "sms", maria.SMS), 2, "nothing texted after STOP")
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/store"
 )
 
@@ -23,22 +24,22 @@ type Voter struct {
 // Voters are the demo voters. The first is the one the README's tour uses.
 var Voters = []Voter{
 	{Voter: store.Voter{State: "CO", VoterID: "600100001", County: "denver", FirstName: "Maria", LastName: "Garcia",
-		DateOfBirth: date("1985-03-14"), ResidentialZIP: "80202", Status: "active", Language: "en",
+		DateOfBirth: date("1985-03-14"), ResidentialZIP: "80202", Status: ballot.VoterActive, Language: ballot.LanguageEnglish,
 		Email: "maria.garcia@example.org", Phone: "+13035550101"}, SMS: "+13035550101"},
 	{Voter: store.Voter{State: "CO", VoterID: "600100002", County: "denver", FirstName: "James", LastName: "Smith",
-		DateOfBirth: date("1962-07-04"), ResidentialZIP: "80205", Status: "active", Language: "en",
+		DateOfBirth: date("1962-07-04"), ResidentialZIP: "80205", Status: ballot.VoterActive, Language: ballot.LanguageEnglish,
 		Email: "smith.family@example.org"}},
 	{Voter: store.Voter{State: "CO", VoterID: "600100003", County: "denver", FirstName: "Ana", LastName: "Smith",
-		DateOfBirth: date("1964-11-20"), ResidentialZIP: "80205", Status: "active", Language: "en",
+		DateOfBirth: date("1964-11-20"), ResidentialZIP: "80205", Status: ballot.VoterActive, Language: ballot.LanguageEnglish,
 		Email: "smith.family@example.org"}}, // shares an email with James
 	{Voter: store.Voter{State: "CO", VoterID: "600100004", County: "denver", FirstName: "José", LastName: "Núñez",
-		DateOfBirth: date("1990-12-01"), ResidentialZIP: "80219", Status: "active", Language: "es",
+		DateOfBirth: date("1990-12-01"), ResidentialZIP: "80219", Status: ballot.VoterActive, Language: ballot.LanguageSpanish,
 		Email: "jose.nunez@example.org", Phone: "+17205550104"}, SMS: "+17205550104"},
 	{Voter: store.Voter{State: "CO", VoterID: "600100005", County: "denver", FirstName: "Riley", LastName: "Park",
-		DateOfBirth: date("1979-05-30"), ResidentialZIP: "80203", Status: "active", Confidential: true,
+		DateOfBirth: date("1979-05-30"), ResidentialZIP: "80203", Status: ballot.VoterActive, Confidential: true,
 		Email: "riley.park@example.org"}},
 	{Voter: store.Voter{State: "CO", VoterID: "600200001", County: "arapahoe", FirstName: "Sam", LastName: "Lee",
-		DateOfBirth: date("1975-01-09"), ResidentialZIP: "80012", Status: "active", Language: "en",
+		DateOfBirth: date("1975-01-09"), ResidentialZIP: "80012", Status: ballot.VoterActive, Language: ballot.LanguageEnglish,
 		Email: "sam.lee@example.org"}},
 }
 
@@ -77,11 +78,11 @@ func Seed(ctx context.Context, s *store.Store, now time.Time) error {
 		if err != nil {
 			return err
 		}
-		if hasChannel(subs, "sms") {
+		if hasChannel(subs, ballot.ChannelSMS) {
 			continue // keep what the demo user changed
 		}
-		if err := s.UpsertSubscription(ctx, store.Subscription{VoterRef: ref, Channel: "sms", Address: v.SMS,
-			State: "active", Source: "portal"}); err != nil {
+		if err := s.UpsertSubscription(ctx, store.Subscription{VoterRef: ref, Channel: ballot.ChannelSMS, Address: v.SMS,
+			State: ballot.SubscriptionActive, Source: ballot.SourcePortal}); err != nil {
 			return fmt.Errorf("seed sms subscription: %w", err)
 		}
 	}

@@ -9,14 +9,11 @@ import (
 	"strconv"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
-
+	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/metrics"
 	"github.com/ballotflow/ballotflow/internal/roll"
 	"github.com/ballotflow/ballotflow/internal/store"
-	"github.com/ballotflow/ballotflow/workflows"
+	"github.com/ballotflow/ballotflow/internal/workflowclient"
 )
 
 // Bulk files of ballot events: a county's mail-out day, millions of rows. The file is
@@ -92,7 +89,7 @@ func (s *Service) ImportEvents(ctx context.Context, caller Caller, r io.Reader, 
 		return ImportResult{}, err
 	}
 	res.Status = store.ImportLoading
-	res.WorkflowID = workflows.IngestWorkflowID(res.ImportID)
+	res.WorkflowID = ballot.IngestWorkflowID(res.ImportID)
 	defer s.holdLoadLease(ctx, res.ImportID)()
 	res.Rejections = []Rejection{}
 	defer func() {
@@ -307,26 +304,7 @@ func (s *Service) StartIngest(ctx context.Context, importID int64) error {
 	if err != nil {
 		return err
 	}
-	scope := im.State
-	if im.County != "" {
-		scope = im.County + ", " + im.State
-	}
-	id := workflows.IngestWorkflowID(importID)
-	_, err = s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                    id,
-		TaskQueue:             workflows.TaskQueue,
-		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		Memo:                  map[string]any{"import": importID, "state": im.State, "county": im.County},
-		StaticSummary:         fmt.Sprintf("Import %d of ballot events from %s", importID, scope),
-	}, workflows.IngestWorkflowName, workflows.IngestInput{ImportID: importID})
-	var started *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &started) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("start %s: %w", id, err)
-	}
-	return nil
+	return workflowclient.New(s.Temporal).StartIngest(ctx, importID, im.State, im.County)
 }
 
 // StartPendingImports starts the workflows of imports loaded more than minAge ago that no

@@ -13,14 +13,12 @@ import (
 	"time"
 	"unicode"
 
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/metrics"
 	"github.com/ballotflow/ballotflow/internal/store"
+	"github.com/ballotflow/ballotflow/internal/workflowclient"
 	"github.com/ballotflow/ballotflow/workflows"
 )
 
@@ -115,7 +113,7 @@ func (s *Service) Submit(ctx context.Context, caller Caller, ev Event) (res Resu
 	if rec.Duplicate {
 		res.Result = Duplicate
 	}
-	res.WorkflowID = workflows.WorkflowID(rec.Ballot.ElectionID, rec.Ballot.Key)
+	res.WorkflowID = ballot.WorkflowID(rec.Ballot.ElectionID, rec.Ballot.Key)
 	if rec.Signaled {
 		return res
 	}
@@ -213,7 +211,7 @@ func Validate(ev Event, now time.Time) (store.BallotEvent, *Error) {
 	if ev.Status == "" {
 		return store.BallotEvent{}, invalid("status", "status is required")
 	}
-	status, ok := workflows.ParseStatus(ev.Status)
+	status, ok := ballot.ParseStatus(ev.Status)
 	if !ok {
 		return store.BallotEvent{}, invalid("status", "status must be one of %s", statusList())
 	}
@@ -253,7 +251,7 @@ func Validate(ev Event, now time.Time) (store.BallotEvent, *Error) {
 		}
 		deadline = &d
 	}
-	if ev.CureDeadline != "" && status != workflows.StatusChallenged {
+	if ev.CureDeadline != "" && status != ballot.StatusChallenged {
 		return store.BallotEvent{}, invalid("cure_deadline", "cure_deadline is only for challenged ballots")
 	}
 	return store.BallotEvent{
@@ -264,7 +262,7 @@ func Validate(ev Event, now time.Time) (store.BallotEvent, *Error) {
 
 // statusLabel keeps the metric's label set bounded: an unknown status counts as "invalid".
 func statusLabel(s string) string {
-	if _, ok := workflows.ParseStatus(s); ok {
+	if _, ok := ballot.ParseStatus(s); ok {
 		return s
 	}
 	return "invalid"
@@ -275,8 +273,8 @@ func notIDRune(r rune) bool {
 }
 
 func statusList() string {
-	names := make([]string, len(workflows.Statuses))
-	for i, s := range workflows.Statuses {
+	names := make([]string, len(ballot.Statuses))
+	for i, s := range ballot.Statuses {
 		names[i] = string(s)
 	}
 	return strings.Join(names, ", ")
@@ -288,7 +286,7 @@ func mustParse(rfc3339 string) time.Time {
 }
 
 func statusEvent(ev Event, at time.Time) workflows.StatusEvent {
-	return workflows.StatusEvent{EventID: ev.EventID, Status: workflows.Status(ev.Status), OccurredAt: at,
+	return workflows.StatusEvent{EventID: ev.EventID, Status: ballot.Status(ev.Status), OccurredAt: at,
 		Reason: ev.Reason, CureDeadline: ev.CureDeadline}
 }
 
@@ -310,31 +308,20 @@ func (s *Service) signal(ctx context.Context, eventRef int64, b store.Ballot, ev
 		return s.setAside(ctx, eventRef, b, store.SetAsideCanvassClosed,
 			"the canvass ended at "+election.CanvassEndsAt.UTC().Format(time.RFC3339))
 	}
-	id := workflows.WorkflowID(b.ElectionID, b.Key)
-	_, err = s.Temporal.SignalWithStartWorkflow(ctx, id, string(ev.Status), ev, client.StartWorkflowOptions{
-		TaskQueue:                workflows.TaskQueue,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		WorkflowExecutionTimeout: workflowTimeout(election.CanvassEndsAt, s.now()),
-		Memo:                     map[string]any{"county": b.County, "state": b.State, "election": b.ElectionID},
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.SearchCounty.ValueSet(b.County),
-			workflows.SearchElectionID.ValueSet(b.ElectionID),
-		),
-		StaticSummary: "Ballot in " + b.County + ", " + b.ElectionID,
-	}, workflows.WorkflowName, workflows.BallotInput{
+	err = workflowclient.New(s.Temporal).SignalBallot(ctx, workflows.BallotInput{
 		BallotKey: b.Key, ElectionID: b.ElectionID, State: b.State, County: b.County,
 		CanvassEndsAt: election.CanvassEndsAt,
-	})
-	var started *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &started) {
-		s.logger().Info("event for a closed ballot workflow recorded, not signaled", "workflow_id", id)
+	}, ev, s.now())
+	if errors.Is(err, workflowclient.ErrBallotClosed) {
+		s.logger().Info("event for a closed ballot workflow recorded, not signaled",
+			"workflow_id", ballot.WorkflowID(b.ElectionID, b.Key))
 		err = nil
 	}
 	if code, ok := poisonSignal(err); ok {
 		return s.setAside(ctx, eventRef, b, code, "Temporal refused the signal: "+err.Error())
 	}
 	if err != nil {
-		return fmt.Errorf("signal-with-start %s: %w", id, err)
+		return err
 	}
 	// Temporal has the signal: record it even if the caller gave up meanwhile (a worker
 	// stopping, a client hanging up), or the event would be signaled a second time.
@@ -399,7 +386,7 @@ func (s *Service) resignalOne(ctx context.Context, u store.UnsignaledEvent) erro
 // the ballot's first event, and marks the event signaled, as a single post does. Doing it
 // again is harmless: ballot workflows ignore an event_id they have seen.
 func (s *Service) SignalStored(ctx context.Context, u store.UnsignaledEvent) error {
-	ev := workflows.StatusEvent{EventID: u.EventID, Status: workflows.Status(u.Status), OccurredAt: u.OccurredAt.UTC(),
+	ev := workflows.StatusEvent{EventID: u.EventID, Status: ballot.Status(u.Status), OccurredAt: u.OccurredAt.UTC(),
 		Reason: u.Reason}
 	if u.CureDeadline != nil {
 		ev.CureDeadline = u.CureDeadline.Format(time.DateOnly)

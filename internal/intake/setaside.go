@@ -7,9 +7,9 @@ import (
 
 	"go.temporal.io/api/serviceerror"
 
+	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/metrics"
 	"github.com/ballotflow/ballotflow/internal/store"
-	"github.com/ballotflow/ballotflow/workflows"
 )
 
 // Events whose signal cannot be delivered. A ballot workflow lives until its election's
@@ -18,16 +18,6 @@ import (
 // reason (operators list such events) instead of holding up the events behind it.
 
 const (
-	// workflowGrace is how long a ballot workflow may outlive its canvass: it closes itself
-	// at the canvass end, and the execution timeout is only the backstop.
-	workflowGrace = 7 * 24 * time.Hour
-	// maxWorkflowTimeout bounds the execution timeout whatever the election's dates say;
-	// elections are validated (roll.CheckElection) to end their canvass well within it.
-	maxWorkflowTimeout = 2*366*24*time.Hour + workflowGrace
-	// minWorkflowTimeout leaves an event that arrives just before the canvass closes time to
-	// be handled and its notices settled.
-	minWorkflowTimeout = time.Hour
-
 	// resignalBackoff is the wait before a failed re-signal is tried again; it doubles with
 	// each failure up to resignalMaxBackoff.
 	resignalBackoff    = 30 * time.Second
@@ -42,16 +32,6 @@ const (
 	// context is gone.
 	markSignaledTimeout = 10 * time.Second
 )
-
-// workflowTimeout is a ballot workflow's execution timeout: until the canvass ends, plus the
-// grace, never negative and never overflowing (a canvass in the year 9999 is clamped).
-func workflowTimeout(canvassEndsAt, now time.Time) time.Duration {
-	left := canvassEndsAt.Sub(now) // saturates rather than overflows
-	if left > maxWorkflowTimeout-workflowGrace {
-		return maxWorkflowTimeout
-	}
-	return max(left+workflowGrace, minWorkflowTimeout)
-}
 
 // canvassClosed reports whether an election's canvass is over at now: its ballot workflows
 // are closed, and nothing posted now could reach them.
@@ -78,6 +58,6 @@ func (s *Service) setAside(ctx context.Context, eventRef int64, b store.Ballot, 
 	}
 	metrics.EventsSetAside.WithLabelValues(code).Inc()
 	s.logger().Warn("ballot event set aside: its signal cannot succeed; see GET /v1/operator/set-aside-events",
-		"event_ref", eventRef, "workflow_id", workflows.WorkflowID(b.ElectionID, b.Key), "reason", code)
+		"event_ref", eventRef, "workflow_id", ballot.WorkflowID(b.ElectionID, b.Key), "reason", code)
 	return nil
 }

@@ -6,17 +6,17 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/notices"
-	"github.com/ballotflow/ballotflow/workflows"
 )
 
 var data = notices.Data{FirstName: "Ana", LastName: "Smith", Jurisdiction: "Denver Elections Division",
 	HelpText: "Call 720-555-0100.", Reason: "the signature does not match", CureDeadline: "2026-11-12"}
 
 func TestEveryNotifiedStatusRendersInEveryLanguageAndNamesTheVoter(t *testing.T) {
-	for _, lang := range notices.Languages {
-		for _, status := range workflows.Statuses {
-			if status == workflows.StatusReplaced {
+	for _, lang := range ballot.Languages {
+		for _, status := range ballot.Statuses {
+			if !status.Notifies() {
 				continue // a replaced ballot ends quietly
 			}
 			m, err := notices.Render(lang, string(status), data)

@@ -8,11 +8,10 @@ import (
 	"errors"
 	"fmt"
 
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/ballotflow/ballotflow/internal/store"
-	"github.com/ballotflow/ballotflow/workflows"
+	"github.com/ballotflow/ballotflow/internal/workflowclient"
 )
 
 // Reasons callers pass to Notify; they appear in the signal payload, visible in Temporal UI.
@@ -36,14 +35,11 @@ func Notify(ctx context.Context, tc client.Client, st *store.Store, voterRef int
 	if err != nil {
 		return fmt.Errorf("notify voter #%d: %w", voterRef, err)
 	}
+	wc := workflowclient.New(tc)
 	var errs []error
 	for _, b := range ballots {
-		id := workflows.WorkflowID(b.ElectionID, b.Key)
-		err := tc.SignalWorkflow(ctx, id, "", workflows.SignalPreferencesChanged,
-			workflows.PreferencesChanged{Reason: reason})
-		var nf *serviceerror.NotFound
-		if err != nil && !errors.As(err, &nf) {
-			errs = append(errs, fmt.Errorf("signal %s: %w", id, err))
+		if err := wc.PreferencesChanged(ctx, b.ElectionID, b.Key, reason); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)

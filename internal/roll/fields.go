@@ -123,9 +123,9 @@ func ClockTime(s string) (string, bool) {
 
 // Language reads a notice language; empty is "".
 func Language(s string) (string, bool) {
-	switch l := strings.ToLower(strings.TrimSpace(s)); l {
-	case "", "en", "es":
-		return l, true
+	l := strings.ToLower(strings.TrimSpace(s))
+	if l != "" && !ballot.IsLanguage(l) {
+		return "", false
 	}
-	return "", false
+	return l, true
 }

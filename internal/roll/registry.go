@@ -8,7 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/ballotflow/ballotflow/internal/notices"
+	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/store"
 )
 
@@ -62,12 +62,12 @@ func CheckJurisdiction(j store.Jurisdiction) (store.Jurisdiction, error) {
 		return bad("help_text", "help_text is required: how voters reach the office (sent in answer to HELP), at most %d characters", maxHelpText)
 	}
 	if len(j.Languages) == 0 {
-		j.Languages = slices.Clone(notices.Languages)
+		j.Languages = slices.Clone(ballot.Languages)
 	}
 	for i, l := range j.Languages {
-		if !slices.Contains(notices.Languages, l) || slices.Contains(j.Languages[:i], l) {
+		if !ballot.IsLanguage(l) || slices.Contains(j.Languages[:i], l) {
 			return bad("languages", "languages must list, once each, languages ballotflow writes notices in: %s (the first is the default)",
-				strings.Join(notices.Languages, ", "))
+				strings.Join(ballot.Languages, ", "))
 		}
 	}
 	return j, nil

@@ -2,9 +2,11 @@ package roll
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/store"
 )
 
@@ -101,11 +103,10 @@ func (p voterParser) parse(line int, val []string) (store.RollVoter, *Rejection)
 		return bad(vCounty, "county is not a configured jurisdiction of %s", p.state)
 	}
 	v.Status = strings.ToLower(val[vStatus])
-	switch v.Status {
-	case "active", "inactive", "canceled", "pending":
-	case "":
+	switch {
+	case v.Status == "":
 		return bad(vStatus, "status is required")
-	default:
+	case !slices.Contains(ballot.VoterStatuses, v.Status):
 		return bad(vStatus, "status must be active, inactive, canceled or pending")
 	}
 	if v.Confidential, ok = Flag(val[vConfidential]); !ok {
@@ -128,7 +129,7 @@ func (p voterParser) parse(line int, val []string) (store.RollVoter, *Rejection)
 		return bad(vLanguage, "language must be en or es")
 	}
 	if v.Language == "" {
-		v.Language = "en"
+		v.Language = ballot.LanguageEnglish
 	}
 	return store.RollVoter{Line: line, Voter: v}, nil
 }
@@ -177,11 +178,11 @@ func (p subscriptionParser) parse(line int, val []string) (store.RollSubscriptio
 	s.Channel = strings.ToLower(val[sChannel])
 	var ok bool
 	switch s.Channel {
-	case "email":
+	case ballot.ChannelEmail:
 		if s.Address, ok = Email(val[sAddress]); !ok {
 			return bad(sAddress, "address of an email subscription must be a valid email address")
 		}
-	case "sms", "voice":
+	case ballot.ChannelSMS, ballot.ChannelVoice:
 		if s.Address, ok = Phone(val[sAddress]); !ok {
 			return bad(sAddress, "address of an %s subscription must be E.164 (+13035550123) or a 10-digit US number", s.Channel)
 		}
@@ -192,7 +193,7 @@ func (p subscriptionParser) parse(line int, val []string) (store.RollSubscriptio
 	}
 	s.State = strings.ToLower(val[sState])
 	switch s.State {
-	case "active", "opted_out":
+	case ballot.SubscriptionActive, ballot.SubscriptionOptedOut:
 	case "":
 		return bad(sState, "state is required (active or opted_out)")
 	default:

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/ballotflow/ballotflow/internal/ballot"
 )
 
 // FaultKind says how an injected fault disturbs a request.
@@ -78,7 +80,7 @@ func (k *FaultKind) UnmarshalText(b []byte) error {
 // "kind":"rate_limited","delay":"2s","times":1}; "delay" is a Go duration
 // string (a bare number is nanoseconds, like time.Duration's own encoding).
 type Fault struct {
-	Channel string        `json:"channel,omitempty"` // "email", "sms", "voice", or "" for all
+	Channel string        `json:"channel,omitempty"` // a ballot.Channel* name, or "" for all
 	To      string        `json:"to,omitempty"`      // only for this recipient; "" for any
 	Kind    FaultKind     `json:"kind"`
 	Code    int           `json:"code,omitempty"`  // see Permanent and ServerError
@@ -135,9 +137,7 @@ func (f Fault) validate() error {
 	if _, ok := faultKindNames[f.Kind]; !ok {
 		return fmt.Errorf("unknown kind %d", int(f.Kind))
 	}
-	switch f.Channel {
-	case "", ChannelEmail, ChannelSMS, ChannelVoice:
-	default:
+	if f.Channel != "" && !ballot.IsChannel(f.Channel) {
 		return fmt.Errorf("unknown channel %q", f.Channel)
 	}
 	if f.Delay < 0 || f.Times < 0 {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/sandbox"
 )
 
@@ -20,8 +21,8 @@ func TestRequestLogRecordsEveryAnswer(t *testing.T) {
 	now := time.Date(2026, 11, 3, 14, 30, 0, 0, time.UTC)
 	f := newFixture(t, sandbox.Options{Clock: func() time.Time { return now }})
 	form := url.Values{"To": {voter}, "From": {county}, "Body": {body}}
-	f.sb.InjectFault(sandbox.Fault{Channel: sandbox.ChannelSMS, Kind: sandbox.ServerError, Code: 503, Times: 1})
-	f.sb.InjectFault(sandbox.Fault{Channel: sandbox.ChannelSMS, Kind: sandbox.Permanent, Code: 21610, Times: 1})
+	f.sb.InjectFault(sandbox.Fault{Channel: ballot.ChannelSMS, Kind: sandbox.ServerError, Code: 503, Times: 1})
+	f.sb.InjectFault(sandbox.Fault{Channel: ballot.ChannelSMS, Kind: sandbox.Permanent, Code: 21610, Times: 1})
 
 	status, _, _ := f.postSMS(t, form)
 	require.Equal(t, http.StatusServiceUnavailable, status)
@@ -33,7 +34,7 @@ func TestRequestLogRecordsEveryAnswer(t *testing.T) {
 	status, _, _ = f.postSMS(t, url.Values{"To": {"555"}, "From": {county}, "Body": {body}})
 	require.Equal(t, http.StatusBadRequest, status)
 
-	f.sb.InjectFault(sandbox.Fault{Channel: sandbox.ChannelEmail, Kind: sandbox.DropAfterAccept, Times: 1})
+	f.sb.InjectFault(sandbox.Fault{Channel: ballot.ChannelEmail, Kind: sandbox.DropAfterAccept, Times: 1})
 	mail := `{"personalizations":[{"to":[{"email":"` + voterMail + `"}]}],"from":{"email":"county@example.org"},` +
 		`"subject":"Ballot","content":[{"type":"text/plain","value":"` + body + `"}]}`
 	req, err := http.NewRequest(http.MethodPost, f.srv.URL+"/v3/mail/send", strings.NewReader(mail))
@@ -63,14 +64,14 @@ func TestRateLimitAnswers429AboveTheAccountRate(t *testing.T) {
 	var elapsed atomic.Int64 // the handlers read the clock on the server's goroutines
 	f := newFixture(t, sandbox.Options{
 		Clock:      func() time.Time { return start.Add(time.Duration(elapsed.Load())) },
-		RateLimits: map[string]float64{sandbox.ChannelSMS: 2},
+		RateLimits: map[string]float64{ballot.ChannelSMS: 2},
 	})
 	form := url.Values{"To": {voter}, "From": {county}, "Body": {body}}
 	for range 2 {
 		status, _, _ := f.postSMS(t, form)
 		require.Equal(t, http.StatusCreated, status)
 	}
-	f.sb.InjectFault(sandbox.Fault{Channel: sandbox.ChannelSMS, Kind: sandbox.ServerError, Times: 1})
+	f.sb.InjectFault(sandbox.Fault{Channel: ballot.ChannelSMS, Kind: sandbox.ServerError, Times: 1})
 	status, hdr, m := f.postSMS(t, form)
 	require.Equal(t, http.StatusTooManyRequests, status)
 	require.Equal(t, "1", hdr.Get("Retry-After"))
@@ -93,7 +94,7 @@ func TestRateLimitAnswers429AboveTheAccountRate(t *testing.T) {
 
 	var limited []string
 	for _, r := range f.sb.Requests() {
-		if r.Channel == sandbox.ChannelSMS {
+		if r.Channel == ballot.ChannelSMS {
 			limited = append(limited, r.Fault)
 		}
 	}

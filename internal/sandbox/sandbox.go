@@ -46,7 +46,7 @@ type Options struct {
 	// TwilioInboundSMSURL is where InboundSMS posts Twilio-signed inbound SMS
 	// webhooks; empty disables InboundSMS.
 	TwilioInboundSMSURL string
-	// RateLimits are the requests per second each channel ("email", "sms", "voice") accepts,
+	// RateLimits are the requests per second each channel (ballot.ChannelEmail, ...) accepts,
 	// like a provider account's limit; above it the sandbox answers 429 with Retry-After, as
 	// the providers do, so a worker that sends too fast shows up. Missing or 0: no limit.
 	RateLimits map[string]float64
@@ -61,7 +61,7 @@ type Options struct {
 
 // Message is one message accepted by the sandbox, as shown in the outbox.
 type Message struct {
-	Channel    string            `json:"channel"`     // "email" | "sms" | "voice"
+	Channel    string            `json:"channel"`     // ballot.ChannelEmail, ChannelSMS or ChannelVoice
 	ProviderID string            `json:"provider_id"` // SendGrid X-Message-Id, Twilio SM.../CA... sid
 	From       string            `json:"from"`
 	To         string            `json:"to"`
@@ -70,13 +70,6 @@ type Message struct {
 	Meta       map[string]string `json:"meta,omitempty"` // custom args, status_callback, html, twiml, ...
 	ReceivedAt time.Time         `json:"received_at"`
 }
-
-// Channel names used in Message.Channel and Fault.Channel.
-const (
-	ChannelEmail = "email"
-	ChannelSMS   = "sms"
-	ChannelVoice = "voice"
-)
 
 // Server is a sandbox instance. It is safe for concurrent use.
 type Server struct {

@@ -15,6 +15,8 @@ import (
 	"net/mail"
 	"strconv"
 	"strings"
+
+	"github.com/ballotflow/ballotflow/internal/ballot"
 )
 
 // SendGrid's limit for a v3 mail/send request body.
@@ -144,7 +146,7 @@ func (s *Server) handleMailSend(w http.ResponseWriter, r *http.Request) {
 			recipients = append(recipients, to.Email)
 		}
 	}
-	w, delay, fault := s.admit(w, ChannelEmail, recipients)
+	w, delay, fault := s.admit(w, ballot.ChannelEmail, recipients)
 	if !sleepCtx(r.Context(), delay) {
 		return
 	}
@@ -248,7 +250,7 @@ func (s *Server) acceptMail(m *sgMail, messageID string) ([]Message, []map[strin
 				meta["reply_to"] = m.ReplyTo.Email
 			}
 			msgs = append(msgs, Message{
-				Channel: ChannelEmail, ProviderID: messageID,
+				Channel: ballot.ChannelEmail, ProviderID: messageID,
 				From: m.From.Email, To: to.Email, Subject: subject, Text: text,
 				Meta: meta, ReceivedAt: now,
 			})

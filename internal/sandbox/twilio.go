@@ -20,6 +20,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/ballotflow/ballotflow/internal/ballot"
 )
 
 const (
@@ -160,7 +162,7 @@ func (s *Server) handleCreateMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	w, delay, fault := s.admit(w, ChannelSMS, []string{to})
+	w, delay, fault := s.admit(w, ballot.ChannelSMS, []string{to})
 	if !sleepCtx(r.Context(), delay) {
 		return
 	}
@@ -177,7 +179,7 @@ func (s *Server) handleCreateMessage(w http.ResponseWriter, r *http.Request) {
 	if callback != "" {
 		meta["status_callback"] = callback
 	}
-	s.record(Message{Channel: ChannelSMS, ProviderID: sid, From: from, To: to, Text: body, Meta: meta, ReceivedAt: now})
+	s.record(Message{Channel: ballot.ChannelSMS, ProviderID: sid, From: from, To: to, Text: body, Meta: meta, ReceivedAt: now})
 	if callback != "" {
 		var ds []delivery
 		for _, status := range []string{"sent", "delivered"} {
@@ -259,7 +261,7 @@ func (s *Server) handleCreateCall(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	w, delay, fault := s.admit(w, ChannelVoice, []string{to})
+	w, delay, fault := s.admit(w, ballot.ChannelVoice, []string{to})
 	if !sleepCtx(r.Context(), delay) {
 		return
 	}
@@ -279,7 +281,7 @@ func (s *Server) handleCreateCall(w http.ResponseWriter, r *http.Request) {
 	if callback != "" {
 		meta["status_callback"] = callback
 	}
-	s.record(Message{Channel: ChannelVoice, ProviderID: sid, From: from, To: to, Text: spoken, Meta: meta, ReceivedAt: now})
+	s.record(Message{Channel: ballot.ChannelVoice, ProviderID: sid, From: from, To: to, Text: spoken, Meta: meta, ReceivedAt: now})
 	if callback != "" {
 		var ds []delivery
 		for i, status := range []string{"initiated", "ringing", "in-progress", "completed"} {
@@ -474,7 +476,7 @@ func (s *Server) InboundSMS(ctx context.Context, from, to, body string) error {
 	msgs := make([]Message, 0, len(replies))
 	for _, text := range replies {
 		msgs = append(msgs, Message{
-			Channel: ChannelSMS, ProviderID: "SM" + randomHex(16), From: to, To: from, Text: text,
+			Channel: ballot.ChannelSMS, ProviderID: "SM" + randomHex(16), From: to, To: from, Text: text,
 			Meta: map[string]string{"in_reply_to": sid}, ReceivedAt: now,
 		})
 	}

@@ -264,3 +264,49 @@ func (s *Store) UnsignaledEvents(ctx context.Context, cutoff time.Time, limit in
 		return u, err
 	})
 }
+
+// StatusChange is one status a ballot moved to.
+type StatusChange struct {
+	Status       string
+	At           time.Time
+	Reason       string // for challenged and rejected, as the county gave it
+	CureDeadline string // YYYY-MM-DD, for challenged
+}
+
+// statusHistories returns the statuses each ballot in refs moved through, oldest first (an
+// empty slice for a ballot with none), each with the reason and cure deadline of the county
+// event that reported it. The portal's timelines and the operators' histories both use it.
+func (s *Store) statusHistories(ctx context.Context, refs []int64) (map[int64][]StatusChange, error) {
+	out := make(map[int64][]StatusChange, len(refs))
+	for _, ref := range refs {
+		out[ref] = []StatusChange{}
+	}
+	if len(refs) == 0 {
+		return out, nil
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT h.ballot_ref, h.status, h.occurred_at, coalesce(ev.reason, ''), coalesce(to_char(ev.cure_deadline, 'YYYY-MM-DD'), '')
+		FROM ballot_status_history h
+		LEFT JOIN LATERAL (
+			SELECT reason, cure_deadline FROM ballot_events e
+			WHERE e.ballot_ref = h.ballot_ref AND e.status = h.status AND e.occurred_at = h.occurred_at
+			ORDER BY e.id LIMIT 1) ev ON true
+		WHERE h.ballot_ref = ANY($1)
+		ORDER BY h.occurred_at, h.id`, refs)
+	if err != nil {
+		return nil, fmt.Errorf("status histories: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ref int64
+		var c StatusChange
+		if err := rows.Scan(&ref, &c.Status, &c.At, &c.Reason, &c.CureDeadline); err != nil {
+			return nil, fmt.Errorf("status histories: %w", err)
+		}
+		out[ref] = append(out[ref], c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("status histories: %w", err)
+	}
+	return out, nil
+}

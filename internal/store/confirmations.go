@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/ballotflow/ballotflow/internal/ballot"
 )
 
 // Confirmations are the one thing a stranger with a voter's session can make ballotflow send
@@ -85,7 +87,7 @@ type askResult struct {
 // (providers deliver them alike), phone numbers in E.164 for SMS and voice alike.
 func destinationHash(channel, address string) []byte {
 	kind := "phone:"
-	if channel == "email" {
+	if channel == ballot.ChannelEmail {
 		kind, address = "email:", strings.ToLower(address)
 	}
 	h := sha256.Sum256([]byte(kind + address))
@@ -233,4 +235,70 @@ func (s *Store) ConfirmationDelivered(ctx context.Context, sendID int64) error {
 		return fmt.Errorf("confirmation delivered: %w", err)
 	}
 	return nil
+}
+
+// Confirmation is a subscription whose new address must be confirmed by the voter (a reply
+// YES to a text, a link in an email). SendID is the confirmation's record, the one a
+// ConfirmContact workflow delivers.
+type Confirmation struct {
+	SubscriptionID int64
+	Channel        string
+	SendID         int64
+}
+
+// CreateEmailConfirmation stores the SHA-256 of a link token that confirms an email
+// subscription until expires. It replaces the subscription's unused links: one link is live
+// per address, so a flood of saves cannot leave a flood of working links behind.
+func (s *Store) CreateEmailConfirmation(ctx context.Context, subscriptionID int64, token string, expires time.Time) error {
+	hash := sha256.Sum256([]byte(token))
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM email_confirmations WHERE subscription_ref = $1 AND used_at IS NULL`, subscriptionID); err != nil {
+			return fmt.Errorf("replace email confirmation: %w", err)
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO email_confirmations (token_hash, subscription_ref, expires_at) VALUES ($1, $2, $3)`,
+			hash[:], subscriptionID, expires)
+		if err != nil {
+			return fmt.Errorf("store email confirmation: %w", err)
+		}
+		return nil
+	})
+}
+
+// ErrConfirmationInvalid is returned for a confirmation link that is unknown, used, expired,
+// or whose subscription is no longer waiting for it.
+var ErrConfirmationInvalid = errors.New("confirmation link is not valid")
+
+// ConfirmEmail uses a confirmation link: the pending email subscription it was sent for
+// becomes active, with an audit entry. It returns the voter.
+func (s *Store) ConfirmEmail(ctx context.Context, token string) (int64, error) {
+	hash := sha256.Sum256([]byte(token))
+	var voterRef int64
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var subID int64
+		err := tx.QueryRow(ctx, `
+			SELECT s.id, s.voter_ref FROM email_confirmations c JOIN subscriptions s ON s.id = c.subscription_ref
+			WHERE c.token_hash = $1 AND c.used_at IS NULL AND c.expires_at > now() AND s.channel = 'email' AND s.state = 'pending'
+			FOR UPDATE`, hash[:]).Scan(&subID, &voterRef)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrConfirmationInvalid
+		}
+		if err != nil {
+			return fmt.Errorf("confirm email: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE email_confirmations SET used_at = now() WHERE token_hash = $1`, hash[:]); err != nil {
+			return fmt.Errorf("confirm email: %w", err)
+		}
+		_, err = tx.Exec(ctx, `
+			UPDATE subscriptions SET state = 'active', confirmed_at = now(), confirm_requested_at = NULL, updated_at = now()
+			WHERE id = $1`, subID)
+		if err != nil {
+			return fmt.Errorf("confirm email: %w", err)
+		}
+		return audit(ctx, tx, "portal", "subscription.active", fmt.Sprintf("voter:%d/email", voterRef),
+			map[string]any{"reason": "confirmation link"})
+	})
+	if err != nil {
+		return 0, err
+	}
+	return voterRef, nil
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/ballotflow/ballotflow/internal/ballot"
 )
 
 // Delivery states.
@@ -73,8 +75,9 @@ type DeliveryRefusal struct {
 	Channel        string
 	Provider       string // "twilio" or "sendgrid"; the audit actor is "provider:<Provider>"
 	Detail         string // the provider's address-free error text
-	// Subscription is what the channel's subscriptions on Address become: "bounced", or
-	// "opted_out" when the provider says the number unsubscribed.
+	// Subscription is what the channel's subscriptions on Address become:
+	// ballot.SubscriptionBounced, or ballot.SubscriptionOptedOut when the provider says the
+	// number unsubscribed.
 	Subscription string
 	Address      string // compared, never stored
 }
@@ -85,7 +88,7 @@ type DeliveryRefusal struct {
 // with an audit entry each, in one transaction: a crash cannot leave the delivery failed and
 // the subscription still active. It returns the voters whose subscription changed.
 func (s *Store) RefuseDelivery(ctx context.Context, r DeliveryRefusal) ([]int64, error) {
-	if r.Subscription != "bounced" && r.Subscription != "opted_out" {
+	if r.Subscription != ballot.SubscriptionBounced && r.Subscription != ballot.SubscriptionOptedOut {
 		return nil, fmt.Errorf("refuse delivery: subscription state %q is not bounced or opted_out", r.Subscription)
 	}
 	var changed []int64

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/ballotflow/ballotflow/internal/ballot"
 )
 
 // Voter is one registration on the voter roll.
@@ -33,7 +35,7 @@ type Voter struct {
 // another address) is never overwritten. Confidential voters are never enrolled.
 func (s *Store) UpsertVoter(ctx context.Context, v Voter) (int64, error) {
 	if v.Language == "" {
-		v.Language = "en"
+		v.Language = ballot.LanguageEnglish
 	}
 	var ref int64
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -181,4 +183,19 @@ func audit(ctx context.Context, q querier, actor, action, subject string, detail
 		return fmt.Errorf("audit %s: %w", action, err)
 	}
 	return nil
+}
+
+// SubscriptionByID returns one subscription.
+func (s *Store) SubscriptionByID(ctx context.Context, id int64) (Subscription, error) {
+	var sub Subscription
+	err := s.pool.QueryRow(ctx, `
+		SELECT id, voter_ref, channel, address, state, source, coalesce(to_char(contact_start, 'HH24:MI'), ''),
+			coalesce(to_char(contact_end, 'HH24:MI'), ''), coalesce(time_zone, ''), hold_for_hours, coalesce(language, '')
+		FROM subscriptions WHERE id = $1`, id).
+		Scan(&sub.ID, &sub.VoterRef, &sub.Channel, &sub.Address, &sub.State, &sub.Source, &sub.ContactStart,
+			&sub.ContactEnd, &sub.TimeZone, &sub.HoldForHours, &sub.Language)
+	if err != nil {
+		return Subscription{}, notFound(err, fmt.Sprintf("subscription #%d", id))
+	}
+	return sub, nil
 }

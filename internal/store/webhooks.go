@@ -170,9 +170,9 @@ type ProviderEvent struct {
 	// State is the delivery state the event implies: DeliveryDelivered, DeliveryFailed, or
 	// empty when it only shows that the provider accepted the message.
 	State string
-	// Subscription, when set ("bounced" or "opted_out"), turns off the channel's active or
-	// pending subscriptions on Address, for every voter on it; without Address, the
-	// delivery's voter's.
+	// Subscription, when set (ballot.SubscriptionBounced or SubscriptionOptedOut), turns off
+	// the channel's active or pending subscriptions on Address, for every voter on it;
+	// without Address, the delivery's voter's.
 	Subscription string
 	Address      string
 	// SubscriptionAfter, above 1, turns the subscriptions off only when the voter's last

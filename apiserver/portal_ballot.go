@@ -1,0 +1,54 @@
+package apiserver
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// ballotJSON is one ballot as the portal shows it: no other voter's data, no internal ids.
+type ballotJSON struct {
+	Election struct {
+		ID          string `json:"id"`
+		Name        string `json:"name"`
+		ElectionDay string `json:"election_day"`
+	} `json:"election"`
+	County   string             `json:"county"`
+	Status   string             `json:"status"`
+	StatusAt *time.Time         `json:"status_at"`
+	Timeline []statusChangeJSON `json:"timeline"`
+}
+
+// getPortalBallot answers the voter's ballots, newest first, from PostgreSQL: a page view
+// never queries Temporal.
+func (h *handlers) getPortalBallot(c *gin.Context) {
+	ctx := c.Request.Context()
+	ref := portalVoter(c)
+	voter, err := h.cfg.Store.VoterByRef(ctx, ref)
+	if err != nil {
+		h.unavailable(c, "portal voter", err)
+		return
+	}
+	ballots, err := h.cfg.Store.PortalBallots(ctx, ref)
+	if err != nil {
+		h.unavailable(c, "portal ballots", err)
+		return
+	}
+	out := make([]ballotJSON, 0, len(ballots))
+	for _, b := range ballots {
+		var j ballotJSON
+		j.Election.ID, j.Election.Name = b.ElectionID, b.ElectionName
+		j.Election.ElectionDay = b.ElectionDay.Format(time.DateOnly)
+		j.County, j.Status, j.StatusAt = b.County, b.Status, b.StatusAt
+		j.Timeline = make([]statusChangeJSON, 0, len(b.Timeline))
+		for _, t := range b.Timeline {
+			j.Timeline = append(j.Timeline, statusChangeView(t))
+		}
+		out = append(out, j)
+	}
+	c.JSON(http.StatusOK, gin.H{
+		"voter":   gin.H{"first_name": voter.FirstName, "last_name": voter.LastName},
+		"ballots": out,
+	})
+}

@@ -1,0 +1,72 @@
+package apiserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/ballotflow/ballotflow/internal/ballot"
+	"github.com/ballotflow/ballotflow/internal/notices"
+	"github.com/ballotflow/ballotflow/internal/providers"
+	"github.com/ballotflow/ballotflow/internal/recipient"
+	"github.com/ballotflow/ballotflow/internal/store"
+)
+
+// The voice webhook: what a notice call does when the voter presses a key.
+
+// twilioVoice answers the "press 1 to repeat" of a notice call: the same notice again when
+// the voter pressed 1, else it hangs up.
+func (w *webhooks) twilioVoice(c *gin.Context) {
+	form, ok := w.twilioForm(c)
+	if !ok {
+		return
+	}
+	key := form.Get(providers.IdempotencyKeyParam)
+	if form.Get("Digits") != "1" || key == "" || len(key) > maxKeyLen || !ballot.PlainText(key) {
+		twiml(c, "<Hangup/>")
+		return
+	}
+	ctx, cancel := background(c)
+	defer cancel()
+	doc, err := w.repeatCall(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		twiml(c, "<Hangup/>")
+		return
+	}
+	if err != nil {
+		w.internalError(c, "twilio voice", err)
+		return
+	}
+	c.Data(http.StatusOK, "text/xml; charset=utf-8", []byte(xmlProlog+doc))
+}
+
+// repeatCall renders a call's notice again from its delivery, as PlaceCall did.
+func (w *webhooks) repeatCall(ctx context.Context, key string) (string, error) {
+	d, err := w.cfg.Store.DeliveryByKey(ctx, key)
+	if err != nil {
+		return "", err
+	}
+	if d.Channel != ballot.ChannelVoice {
+		return "", fmt.Errorf("delivery is not a call: %w", store.ErrNotFound)
+	}
+	// The one reader delivery uses, so the repeat is in the language of the call itself.
+	r, err := recipient.OfBallotRef(ctx, w.cfg.Store, d.BallotRef, d.VoterRef)
+	if err != nil {
+		return "", err
+	}
+	lang := r.Language(ballot.ChannelVoice)
+	reason, deadline, err := w.cfg.Store.StatusDetails(ctx, r.Ballot.Ref, d.NoticeStatus)
+	if err != nil {
+		return "", err
+	}
+	msg, err := notices.Render(lang, d.NoticeStatus, notices.Data{FirstName: r.Voter.FirstName, LastName: r.Voter.LastName,
+		Jurisdiction: r.Jurisdiction.Name, HelpText: r.Jurisdiction.HelpText, Reason: reason, CureDeadline: deadline})
+	if err != nil {
+		return "", err
+	}
+	repeat := providers.WithIdempotencyKey(w.publicURL+PathTwilioVoice, key)
+	return notices.CallTwiML(lang, msg.Speech, repeat), nil
+}

@@ -1,0 +1,65 @@
+package apiserver_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ballotflow/ballotflow/apiserver"
+)
+
+// TestVoiceRepeat: pressing 1 reads the call's notice again from its delivery, in the voter's
+// language and with the county's reason; anything else hangs up.
+func TestVoiceRepeat(t *testing.T) {
+	f := whSetup(t)
+	b := f.ballot(t, 3, "DEN-VOICE", "challenged", "falta la firma") // José reads Spanish
+	key := b.Key + "/1/voice"
+	f.delivery(t, b, key, "challenged", "voice", "CAvoice")
+	path := apiserver.PathTwilioVoice + "?d=" + url.QueryEscape(key)
+
+	a := f.twilio(t, path, url.Values{"CallSid": {"CAvoice"}, "Digits": {"1"}})
+	require.Equal(t, http.StatusOK, a.status, a.body)
+	require.Equal(t, "text/xml; charset=utf-8", a.ctype)
+	require.Contains(t, a.body, "José Núñez")
+	require.Contains(t, a.body, "falta la firma")
+	require.Contains(t, a.body, `language="es-US"`)
+	require.Contains(t, a.body, `<Gather numDigits="1"`)
+	require.Contains(t, a.body, `action="`+whPublicURL+apiserver.PathTwilioVoice+"?d="+url.QueryEscape(key)+`"`)
+
+	for _, digits := range []string{"2", ""} {
+		a := f.twilio(t, path, url.Values{"CallSid": {"CAvoice"}, "Digits": {digits}})
+		require.Equal(t, http.StatusOK, a.status)
+		require.Contains(t, a.body, "<Hangup/>")
+		require.NotContains(t, a.body, "Núñez")
+	}
+	a = f.twilio(t, apiserver.PathTwilioVoice+"?d=nope", url.Values{"Digits": {"1"}})
+	require.Contains(t, a.body, "<Hangup/>")
+
+	// Twilio may fetch with GET: the parameters are then in the signed URL.
+	get := path + "&Digits=1"
+	req := httptest.NewRequest(http.MethodGet, get, nil)
+	req.Header.Set("X-Twilio-Signature", whTwilioSignature(whTwilioToken, whPublicURL+get, nil))
+	a = whServe(f.handler, req)
+	require.Equal(t, http.StatusOK, a.status, a.body)
+	require.Contains(t, a.body, "José Núñez")
+}
+
+// TestVoiceRepeatIsInTheCallsLanguage: a Spanish-reading voter in a county that offers only
+// English heard the call in English (delivery falls back to the county's languages) and the
+// "press 1" repeat in Spanish, because the repeat read the voter's language on its own. Both
+// now use the one recipient reader.
+func TestVoiceRepeatIsInTheCallsLanguage(t *testing.T) {
+	f := whSetup(t)
+	_, err := f.st.Pool().Exec(whCtx, `UPDATE jurisdictions SET languages = '{en}' WHERE county = 'denver'`)
+	require.NoError(t, err)
+	b := f.ballot(t, 3, "DEN-VOICE-EN", "challenged", "signature missing") // José reads Spanish
+	key := b.Key + "/1/voice"
+	f.delivery(t, b, key, "challenged", "voice", "CAvoice-en")
+	a := f.twilio(t, apiserver.PathTwilioVoice+"?d="+url.QueryEscape(key), url.Values{"CallSid": {"CAvoice-en"}, "Digits": {"1"}})
+	require.Equal(t, http.StatusOK, a.status, a.body)
+	require.Contains(t, a.body, `language="en-US"`)
+	require.NotContains(t, a.body, `language="es-US"`)
+}
