@@ -8,11 +8,13 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/metrics"
 	"github.com/ballotflow/ballotflow/internal/notices"
+	"github.com/ballotflow/ballotflow/internal/prefs"
 	"github.com/ballotflow/ballotflow/internal/providers"
 	"github.com/ballotflow/ballotflow/internal/recipient"
 	"github.com/ballotflow/ballotflow/internal/store"
@@ -41,13 +43,12 @@ type Activities struct {
 	// TwilioVoiceURL is where a call's "press 1 to hear this again" goes (the API's voice
 	// webhook); empty reads each notice twice instead.
 	TwilioVoiceURL string
-	// AddressRefused, when set, is called for each other voter whose subscription on a
-	// channel was turned off because a provider refused the address they share with the
-	// voter being sent to, so that their running ballots re-plan waiting notices at once.
-	// The worker wires it to prefs.Notify.
-	AddressRefused func(ctx context.Context, voterRef int64, channel string) error
-	Now            func() time.Time
-	Logger         *slog.Logger
+	// Temporal signals the running ballots of other voters whose subscription a refused
+	// address turned off (a household sharing it), so that they re-plan waiting notices at
+	// once (prefs.Notify). Nil tells nobody: tests of a single activity run without Temporal.
+	Temporal client.Client
+	Now      func() time.Time
+	Logger   *slog.Logger
 }
 
 // LoadRecipient returns the voter's active channels and contact hours for a ballot: what the
@@ -280,19 +281,23 @@ func (a *Activities) refuseNumber(ctx context.Context, n Notice, c recipient.Rec
 	return temporal.NewNonRetryableApplicationError(detail, ErrPermanent, nil)
 }
 
-// notifyHousehold passes on the other voters whose subscription the refusal turned off (a
-// household sharing the address) to AddressRefused; this ballot learns it from the
-// activity's error. A lost signal costs only promptness: their deliveries read the
-// subscription at send time.
+// notifyHousehold tells the running ballots of the other voters whose subscription the
+// refusal turned off (a household sharing the address) that their channels changed; this
+// ballot learns it from the activity's error. A lost signal costs only promptness: their
+// deliveries read the subscription at send time.
 func (a *Activities) notifyHousehold(ctx context.Context, self int64, changed []int64, channel string) {
-	if a.AddressRefused == nil {
+	if a.Temporal == nil {
 		return
+	}
+	reason := prefs.ReasonSMSBounce // texts and calls go to the same number
+	if channel == ballot.ChannelEmail {
+		reason = prefs.ReasonEmailBounce
 	}
 	for _, ref := range changed {
 		if ref == self {
 			continue
 		}
-		if err := a.AddressRefused(ctx, ref, channel); err != nil {
+		if err := prefs.Notify(ctx, a.Temporal, a.Store, ref, reason); err != nil {
 			a.logger().Warn("could not tell a household member's ballots that the address was refused",
 				"voter", ref, "channel", channel, "error", err)
 		}

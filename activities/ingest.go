@@ -26,14 +26,18 @@ const (
 	ingestConcurrency = 16
 )
 
+// EventSignaler delivers one stored event to its ballot's workflow (SignalWithStart) and marks
+// it signaled, as a single post does; *intake.Service is the one ballotflow uses.
+type EventSignaler interface {
+	SignalStored(ctx context.Context, e store.UnsignaledEvent) error
+}
+
 // Ingest holds what the ingestion activities need. Its settings come from the worker's
 // configuration and reach the workflow through the activities' results, so a restarted
 // worker with another INGEST_RATE changes the pace of imports already running.
 type Ingest struct {
-	Store *store.Store
-	// Signal delivers one stored event to its ballot workflow (SignalWithStart) and marks it
-	// signaled: intake.Service.SignalStored.
-	Signal func(ctx context.Context, e store.UnsignaledEvent) error
+	Store  *store.Store
+	Intake EventSignaler
 	// Rate is the events per second an import is signaled at (INGEST_RATE).
 	Rate float64
 	// HoldShare (IMPORT_HOLD_SHARE) and HoldMinEvents: an import of at least HoldMinEvents
@@ -242,7 +246,7 @@ func (a *Ingest) signalOne(ctx context.Context, e store.UnsignaledEvent) (err er
 			err = fmt.Errorf("signal event %d: internal error (panic)", e.EventRef)
 		}
 	}()
-	return a.Signal(ctx, e)
+	return a.Intake.SignalStored(ctx, e)
 }
 
 // DiscardImportInput names a held import an operator rejected, and the operator.

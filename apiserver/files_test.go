@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ballotflow/ballotflow/apiserver"
+	"github.com/ballotflow/ballotflow/internal/fileimport"
 	"github.com/ballotflow/ballotflow/internal/intake"
 	"github.com/ballotflow/ballotflow/internal/roll"
 	"github.com/ballotflow/ballotflow/internal/store"
@@ -54,7 +55,7 @@ func newFilesAPI(t testing.TB) *filesAPI {
 	for i := 1; i <= 3; i++ {
 		voters += fmt.Sprintf("60010000%d,Ann,Lee,1970-01-02,80202,denver,active\n", i)
 	}
-	res, err := roll.ImportVoters(ctx, st, strings.NewReader(voters), roll.Options{State: "CO", Actor: "test", Format: roll.CSV})
+	res, err := roll.ImportVoters(ctx, st, strings.NewReader(voters), roll.Options{State: "CO", Actor: "test", Format: fileimport.CSV})
 	require.NoError(t, err)
 	require.Equal(t, 3, res.Inserted)
 	a := &filesAPI{st: st}

@@ -12,8 +12,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/ballotflow/ballotflow/internal/ballot"
+	"github.com/ballotflow/ballotflow/internal/fileimport"
 	"github.com/ballotflow/ballotflow/internal/intake"
-	"github.com/ballotflow/ballotflow/internal/roll"
 	"github.com/ballotflow/ballotflow/internal/store"
 	"github.com/ballotflow/ballotflow/internal/workflowclient"
 )
@@ -46,16 +46,16 @@ func (h *handlers) postBulkEvents(c *gin.Context) {
 	res, err := h.cfg.Intake.ImportEvents(ctx, caller, body, intake.ImportOptions{
 		Format: format, Actor: key.Actor(), Progress: func(intake.ImportResult) { extendRead() },
 	})
-	var fieldErr *roll.FieldError
+	var fileErr *fileimport.FileError
 	var tooLarge *http.MaxBytesError
-	var panicked *roll.ReadPanicError
+	var panicked *fileimport.ReadPanicError
 	again := "Send the whole file again: rows stored already count as duplicates, and every event is signaled once."
 	switch {
 	case err == nil:
 		c.Header("Location", fmt.Sprintf("/v1/imports/%d", res.ImportID))
 		c.JSON(http.StatusAccepted, res)
-	case errors.As(err, &fieldErr):
-		abort(c, http.StatusBadRequest, "invalid_file", fieldErr.Message, fieldErr.Field)
+	case errors.As(err, &fileErr):
+		abort(c, http.StatusBadRequest, "invalid_file", fileErr.Message, fileErr.Field)
 	case errors.As(err, &tooLarge):
 		abort(c, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf(
 			"the file is larger than %d GiB; import %d stopped at line %d. Split the file and send each part", maxUploadBytes>>30,
@@ -78,25 +78,25 @@ func (h *handlers) postBulkEvents(c *gin.Context) {
 
 // importJSON is an import as GET /v1/imports/{id} shows it: counts and ids, never rows.
 type importJSON struct {
-	ID           int64              `json:"id"`
-	Kind         string             `json:"kind"`
-	State        string             `json:"state"`
-	County       string             `json:"county,omitempty"`
-	Status       string             `json:"status"`
-	WorkflowID   string             `json:"workflow_id"`
-	Rows         int                `json:"rows"`
-	Accepted     int                `json:"accepted"`
-	Duplicates   int                `json:"duplicates"`
-	Rejected     int                `json:"rejected"`
-	Signaled     int                `json:"signaled"`
-	Remaining    int                `json:"remaining"`
-	Backwards    int                `json:"backwards"`
-	Inconsistent int                `json:"inconsistent"`
-	DecidedBy    string             `json:"decided_by,omitempty"`
-	DecidedAt    *time.Time         `json:"decided_at,omitempty"`
-	CreatedAt    time.Time          `json:"created_at"`
-	UpdatedAt    time.Time          `json:"updated_at"`
-	Rejections   []intake.Rejection `json:"rejections"`
+	ID           int64                  `json:"id"`
+	Kind         string                 `json:"kind"`
+	State        string                 `json:"state"`
+	County       string                 `json:"county,omitempty"`
+	Status       string                 `json:"status"`
+	WorkflowID   string                 `json:"workflow_id"`
+	Rows         int                    `json:"rows"`
+	Accepted     int                    `json:"accepted"`
+	Duplicates   int                    `json:"duplicates"`
+	Rejected     int                    `json:"rejected"`
+	Signaled     int                    `json:"signaled"`
+	Remaining    int                    `json:"remaining"`
+	Backwards    int                    `json:"backwards"`
+	Inconsistent int                    `json:"inconsistent"`
+	DecidedBy    string                 `json:"decided_by,omitempty"`
+	DecidedAt    *time.Time             `json:"decided_at,omitempty"`
+	CreatedAt    time.Time              `json:"created_at"`
+	UpdatedAt    time.Time              `json:"updated_at"`
+	Rejections   []fileimport.Rejection `json:"rejections"`
 
 	// FailureReason says why a failed import stopped and what to do (send the file again).
 	FailureReason string `json:"failure_reason,omitempty"`
@@ -119,13 +119,13 @@ func (h *handlers) getImport(c *gin.Context) {
 		WorkflowID: ballot.IngestWorkflowID(im.ID), Rows: im.Rows, Accepted: im.Accepted, Duplicates: im.Duplicates,
 		Rejected: im.Rejected, Signaled: im.Signaled, Remaining: max(im.Accepted-im.Signaled, 0), Backwards: im.Backwards,
 		Inconsistent: im.Inconsistent, DecidedBy: im.DecidedBy, DecidedAt: im.DecidedAt, CreatedAt: im.CreatedAt,
-		UpdatedAt: im.UpdatedAt, FailureReason: im.FailureReason, Rejections: make([]intake.Rejection, len(rejections))}
+		UpdatedAt: im.UpdatedAt, FailureReason: im.FailureReason, Rejections: make([]fileimport.Rejection, len(rejections))}
 	switch im.Status {
 	case store.ImportRejected, store.ImportFailed:
 		out.Remaining = 0 // nothing will be signaled
 	}
 	for i, r := range rejections {
-		out.Rejections[i] = intake.Rejection{Line: r.Line, Field: r.Field, Code: r.Code, Reason: r.Reason}
+		out.Rejections[i] = fileimport.Rejection{Line: r.Line, Field: r.Field, Code: r.Code, Reason: r.Reason}
 	}
 	c.JSON(http.StatusOK, out)
 }

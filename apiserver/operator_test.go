@@ -24,7 +24,7 @@ import (
 	"github.com/ballotflow/ballotflow/internal/demo"
 	"github.com/ballotflow/ballotflow/internal/store"
 	"github.com/ballotflow/ballotflow/internal/testdb"
-	"github.com/ballotflow/ballotflow/workflows"
+	"github.com/ballotflow/ballotflow/workflows/contract"
 )
 
 var opCtx = context.Background()
@@ -44,7 +44,7 @@ func (f *operatorTemporal) SignalWorkflow(_ context.Context, id, _, name string,
 	if name != ballot.SignalPreferencesChanged {
 		panic("unexpected signal " + name)
 	}
-	if arg.(workflows.PreferencesChanged).Reason != apiserver.ReasonCountyAssisted {
+	if arg.(contract.PreferencesChanged).Reason != apiserver.ReasonCountyAssisted {
 		panic("unexpected reason")
 	}
 	if f.fail {

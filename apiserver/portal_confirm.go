@@ -13,7 +13,7 @@ import (
 	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/store"
 	"github.com/ballotflow/ballotflow/internal/workflowclient"
-	"github.com/ballotflow/ballotflow/workflows"
+	"github.com/ballotflow/ballotflow/workflows/contract"
 )
 
 // Confirming a new address: a confirmation text or email goes out through a Temporal
@@ -31,7 +31,7 @@ func (h *handlers) sendConfirmations(ctx context.Context, confirms []store.Confi
 	var failed []store.Confirmation
 	var errs []error
 	for _, cf := range confirms {
-		err := workflowclient.New(h.cfg.Temporal).StartConfirmation(ctx, cf.SendID, workflows.ConfirmInput{
+		err := workflowclient.New(h.cfg.Temporal).StartConfirmation(ctx, cf.SendID, contract.ConfirmInput{
 			SubscriptionID: cf.SubscriptionID, Channel: cf.Channel, LinkBase: h.cfg.PublicURL})
 		if err != nil {
 			h.cfg.Logger.Error("start confirmation", "subscription", cf.SubscriptionID, "channel", cf.Channel, "error", err)

@@ -12,7 +12,7 @@ import (
 	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/demo"
 	"github.com/ballotflow/ballotflow/internal/store"
-	"github.com/ballotflow/ballotflow/workflows"
+	"github.com/ballotflow/ballotflow/workflows/contract"
 )
 
 func TestPortalPreferencesRefuseBadInputNamingTheField(t *testing.T) {
@@ -122,7 +122,7 @@ func TestPortalPreferencesFollowTheConfirmationRules(t *testing.T) {
 	require.Len(t, confirms, 1)
 	require.Equal(t, "sms", confirms[0].Channel)
 	require.Regexp(t, `^confirm/[0-9]+/[0-9]+$`, p.tc.started[0].ID, "the workflow id carries no personal data")
-	require.Equal(t, workflows.TaskQueue, p.tc.started[0].TaskQueue)
+	require.Equal(t, contract.TaskQueue, p.tc.started[0].TaskQueue)
 	sub, err := p.st.SubscriptionByID(portalCtx, confirms[0].SubscriptionID)
 	require.NoError(t, err)
 	require.Equal(t, ref, sub.VoterRef)

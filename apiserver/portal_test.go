@@ -23,7 +23,7 @@ import (
 	"github.com/ballotflow/ballotflow/internal/demo"
 	"github.com/ballotflow/ballotflow/internal/store"
 	"github.com/ballotflow/ballotflow/internal/testdb"
-	"github.com/ballotflow/ballotflow/workflows"
+	"github.com/ballotflow/ballotflow/workflows/contract"
 )
 
 var portalCtx = context.Background()
@@ -34,7 +34,7 @@ type portalTemporal struct {
 	client.Client
 	mu        sync.Mutex
 	started   []client.StartWorkflowOptions
-	inputs    []workflows.ConfirmInput
+	inputs    []contract.ConfirmInput
 	signals   []string // workflow ids
 	failStart bool
 }
@@ -45,11 +45,11 @@ func (f *portalTemporal) ExecuteWorkflow(_ context.Context, opts client.StartWor
 	if f.failStart {
 		return nil, errors.New("temporal is down")
 	}
-	if wf != workflows.ConfirmWorkflowName || len(args) != 1 {
+	if wf != contract.ConfirmWorkflowName || len(args) != 1 {
 		panic("unexpected workflow start")
 	}
 	f.started = append(f.started, opts)
-	f.inputs = append(f.inputs, args[0].(workflows.ConfirmInput))
+	f.inputs = append(f.inputs, args[0].(contract.ConfirmInput))
 	return nil, nil
 }
 
@@ -63,10 +63,10 @@ func (f *portalTemporal) SignalWorkflow(_ context.Context, id, _, name string, _
 	return nil
 }
 
-func (f *portalTemporal) confirmations() []workflows.ConfirmInput {
+func (f *portalTemporal) confirmations() []contract.ConfirmInput {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]workflows.ConfirmInput(nil), f.inputs...)
+	return append([]contract.ConfirmInput(nil), f.inputs...)
 }
 
 // portal is the API on a fresh database seeded with the demo voters and a few more.

@@ -14,19 +14,20 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ballotflow/ballotflow/internal/fileimport"
 	"github.com/ballotflow/ballotflow/internal/roll"
 	"github.com/ballotflow/ballotflow/internal/store"
 )
 
 // TestAReaderPanicIsA422ThatNamesTheLineNotTheRow: a panic in a file's reader goroutine
-// comes back as the load's error (see roll.ReadPanicError); the answer says where reading
+// comes back as the load's error (see fileimport.ReadPanicError); the answer says where reading
 // stopped and the log has the stack, and neither has the row.
 func TestAReaderPanicIsA422ThatNamesTheLineNotTheRow(t *testing.T) {
 	var logs bytes.Buffer
 	h := &handlers{cfg: Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))}}
 	panicking := func(context.Context, *store.Store, io.Reader, roll.Options) (roll.Result, error) {
-		return roll.Result{LastLine: 1000}, func() (err error) {
-			defer func() { err = roll.NewReadPanicError(recover(), 1234) }()
+		return roll.Result{Result: fileimport.Result{LastLine: 1000}}, func() (err error) {
+			defer func() { err = fileimport.NewReadPanicError(recover(), 1234) }()
 			var voters map[string]int
 			voters["Maria Garcia"]++
 			return nil
@@ -35,7 +36,7 @@ func TestAReaderPanicIsA422ThatNamesTheLineNotTheRow(t *testing.T) {
 	r := gin.New()
 	r.POST("/load", func(c *gin.Context) {
 		c.Set(keyContext, store.APIKey{Prefix: "bf_test", Role: store.RoleState, State: "CO"})
-		h.loadFile(c, panicking)
+		h.importFile(c, panicking)
 	})
 	req := httptest.NewRequest(http.MethodPost, "/load", strings.NewReader("voter_id\nMaria Garcia\n"))
 	req.Header.Set("Content-Type", "text/csv")

@@ -34,7 +34,7 @@ import (
 	"github.com/ballotflow/ballotflow/internal/demo"
 	"github.com/ballotflow/ballotflow/internal/store"
 	"github.com/ballotflow/ballotflow/internal/testdb"
-	"github.com/ballotflow/ballotflow/workflows"
+	"github.com/ballotflow/ballotflow/workflows/contract"
 )
 
 const (
@@ -62,7 +62,7 @@ func (f *whTemporal) SignalWorkflow(_ context.Context, id, _, name string, arg a
 	if name != ballot.SignalPreferencesChanged {
 		return fmt.Errorf("unexpected signal %s", name)
 	}
-	f.signals[id] = append(f.signals[id], arg.(workflows.PreferencesChanged).Reason)
+	f.signals[id] = append(f.signals[id], arg.(contract.PreferencesChanged).Reason)
 	return nil
 }
 

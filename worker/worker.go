@@ -17,6 +17,7 @@ import (
 	"github.com/ballotflow/ballotflow/internal/intake"
 	"github.com/ballotflow/ballotflow/internal/metrics"
 	"github.com/ballotflow/ballotflow/workflows"
+	"github.com/ballotflow/ballotflow/workflows/contract"
 )
 
 // Dial connects to Temporal. Every ballotflow process uses the same client options; dc is
@@ -69,13 +70,13 @@ type Worker struct {
 // Start starts the workers and returns once they poll.
 func Start(cfg Config) (*Worker, error) {
 	a := cfg.Activities
-	ballots := sdkworker.New(cfg.Client, workflows.TaskQueue, sdkworker.Options{})
-	ballots.RegisterWorkflowWithOptions(workflows.Ballot, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	ballots := sdkworker.New(cfg.Client, contract.TaskQueue, sdkworker.Options{})
+	ballots.RegisterWorkflowWithOptions(workflows.Ballot, workflow.RegisterOptions{Name: contract.BallotWorkflowName})
 	ballots.RegisterActivity(a.LoadRecipient)
 	ballots.RegisterActivity(a.RecordStatus)
-	ballots.RegisterWorkflowWithOptions(workflows.ConfirmContact, workflow.RegisterOptions{Name: workflows.ConfirmWorkflowName})
+	ballots.RegisterWorkflowWithOptions(workflows.ConfirmContact, workflow.RegisterOptions{Name: contract.ConfirmWorkflowName})
 	if cfg.Ingest != nil {
-		ballots.RegisterWorkflowWithOptions(workflows.IngestEvents, workflow.RegisterOptions{Name: workflows.IngestWorkflowName})
+		ballots.RegisterWorkflowWithOptions(workflows.IngestEvents, workflow.RegisterOptions{Name: contract.IngestWorkflowName})
 		ballots.RegisterActivity(cfg.Ingest)
 	}
 

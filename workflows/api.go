@@ -1,108 +1,35 @@
-// Package workflows holds the ballot workflow: one durable workflow per mail ballot that
-// takes the county's status events as signals, decides which of them move the ballot, and
-// plans one notice per accepted status on each of the voter's active channels, holding text
-// and voice notices until the voter's contact hours.
+// Package workflows holds ballotflow's workflows: the ballot workflow, one durable workflow
+// per mail ballot that takes the county's status events as signals, decides which of them
+// move the ballot, and plans one notice per accepted status on each of the voter's active
+// channels, holding text and voice notices until the voter's contact hours; the ingestion
+// workflow that signals a bulk import's events at a controlled rate; and the workflow that
+// sends one confirmation of a new address.
 //
-// This file is the package's contract: task queue, workflow names, search attributes, and
-// the types that cross the Temporal boundary. The domain words those types use (statuses,
-// channels, workflow ids, the signal and query names the API shares) are internal/ballot's.
-// Workflow code does no I/O and carries no personal data: contact details are read by
-// activities at send time.
+// Their contract (task queue, registered names, search attributes, the types of inputs,
+// signals and queries) is the leaf package workflows/contract: callers import that, never
+// this package, which only the worker imports (to register the workflows). Workflow code does no I/O and
+// carries no personal data: contact details are read by activities at send time.
+//
+// This file is what the workflows add to their contract: the input of a run as the workflow
+// itself reads it, which may carry the state of the run it continues.
 package workflows
 
-import (
-	"time"
+import "github.com/ballotflow/ballotflow/workflows/contract"
 
-	"go.temporal.io/sdk/temporal"
-
-	"github.com/ballotflow/ballotflow/internal/ballot"
-)
-
-// TaskQueue is where ballot workflows and their bookkeeping activities run. Deliveries run
-// on one queue per channel (see activities.TaskQueue) so each has its own rate limit.
-const TaskQueue = "ballots"
-
-// WorkflowName is the registered name of the ballot workflow.
-const WorkflowName = "Ballot"
-
-// Search attributes the workflow keeps current, registered by the dev stack and compose.
-var (
-	SearchBallotStatus = temporal.NewSearchAttributeKeyKeyword("BallotStatus")
-	SearchCounty       = temporal.NewSearchAttributeKeyKeyword("County")
-	SearchElectionID   = temporal.NewSearchAttributeKeyKeyword("ElectionId")
-)
-
-// BallotInput starts a ballot workflow. It names the ballot; it holds no personal data.
-type BallotInput struct {
-	BallotKey     string
-	ElectionID    string
-	State         string
-	County        string
-	CanvassEndsAt time.Time // the workflow closes then, whatever is left
-
+// BallotStart is the ballot workflow's input: the contract.BallotInput a client starts it
+// with and, when a run continues as new, the state it carries over. The embedded input's
+// fields are promoted in JSON, so a run started with a BallotInput reads it as a BallotStart
+// without Resume.
+type BallotStart struct {
+	contract.BallotInput
 	// Resume is the state carried over when a ballot continues as new; nil for a new ballot.
 	Resume *BallotState `json:",omitempty"`
 }
 
-// StatusEvent is the payload of every status signal: one county event.
-type StatusEvent struct {
-	EventID      string
-	Status       ballot.Status
-	OccurredAt   time.Time // when it happened at the county
-	Reason       string    // for challenged and rejected
-	CureDeadline string    // YYYY-MM-DD, for challenged
-}
-
-// PreferencesChanged is the payload of the ballot.SignalPreferencesChanged signal.
-type PreferencesChanged struct {
-	Reason string // "portal", "opt-out", "webhook", ...
-}
-
-// BallotView is what the status query (ballot.QueryStatus) returns: the ballot as its
-// workflow sees it.
-type BallotView struct {
-	Status      ballot.Status
-	StatusAt    time.Time
-	Timeline    []TimelineEntry
-	Pending     []PendingNotice
-	Ignored     []IgnoredEvent
-	Deliveries  []DeliveryOutcome
-	Unreachable bool // a notice could be delivered on none of the voter's channels
-	Closed      string
-}
-
-// TimelineEntry is one status the ballot moved to.
-type TimelineEntry struct {
-	Status       ballot.Status
-	EventID      string
-	OccurredAt   time.Time
-	Reason       string
-	CureDeadline string
-}
-
-// IgnoredEvent is an event that did not move the ballot, with why.
-type IgnoredEvent struct {
-	EventID    string
-	Status     ballot.Status
-	OccurredAt time.Time
-	Reason     string
-}
-
-// PendingNotice is a notice waiting for its time (the voter's contact hours) or in flight.
-type PendingNotice struct {
-	Seq      int
-	Status   ballot.Status
-	Channel  string
-	DueAt    time.Time
-	InFlight bool
-}
-
-// DeliveryOutcome is how a notice on one channel ended.
-type DeliveryOutcome struct {
-	Seq     int
-	Status  ballot.Status
-	Channel string
-	Outcome string // sent, skipped, failed, canceled
-	Detail  string // provider id or why
-	At      time.Time
+// IngestStart is the ingestion workflow's input: the contract.IngestInput a client starts it
+// with and, when a run continues as new, the state it carries over (as BallotStart).
+type IngestStart struct {
+	contract.IngestInput
+	// Resume is the state carried over by continue-as-new; nil for a new import.
+	Resume *IngestState `json:",omitempty"`
 }

@@ -12,12 +12,13 @@ import (
 
 	"github.com/ballotflow/ballotflow/activities"
 	"github.com/ballotflow/ballotflow/internal/ballot"
+	"github.com/ballotflow/ballotflow/workflows/contract"
 )
 
 // Ballot is the workflow of one mail ballot. It lives from the county's first event until
 // the ballot reaches a final status and its last notice is settled, or until the
 // election's canvass closes.
-func Ballot(ctx workflow.Context, in BallotInput) error {
+func Ballot(ctx workflow.Context, in BallotStart) error {
 	b := &ballotRun{In: in}
 	if in.Resume != nil {
 		b.BallotState, b.In.Resume = *in.Resume, nil
@@ -31,10 +32,10 @@ func Ballot(ctx workflow.Context, in BallotInput) error {
 // delivered since the loop last looked. The main loop in run reads top to bottom: take in
 // signals, apply events, send what is due, wait.
 type ballotRun struct {
-	In BallotInput
+	In BallotStart
 	BallotState
 
-	inbox        []StatusEvent
+	inbox        []contract.StatusEvent
 	prefsChanged bool
 }
 
@@ -43,9 +44,9 @@ type ballotRun struct {
 type BallotState struct {
 	Status      ballot.Status
 	StatusAt    time.Time
-	Timeline    []TimelineEntry
-	Ignored     []IgnoredEvent
-	Outcomes    []DeliveryOutcome
+	Timeline    []contract.TimelineEntry
+	Ignored     []contract.IgnoredEvent
+	Outcomes    []contract.DeliveryOutcome
 	Unreachable bool
 	Closed      string
 	Seen        map[string]bool // event ids already taken in
@@ -81,11 +82,7 @@ var acts *activities.Activities // names activity methods; never called directly
 // typical ballot's history well under 100 events. They retry until the database is back.
 var bookkeepingOptions = workflow.LocalActivityOptions{
 	StartToCloseTimeout: 10 * time.Second,
-	RetryPolicy: &temporal.RetryPolicy{
-		InitialInterval:    time.Second,
-		BackoffCoefficient: 2,
-		MaximumInterval:    time.Minute,
-	},
+	RetryPolicy:         retryUntilBack,
 }
 
 // deliveryOptions: transient provider errors retry with backoff for up to a day; permanent
@@ -95,12 +92,7 @@ func deliveryOptions(channel string) workflow.ActivityOptions {
 		TaskQueue:              activities.TaskQueue(channel),
 		StartToCloseTimeout:    time.Minute,
 		ScheduleToCloseTimeout: 24 * time.Hour,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        5 * time.Second,
-			BackoffCoefficient:     2,
-			MaximumInterval:        10 * time.Minute,
-			NonRetryableErrorTypes: []string{activities.ErrPermanent, activities.ErrWindowClosed},
-		},
+		RetryPolicy:            retryProviderOutage,
 	}
 }
 
@@ -144,7 +136,7 @@ func (b *ballotRun) run(ctx workflow.Context) error {
 			// stays small. Nothing is in flight, so nothing is lost.
 			next := b.In
 			next.Resume = b.carry()
-			return workflow.NewContinueAsNewError(ctx, WorkflowName, next)
+			return workflow.NewContinueAsNewError(ctx, contract.BallotWorkflowName, next)
 		}
 
 		sel := workflow.NewSelector(ctx)
@@ -178,7 +170,7 @@ func (b *ballotRun) run(ctx workflow.Context) error {
 func (b *ballotRun) drainSignals(ctx workflow.Context, signals []workflow.ReceiveChannel, prefs workflow.ReceiveChannel) {
 	for i, ch := range signals {
 		for {
-			var ev StatusEvent
+			var ev contract.StatusEvent
 			if !ch.ReceiveAsync(&ev) {
 				break
 			}
@@ -187,7 +179,7 @@ func (b *ballotRun) drainSignals(ctx workflow.Context, signals []workflow.Receiv
 		}
 	}
 	for {
-		var p PreferencesChanged
+		var p contract.PreferencesChanged
 		if !prefs.ReceiveAsync(&p) {
 			break
 		}
@@ -200,7 +192,7 @@ func (b *ballotRun) drainSignals(ctx workflow.Context, signals []workflow.Receiv
 func (b *ballotRun) applyInbox(ctx workflow.Context) error {
 	events := b.inbox
 	b.inbox = nil
-	slices.SortStableFunc(events, func(x, y StatusEvent) int {
+	slices.SortStableFunc(events, func(x, y contract.StatusEvent) int {
 		if c := x.OccurredAt.Compare(y.OccurredAt); c != 0 {
 			return c
 		}
@@ -222,7 +214,7 @@ func (b *ballotRun) applyInbox(ctx workflow.Context) error {
 			continue
 		}
 		b.Status, b.StatusAt = ev.Status, ev.OccurredAt
-		b.Timeline = append(b.Timeline, TimelineEntry{Status: ev.Status, EventID: ev.EventID,
+		b.Timeline = append(b.Timeline, contract.TimelineEntry{Status: ev.Status, EventID: ev.EventID,
 			OccurredAt: ev.OccurredAt, Reason: ev.Reason, CureDeadline: ev.CureDeadline})
 		moved = true
 		err := workflow.ExecuteLocalActivity(ctx, acts.RecordStatus, activities.RecordStatusInput{
@@ -238,7 +230,7 @@ func (b *ballotRun) applyInbox(ctx workflow.Context) error {
 		b.planNotices(ctx, ev)
 	}
 	if moved {
-		err := workflow.UpsertTypedSearchAttributes(ctx, SearchBallotStatus.ValueSet(string(b.Status)))
+		err := workflow.UpsertTypedSearchAttributes(ctx, contract.SearchBallotStatus.ValueSet(string(b.Status)))
 		if err != nil {
 			return fmt.Errorf("upsert BallotStatus: %w", err)
 		}
@@ -246,14 +238,14 @@ func (b *ballotRun) applyInbox(ctx workflow.Context) error {
 	return nil
 }
 
-func (b *ballotRun) ignore(ev StatusEvent, why string) {
-	b.Ignored = append(b.Ignored, IgnoredEvent{EventID: ev.EventID, Status: ev.Status, OccurredAt: ev.OccurredAt, Reason: why})
+func (b *ballotRun) ignore(ev contract.StatusEvent, why string) {
+	b.Ignored = append(b.Ignored, contract.IgnoredEvent{EventID: ev.EventID, Status: ev.Status, OccurredAt: ev.OccurredAt, Reason: why})
 }
 
 // planNotices plans one notice about ev on each active channel. A notice still waiting on a
 // channel is replaced by the newer one, so a voter gets one message with the newest status
 // instead of a burst; a cure notice is kept unless the ballot reached a final status.
-func (b *ballotRun) planNotices(ctx workflow.Context, ev StatusEvent) {
+func (b *ballotRun) planNotices(ctx workflow.Context, ev contract.StatusEvent) {
 	if !ev.Status.Notifies() || !b.Recipient.Notifiable {
 		return
 	}
@@ -479,7 +471,7 @@ func (b *ballotRun) remove(n *Notice) {
 }
 
 func (b *ballotRun) outcome(ctx workflow.Context, n *Notice, outcome, detail string) {
-	b.Outcomes = append(b.Outcomes, DeliveryOutcome{Seq: n.Seq, Status: n.Status, Channel: n.Channel,
+	b.Outcomes = append(b.Outcomes, contract.DeliveryOutcome{Seq: n.Seq, Status: n.Status, Channel: n.Channel,
 		Outcome: outcome, Detail: detail, At: workflow.Now(ctx)})
 }
 
@@ -594,15 +586,15 @@ func lastN[T any](xs []T, n int) []T {
 }
 
 // view answers the status query.
-func (b *ballotRun) view() (BallotView, error) {
-	v := BallotView{
+func (b *ballotRun) view() (contract.BallotView, error) {
+	v := contract.BallotView{
 		Status: b.Status, StatusAt: b.StatusAt, Unreachable: b.Unreachable, Closed: b.Closed,
 		Timeline:   slices.Clone(b.Timeline),
 		Ignored:    slices.Clone(b.Ignored),
 		Deliveries: slices.Clone(b.Outcomes),
 	}
 	for _, n := range b.Pending {
-		v.Pending = append(v.Pending, PendingNotice{Seq: n.Seq, Status: n.Status, Channel: n.Channel, DueAt: n.DueAt, InFlight: n.InFlight})
+		v.Pending = append(v.Pending, contract.PendingNotice{Seq: n.Seq, Status: n.Status, Channel: n.Channel, DueAt: n.DueAt, InFlight: n.InFlight})
 	}
 	return v, nil
 }

@@ -12,7 +12,7 @@ import (
 
 	"github.com/ballotflow/ballotflow/activities"
 	"github.com/ballotflow/ballotflow/internal/ballot"
-	"github.com/ballotflow/ballotflow/workflows"
+	"github.com/ballotflow/ballotflow/workflows/contract"
 )
 
 func emailSMS() activities.Recipient {
@@ -92,13 +92,13 @@ func TestHappyPath_MailedReceivedAcceptedCounted(t *testing.T) {
 	var upserted []string
 	h.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
 		sa := args.Get(0).(temporal.SearchAttributes)
-		v, ok := sa.GetKeyword(workflows.SearchBallotStatus)
+		v, ok := sa.GetKeyword(contract.SearchBallotStatus)
 		require.True(t, ok, "BallotStatus is upserted")
 		upserted = append(upserted, v)
 	}).Return(nil)
 
 	order := []ballot.Status{ballot.StatusMailed, ballot.StatusReceived, ballot.StatusAccepted, ballot.StatusCounted}
-	var evs []workflows.StatusEvent
+	var evs []contract.StatusEvent
 	for i, s := range order {
 		evs = append(evs, h.signal(day(i, 12, 0), s))
 	}
@@ -903,7 +903,7 @@ func TestRejectedCarriesReason(t *testing.T) {
 func TestUnknownBallotFails(t *testing.T) {
 	h := newHarness(t, day(0, 9, 0), emailSMS())
 	h.in.BallotKey = "nope"
-	h.env.ExecuteWorkflow(workflows.WorkflowName, h.in)
+	h.env.ExecuteWorkflow(contract.BallotWorkflowName, h.in)
 	require.True(t, h.env.IsWorkflowCompleted())
 	err := h.env.GetWorkflowError()
 	require.Error(t, err)

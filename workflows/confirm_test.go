@@ -11,6 +11,7 @@ import (
 
 	"github.com/ballotflow/ballotflow/activities"
 	"github.com/ballotflow/ballotflow/workflows"
+	"github.com/ballotflow/ballotflow/workflows/contract"
 )
 
 // ConfirmContact sends one confirmation on the channel's delivery queue, retries a provider
@@ -42,7 +43,7 @@ func TestConfirmContactRetriesOutagesOnTheChannelsQueue(t *testing.T) {
 			return activities.NoticeResult{Outcome: activities.OutcomeSent}, nil
 		}, activity.RegisterOptions{Name: "SendConfirmation"})
 
-		env.ExecuteWorkflow(workflows.ConfirmContact, workflows.ConfirmInput{SubscriptionID: 42, Channel: tc.channel, LinkBase: "https://x"})
+		env.ExecuteWorkflow(workflows.ConfirmContact, contract.ConfirmInput{SubscriptionID: 42, Channel: tc.channel, LinkBase: "https://x"})
 		require.True(t, env.IsWorkflowCompleted())
 		if tc.permanent {
 			require.Error(t, env.GetWorkflowError())

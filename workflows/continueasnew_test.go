@@ -12,6 +12,7 @@ import (
 
 	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/workflows"
+	"github.com/ballotflow/ballotflow/workflows/contract"
 )
 
 // A flood of events (a county re-sending its file over and over) must not grow one history
@@ -25,11 +26,11 @@ func TestFloodOfEventsContinuesAsNewWithItsState(t *testing.T) {
 	}
 	// The test environment does not count history events; say the flood made it long.
 	h.at(day(0, 11, 30), func() { h.env.SetCurrentHistoryLength(2500) })
-	h.env.ExecuteWorkflow(workflows.WorkflowName, h.in)
+	h.env.ExecuteWorkflow(contract.BallotWorkflowName, h.in)
 
 	var can *workflow.ContinueAsNewError
 	require.True(t, errors.As(h.env.GetWorkflowError(), &can), "want continue-as-new, got %v", h.env.GetWorkflowError())
-	var next workflows.BallotInput
+	var next workflows.BallotStart
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
 	require.Equal(t, h.in.BallotKey, next.BallotKey)
 	require.NotNil(t, next.Resume)

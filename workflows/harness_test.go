@@ -19,6 +19,7 @@ import (
 	"github.com/ballotflow/ballotflow/activities"
 	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/workflows"
+	"github.com/ballotflow/ballotflow/workflows/contract"
 )
 
 // The ballot workflow's tests run it in the SDK's test environment, whose clock skips ahead
@@ -203,7 +204,7 @@ type harness struct {
 	env   *testsuite.TestWorkflowEnvironment
 	f     *fake
 	start time.Time
-	in    workflows.BallotInput
+	in    workflows.BallotStart
 	ran   bool
 }
 
@@ -214,7 +215,7 @@ func newHarness(t *testing.T, start time.Time, r activities.Recipient) *harness 
 	env := s.NewTestWorkflowEnvironment()
 	env.SetStartTime(start)
 	env.SetTestTimeout(30 * time.Second)
-	env.RegisterWorkflowWithOptions(workflows.Ballot, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	env.RegisterWorkflowWithOptions(workflows.Ballot, workflow.RegisterOptions{Name: contract.BallotWorkflowName})
 
 	f := &fake{env: env, recipient: r}
 	env.RegisterActivityWithOptions(f.LoadRecipient, activity.RegisterOptions{Name: "LoadRecipient"})
@@ -223,10 +224,10 @@ func newHarness(t *testing.T, start time.Time, r activities.Recipient) *harness 
 	env.RegisterActivityWithOptions(f.SendSMS, activity.RegisterOptions{Name: "SendSMS"})
 	env.RegisterActivityWithOptions(f.PlaceCall, activity.RegisterOptions{Name: "PlaceCall"})
 
-	return &harness{t: t, suite: s, env: env, f: f, start: start, in: workflows.BallotInput{
+	return &harness{t: t, suite: s, env: env, f: f, start: start, in: workflows.BallotStart{BallotInput: contract.BallotInput{
 		BallotKey: "bTEST", ElectionID: "e1", State: "CO", County: "denver",
 		CanvassEndsAt: start.Add(30 * 24 * time.Hour),
-	}}
+	}}}
 }
 
 // at runs fn when the test clock reaches when.
@@ -246,17 +247,17 @@ func (h *harness) atStart(fn func()) {
 var eventSeq int
 
 // event builds a county event that happened at occurred.
-func event(s ballot.Status, occurred time.Time) workflows.StatusEvent {
+func event(s ballot.Status, occurred time.Time) contract.StatusEvent {
 	eventSeq++
-	return workflows.StatusEvent{EventID: "ev-" + strconv.Itoa(eventSeq) + "-" + string(s), Status: s, OccurredAt: occurred}
+	return contract.StatusEvent{EventID: "ev-" + strconv.Itoa(eventSeq) + "-" + string(s), Status: s, OccurredAt: occurred}
 }
 
-func (h *harness) signalEvent(ev workflows.StatusEvent) {
+func (h *harness) signalEvent(ev contract.StatusEvent) {
 	h.env.SignalWorkflow(string(ev.Status), ev)
 }
 
 // signal sends a status signal at when, for an event that happened then.
-func (h *harness) signal(when time.Time, s ballot.Status) workflows.StatusEvent {
+func (h *harness) signal(when time.Time, s ballot.Status) contract.StatusEvent {
 	ev := event(s, when)
 	h.at(when, func() { h.signalEvent(ev) })
 	return ev
@@ -266,24 +267,24 @@ func (h *harness) signal(when time.Time, s ballot.Status) workflows.StatusEvent 
 func (h *harness) prefsChanged(when time.Time, r activities.Recipient) {
 	h.at(when, func() {
 		h.f.setRecipient(r)
-		h.env.SignalWorkflow(ballot.SignalPreferencesChanged, workflows.PreferencesChanged{Reason: "portal"})
+		h.env.SignalWorkflow(ballot.SignalPreferencesChanged, contract.PreferencesChanged{Reason: "portal"})
 	})
 }
 
 // queryAt captures the status query's answer at when.
-func (h *harness) queryAt(when time.Time) *workflows.BallotView {
-	v := &workflows.BallotView{Closed: "<not queried>"}
+func (h *harness) queryAt(when time.Time) *contract.BallotView {
+	v := &contract.BallotView{Closed: "<not queried>"}
 	h.at(when, func() {
 		*v = h.query()
 	})
 	return v
 }
 
-func (h *harness) query() workflows.BallotView {
+func (h *harness) query() contract.BallotView {
 	h.t.Helper()
 	res, err := h.env.QueryWorkflow(ballot.QueryStatus)
 	require.NoError(h.t, err)
-	var v workflows.BallotView
+	var v contract.BallotView
 	require.NoError(h.t, res.Get(&v))
 	return v
 }
@@ -291,7 +292,7 @@ func (h *harness) query() workflows.BallotView {
 // run executes the workflow to its end and requires that it completed without error.
 func (h *harness) run() {
 	h.t.Helper()
-	h.env.ExecuteWorkflow(workflows.WorkflowName, h.in)
+	h.env.ExecuteWorkflow(contract.BallotWorkflowName, h.in)
 	h.ran = true
 	require.True(h.t, h.env.IsWorkflowCompleted(), "the workflow completed")
 	require.NoError(h.t, h.env.GetWorkflowError())
@@ -336,7 +337,7 @@ func recordedStatuses(rs []activities.RecordStatusInput) []string {
 	return out
 }
 
-func timelineStatuses(v workflows.BallotView) []ballot.Status {
+func timelineStatuses(v contract.BallotView) []ballot.Status {
 	out := make([]ballot.Status, 0, len(v.Timeline))
 	for _, e := range v.Timeline {
 		out = append(out, e.Status)
@@ -344,8 +345,8 @@ func timelineStatuses(v workflows.BallotView) []ballot.Status {
 	return out
 }
 
-func findOutcome(v workflows.BallotView, seq int, channel string) []workflows.DeliveryOutcome {
-	var out []workflows.DeliveryOutcome
+func findOutcome(v contract.BallotView, seq int, channel string) []contract.DeliveryOutcome {
+	var out []contract.DeliveryOutcome
 	for _, d := range v.Deliveries {
 		if d.Seq == seq && d.Channel == channel {
 			out = append(out, d)

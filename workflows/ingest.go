@@ -4,69 +4,16 @@ import (
 	"fmt"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/ballotflow/ballotflow/activities"
 	"github.com/ballotflow/ballotflow/internal/ballot"
+	"github.com/ballotflow/ballotflow/workflows/contract"
 )
-
-// IngestWorkflowName is the registered name of the workflow that fans out a bulk import of
-// ballot events (a county's mail-out day): it compares the stored events with their ballots
-// and, unless too many would move ballots backwards, signals them page by page at the rate
-// the worker is configured for. It runs on TaskQueue.
-const IngestWorkflowName = "IngestEvents"
-
-// Signals an operator sends to a held import (POST /v1/imports/{id}:approve and :reject),
-// with an ImportDecision.
-const (
-	SignalApprove = "approve"
-	SignalReject  = "reject"
-)
-
-// QueryProgress returns an IngestProgress.
-const QueryProgress = "progress"
-
-// Where an import's workflow is (IngestProgress.Status); the same words as the import's
-// status in PostgreSQL.
-const (
-	IngestChecking  = "checking"
-	IngestHeld      = "held"
-	IngestSignaling = "signaling"
-	IngestDone      = "done"
-	IngestRejected  = "rejected"
-)
-
-// IngestInput starts an ingestion workflow. Settings (rate, hold threshold) come from the
-// worker through the activities' results.
-type IngestInput struct {
-	ImportID int64
-	// Resume is the state carried over by continue-as-new; nil for a new import.
-	Resume *IngestState `json:",omitempty"`
-}
-
-// ImportDecision is the payload of the approve and reject signals.
-type ImportDecision struct {
-	By string // the operator's key, "key:<prefix>"
-}
-
-// IngestProgress is what the progress query returns: counts only.
-type IngestProgress struct {
-	Status       string
-	Events       int // stored events to signal
-	Done         int // signaled
-	Remaining    int
-	Duplicates   int // rows of the file recorded before
-	Rejected     int // rows of the file refused
-	Backwards    int // events older than their ballot's current status
-	Inconsistent int // events after a final status, or without the status they require
-	Rate         float64
-	DecidedBy    string
-}
 
 // IngestState is everything the workflow knows, carried whole into the next run.
 type IngestState struct {
-	Progress      IngestProgress
+	Progress      contract.IngestProgress
 	AfterID       int64 // the last event signaled; the next page starts after it
 	PageSize      int
 	HoldShare     float64
@@ -81,11 +28,7 @@ const ingestPagesPerRun = 2000
 // activity is idempotent.
 var ingestOptions = workflow.ActivityOptions{
 	StartToCloseTimeout: 10 * time.Minute,
-	RetryPolicy: &temporal.RetryPolicy{
-		InitialInterval:    time.Second,
-		BackoffCoefficient: 2,
-		MaximumInterval:    time.Minute,
-	},
+	RetryPolicy:         retryUntilBack,
 }
 
 // pageHeartbeatTimeout is how long a SignalBatch attempt may go without a heartbeat before
@@ -102,25 +45,25 @@ const ingestPageHeartbeat = "ingest-page-heartbeat"
 var ingestActs *activities.Ingest // names activity methods; never called directly
 
 // IngestEvents is the workflow of one bulk import.
-func IngestEvents(ctx workflow.Context, in IngestInput) error {
+func IngestEvents(ctx workflow.Context, in IngestStart) error {
 	w := &ingest{In: in}
 	if in.Resume != nil {
 		w.IngestState, w.In.Resume = *in.Resume, nil
 	} else {
-		w.Progress.Status = IngestChecking
+		w.Progress.Status = contract.IngestChecking
 	}
 	return w.run(ctx)
 }
 
 type ingest struct {
-	In IngestInput
+	In IngestStart
 	IngestState
 	// pageOptions are the activity options of SignalBatch (versioned: ingestPageHeartbeat).
 	pageOptions workflow.ActivityOptions
 }
 
 func (w *ingest) run(ctx workflow.Context) error {
-	if err := workflow.SetQueryHandler(ctx, QueryProgress, func() (IngestProgress, error) { return w.Progress, nil }); err != nil {
+	if err := workflow.SetQueryHandler(ctx, contract.QueryProgress, func() (contract.IngestProgress, error) { return w.Progress, nil }); err != nil {
 		return fmt.Errorf("register progress query: %w", err)
 	}
 	ctx = workflow.WithActivityOptions(ctx, ingestOptions)
@@ -129,7 +72,7 @@ func (w *ingest) run(ctx workflow.Context) error {
 		// Only the pages heartbeat: CheckImport is one long query that cannot.
 		w.pageOptions.HeartbeatTimeout = pageHeartbeatTimeout
 	}
-	if w.Progress.Status == IngestChecking {
+	if w.Progress.Status == contract.IngestChecking {
 		if err := w.check(ctx); err != nil {
 			return err
 		}
@@ -139,7 +82,7 @@ func (w *ingest) run(ctx workflow.Context) error {
 				return err
 			}
 		}
-		if err := w.setStatus(ctx, IngestSignaling, []string{IngestChecking, IngestHeld}); err != nil {
+		if err := w.setStatus(ctx, contract.IngestSignaling, []string{contract.IngestChecking, contract.IngestHeld}); err != nil {
 			return err
 		}
 	}
@@ -147,7 +90,7 @@ func (w *ingest) run(ctx workflow.Context) error {
 	for pages := 0; ; pages++ {
 		if pages == ingestPagesPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
 			state := w.IngestState
-			return workflow.NewContinueAsNewError(ctx, IngestWorkflowName, IngestInput{ImportID: w.In.ImportID, Resume: &state})
+			return workflow.NewContinueAsNewError(ctx, contract.IngestWorkflowName, IngestStart{IngestInput: w.In.IngestInput, Resume: &state})
 		}
 		more, err := w.signalPage(ctx)
 		if err != nil {
@@ -157,7 +100,7 @@ func (w *ingest) run(ctx workflow.Context) error {
 			break
 		}
 	}
-	if err := w.setStatus(ctx, IngestDone, []string{IngestSignaling}); err != nil {
+	if err := w.setStatus(ctx, contract.IngestDone, []string{contract.IngestSignaling}); err != nil {
 		return err
 	}
 	workflow.GetLogger(ctx).Info("import signaled", "import_id", w.In.ImportID, "events", w.Progress.Done)
@@ -190,17 +133,17 @@ func (w *ingest) hold() bool {
 // awaitDecision holds the import until an operator approves or rejects it. A rejected
 // import's events are discarded; it reports whether that happened.
 func (w *ingest) awaitDecision(ctx workflow.Context) (rejected bool, err error) {
-	if err := w.setStatus(ctx, IngestHeld, []string{IngestChecking}); err != nil {
+	if err := w.setStatus(ctx, contract.IngestHeld, []string{contract.IngestChecking}); err != nil {
 		return false, err
 	}
 	workflow.GetLogger(ctx).Warn("import held for an operator", "import_id", w.In.ImportID,
 		"events", w.Progress.Events, "backwards", w.Progress.Backwards, "inconsistent", w.Progress.Inconsistent)
-	var d ImportDecision
+	var d contract.ImportDecision
 	sel := workflow.NewSelector(ctx)
-	sel.AddReceive(workflow.GetSignalChannel(ctx, SignalApprove), func(c workflow.ReceiveChannel, _ bool) {
+	sel.AddReceive(workflow.GetSignalChannel(ctx, contract.SignalApprove), func(c workflow.ReceiveChannel, _ bool) {
 		c.Receive(ctx, &d)
 	})
-	sel.AddReceive(workflow.GetSignalChannel(ctx, SignalReject), func(c workflow.ReceiveChannel, _ bool) {
+	sel.AddReceive(workflow.GetSignalChannel(ctx, contract.SignalReject), func(c workflow.ReceiveChannel, _ bool) {
 		c.Receive(ctx, &d)
 		rejected = true
 	})
@@ -215,7 +158,7 @@ func (w *ingest) awaitDecision(ctx workflow.Context) (rejected bool, err error) 
 	if err != nil {
 		return true, err
 	}
-	w.Progress.Status = IngestRejected
+	w.Progress.Status = contract.IngestRejected
 	return true, nil
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/codec"
 	"github.com/ballotflow/ballotflow/workflows"
+	"github.com/ballotflow/ballotflow/workflows/contract"
 )
 
 // The ingestion workflow runs in the SDK's test environment against a fake import: a number
@@ -47,7 +48,7 @@ func newIngest(t *testing.T, checked activities.ImportChecked) *fakeImport {
 	env := suite.NewTestWorkflowEnvironment()
 	env.SetStartTime(day(0, 9, 0))
 	f := &fakeImport{env: env, checked: checked}
-	env.RegisterWorkflowWithOptions(workflows.IngestEvents, workflow.RegisterOptions{Name: workflows.IngestWorkflowName})
+	env.RegisterWorkflowWithOptions(workflows.IngestEvents, workflow.RegisterOptions{Name: contract.IngestWorkflowName})
 	env.RegisterActivityWithOptions(f.CheckImport, activity.RegisterOptions{Name: "CheckImport"})
 	env.RegisterActivityWithOptions(f.SetImportStatus, activity.RegisterOptions{Name: "SetImportStatus"})
 	env.RegisterActivityWithOptions(f.SignalBatch, activity.RegisterOptions{Name: "SignalBatch"})
@@ -87,18 +88,18 @@ func (f *fakeImport) DiscardImport(_ context.Context, in activities.DiscardImpor
 	return f.checked.Events, nil
 }
 
-func (f *fakeImport) progress(t *testing.T) workflows.IngestProgress {
+func (f *fakeImport) progress(t *testing.T) contract.IngestProgress {
 	t.Helper()
-	v, err := f.env.QueryWorkflow(workflows.QueryProgress)
+	v, err := f.env.QueryWorkflow(contract.QueryProgress)
 	require.NoError(t, err)
-	var p workflows.IngestProgress
+	var p contract.IngestProgress
 	require.NoError(t, v.Get(&p))
 	return p
 }
 
 func (f *fakeImport) run(t *testing.T) {
 	t.Helper()
-	f.env.ExecuteWorkflow(workflows.IngestWorkflowName, workflows.IngestInput{ImportID: 7})
+	f.env.ExecuteWorkflow(contract.IngestWorkflowName, contract.IngestInput{ImportID: 7})
 	require.True(t, f.env.IsWorkflowCompleted())
 	require.NoError(t, f.env.GetWorkflowError())
 }
@@ -123,9 +124,9 @@ func TestIngestSignalsPagesAtTheConfiguredRate(t *testing.T) {
 	for i := 1; i < len(f.pageTimes); i++ {
 		require.GreaterOrEqual(t, f.pageTimes[i].Sub(f.pageTimes[i-1]), time.Second, "100 events at 100/s take a second")
 	}
-	require.Equal(t, []string{workflows.IngestSignaling, workflows.IngestDone}, f.statuses)
+	require.Equal(t, []string{contract.IngestSignaling, contract.IngestDone}, f.statuses)
 	p := f.progress(t)
-	require.Equal(t, workflows.IngestProgress{Status: workflows.IngestDone, Events: 1200, Done: 1200, Remaining: 0,
+	require.Equal(t, contract.IngestProgress{Status: contract.IngestDone, Events: 1200, Done: 1200, Remaining: 0,
 		Duplicates: 3, Rejected: 2, Backwards: 1, Rate: 100}, p)
 
 	// The check applies the workflow's own status graph.
@@ -142,20 +143,20 @@ func TestIngestSignalsPagesAtTheConfiguredRate(t *testing.T) {
 // held: nothing is signaled until an operator approves, and then everything is.
 func TestHeldImportWaitsForApproval(t *testing.T) {
 	f := newIngest(t, checked(100, 30, 2, 1000, 500))
-	var atHold workflows.IngestProgress
+	var atHold contract.IngestProgress
 	var pagesAtHold int
 	f.env.RegisterDelayedCallback(func() {
 		atHold = f.progress(t)
 		f.mu.Lock()
 		pagesAtHold = len(f.pages)
 		f.mu.Unlock()
-		f.env.SignalWorkflow(workflows.SignalApprove, workflows.ImportDecision{By: "key:oper1"})
+		f.env.SignalWorkflow(contract.SignalApprove, contract.ImportDecision{By: "key:oper1"})
 	}, 6*time.Hour)
 	f.run(t)
 
-	require.Equal(t, workflows.IngestHeld, atHold.Status)
+	require.Equal(t, contract.IngestHeld, atHold.Status)
 	require.Zero(t, pagesAtHold, "a held import signals nothing")
-	require.Equal(t, []string{workflows.IngestHeld, workflows.IngestSignaling, workflows.IngestDone}, f.statuses)
+	require.Equal(t, []string{contract.IngestHeld, contract.IngestSignaling, contract.IngestDone}, f.statuses)
 	require.NotEmpty(t, f.pages)
 	require.GreaterOrEqual(t, f.pageTimes[0].Sub(day(0, 9, 0)), 6*time.Hour)
 	p := f.progress(t)
@@ -168,15 +169,15 @@ func TestHeldImportWaitsForApproval(t *testing.T) {
 func TestRejectedImportIsNeverSignaled(t *testing.T) {
 	f := newIngest(t, checked(100, 0, 6, 1000, 500))
 	f.env.RegisterDelayedCallback(func() {
-		f.env.SignalWorkflow(workflows.SignalReject, workflows.ImportDecision{By: "key:oper2"})
+		f.env.SignalWorkflow(contract.SignalReject, contract.ImportDecision{By: "key:oper2"})
 	}, time.Hour)
 	f.run(t)
 
 	require.Empty(t, f.pages)
 	require.Equal(t, []activities.DiscardImportInput{{ImportID: 7, DecidedBy: "key:oper2"}}, f.discarded)
-	require.Equal(t, []string{workflows.IngestHeld}, f.statuses, "DiscardImport records the rejection itself")
+	require.Equal(t, []string{contract.IngestHeld}, f.statuses, "DiscardImport records the rejection itself")
 	p := f.progress(t)
-	require.Equal(t, workflows.IngestRejected, p.Status)
+	require.Equal(t, contract.IngestRejected, p.Status)
 	require.Zero(t, p.Done)
 	require.Equal(t, 100, p.Remaining)
 }
@@ -191,7 +192,7 @@ func TestImportsBelowTheThresholdAreNotHeld(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			f := newIngest(t, c)
 			f.run(t)
-			require.Equal(t, []string{workflows.IngestSignaling, workflows.IngestDone}, f.statuses)
+			require.Equal(t, []string{contract.IngestSignaling, contract.IngestDone}, f.statuses)
 			require.Equal(t, c.Events, f.progress(t).Done)
 		})
 	}
@@ -200,26 +201,26 @@ func TestImportsBelowTheThresholdAreNotHeld(t *testing.T) {
 // A long import continues as new every few thousand pages with its place and counts.
 func TestLongImportContinuesAsNewWhereItWas(t *testing.T) {
 	f := newIngest(t, checked(2500, 0, 0, 1e9, 1))
-	f.env.ExecuteWorkflow(workflows.IngestWorkflowName, workflows.IngestInput{ImportID: 7})
+	f.env.ExecuteWorkflow(contract.IngestWorkflowName, contract.IngestInput{ImportID: 7})
 	var can *workflow.ContinueAsNewError
 	require.True(t, errors.As(f.env.GetWorkflowError(), &can), "want continue-as-new, got %v", f.env.GetWorkflowError())
-	var next workflows.IngestInput
+	var next workflows.IngestStart
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
 	require.Equal(t, int64(7), next.ImportID)
 	require.NotNil(t, next.Resume)
 	require.Equal(t, int64(2000), next.Resume.AfterID)
 	require.Equal(t, 2000, next.Resume.Progress.Done)
 	require.Equal(t, 500, next.Resume.Progress.Remaining)
-	require.Equal(t, workflows.IngestSignaling, next.Resume.Progress.Status)
+	require.Equal(t, contract.IngestSignaling, next.Resume.Progress.Status)
 
 	// The next run picks up after event 2000 without checking again.
 	f2 := newIngest(t, f.checked)
-	f2.env.ExecuteWorkflow(workflows.IngestWorkflowName, next)
+	f2.env.ExecuteWorkflow(contract.IngestWorkflowName, next)
 	require.NoError(t, f2.env.GetWorkflowError())
 	require.Nil(t, f2.rules, "a resumed import is not checked again")
 	require.Equal(t, int64(2000), f2.pages[0].AfterID)
 	require.Equal(t, 2500, f2.progress(t).Done)
-	require.Equal(t, []string{workflows.IngestDone}, f2.statuses)
+	require.Equal(t, []string{contract.IngestDone}, f2.statuses)
 }
 
 // Each page of an import is scheduled with a short heartbeat timeout, so a page whose worker
@@ -249,7 +250,7 @@ func TestImportsStartedBeforePageHeartbeatsKeepTheirOptions(t *testing.T) {
 	for _, hb := range f.pageHeartbeats {
 		require.Zero(t, hb)
 	}
-	require.Equal(t, []string{workflows.IngestSignaling, workflows.IngestDone}, f.statuses)
+	require.Equal(t, []string{contract.IngestSignaling, contract.IngestDone}, f.statuses)
 }
 
 // TestReplayCommittedIngestHistories replays the committed histories of import workflows,
@@ -274,7 +275,7 @@ func TestReplayCommittedIngestHistories(t *testing.T) {
 			require.NoError(t, err)
 			replayer, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{DataConverter: pc.DataConverter()})
 			require.NoError(t, err)
-			replayer.RegisterWorkflowWithOptions(workflows.IngestEvents, workflow.RegisterOptions{Name: workflows.IngestWorkflowName})
+			replayer.RegisterWorkflowWithOptions(workflows.IngestEvents, workflow.RegisterOptions{Name: contract.IngestWorkflowName})
 			require.NoError(t, replayer.ReplayWorkflowHistory(nil, history))
 		})
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ballotflow/ballotflow/internal/codec"
 	"github.com/ballotflow/ballotflow/workflows"
+	"github.com/ballotflow/ballotflow/workflows/contract"
 )
 
 // TestReplayCommittedHistories replays the histories of representative ballots recorded by
@@ -37,7 +38,7 @@ func TestReplayCommittedHistories(t *testing.T) {
 			require.NoError(t, err)
 			replayer, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{DataConverter: pc.DataConverter()})
 			require.NoError(t, err)
-			replayer.RegisterWorkflowWithOptions(workflows.Ballot, workflow.RegisterOptions{Name: workflows.WorkflowName})
+			replayer.RegisterWorkflowWithOptions(workflows.Ballot, workflow.RegisterOptions{Name: contract.BallotWorkflowName})
 			require.NoError(t, replayer.ReplayWorkflowHistory(nil, history))
 		})
 	}

@@ -18,8 +18,8 @@ import (
 	"github.com/ballotflow/ballotflow/internal/app"
 	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/config"
+	"github.com/ballotflow/ballotflow/internal/fileimport"
 	"github.com/ballotflow/ballotflow/internal/intake"
-	"github.com/ballotflow/ballotflow/internal/roll"
 	"github.com/ballotflow/ballotflow/internal/store"
 	"github.com/ballotflow/ballotflow/worker"
 )
@@ -85,7 +85,7 @@ or as the state when none is given.`,
 			res, err := svc.ImportEvents(ctx, caller, file.in, opts)
 			file.progressDone(res.Rows)
 			if err != nil {
-				var fe *roll.FieldError
+				var fe *fileimport.FileError
 				if errors.As(err, &fe) || res.ImportID == 0 {
 					return err
 				}
@@ -239,16 +239,7 @@ func printEventProgress(w io.Writer, r intake.ImportResult, read, size int64, el
 func printEventSummary(w io.Writer, r intake.ImportResult) {
 	fmt.Fprintf(w, "import %d (workflow %s): %d rows: %d accepted, %d duplicates, %d rejected\n",
 		r.ImportID, r.WorkflowID, r.Rows, r.Accepted, r.Duplicates, r.Rejected)
-	for _, rej := range r.Rejections {
-		field := rej.Field
-		if field == "" {
-			field = "-"
-		}
-		fmt.Fprintf(w, "line %d: %s: %s\n", rej.Line, field, rej.Reason)
-	}
-	if r.RejectionsTruncated {
-		fmt.Fprintf(w, "(only the first %d rejections are listed)\n", len(r.Rejections))
-	}
+	printRejections(w, r.Result)
 }
 
 func isTerminal(w io.Writer) bool {

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ballotflow/ballotflow/internal/ballot"
+	"github.com/ballotflow/ballotflow/internal/fileimport"
 	"github.com/ballotflow/ballotflow/internal/roll"
 	"github.com/ballotflow/ballotflow/internal/store"
 )
@@ -72,7 +73,7 @@ func fileImportCommand(use, short, long string, load importFunc) *cobra.Command 
 				res, err := load(ctx, st, file.in, opts)
 				file.progressDone(res.Rows)
 				if err != nil {
-					var fe *roll.FieldError
+					var fe *fileimport.FileError
 					if errors.As(err, &fe) || errors.Is(err, store.ErrImportRunning) {
 						return err
 					}
@@ -90,15 +91,15 @@ func fileImportCommand(use, short, long string, load importFunc) *cobra.Command 
 }
 
 // fileFormat is the --format asked for, or the one the file's extension says.
-func fileFormat(path, flag string) (roll.Format, error) {
+func fileFormat(path, flag string) (fileimport.Format, error) {
 	if flag != "" {
-		return roll.ParseFormat(flag)
+		return fileimport.ParseFormat(flag)
 	}
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".csv":
-		return roll.CSV, nil
+		return fileimport.CSV, nil
 	case ".ndjson", ".jsonl":
-		return roll.NDJSON, nil
+		return fileimport.NDJSON, nil
 	}
 	return "", errors.New("cannot tell the file's format from its name: pass --format csv or --format ndjson")
 }
@@ -125,7 +126,7 @@ func defaultState(ctx context.Context, st *store.Store, state string) (string, e
 // the progress line, its size (-1 when unknown), and whether stderr is a terminal that
 // shows that line.
 type importFile struct {
-	format     roll.Format
+	format     fileimport.Format
 	in         *countingReader
 	size       int64
 	stderr     io.Writer
@@ -201,7 +202,7 @@ func printProgress(w io.Writer, r roll.Result, read, size int64, elapsed time.Du
 		where, r.Rows, rate, r.Inserted, r.Updated, r.Unchanged, r.Rejected)
 }
 
-// printSummary prints the counts, then each listed rejection as "line N: field: reason".
+// printSummary prints the counts, then the listed rejections.
 func printSummary(w io.Writer, r roll.Result) {
 	fmt.Fprintf(w, "%d rows: %d inserted, %d updated, %d unchanged, %d rejected\n",
 		r.Rows, r.Inserted, r.Updated, r.Unchanged, r.Rejected)
@@ -209,6 +210,11 @@ func printSummary(w io.Writer, r roll.Result) {
 		fmt.Fprintf(w, "%d voters enrolled for email; %d subscriptions turned off for confidential voters\n",
 			r.Enrolled, r.ConfidentialOptOuts)
 	}
+	printRejections(w, r.Result)
+}
+
+// printRejections prints each listed rejection of an import as "line N: field: reason".
+func printRejections(w io.Writer, r fileimport.Result) {
 	for _, rej := range r.Rejections {
 		field := rej.Field
 		if field == "" {

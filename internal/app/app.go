@@ -18,12 +18,10 @@ import (
 
 	"github.com/ballotflow/ballotflow/activities"
 	"github.com/ballotflow/ballotflow/apiserver"
-	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/codec"
 	"github.com/ballotflow/ballotflow/internal/config"
 	"github.com/ballotflow/ballotflow/internal/intake"
 	"github.com/ballotflow/ballotflow/internal/metrics"
-	"github.com/ballotflow/ballotflow/internal/prefs"
 	"github.com/ballotflow/ballotflow/internal/providers"
 	"github.com/ballotflow/ballotflow/internal/store"
 	"github.com/ballotflow/ballotflow/worker"
@@ -73,18 +71,12 @@ func StartWorker(cfg config.Config, st *store.Store, tc client.Client, sandboxUR
 			Store: st, Email: sg, Phone: tw,
 			TwilioStatusCallbackURL: cfg.PublicURL + apiserver.PathTwilioStatus,
 			TwilioVoiceURL:          cfg.PublicURL + apiserver.PathTwilioVoice,
-			AddressRefused: func(ctx context.Context, voterRef int64, channel string) error {
-				reason := prefs.ReasonSMSBounce
-				if channel == ballot.ChannelEmail {
-					reason = prefs.ReasonEmailBounce
-				}
-				return prefs.Notify(ctx, tc, st, voterRef, reason)
-			},
-			Logger: logger.With("component", "activities"),
+			Temporal:                tc,
+			Logger:                  logger.With("component", "activities"),
 		},
 		Rates:  worker.Rates{EmailPerSecond: cfg.EmailRate, SMSPerSecond: cfg.SMSRate, VoicePerSecond: cfg.VoiceRate},
 		Intake: in,
-		Ingest: &activities.Ingest{Store: st, Signal: in.SignalStored, Rate: cfg.IngestRate, HoldShare: cfg.ImportHoldShare,
+		Ingest: &activities.Ingest{Store: st, Intake: in, Rate: cfg.IngestRate, HoldShare: cfg.ImportHoldShare,
 			Logger: logger.With("component", "ingest")},
 		Logger: logger.With("component", "worker"),
 	})

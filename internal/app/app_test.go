@@ -24,7 +24,7 @@ import (
 	"github.com/ballotflow/ballotflow/internal/sandbox"
 	"github.com/ballotflow/ballotflow/internal/store"
 	"github.com/ballotflow/ballotflow/internal/testdb"
-	"github.com/ballotflow/ballotflow/workflows"
+	"github.com/ballotflow/ballotflow/workflows/contract"
 )
 
 // startDev runs the whole dev stack (embedded Temporal, worker, API, sandbox) on free ports
@@ -136,7 +136,7 @@ func TestOneBallotEndToEnd(t *testing.T) {
 
 	q, err := d.Temporal.QueryWorkflow(ctx, workflowID, "", ballot.QueryStatus)
 	require.NoError(t, err)
-	var view workflows.BallotView
+	var view contract.BallotView
 	require.NoError(t, q.Get(&view))
 	require.Equal(t, ballot.StatusCounted, view.Status)
 	require.Len(t, view.Timeline, 4)

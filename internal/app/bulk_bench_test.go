@@ -22,10 +22,11 @@ import (
 	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/config"
 	"github.com/ballotflow/ballotflow/internal/demo"
+	"github.com/ballotflow/ballotflow/internal/fileimport"
 	"github.com/ballotflow/ballotflow/internal/roll"
 	"github.com/ballotflow/ballotflow/internal/store"
 	"github.com/ballotflow/ballotflow/internal/testdb"
-	"github.com/ballotflow/ballotflow/workflows"
+	"github.com/ballotflow/ballotflow/workflows/contract"
 )
 
 // BenchmarkBulkEvents posts a county's file of 5,000 "mailed" events for 5,000 voters to
@@ -48,7 +49,7 @@ func BenchmarkBulkEvents(b *testing.B) {
 		fmt.Fprintf(&roll0, "71%07d,Bench,Voter%d,1980-01-%02d,80202,denver,active\n", i, i, 1+i%28)
 	}
 	loaded, err := roll.ImportVoters(ctx, d.Store, strings.NewReader(roll0.String()),
-		roll.Options{State: "CO", Actor: "bench", Format: roll.CSV})
+		roll.Options{State: "CO", Actor: "bench", Format: fileimport.CSV})
 	require.NoError(b, err)
 	require.Equal(b, events, loaded.Inserted)
 
@@ -104,7 +105,7 @@ func BenchmarkBulkEvents(b *testing.B) {
 
 // noopWorkflow takes one status signal and ends: the ceiling of signal-with-start.
 func noopWorkflow(ctx workflow.Context) error {
-	var ev workflows.StatusEvent
+	var ev contract.StatusEvent
 	workflow.GetSignalChannel(ctx, string(ballot.StatusMailed)).Receive(ctx, &ev)
 	return nil
 }
@@ -120,7 +121,7 @@ func signalNoops(ctx context.Context, tc client.Client, round, n int) error {
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				ev := workflows.StatusEvent{EventID: fmt.Sprintf("noop-%d-%d", round, i), Status: ballot.StatusMailed,
+				ev := contract.StatusEvent{EventID: fmt.Sprintf("noop-%d-%d", round, i), Status: ballot.StatusMailed,
 					OccurredAt: time.Now()}
 				_, err := tc.SignalWithStartWorkflow(ctx, fmt.Sprintf("bench-noop/%d/%d", round, i), string(ev.Status), ev,
 					client.StartWorkflowOptions{TaskQueue: "bench-noop"}, "BenchNoop")

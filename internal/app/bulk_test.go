@@ -21,11 +21,11 @@ import (
 	"github.com/ballotflow/ballotflow/internal/app"
 	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/demo"
+	"github.com/ballotflow/ballotflow/internal/fileimport"
 	"github.com/ballotflow/ballotflow/internal/intake"
 	"github.com/ballotflow/ballotflow/internal/metrics"
-	"github.com/ballotflow/ballotflow/internal/roll"
 	"github.com/ballotflow/ballotflow/internal/store"
-	"github.com/ballotflow/ballotflow/workflows"
+	"github.com/ballotflow/ballotflow/workflows/contract"
 )
 
 // bulkVoters adds n active Denver voters to the roll with voter ids 7000NNNNN; the first
@@ -69,7 +69,7 @@ type bulkAnswer struct {
 	Signaled   int    `json:"signaled"`
 	Remaining  int    `json:"remaining"`
 	Backwards  int    `json:"backwards"`
-	Rejections []intake.Rejection
+	Rejections []fileimport.Rejection
 	Error      struct{ Code, Message, Field string }
 }
 
@@ -214,16 +214,16 @@ func TestBulkFileStoresSignalsAndReportsEveryRow(t *testing.T) {
 	require.NoError(t, d.Store.Pool().QueryRow(ctx, `SELECT key FROM ballots WHERE ballot_id = 'DEN-B50'`).Scan(&key))
 	q, err := d.Temporal.QueryWorkflow(ctx, ballot.WorkflowID(demo.ElectionID, key), "", ballot.QueryStatus)
 	require.NoError(t, err)
-	var view workflows.BallotView
+	var view contract.BallotView
 	require.NoError(t, q.Get(&view))
 	require.Equal(t, ballot.StatusMailed, view.Status)
 
 	// Temporal UI shows the import's workflow: its progress query and a memo with the import id.
-	q, err = d.Temporal.QueryWorkflow(ctx, res.WorkflowID, "", workflows.QueryProgress)
+	q, err = d.Temporal.QueryWorkflow(ctx, res.WorkflowID, "", contract.QueryProgress)
 	require.NoError(t, err)
-	var progress workflows.IngestProgress
+	var progress contract.IngestProgress
 	require.NoError(t, q.Get(&progress))
-	require.Equal(t, workflows.IngestProgress{Status: workflows.IngestDone, Events: good, Done: good, Remaining: 0,
+	require.Equal(t, contract.IngestProgress{Status: contract.IngestDone, Events: good, Done: good, Remaining: 0,
 		Duplicates: 2, Rejected: 9, Rate: progress.Rate}, progress)
 	desc, err := d.Temporal.DescribeWorkflowExecution(ctx, res.WorkflowID, "")
 	require.NoError(t, err)
@@ -280,7 +280,7 @@ func TestBulkFilesAreRefusedWholeWhenUnreadable(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, res.Status, res.Body)
 	require.Equal(t, 2, res.Rows)
 	require.Equal(t, 1, res.Accepted)
-	require.Equal(t, []intake.Rejection{{Line: 3, Field: "vote", Code: "invalid_row",
+	require.Equal(t, []fileimport.Rejection{{Line: 3, Field: "vote", Code: "invalid_row",
 		Reason: "unknown field; the fields are " + strings.Join(intake.EventColumns, ", ")}}, res.Rejections)
 }
 
@@ -328,11 +328,11 @@ func TestSuspiciousImportIsHeldUntilAnOperatorDecides(t *testing.T) {
 	_, err := d.Temporal.DescribeWorkflowExecution(ctx, ballot.WorkflowID(demo.ElectionID, ballotKey(t, d, "DEN-H0")), "")
 	var notFound *serviceerror.NotFound
 	require.True(t, errors.As(err, &notFound), "no ballot workflow was started: %v", err)
-	q, err := d.Temporal.QueryWorkflow(ctx, held.WorkflowID, "", workflows.QueryProgress)
+	q, err := d.Temporal.QueryWorkflow(ctx, held.WorkflowID, "", contract.QueryProgress)
 	require.NoError(t, err)
-	var progress workflows.IngestProgress
+	var progress contract.IngestProgress
 	require.NoError(t, q.Get(&progress))
-	require.Equal(t, workflows.IngestHeld, progress.Status)
+	require.Equal(t, contract.IngestHeld, progress.Status)
 	require.Equal(t, 25, progress.Remaining)
 
 	// Scope: another county neither sees nor decides it; the state and operators see it.
@@ -402,13 +402,13 @@ func TestSignalBatchIsIdempotent(t *testing.T) {
 	// Loaded without a Temporal client, so no workflow takes it up while the test drives it.
 	svc := &intake.Service{Store: d.Store}
 	res, err := svc.ImportEvents(ctx, intake.Caller{Role: store.RoleCounty, State: "CO", County: "denver"},
-		strings.NewReader(strings.Join(lines, "\n")), intake.ImportOptions{Format: roll.CSV, Actor: "test"})
+		strings.NewReader(strings.Join(lines, "\n")), intake.ImportOptions{Format: fileimport.CSV, Actor: "test"})
 	require.NoError(t, err)
 	require.Equal(t, 10, res.Accepted)
 
 	signaler := app.NewIntake(d.Store, d.Temporal, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	var calls, crashedRunSignaled atomic.Int32
-	crashing := &activities.Ingest{Store: d.Store, Signal: func(ctx context.Context, e store.UnsignaledEvent) error {
+	crashing := &activities.Ingest{Store: d.Store, Intake: signalFunc(func(ctx context.Context, e store.UnsignaledEvent) error {
 		if calls.Add(1) > 4 {
 			return errors.New("worker killed")
 		}
@@ -417,12 +417,12 @@ func TestSignalBatchIsIdempotent(t *testing.T) {
 			crashedRunSignaled.Add(1)
 		}
 		return err
-	}}
+	})}
 	page := activities.SignalBatchInput{ImportID: res.ImportID, AfterID: 0, Limit: 8}
 	_, err = crashing.SignalBatch(ctx, page)
 	require.ErrorContains(t, err, "worker killed")
 
-	ing := &activities.Ingest{Store: d.Store, Signal: signaler.SignalStored}
+	ing := &activities.Ingest{Store: d.Store, Intake: signaler}
 	first, err := ing.SignalBatch(ctx, page)
 	require.NoError(t, err)
 	second, err := ing.SignalBatch(ctx, page)
@@ -446,12 +446,12 @@ func TestSignalBatchIsIdempotent(t *testing.T) {
 			if err != nil {
 				return false
 			}
-			var v workflows.BallotView
+			var v contract.BallotView
 			return q.Get(&v) == nil && len(v.Timeline) == 1
 		}, 30*time.Second, 50*time.Millisecond)
 		q, err := d.Temporal.QueryWorkflow(ctx, ballot.WorkflowID(demo.ElectionID, key), "", ballot.QueryStatus)
 		require.NoError(t, err)
-		var v workflows.BallotView
+		var v contract.BallotView
 		require.NoError(t, q.Get(&v))
 		require.Empty(t, v.Ignored, "no event reached a ballot twice")
 	}

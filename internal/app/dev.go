@@ -28,7 +28,7 @@ import (
 	"github.com/ballotflow/ballotflow/internal/sandbox"
 	"github.com/ballotflow/ballotflow/internal/store"
 	"github.com/ballotflow/ballotflow/worker"
-	"github.com/ballotflow/ballotflow/workflows"
+	"github.com/ballotflow/ballotflow/workflows/contract"
 )
 
 // DevOptions adjusts the dev stack for tests.
@@ -68,9 +68,9 @@ type Dev struct {
 
 // SearchAttributes are the custom search attributes ballot workflows use.
 var SearchAttributes = map[string]enumspb.IndexedValueType{
-	workflows.SearchBallotStatus.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-	workflows.SearchCounty.GetName():       enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-	workflows.SearchElectionID.GetName():   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	contract.SearchBallotStatus.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	contract.SearchCounty.GetName():       enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	contract.SearchElectionID.GetName():   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 }
 
 // StartDev starts everything and seeds the demo data. Stop undoes it.

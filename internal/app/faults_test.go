@@ -29,7 +29,7 @@ import (
 	"github.com/ballotflow/ballotflow/internal/sandbox"
 	"github.com/ballotflow/ballotflow/internal/store"
 	"github.com/ballotflow/ballotflow/internal/testdb"
-	"github.com/ballotflow/ballotflow/workflows"
+	"github.com/ballotflow/ballotflow/workflows/contract"
 )
 
 // faultWait bounds every wait in these tests. Retries after a failed attempt follow the
@@ -106,20 +106,20 @@ func statuses(rs []sandbox.Request) []int {
 }
 
 // viewOf queries a ballot workflow; false while the query does not answer.
-func viewOf(t *testing.T, d *app.Dev, workflowID string) (workflows.BallotView, bool) {
+func viewOf(t *testing.T, d *app.Dev, workflowID string) (contract.BallotView, bool) {
 	t.Helper()
 	q, err := d.Temporal.QueryWorkflow(context.Background(), workflowID, "", ballot.QueryStatus)
 	if err != nil {
-		return workflows.BallotView{}, false
+		return contract.BallotView{}, false
 	}
-	var v workflows.BallotView
+	var v contract.BallotView
 	return v, q.Get(&v) == nil
 }
 
 // settledOn waits until the ballot's notice seq on channel has an outcome, and returns it.
-func settledOn(t *testing.T, d *app.Dev, workflowID string, seq int, channel string) workflows.DeliveryOutcome {
+func settledOn(t *testing.T, d *app.Dev, workflowID string, seq int, channel string) contract.DeliveryOutcome {
 	t.Helper()
-	var got workflows.DeliveryOutcome
+	var got contract.DeliveryOutcome
 	require.Eventually(t, func() bool {
 		v, ok := viewOf(t, d, workflowID)
 		if !ok {
@@ -392,7 +392,7 @@ func TestPermanentRefusals(t *testing.T) {
 		// Meanwhile Pat asks for calls too (as the portal does: store, then tell the ballot).
 		reachAnyHour(t, d, ref, "voice", landline)
 		require.NoError(t, d.Temporal.SignalWorkflow(ctx, workflowID, "", ballot.SignalPreferencesChanged,
-			workflows.PreferencesChanged{Reason: "portal"}))
+			contract.PreferencesChanged{Reason: "portal"}))
 
 		require.Equal(t, "failed", settledOn(t, d, workflowID, 1, "sms").Outcome)
 		require.Equal(t, "sent", settledOn(t, d, workflowID, 1, "voice").Outcome)
@@ -532,7 +532,7 @@ func TestAcceptedWhileDatabaseConnectionsDie(t *testing.T) {
 // requireSentOnce: the notice was sent, by this attempt or by an earlier one whose provider
 // accepted it and whose end (here: the write of the provider's id) was lost; the provider's
 // callback settled the delivery then, and the retry did not send again.
-func requireSentOnce(t *testing.T, o workflows.DeliveryOutcome) {
+func requireSentOnce(t *testing.T, o contract.DeliveryOutcome) {
 	t.Helper()
 	require.Contains(t, []string{"sent", "already_sent"}, o.Outcome, "notice %d on %s", o.Seq, o.Channel)
 }

@@ -20,7 +20,7 @@ import (
 	"github.com/ballotflow/ballotflow/internal/demo"
 	"github.com/ballotflow/ballotflow/internal/sandbox"
 	"github.com/ballotflow/ballotflow/internal/store"
-	"github.com/ballotflow/ballotflow/workflows"
+	"github.com/ballotflow/ballotflow/workflows/contract"
 )
 
 // historiesDir holds the committed histories that workflows' replay test replays, so that a
@@ -116,7 +116,7 @@ func waitIdle(t *testing.T, d *app.Dev, workflowID string) {
 		if err != nil {
 			return strings.Contains(err.Error(), "completed") // a final status ended it
 		}
-		var v workflows.BallotView
+		var v contract.BallotView
 		return q.Get(&v) == nil && len(v.Pending) == 0
 	}, 30*time.Second, 50*time.Millisecond)
 }

@@ -22,24 +22,32 @@ import (
 	"github.com/ballotflow/ballotflow/internal/app"
 	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/demo"
+	"github.com/ballotflow/ballotflow/internal/fileimport"
 	"github.com/ballotflow/ballotflow/internal/intake"
-	"github.com/ballotflow/ballotflow/internal/roll"
 	"github.com/ballotflow/ballotflow/internal/store"
 	"github.com/ballotflow/ballotflow/worker"
 	"github.com/ballotflow/ballotflow/workflows"
+	"github.com/ballotflow/ballotflow/workflows/contract"
 )
 
 // ingestKillQueue is a task queue only the workers of TestWorkerKilledMidIngestion poll, so
 // the test decides which worker runs the import's pages.
 const ingestKillQueue = "test-ingest-kill"
 
-// ingestWorker runs the IngestEvents workflow and its activities on ingestKillQueue with
-// signal as the Ingest's Signal.
-func ingestWorker(t *testing.T, d *app.Dev, signal func(context.Context, store.UnsignaledEvent) error) sdkworker.Worker {
+// signalFunc lets a test put its own step (a hang, a crash) around intake's SignalStored.
+type signalFunc func(context.Context, store.UnsignaledEvent) error
+
+func (f signalFunc) SignalStored(ctx context.Context, e store.UnsignaledEvent) error {
+	return f(ctx, e)
+}
+
+// ingestWorker runs the IngestEvents workflow and its activities on ingestKillQueue, with
+// signal in place of intake's SignalStored.
+func ingestWorker(t *testing.T, d *app.Dev, signal signalFunc) sdkworker.Worker {
 	t.Helper()
 	w := sdkworker.New(d.Temporal, ingestKillQueue, sdkworker.Options{})
-	w.RegisterWorkflowWithOptions(workflows.IngestEvents, workflow.RegisterOptions{Name: workflows.IngestWorkflowName})
-	w.RegisterActivity(&activities.Ingest{Store: d.Store, Signal: signal, Rate: 1000,
+	w.RegisterWorkflowWithOptions(workflows.IngestEvents, workflow.RegisterOptions{Name: contract.IngestWorkflowName})
+	w.RegisterActivity(&activities.Ingest{Store: d.Store, Intake: signal, Rate: 1000,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	require.NoError(t, w.Start())
 	return w
@@ -62,7 +70,7 @@ func TestWorkerKilledMidIngestion(t *testing.T) {
 	}
 	// Loaded without a Temporal client; the test starts the workflow on its own queue.
 	res, err := (&intake.Service{Store: d.Store}).ImportEvents(ctx, intake.Caller{Role: store.RoleCounty, State: "CO",
-		County: "denver"}, strings.NewReader(strings.Join(lines, "\n")), intake.ImportOptions{Format: roll.CSV, Actor: "test"})
+		County: "denver"}, strings.NewReader(strings.Join(lines, "\n")), intake.ImportOptions{Format: fileimport.CSV, Actor: "test"})
 	require.NoError(t, err)
 	require.Equal(t, events, res.Accepted)
 
@@ -84,7 +92,7 @@ func TestWorkerKilledMidIngestion(t *testing.T) {
 		return signaler.SignalStored(ctx, e)
 	})
 	_, err = d.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: ballot.IngestWorkflowID(res.ImportID),
-		TaskQueue: ingestKillQueue}, workflows.IngestWorkflowName, workflows.IngestInput{ImportID: res.ImportID})
+		TaskQueue: ingestKillQueue}, contract.IngestWorkflowName, contract.IngestInput{ImportID: res.ImportID})
 	require.NoError(t, err)
 	select {
 	case <-hung:
@@ -148,7 +156,7 @@ func requireAppliedOnce(t *testing.T, d *app.Dev, events map[string]string) (rep
 		signals := signalsIn(t, d, workflowID)
 		require.GreaterOrEqual(t, signals, 1, "%s got its event", workflowID)
 		repeated += signals - 1
-		var view workflows.BallotView
+		var view contract.BallotView
 		require.Eventually(t, func() bool {
 			var ok bool
 			view, ok = viewOf(t, d, workflowID)

@@ -14,7 +14,7 @@ import (
 	"github.com/ballotflow/ballotflow/internal/demo"
 	"github.com/ballotflow/ballotflow/internal/intake"
 	"github.com/ballotflow/ballotflow/internal/store"
-	"github.com/ballotflow/ballotflow/workflows"
+	"github.com/ballotflow/ballotflow/workflows/contract"
 )
 
 // operatorKey creates an operator key on the running stack and returns it with its prefix.
@@ -48,10 +48,10 @@ func TestCountyAssistedOptOutStopsAWaitingText(t *testing.T) {
 	require.Equal(t, intake.Accepted, resp.Results[0].Result)
 	workflowID := resp.Results[0].WorkflowID
 
-	view := func() workflows.BallotView {
+	view := func() contract.BallotView {
 		q, err := d.Temporal.QueryWorkflow(ctx, workflowID, "", ballot.QueryStatus)
 		require.NoError(t, err)
-		var v workflows.BallotView
+		var v contract.BallotView
 		require.NoError(t, q.Get(&v))
 		return v
 	}

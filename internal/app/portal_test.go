@@ -19,7 +19,7 @@ import (
 	"github.com/ballotflow/ballotflow/internal/demo"
 	"github.com/ballotflow/ballotflow/internal/intake"
 	"github.com/ballotflow/ballotflow/internal/sandbox"
-	"github.com/ballotflow/ballotflow/workflows"
+	"github.com/ballotflow/ballotflow/workflows/contract"
 )
 
 // portalCall sends one portal request to the running stack and decodes the JSON answer.
@@ -174,10 +174,10 @@ func TestPortalPreferenceChangeReplansAWaitingNotice(t *testing.T) {
 	require.Equal(t, intake.Accepted, resp.Results[0].Result)
 	workflowID := resp.Results[0].WorkflowID
 
-	pendingSMS := func() *workflows.PendingNotice {
+	pendingSMS := func() *contract.PendingNotice {
 		q, err := d.Temporal.QueryWorkflow(ctx, workflowID, "", ballot.QueryStatus)
 		require.NoError(t, err)
-		var view workflows.BallotView
+		var view contract.BallotView
 		require.NoError(t, q.Get(&view))
 		for _, n := range view.Pending {
 			if n.Channel == "sms" {

@@ -16,7 +16,7 @@ import (
 	"github.com/ballotflow/ballotflow/internal/demo"
 	"github.com/ballotflow/ballotflow/internal/intake"
 	"github.com/ballotflow/ballotflow/internal/store"
-	"github.com/ballotflow/ballotflow/workflows"
+	"github.com/ballotflow/ballotflow/workflows/contract"
 )
 
 // TestStateKeysSyncTheRollAndPostForEveryCounty runs through the whole stack what a state
@@ -57,7 +57,7 @@ func TestStateKeysSyncTheRollAndPostForEveryCounty(t *testing.T) {
 		if err != nil {
 			return false
 		}
-		var view workflows.BallotView
+		var view contract.BallotView
 		return q.Get(&view) == nil && view.Status == ballot.StatusMailed && len(view.Pending) == 0
 	}, 30*time.Second, 50*time.Millisecond)
 	b, err := d.Store.BallotByKey(ctx, canceled[strings.LastIndex(canceled, "/")+1:])

@@ -16,7 +16,7 @@ import (
 	"github.com/ballotflow/ballotflow/internal/demo"
 	"github.com/ballotflow/ballotflow/internal/intake"
 	"github.com/ballotflow/ballotflow/internal/store"
-	"github.com/ballotflow/ballotflow/workflows"
+	"github.com/ballotflow/ballotflow/workflows/contract"
 )
 
 // TestProviderWebhooksEndToEnd runs the webhooks against the sandbox providers' signed
@@ -89,7 +89,7 @@ func TestProviderWebhooksEndToEnd(t *testing.T) {
 		if err != nil {
 			return false
 		}
-		var view workflows.BallotView
+		var view contract.BallotView
 		return q.Get(&view) == nil && view.Status == ballot.StatusAccepted && len(view.Pending) == 0
 	}, 30*time.Second, 100*time.Millisecond)
 	require.Len(t, outboxFor(d, "sms", maria.SMS), 2, "nothing texted after STOP")

@@ -2,16 +2,14 @@ package intake
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
 	"time"
 
 	"github.com/ballotflow/ballotflow/internal/ballot"
+	"github.com/ballotflow/ballotflow/internal/fileimport"
 	"github.com/ballotflow/ballotflow/internal/metrics"
-	"github.com/ballotflow/ballotflow/internal/roll"
 	"github.com/ballotflow/ballotflow/internal/store"
 	"github.com/ballotflow/ballotflow/internal/workflowclient"
 )
@@ -25,21 +23,20 @@ import (
 // EventColumns are the columns of an events file: the API's event fields.
 var EventColumns = []string{"event_id", "election_id", "voter_id", "ballot_id", "status", "occurred_at", "reason", "cure_deadline"}
 
-var requiredEventColumns = EventColumns[:6]
+// eventColumns are EventColumns as the file reader takes them: all but reason and
+// cure_deadline are required in a CSV header.
+var eventColumns = fileimport.Columns(EventColumns, 6)
 
-// Bulk defaults.
-const (
-	DefaultImportBatch = 10_000
-	// MaxRejectionsListed is how many rejections an ImportResult lists; all are counted.
-	MaxRejectionsListed = store.MaxImportRejectionsKept
-)
+// Every listed rejection of an import is kept for GET /v1/imports/{id}: the store must keep
+// at least as many as a Result lists (this constant fails to compile otherwise).
+const _ = uint(store.MaxImportRejectionsKept - fileimport.MaxRejectionsListed)
 
 // ImportOptions says how to load an events file.
 type ImportOptions struct {
-	Format roll.Format
+	Format fileimport.Format
 	// Actor names who loads it in the audit log: "key:<prefix>" or "cli:<user>".
 	Actor string
-	// BatchSize is the number of rows per transaction; DefaultImportBatch when 0.
+	// BatchSize is the number of rows per transaction; fileimport.DefaultBatchSize when 0.
 	BatchSize int
 	// Progress, when set, is called after each batch with the totals so far.
 	Progress func(ImportResult)
@@ -50,34 +47,19 @@ type ImportResult struct {
 	ImportID   int64  `json:"import_id"`
 	Status     string `json:"status"`
 	WorkflowID string `json:"workflow_id"`
-	Rows       int    `json:"rows"`
-	Accepted   int    `json:"accepted"`
-	Duplicates int    `json:"duplicates"`
-	Rejected   int    `json:"rejected"`
-	// The first MaxRejectionsListed rejections, by line.
-	Rejections          []Rejection `json:"rejections"`
-	RejectionsTruncated bool        `json:"rejections_truncated,omitempty"`
-	// LastLine is the last line read: where an interrupted load stopped.
-	LastLine int `json:"-"`
-}
-
-// Rejection is a row of a file that was not stored: its line (the header is line 1 of a CSV
-// file), the field at fault, a code and why. It never repeats the row's data.
-type Rejection struct {
-	Line   int    `json:"line"`
-	Field  string `json:"field,omitempty"`
-	Code   string `json:"code"`
-	Reason string `json:"reason"`
+	fileimport.Result
+	Accepted   int `json:"accepted"`
+	Duplicates int `json:"duplicates"`
 }
 
 // ImportEvents loads a file of ballot events for caller (a county or state key, or the
 // command line acting as one) and starts its ingestion workflow. A file that cannot be read
-// at all (no header, an unknown column) is a *roll.FieldError and nothing is stored. An
+// at all (no header, an unknown column) is a *fileimport.FileError and nothing is stored. An
 // error part way (the body broke off, the database went away) comes back with the Result of
 // the batches stored before it; the import is then "failed", and sending the same file again
 // stores the rest and signals every event once.
 func (s *Service) ImportEvents(ctx context.Context, caller Caller, r io.Reader, opts ImportOptions) (res ImportResult, err error) {
-	records, err := roll.NewRecords(r, opts.Format, EventColumns, requiredEventColumns)
+	records, err := fileimport.NewRecords(r, opts.Format, eventColumns)
 	if err != nil {
 		return ImportResult{}, err
 	}
@@ -91,7 +73,7 @@ func (s *Service) ImportEvents(ctx context.Context, caller Caller, r io.Reader, 
 	res.Status = store.ImportLoading
 	res.WorkflowID = ballot.IngestWorkflowID(res.ImportID)
 	defer s.holdLoadLease(ctx, res.ImportID)()
-	res.Rejections = []Rejection{}
+	res.Rejections = []fileimport.Rejection{}
 	defer func() {
 		s.auditImport(ctx, opts.Actor, res, err == nil)
 		metrics.BulkRows.WithLabelValues(Accepted).Add(float64(res.Accepted))
@@ -99,7 +81,7 @@ func (s *Service) ImportEvents(ctx context.Context, caller Caller, r io.Reader, 
 		metrics.BulkRows.WithLabelValues(Rejected).Add(float64(res.Rejected))
 	}()
 
-	if err := s.loadEvents(ctx, caller, scope, records, opts, &res); err != nil {
+	if err := s.importRows(ctx, caller, scope, records, opts, &res); err != nil {
 		if ferr := s.Store.FailEventImport(context.WithoutCancel(ctx), res.ImportID); ferr != nil {
 			s.logger().Error("mark import failed", "import_id", res.ImportID, "error", ferr)
 		}
@@ -120,70 +102,55 @@ func (s *Service) ImportEvents(ctx context.Context, caller Caller, r io.Reader, 
 	return res, nil
 }
 
-// loadEvents reads records to the end, validating each row and storing the valid ones in
-// batches. Reading and validating the next batch overlaps storing this one.
-func (s *Service) loadEvents(ctx context.Context, caller Caller, scope store.EventScope, records *roll.Records,
+// importRows reads records to the end, validating each row as a single post is and storing
+// the valid ones in batches; the listed rejections are kept with the import.
+func (s *Service) importRows(ctx context.Context, caller Caller, scope store.EventScope, records *fileimport.Records,
 	opts ImportOptions, res *ImportResult) error {
-	size := opts.BatchSize
-	if size <= 0 {
-		size = DefaultImportBatch
+	var batchStart time.Time // an upload may take a while: "the future" is judged per batch
+	steps := fileimport.Steps[store.StagedEvent]{
+		BatchSize:      opts.BatchSize,
+		StartBatch:     func() { batchStart = s.now() },
+		UnreadableCode: "invalid_row",
+		Parse: func(line int, values []string) (store.StagedEvent, *fileimport.Rejection) {
+			ev, verr := Validate(eventOf(values), batchStart)
+			if verr != nil {
+				return store.StagedEvent{}, &fileimport.Rejection{Line: line, Field: verr.Field, Code: verr.Code, Reason: verr.Message}
+			}
+			return store.StagedEvent{Line: line, EventID: ev.EventID, ElectionID: ev.ElectionID,
+				VoterID: values[2], BallotID: ev.BallotID, Status: ev.Status, OccurredAt: ev.OccurredAt,
+				Reason: ev.Reason, CureDeadline: ev.CureDeadline}, nil
+		},
+		Store: func(ctx context.Context, b fileimport.Batch[store.StagedEvent]) ([]fileimport.Rejection, error) {
+			counts, err := s.Store.LoadEventBatch(ctx, res.ImportID, scope, store.EventBatch{
+				Rows: b.Rows, Events: b.Valid, Rejected: len(b.Rejected)})
+			if err != nil {
+				return nil, err
+			}
+			res.Accepted += counts.Accepted
+			res.Duplicates += counts.Duplicates
+			refused := make([]fileimport.Rejection, len(counts.Refused))
+			for i, r := range counts.Refused {
+				refused[i] = refusal(r, caller)
+			}
+			return refused, nil
+		},
+		Listed: func(ctx context.Context, listed []fileimport.Rejection) error {
+			kept := make([]store.ImportRejection, len(listed))
+			for i, r := range listed {
+				kept[i] = store.ImportRejection{Line: r.Line, Field: r.Field, Code: r.Code, Reason: r.Reason}
+			}
+			return s.Store.SaveImportRejections(ctx, res.ImportID, kept)
+		},
 	}
-	readCtx, stopReading := context.WithCancel(ctx)
-	defer stopReading()
-	batches := make(chan eventBatch, 1)
-	go readEventBatches(readCtx, records, size, s.now, batches)
-
-	for b := range batches {
-		if b.err != nil {
-			return b.err
-		}
-		res.LastLine = b.lastLine
-		counts, err := s.Store.LoadEventBatch(ctx, res.ImportID, scope, store.EventBatch{
-			Rows: b.rows, Events: b.valid, Rejected: len(b.rejected)})
-		if err != nil {
-			return err
-		}
-		res.Rows += b.rows
-		res.Accepted += counts.Accepted
-		res.Duplicates += counts.Duplicates
-		rejected := b.rejected
-		for _, r := range counts.Refused {
-			rejected = append(rejected, refusal(r, caller))
-		}
-		if err := s.reject(ctx, res, rejected); err != nil {
-			return err
-		}
-		if opts.Progress != nil {
-			opts.Progress(*res)
-		}
+	if opts.Progress != nil {
+		steps.Progress = func() { opts.Progress(*res) }
 	}
-	return nil
-}
-
-// reject counts a batch's rejections, lists them by line up to MaxRejectionsListed, and keeps
-// them with the import for GET /v1/imports/{id}.
-func (s *Service) reject(ctx context.Context, res *ImportResult, rs []Rejection) error {
-	res.Rejected += len(rs)
-	slices.SortStableFunc(rs, func(a, b Rejection) int { return a.Line - b.Line })
-	room := MaxRejectionsListed - len(res.Rejections)
-	if len(rs) > room {
-		res.RejectionsTruncated = true
-		rs = rs[:room]
-	}
-	if len(rs) == 0 {
-		return nil
-	}
-	res.Rejections = append(res.Rejections, rs...)
-	kept := make([]store.ImportRejection, len(rs))
-	for i, r := range rs {
-		kept[i] = store.ImportRejection{Line: r.Line, Field: r.Field, Code: r.Code, Reason: r.Reason}
-	}
-	return s.Store.SaveImportRejections(ctx, res.ImportID, kept)
+	return fileimport.Run(ctx, records, &res.Result, steps)
 }
 
 // refusal words a row the database refused as the single-event API would, without the
 // row's data.
-func refusal(r store.EventRefusal, caller Caller) Rejection {
+func refusal(r store.EventRefusal, caller Caller) fileimport.Rejection {
 	var e *Error
 	switch r.Code {
 	case store.RefusedUnknownElection:
@@ -206,76 +173,7 @@ func refusal(r store.EventRefusal, caller Caller) Rejection {
 	default:
 		e = &Error{Code: r.Code, Message: "the row was refused (" + r.Code + ")"}
 	}
-	return Rejection{Line: r.Line, Field: e.Field, Code: e.Code, Reason: e.Message}
-}
-
-// eventBatch is a batch of rows as read: the valid ones, and the rejections of the others.
-type eventBatch struct {
-	rows     int
-	lastLine int
-	valid    []store.StagedEvent
-	rejected []Rejection
-	err      error // reading failed; the last batch
-}
-
-// readEventBatches reads and validates records in batches of size rows and sends them on
-// out, which it closes at the end of the file or after a batch with an error. A panic while
-// reading becomes the error of the last batch (a *roll.ReadPanicError): nothing above this
-// goroutine would recover it, and the whole process would go down with one bad row.
-func readEventBatches(ctx context.Context, records *roll.Records, size int, now func() time.Time, out chan<- eventBatch) {
-	defer close(out)
-	send := func(b eventBatch) bool {
-		select {
-		case out <- b:
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}
-	lastLine := 0 // the last line read whole
-	defer func() {
-		if v := recover(); v != nil {
-			send(eventBatch{err: roll.NewReadPanicError(v, lastLine)})
-		}
-	}()
-	b := eventBatch{valid: make([]store.StagedEvent, 0, size)}
-	batchStart := now() // an upload may take a while: "the future" is judged per batch
-	for {
-		rec, err := records.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			send(eventBatch{err: err})
-			return
-		}
-		b.rows++
-		b.lastLine = rec.Line
-		switch {
-		case rec.Bad != nil:
-			b.rejected = append(b.rejected, Rejection{Line: rec.Line, Field: rec.Bad.Field, Code: "invalid_row", Reason: rec.Bad.Reason})
-		default:
-			ev, verr := Validate(eventOf(rec.Values), batchStart)
-			if verr != nil {
-				b.rejected = append(b.rejected, Rejection{Line: rec.Line, Field: verr.Field, Code: verr.Code, Reason: verr.Message})
-				break
-			}
-			b.valid = append(b.valid, store.StagedEvent{Line: rec.Line, EventID: ev.EventID, ElectionID: ev.ElectionID,
-				VoterID: rec.Values[2], BallotID: ev.BallotID, Status: ev.Status, OccurredAt: ev.OccurredAt,
-				Reason: ev.Reason, CureDeadline: ev.CureDeadline})
-		}
-		lastLine = rec.Line
-		if b.rows == size {
-			if !send(b) {
-				return
-			}
-			b = eventBatch{valid: make([]store.StagedEvent, 0, size)}
-			batchStart = now()
-		}
-	}
-	if b.rows > 0 {
-		send(b)
-	}
+	return fileimport.Rejection{Line: r.Line, Field: e.Field, Code: e.Code, Reason: e.Message}
 }
 
 // eventOf is a row's values (in EventColumns order) as an Event.

@@ -11,8 +11,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ballotflow/ballotflow/internal/fileimport"
 	"github.com/ballotflow/ballotflow/internal/intake"
-	"github.com/ballotflow/ballotflow/internal/roll"
 	"github.com/ballotflow/ballotflow/internal/store"
 	"github.com/ballotflow/ballotflow/internal/testdb"
 )
@@ -49,8 +49,8 @@ func TestAPanicReadingAnEventsFileFailsTheImportNotTheProcess(t *testing.T) {
 	}
 	svc := &intake.Service{Store: st, Logger: slog.New(slog.DiscardHandler)}
 	res, err := svc.ImportEvents(ctx, intake.Caller{Role: store.RoleCounty, State: "CO", County: "denver"},
-		&panicAfter{r: strings.NewReader(b.String()), n: b.Len() / 2}, intake.ImportOptions{Format: roll.CSV, Actor: "test", BatchSize: 1000})
-	var panicked *roll.ReadPanicError
+		&panicAfter{r: strings.NewReader(b.String()), n: b.Len() / 2}, intake.ImportOptions{Format: fileimport.CSV, Actor: "test", BatchSize: 1000})
+	var panicked *fileimport.ReadPanicError
 	require.ErrorAs(t, err, &panicked)
 	require.Contains(t, panicked.Panic, "index out of range")
 	require.Positive(t, panicked.Line)

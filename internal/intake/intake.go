@@ -19,7 +19,7 @@ import (
 	"github.com/ballotflow/ballotflow/internal/metrics"
 	"github.com/ballotflow/ballotflow/internal/store"
 	"github.com/ballotflow/ballotflow/internal/workflowclient"
-	"github.com/ballotflow/ballotflow/workflows"
+	"github.com/ballotflow/ballotflow/workflows/contract"
 )
 
 // Event is one county event as posted (JSON field names are the API's).
@@ -285,8 +285,8 @@ func mustParse(rfc3339 string) time.Time {
 	return t.UTC()
 }
 
-func statusEvent(ev Event, at time.Time) workflows.StatusEvent {
-	return workflows.StatusEvent{EventID: ev.EventID, Status: ballot.Status(ev.Status), OccurredAt: at,
+func statusEvent(ev Event, at time.Time) contract.StatusEvent {
+	return contract.StatusEvent{EventID: ev.EventID, Status: ballot.Status(ev.Status), OccurredAt: at,
 		Reason: ev.Reason, CureDeadline: ev.CureDeadline}
 }
 
@@ -296,7 +296,7 @@ func statusEvent(ev Event, at time.Time) workflows.StatusEvent {
 // whose signal can never succeed (its election's canvass is over, Temporal refuses it as
 // invalid) is set aside with the reason, and nil returned: it must not hold up the events
 // after it. A failure that may pass is returned.
-func (s *Service) signal(ctx context.Context, eventRef int64, b store.Ballot, ev workflows.StatusEvent) error {
+func (s *Service) signal(ctx context.Context, eventRef int64, b store.Ballot, ev contract.StatusEvent) error {
 	election, err := s.Store.Election(ctx, b.ElectionID)
 	if errors.Is(err, store.ErrNotFound) {
 		return s.setAside(ctx, eventRef, b, store.SetAsideUnknownElection, "the election is not configured")
@@ -308,7 +308,7 @@ func (s *Service) signal(ctx context.Context, eventRef int64, b store.Ballot, ev
 		return s.setAside(ctx, eventRef, b, store.SetAsideCanvassClosed,
 			"the canvass ended at "+election.CanvassEndsAt.UTC().Format(time.RFC3339))
 	}
-	err = workflowclient.New(s.Temporal).SignalBallot(ctx, workflows.BallotInput{
+	err = workflowclient.New(s.Temporal).SignalBallot(ctx, contract.BallotInput{
 		BallotKey: b.Key, ElectionID: b.ElectionID, State: b.State, County: b.County,
 		CanvassEndsAt: election.CanvassEndsAt,
 	}, ev, s.now())
@@ -386,7 +386,7 @@ func (s *Service) resignalOne(ctx context.Context, u store.UnsignaledEvent) erro
 // the ballot's first event, and marks the event signaled, as a single post does. Doing it
 // again is harmless: ballot workflows ignore an event_id they have seen.
 func (s *Service) SignalStored(ctx context.Context, u store.UnsignaledEvent) error {
-	ev := workflows.StatusEvent{EventID: u.EventID, Status: ballot.Status(u.Status), OccurredAt: u.OccurredAt.UTC(),
+	ev := contract.StatusEvent{EventID: u.EventID, Status: ballot.Status(u.Status), OccurredAt: u.OccurredAt.UTC(),
 		Reason: u.Reason}
 	if u.CureDeadline != nil {
 		ev.CureDeadline = u.CureDeadline.Format(time.DateOnly)

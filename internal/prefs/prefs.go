@@ -1,6 +1,7 @@
 // Package prefs tells a voter's running ballot workflows that the voter's channels or contact
-// hours changed, so that they reload them and re-plan the notices still waiting. The portal
-// and the provider webhooks change preferences in PostgreSQL first, then call Notify.
+// hours changed, so that they reload them and re-plan the notices still waiting. The portal,
+// the provider webhooks and the delivery activities (a refused address turns off a
+// household's channel) change preferences in PostgreSQL first, then call Notify.
 package prefs
 
 import (

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ballotflow/ballotflow/internal/fileimport"
 	"github.com/ballotflow/ballotflow/internal/roll"
 )
 
@@ -44,13 +45,13 @@ func BenchmarkRollImport(b *testing.B) {
 		b.StartTimer()
 
 		start := time.Now()
-		res, err := roll.ImportVoters(ctx, st, bytes.NewReader(data), roll.Options{State: "CO", Actor: "bench", Format: roll.CSV})
+		res, err := roll.ImportVoters(ctx, st, bytes.NewReader(data), roll.Options{State: "CO", Actor: "bench", Format: fileimport.CSV})
 		require.NoError(b, err)
 		require.Equal(b, rows-400, res.Inserted)
 		insertTime += time.Since(start)
 
 		start = time.Now()
-		res, err = roll.ImportVoters(ctx, st, bytes.NewReader(data), roll.Options{State: "CO", Actor: "bench", Format: roll.CSV})
+		res, err = roll.ImportVoters(ctx, st, bytes.NewReader(data), roll.Options{State: "CO", Actor: "bench", Format: fileimport.CSV})
 		require.NoError(b, err)
 		require.Equal(b, rows-400, res.Unchanged)
 		unchangedTime += time.Since(start)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ballotflow/ballotflow/internal/fileimport"
 	"github.com/ballotflow/ballotflow/internal/roll"
 	"github.com/ballotflow/ballotflow/internal/store"
 	"github.com/ballotflow/ballotflow/internal/testdb"
@@ -176,11 +177,11 @@ func (f fakeRoll) ndjson(t testing.TB) *bytes.Buffer {
 
 // expectedRejections are the rejections of the roll's bad rows, with firstLine the line of
 // row 0.
-func (f fakeRoll) expectedRejections(firstLine int) []roll.Rejection {
-	var out []roll.Rejection
+func (f fakeRoll) expectedRejections(firstLine int) []fileimport.Rejection {
+	var out []fileimport.Rejection
 	for i := range f.n {
 		if b := f.bad(i); b >= 0 {
-			out = append(out, roll.Rejection{Line: i + firstLine, Field: badValues[b].field})
+			out = append(out, fileimport.Rejection{Line: i + firstLine, Field: badValues[b].field})
 		}
 	}
 	return out
@@ -197,10 +198,10 @@ func (f fakeRoll) count(pred func(i int, row map[string]string) bool) int {
 }
 
 // withoutReasons drops the reasons of rejections, to compare lines and fields.
-func withoutReasons(rs []roll.Rejection) []roll.Rejection {
-	out := make([]roll.Rejection, len(rs))
+func withoutReasons(rs []fileimport.Rejection) []fileimport.Rejection {
+	out := make([]fileimport.Rejection, len(rs))
 	for i, r := range rs {
-		out[i] = roll.Rejection{Line: r.Line, Field: r.Field}
+		out[i] = fileimport.Rejection{Line: r.Line, Field: r.Field}
 	}
 	return out
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ballotflow/ballotflow/internal/fileimport"
 	"github.com/ballotflow/ballotflow/internal/roll"
 	"github.com/ballotflow/ballotflow/internal/store"
 )
@@ -22,7 +23,7 @@ func hostileRow(id, first string) string {
 	return id + "," + first + ",Lee,1970-01-02,80202,denver,active\n"
 }
 
-func importVotersAs(t *testing.T, st *store.Store, format roll.Format, body io.Reader) roll.Result {
+func importVotersAs(t *testing.T, st *store.Store, format fileimport.Format, body io.Reader) roll.Result {
 	t.Helper()
 	res, err := roll.ImportVoters(ctx, st, body, roll.Options{State: "CO", Actor: "test", Format: format})
 	require.NoError(t, err)
@@ -30,7 +31,7 @@ func importVotersAs(t *testing.T, st *store.Store, format roll.Format, body io.R
 }
 
 // requireNoEcho fails when a rejection repeats any of the secrets (values of the file).
-func requireNoEcho(t *testing.T, rs []roll.Rejection, secrets ...string) {
+func requireNoEcho(t *testing.T, rs []fileimport.Rejection, secrets ...string) {
 	t.Helper()
 	for _, r := range rs {
 		for _, s := range secrets {
@@ -51,9 +52,9 @@ func TestAQuoteErrorInAnyRowsFirstFieldIsRejectedByLine(t *testing.T) {
 		`x"y,Ann,Lee,1970-01-02,80202,denver,active` + "\n" + // 4
 		hostileRow("A2", "Ann") + // 5
 		`"Zed,Ann,Lee,1970-01-02,80202,denver,active` + "\n" // 6: never closed
-	res := importVotersAs(t, st, roll.CSV, strings.NewReader(body))
+	res := importVotersAs(t, st, fileimport.CSV, strings.NewReader(body))
 	require.Equal(t, 2, res.Inserted)
-	require.Equal(t, []roll.Rejection{{Line: 3, Field: "voter_id"}, {Line: 4, Field: "voter_id"}, {Line: 6, Field: "voter_id"}},
+	require.Equal(t, []fileimport.Rejection{{Line: 3, Field: "voter_id"}, {Line: 4, Field: "voter_id"}, {Line: 6, Field: "voter_id"}},
 		withoutReasons(res.Rejections))
 	require.Contains(t, res.Rejections[0].Reason, "column 1 (voter_id)")
 	require.Contains(t, res.Rejections[2].Reason, "not closed")
@@ -71,9 +72,9 @@ func TestNULAndInvalidUTF8AreRejectedByColumnAndTheRestLoads(t *testing.T) {
 		hostileRow("C3", "Ren\xe9e") + // Latin-1, not UTF-8
 		"C4,Ann,Lee,1970-01-02,80202,denver,act\x00ive\n" +
 		hostileRow("C5", "Ann")
-	res := importVotersAs(t, st, roll.CSV, strings.NewReader(csvBody))
+	res := importVotersAs(t, st, fileimport.CSV, strings.NewReader(csvBody))
 	require.Equal(t, 2, res.Inserted)
-	require.Equal(t, []roll.Rejection{{Line: 3, Field: "first_name"}, {Line: 4, Field: "first_name"}, {Line: 5, Field: "status"}},
+	require.Equal(t, []fileimport.Rejection{{Line: 3, Field: "first_name"}, {Line: 4, Field: "first_name"}, {Line: 5, Field: "status"}},
 		withoutReasons(res.Rejections))
 	require.Contains(t, res.Rejections[0].Reason, "NUL")
 	require.Contains(t, res.Rejections[1].Reason, "UTF-8")
@@ -86,9 +87,9 @@ func TestNULAndInvalidUTF8AreRejectedByColumnAndTheRestLoads(t *testing.T) {
 		strings.Replace(strings.Replace(ndjson, "N1", "N3", 1), `"Lee"`, "\"L\xe9e\"", 1),
 		strings.Replace(ndjson, "N1", "N4", 1),
 	}, "\n")
-	res = importVotersAs(t, st, roll.NDJSON, strings.NewReader(ndjsonBody))
+	res = importVotersAs(t, st, fileimport.NDJSON, strings.NewReader(ndjsonBody))
 	require.Equal(t, 2, res.Inserted)
-	require.Equal(t, []roll.Rejection{{Line: 2, Field: "first_name"}, {Line: 3, Field: "last_name"}}, withoutReasons(res.Rejections))
+	require.Equal(t, []fileimport.Rejection{{Line: 2, Field: "first_name"}, {Line: 3, Field: "last_name"}}, withoutReasons(res.Rejections))
 	requireNoEcho(t, res.Rejections, "Marie")
 }
 
@@ -102,11 +103,11 @@ func TestAnOverlongRowIsRejectedAndReadingGoesOn(t *testing.T) {
 		hostileRow("L1", "Ann") +
 		hostileRow("L2", huge) + // 3: one field over MaxFieldBytes
 		hostileRow("L3", `"`+huge+"\n"+huge+`"`) + // 4-5: quoted, across lines
-		hostileRow("L4", strings.Repeat("z", roll.MaxFieldBytes-1)+"\t") + // 6: within the bounds, a bad name
+		hostileRow("L4", strings.Repeat("z", fileimport.MaxFieldBytes-1)+"\t") + // 6: within the bounds, a bad name
 		hostileRow("L5", "Ann")
-	res := importVotersAs(t, st, roll.CSV, strings.NewReader(csvBody))
+	res := importVotersAs(t, st, fileimport.CSV, strings.NewReader(csvBody))
 	require.Equal(t, 2, res.Inserted)
-	require.Equal(t, []roll.Rejection{{Line: 3, Field: "first_name"}, {Line: 4, Field: "first_name"}, {Line: 6, Field: "first_name"}},
+	require.Equal(t, []fileimport.Rejection{{Line: 3, Field: "first_name"}, {Line: 4, Field: "first_name"}, {Line: 6, Field: "first_name"}},
 		withoutReasons(res.Rejections))
 	require.Contains(t, res.Rejections[0].Reason, "longer than 4 KiB")
 	require.Contains(t, res.Rejections[1].Reason, "lines 4 to 5")
@@ -115,12 +116,12 @@ func TestAnOverlongRowIsRejectedAndReadingGoesOn(t *testing.T) {
 	ndjsonBody := strings.Join([]string{
 		ndjson,
 		strings.Replace(strings.Replace(ndjson, "M1", "M2", 1), `"Ann"`, `"`+huge+`"`, 1),
-		strings.Replace(strings.Replace(ndjson, "M1", "M3", 1), `"Ann"`, `"`+strings.Repeat("w", roll.MaxFieldBytes+1)+`"`, 1),
+		strings.Replace(strings.Replace(ndjson, "M1", "M3", 1), `"Ann"`, `"`+strings.Repeat("w", fileimport.MaxFieldBytes+1)+`"`, 1),
 		strings.Replace(ndjson, "M1", "M4", 1),
 	}, "\n")
-	res = importVotersAs(t, st, roll.NDJSON, strings.NewReader(ndjsonBody))
+	res = importVotersAs(t, st, fileimport.NDJSON, strings.NewReader(ndjsonBody))
 	require.Equal(t, 2, res.Inserted)
-	require.Equal(t, []roll.Rejection{{Line: 2}, {Line: 3, Field: "first_name"}}, withoutReasons(res.Rejections))
+	require.Equal(t, []fileimport.Rejection{{Line: 2}, {Line: 3, Field: "first_name"}}, withoutReasons(res.Rejections))
 }
 
 // TestAnUnknownColumnIsNamedByItsPositionNeverByItsText: a file sent without a header has
@@ -129,8 +130,8 @@ func TestAnUnknownColumnIsNamedByItsPositionNeverByItsText(t *testing.T) {
 	t.Parallel()
 	st := setup(t)
 	_, err := roll.ImportVoters(ctx, st, strings.NewReader("rtx0024,Maria,Garcia,1985-03-14,80202,denver,active\n"),
-		roll.Options{State: "CO", Actor: "test", Format: roll.CSV})
-	var fe *roll.FieldError
+		roll.Options{State: "CO", Actor: "test", Format: fileimport.CSV})
+	var fe *fileimport.FileError
 	require.ErrorAs(t, err, &fe)
 	require.Equal(t, "header", fe.Field)
 	require.Contains(t, fe.Message, "column 1 of the header")
@@ -142,13 +143,13 @@ func TestAnUnknownColumnIsNamedByItsPositionNeverByItsText(t *testing.T) {
 		return `{"voter_id":"U1","first_name":"Ann","last_name":"Lee","date_of_birth":"1970-01-02",` + extra +
 			`"residential_zip":"80202","county":"denver","status":"active"}`
 	}
-	res := importVotersAs(t, st, roll.NDJSON, strings.NewReader(strings.Join([]string{
+	res := importVotersAs(t, st, fileimport.NDJSON, strings.NewReader(strings.Join([]string{
 		line(`"party":"x",`),
 		line(`"Maria Garcia 1985-03-14":"x",`),
 		line(`"` + strings.Repeat("a", 33) + `":"x",`),
 		line(`"status":"inactive",`),
 	}, "\n")))
-	require.Equal(t, []roll.Rejection{{Line: 1, Field: "party"}, {Line: 2}, {Line: 3}, {Line: 4, Field: "status"}},
+	require.Equal(t, []fileimport.Rejection{{Line: 1, Field: "party"}, {Line: 2}, {Line: 3}, {Line: 4, Field: "status"}},
 		withoutReasons(res.Rejections))
 	require.Contains(t, res.Rejections[1].Reason, "field 5 of the object")
 	require.Contains(t, res.Rejections[3].Reason, "twice")
@@ -181,8 +182,8 @@ func TestAPanicWhileReadingFailsTheImportNotTheProcess(t *testing.T) {
 	st := setup(t)
 	data := newFakeRoll(5000, 1).csv(t).Bytes() // more than the CSV reader's 256 KiB buffer
 	res, err := roll.ImportVoters(ctx, st, &panicAfter{r: bytes.NewReader(data), n: len(data) / 2},
-		roll.Options{State: "CO", Actor: "test", Format: roll.CSV, BatchSize: 500})
-	var panicked *roll.ReadPanicError
+		roll.Options{State: "CO", Actor: "test", Format: fileimport.CSV, BatchSize: 500})
+	var panicked *fileimport.ReadPanicError
 	require.ErrorAs(t, err, &panicked)
 	require.Contains(t, panicked.Panic, "nil map")
 	require.Positive(t, panicked.Line)
@@ -195,7 +196,7 @@ func TestAPanicWhileReadingFailsTheImportNotTheProcess(t *testing.T) {
 
 	// In the header, read by the caller's goroutine: the same error, and nothing is begun.
 	_, err = roll.ImportSubscriptions(ctx, st, &panicAfter{r: bytes.NewReader(data), n: 0},
-		roll.Options{State: "CO", Actor: "test", Format: roll.CSV})
+		roll.Options{State: "CO", Actor: "test", Format: fileimport.CSV})
 	require.ErrorAs(t, err, &panicked)
 	require.Zero(t, panicked.Line)
 	require.Zero(t, count(t, st, `SELECT count(*) FROM audit_log WHERE action = 'subscriptions.import'`))
@@ -205,9 +206,9 @@ func TestAReaderErrorIsNotARejection(t *testing.T) {
 	t.Parallel()
 	st := setup(t)
 	broken := io.MultiReader(strings.NewReader(hostileHeader+hostileRow("E1", "Ann")), errReader{})
-	_, err := roll.ImportVoters(ctx, st, broken, roll.Options{State: "CO", Actor: "test", Format: roll.CSV})
+	_, err := roll.ImportVoters(ctx, st, broken, roll.Options{State: "CO", Actor: "test", Format: fileimport.CSV})
 	require.ErrorContains(t, err, "wire cut")
-	var panicked *roll.ReadPanicError
+	var panicked *fileimport.ReadPanicError
 	require.False(t, errors.As(err, &panicked))
 }
 

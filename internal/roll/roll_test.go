@@ -12,13 +12,14 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ballotflow/ballotflow/internal/fileimport"
 	"github.com/ballotflow/ballotflow/internal/roll"
 	"github.com/ballotflow/ballotflow/internal/store"
 )
 
 func importCSV(t *testing.T, st *store.Store, data io.Reader, batch int) roll.Result {
 	t.Helper()
-	res, err := roll.ImportVoters(ctx, st, data, roll.Options{State: "CO", Actor: "test", Format: roll.CSV, BatchSize: batch})
+	res, err := roll.ImportVoters(ctx, st, data, roll.Options{State: "CO", Actor: "test", Format: fileimport.CSV, BatchSize: batch})
 	require.NoError(t, err)
 	return res
 }
@@ -149,7 +150,7 @@ func TestNDJSONRollLoadsLikeCSV(t *testing.T) {
 	first := importCSV(t, st, f.csv(t), 0)
 	require.Equal(t, 20, first.Rejected)
 
-	res, err := roll.ImportVoters(ctx, st, f.ndjson(t), roll.Options{State: "CO", Actor: "test", Format: roll.NDJSON})
+	res, err := roll.ImportVoters(ctx, st, f.ndjson(t), roll.Options{State: "CO", Actor: "test", Format: fileimport.NDJSON})
 	require.NoError(t, err)
 	require.Equal(t, f.n, res.Rows)
 	require.Zero(t, res.Inserted)
@@ -174,11 +175,11 @@ func TestMalformedLinesAreRejectedAndTheRestLoads(t *testing.T) {
 		good("A5") + `{}`,
 		good("A6"),
 	}, "\n")
-	res, err := roll.ImportVoters(ctx, st, strings.NewReader(body), roll.Options{State: "CO", Actor: "test", Format: roll.NDJSON})
+	res, err := roll.ImportVoters(ctx, st, strings.NewReader(body), roll.Options{State: "CO", Actor: "test", Format: fileimport.NDJSON})
 	require.NoError(t, err)
 	require.Equal(t, 7, res.Rows, "blank lines are not rows")
 	require.Equal(t, 2, res.Inserted)
-	require.Equal(t, []roll.Rejection{{Line: 2}, {Line: 4, Field: "party"}, {Line: 5, Field: "first_name"},
+	require.Equal(t, []fileimport.Rejection{{Line: 2}, {Line: 4, Field: "party"}, {Line: 5, Field: "first_name"},
 		{Line: 6, Field: "date_of_birth"}, {Line: 7}}, withoutReasons(res.Rejections))
 
 	csvBody := "voter_id,first_name,last_name,date_of_birth,residential_zip,county,status\n" +
@@ -188,7 +189,7 @@ func TestMalformedLinesAreRejectedAndTheRestLoads(t *testing.T) {
 		"B4,Ann,Lee,1970-01-02,80202,denver,active\n"
 	res = importCSV(t, st, strings.NewReader(csvBody), 0)
 	require.Equal(t, 1, res.Inserted)
-	require.Equal(t, []roll.Rejection{{Line: 3}, {Line: 4, Field: "first_name"}}, withoutReasons(res.Rejections))
+	require.Equal(t, []fileimport.Rejection{{Line: 3}, {Line: 4, Field: "first_name"}}, withoutReasons(res.Rejections))
 	require.Contains(t, res.Rejections[1].Reason, "lines 4 to 5", "an unclosed quote swallows the lines after it")
 }
 
@@ -202,7 +203,7 @@ func TestRepeatedVoterIDsAreRejectedWithTheFirstLine(t *testing.T) {
 	}
 	res := importCSV(t, st, strings.NewReader(b.String()), 2)
 	require.Equal(t, 5, res.Inserted)
-	require.Equal(t, []roll.Rejection{{Line: 5, Field: "voter_id"}, {Line: 7, Field: "voter_id"}}, withoutReasons(res.Rejections))
+	require.Equal(t, []fileimport.Rejection{{Line: 5, Field: "voter_id"}, {Line: 7, Field: "voter_id"}}, withoutReasons(res.Rejections))
 	require.Contains(t, res.Rejections[0].Reason, "line 2", "across batches")
 	require.Contains(t, res.Rejections[1].Reason, "line 6", "within a batch")
 	require.Equal(t, res.Rows, res.Inserted+res.Updated+res.Unchanged+res.Rejected)
@@ -221,8 +222,8 @@ func TestBadFilesAreRefusedWhole(t *testing.T) {
 		{"no county configured", "WY", "voter_id,first_name,last_name,date_of_birth,residential_zip,county,status\n", "county"},
 	}
 	for _, tc := range cases {
-		_, err := roll.ImportVoters(ctx, st, strings.NewReader(tc.body), roll.Options{State: tc.state, Actor: "test", Format: roll.CSV})
-		var fe *roll.FieldError
+		_, err := roll.ImportVoters(ctx, st, strings.NewReader(tc.body), roll.Options{State: tc.state, Actor: "test", Format: fileimport.CSV})
+		var fe *fileimport.FileError
 		require.ErrorAs(t, err, &fe, tc.name)
 		require.Equal(t, tc.field, fe.Field, tc.name)
 		require.NotEmpty(t, fe.Message)
@@ -250,7 +251,7 @@ func TestAnInterruptedImportKeepsWholeBatchesAndFinishesWhenSentAgain(t *testing
 	cut := bytes.IndexByte(data[len(data)/2:], '\n') + len(data)/2 + 1
 
 	res, err := roll.ImportVoters(ctx, st, errAfter{bytes.NewReader(data[:cut])},
-		roll.Options{State: "CO", Actor: "test", Format: roll.CSV, BatchSize: 100})
+		roll.Options{State: "CO", Actor: "test", Format: fileimport.CSV, BatchSize: 100})
 	require.ErrorContains(t, err, "connection reset")
 	require.Positive(t, res.Inserted)
 	require.Zero(t, (res.Inserted+res.Rejected)%100, "only whole batches are loaded")
@@ -285,7 +286,7 @@ func TestACancelledImportIsAuditedAndReleasesTheState(t *testing.T) {
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	_, err := roll.ImportVoters(cctx, st, &cancelAfter{r: bytes.NewReader(data), n: len(data) / 2, cancel: cancel},
-		roll.Options{State: "CO", Actor: "test", Format: roll.CSV, BatchSize: 1000})
+		roll.Options{State: "CO", Actor: "test", Format: fileimport.CSV, BatchSize: 1000})
 	require.ErrorIs(t, err, context.Canceled)
 	require.Equal(t, 1, count(t, st, `SELECT count(*) FROM audit_log WHERE action = 'voters.import' AND detail->>'complete' = 'false'`))
 	res := importCSV(t, st, bytes.NewReader(data), 0) // the state is free again
@@ -348,7 +349,7 @@ func TestSubscriptionImportKeepsVotersChoices(t *testing.T) {
 		id(c) + ",email,c2@example.org,active,,,,\n" // 14: repeats line 5
 	load := func() roll.Result {
 		res, err := roll.ImportSubscriptions(ctx, st, strings.NewReader(file),
-			roll.Options{State: "CO", Actor: "test", Format: roll.CSV})
+			roll.Options{State: "CO", Actor: "test", Format: fileimport.CSV})
 		require.NoError(t, err)
 		return res
 	}
@@ -357,7 +358,7 @@ func TestSubscriptionImportKeepsVotersChoices(t *testing.T) {
 	require.Equal(t, 2, res.Inserted)
 	require.Equal(t, 1, res.Updated)
 	require.Equal(t, 2, res.Unchanged)
-	require.Equal(t, []roll.Rejection{{Line: 7, Field: "voter_id"}, {Line: 8, Field: "voter_id"}, {Line: 9, Field: "channel"},
+	require.Equal(t, []fileimport.Rejection{{Line: 7, Field: "voter_id"}, {Line: 8, Field: "voter_id"}, {Line: 9, Field: "channel"},
 		{Line: 10, Field: "address"}, {Line: 11, Field: "contact_end"}, {Line: 12, Field: "time_zone"}, {Line: 13, Field: "state"},
 		{Line: 14, Field: "channel"}}, withoutReasons(res.Rejections))
 
@@ -391,8 +392,8 @@ func TestSubscriptionImportKeepsVotersChoices(t *testing.T) {
 
 func TestResultJSONIsTheAPIContract(t *testing.T) {
 	t.Parallel()
-	res := roll.Result{Rows: 3, Inserted: 1, Unchanged: 1, Rejected: 1,
-		Rejections: []roll.Rejection{{Line: 3, Field: "phone", Reason: "phone must be E.164"}}}
+	res := roll.Result{Inserted: 1, Unchanged: 1, Result: fileimport.Result{Rows: 3, Rejected: 1,
+		Rejections: []fileimport.Rejection{{Line: 3, Field: "phone", Reason: "phone must be E.164"}}}}
 	b, err := json.Marshal(res)
 	require.NoError(t, err)
 	require.JSONEq(t, `{"rows":3,"inserted":1,"updated":0,"unchanged":1,"rejected":1,

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ballotflow/ballotflow/internal/ballot"
+	"github.com/ballotflow/ballotflow/internal/fileimport"
 	"github.com/ballotflow/ballotflow/internal/store"
 )
 
@@ -28,16 +29,17 @@ const (
 	vLanguage
 )
 
-var voterColumns = []column{
-	vVoterID: {"voter_id", true}, vFirstName: {"first_name", true}, vMiddleName: {"middle_name", false},
-	vLastName: {"last_name", true}, vSuffix: {"suffix", false}, vDateOfBirth: {"date_of_birth", true},
-	vResidentialZIP: {"residential_zip", true}, vCounty: {"county", true}, vStatus: {"status", true},
-	vConfidential: {"confidential", false}, vUOCAVA: {"uocava", false}, vEmail: {"email", false},
-	vPhone: {"phone", false}, vLanguage: {"language", false},
+var voterColumns = []fileimport.Column{
+	vVoterID: {Name: "voter_id", Required: true}, vFirstName: {Name: "first_name", Required: true},
+	vMiddleName: {Name: "middle_name"}, vLastName: {Name: "last_name", Required: true}, vSuffix: {Name: "suffix"},
+	vDateOfBirth: {Name: "date_of_birth", Required: true}, vResidentialZIP: {Name: "residential_zip", Required: true},
+	vCounty: {Name: "county", Required: true}, vStatus: {Name: "status", Required: true},
+	vConfidential: {Name: "confidential"}, vUOCAVA: {Name: "uocava"}, vEmail: {Name: "email"},
+	vPhone: {Name: "phone"}, vLanguage: {Name: "language"},
 }
 
 // VoterColumns are the columns of a voter roll file, required ones first in each group.
-func VoterColumns() []string { return names(voterColumns) }
+func VoterColumns() []string { return fileimport.ColumnNames(voterColumns) }
 
 // earliestBirth is the earliest date of birth the roll accepts.
 var earliestBirth = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -49,9 +51,9 @@ type voterParser struct {
 	today    time.Time
 }
 
-func (p voterParser) parse(line int, val []string) (store.RollVoter, *Rejection) {
-	bad := func(col int, format string, args ...any) (store.RollVoter, *Rejection) {
-		return store.RollVoter{}, &Rejection{Line: line, Field: voterColumns[col].name, Reason: fmt.Sprintf(format, args...)}
+func (p voterParser) parse(line int, val []string) (store.RollVoter, *fileimport.Rejection) {
+	bad := func(col int, format string, args ...any) (store.RollVoter, *fileimport.Rejection) {
+		return store.RollVoter{}, &fileimport.Rejection{Line: line, Field: voterColumns[col].Name, Reason: fmt.Sprintf(format, args...)}
 	}
 	for i := range val {
 		val[i] = strings.TrimSpace(val[i])
@@ -71,7 +73,7 @@ func (p voterParser) parse(line int, val []string) (store.RollVoter, *Rejection)
 		{vFirstName, &v.FirstName, true}, {vMiddleName, &v.MiddleName, false},
 		{vLastName, &v.LastName, true}, {vSuffix, &v.Suffix, false},
 	} {
-		name := voterColumns[f.col].name
+		name := voterColumns[f.col].Name
 		*f.dst = val[f.col]
 		if f.required && *f.dst == "" {
 			return bad(f.col, "%s is required", name)
@@ -146,23 +148,24 @@ const (
 	sLanguage
 )
 
-var subscriptionColumns = []column{
-	sVoterID: {"voter_id", true}, sChannel: {"channel", true}, sAddress: {"address", true}, sState: {"state", true},
-	sContactStart: {"contact_start", false}, sContactEnd: {"contact_end", false}, sTimeZone: {"time_zone", false},
-	sLanguage: {"language", false},
+var subscriptionColumns = []fileimport.Column{
+	sVoterID: {Name: "voter_id", Required: true}, sChannel: {Name: "channel", Required: true},
+	sAddress: {Name: "address", Required: true}, sState: {Name: "state", Required: true},
+	sContactStart: {Name: "contact_start"}, sContactEnd: {Name: "contact_end"}, sTimeZone: {Name: "time_zone"},
+	sLanguage: {Name: "language"},
 }
 
 // SubscriptionColumns are the columns of a subscriptions file.
-func SubscriptionColumns() []string { return names(subscriptionColumns) }
+func SubscriptionColumns() []string { return fileimport.ColumnNames(subscriptionColumns) }
 
 // subscriptionParser validates rows of a subscriptions file; zones caches time zone checks.
 type subscriptionParser struct {
 	zones map[string]bool
 }
 
-func (p subscriptionParser) parse(line int, val []string) (store.RollSubscription, *Rejection) {
-	bad := func(col int, format string, args ...any) (store.RollSubscription, *Rejection) {
-		return store.RollSubscription{}, &Rejection{Line: line, Field: subscriptionColumns[col].name,
+func (p subscriptionParser) parse(line int, val []string) (store.RollSubscription, *fileimport.Rejection) {
+	bad := func(col int, format string, args ...any) (store.RollSubscription, *fileimport.Rejection) {
+		return store.RollSubscription{}, &fileimport.Rejection{Line: line, Field: subscriptionColumns[col].Name,
 			Reason: fmt.Sprintf(format, args...)}
 	}
 	for i := range val {
@@ -230,12 +233,4 @@ func (p subscriptionParser) parse(line int, val []string) (store.RollSubscriptio
 		return bad(sLanguage, "language must be en or es")
 	}
 	return s, nil
-}
-
-func names(cols []column) []string {
-	out := make([]string, len(cols))
-	for i, c := range cols {
-		out[i] = c.name
-	}
-	return out
 }

@@ -2,7 +2,9 @@
 // starts, signals and queries them, and so the only place that builds workflow options (task
 // queue, id reuse, timeouts, memo, search attributes, summaries). The API, the intake
 // service and the preference notifier call it with domain values; none of them needs to know
-// how a workflow is started.
+// how a workflow is started. It knows the workflows only by their contract
+// (workflows/contract), never their code, so that the activities the workflows call may use
+// it in turn.
 package workflowclient
 
 import (
@@ -17,7 +19,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/ballotflow/ballotflow/internal/ballot"
-	"github.com/ballotflow/ballotflow/workflows"
+	"github.com/ballotflow/ballotflow/workflows/contract"
 )
 
 // Client starts and signals ballotflow's workflows through a Temporal client.
@@ -60,19 +62,19 @@ func workflowTimeout(canvassEndsAt, now time.Time) time.Duration {
 // SignalBallot delivers a county's status event to the ballot's workflow, starting the
 // workflow with the ballot's first event (SignalWithStart). A workflow that has closed is
 // not started again: that is ErrBallotClosed. now is the current time, for the timeout.
-func (c *Client) SignalBallot(ctx context.Context, in workflows.BallotInput, ev workflows.StatusEvent, now time.Time) error {
+func (c *Client) SignalBallot(ctx context.Context, in contract.BallotInput, ev contract.StatusEvent, now time.Time) error {
 	id := ballot.WorkflowID(in.ElectionID, in.BallotKey)
 	_, err := c.temporal.SignalWithStartWorkflow(ctx, id, string(ev.Status), ev, client.StartWorkflowOptions{
-		TaskQueue:                workflows.TaskQueue,
+		TaskQueue:                contract.TaskQueue,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowExecutionTimeout: workflowTimeout(in.CanvassEndsAt, now),
 		Memo:                     map[string]any{"county": in.County, "state": in.State, "election": in.ElectionID},
 		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.SearchCounty.ValueSet(in.County),
-			workflows.SearchElectionID.ValueSet(in.ElectionID),
+			contract.SearchCounty.ValueSet(in.County),
+			contract.SearchElectionID.ValueSet(in.ElectionID),
 		),
 		StaticSummary: "Ballot in " + in.County + ", " + in.ElectionID,
-	}, workflows.WorkflowName, in)
+	}, contract.BallotWorkflowName, in)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
 		return ErrBallotClosed
@@ -87,7 +89,7 @@ func (c *Client) SignalBallot(ctx context.Context, in workflows.BallotInput, ev 
 // changed (reason is shown in Temporal UI). A workflow that has completed is skipped.
 func (c *Client) PreferencesChanged(ctx context.Context, electionID, ballotKey, reason string) error {
 	id := ballot.WorkflowID(electionID, ballotKey)
-	err := c.temporal.SignalWorkflow(ctx, id, "", ballot.SignalPreferencesChanged, workflows.PreferencesChanged{Reason: reason})
+	err := c.temporal.SignalWorkflow(ctx, id, "", ballot.SignalPreferencesChanged, contract.PreferencesChanged{Reason: reason})
 	var nf *serviceerror.NotFound
 	if err != nil && !errors.As(err, &nf) {
 		return fmt.Errorf("signal %s: %w", id, err)
@@ -106,11 +108,11 @@ func (c *Client) StartIngest(ctx context.Context, importID int64, state, county 
 	id := ballot.IngestWorkflowID(importID)
 	_, err := c.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                    id,
-		TaskQueue:             workflows.TaskQueue,
+		TaskQueue:             contract.TaskQueue,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		Memo:                  map[string]any{"import": importID, "state": state, "county": county},
 		StaticSummary:         fmt.Sprintf("Import %d of ballot events from %s", importID, scope),
-	}, workflows.IngestWorkflowName, workflows.IngestInput{ImportID: importID})
+	}, contract.IngestWorkflowName, contract.IngestInput{ImportID: importID})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
 		return nil
@@ -123,8 +125,8 @@ func (c *Client) StartIngest(ctx context.Context, importID int64, state, county 
 
 // Import decisions an operator gives a held import.
 const (
-	Approve = workflows.SignalApprove
-	Reject  = workflows.SignalReject
+	Approve = contract.SignalApprove
+	Reject  = contract.SignalReject
 )
 
 // DecideImport delivers an operator's decision (Approve or Reject) on a held import, by
@@ -134,7 +136,7 @@ func (c *Client) DecideImport(ctx context.Context, importID int64, decision, by 
 		return fmt.Errorf("decide import %d: unknown decision %q", importID, decision)
 	}
 	id := ballot.IngestWorkflowID(importID)
-	if err := c.temporal.SignalWorkflow(ctx, id, "", decision, workflows.ImportDecision{By: by}); err != nil {
+	if err := c.temporal.SignalWorkflow(ctx, id, "", decision, contract.ImportDecision{By: by}); err != nil {
 		return fmt.Errorf("signal %s %s: %w", decision, id, err)
 	}
 	return nil
@@ -143,10 +145,10 @@ func (c *Client) DecideImport(ctx context.Context, importID int64, decision, by 
 // StartConfirmation starts the workflow that sends one confirmation (a text asking for YES,
 // an email with a link) of a subscription, named after its send record so that starting it
 // again is the same workflow.
-func (c *Client) StartConfirmation(ctx context.Context, sendID int64, in workflows.ConfirmInput) error {
+func (c *Client) StartConfirmation(ctx context.Context, sendID int64, in contract.ConfirmInput) error {
 	id := ballot.ConfirmWorkflowID(in.SubscriptionID, sendID)
-	_, err := c.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue},
-		workflows.ConfirmWorkflowName, in)
+	_, err := c.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: contract.TaskQueue},
+		contract.ConfirmWorkflowName, in)
 	if err != nil {
 		return fmt.Errorf("start %s: %w", id, err)
 	}

@@ -1,4 +1,4 @@
-package roll_test
+package fileimport_test
 
 import (
 	"bytes"
@@ -13,11 +13,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ballotflow/ballotflow/internal/fileimport"
 	"github.com/ballotflow/ballotflow/internal/roll"
 )
 
 // The file kinds the readers serve: the voter roll, previous subscriptions, and ballot
-// events (intake's EventColumns, repeated here: intake imports roll).
+// events (intake's EventColumns, repeated here so that the readers' fuzz targets build
+// without intake's Temporal client).
 var (
 	eventColumns         = []string{"event_id", "election_id", "voter_id", "ballot_id", "status", "occurred_at", "reason", "cure_deadline"}
 	requiredEventColumns = eventColumns[:6]
@@ -36,7 +38,7 @@ func fileSeeds(header string, row string) []string {
 		header + "\n" + `"x,` + rest + "\n" + row + "\n",
 		header + "\n" + row + ",extra\n" + fields[0] + "\n",
 		header + "\n" + "a\x00b," + rest + "\n" + "\xff\xfe," + rest + "\n",
-		header + "\n" + strings.Repeat("x", roll.MaxFieldBytes+1) + "," + rest + "\n" + row + "\n",
+		header + "\n" + strings.Repeat("x", fileimport.MaxFieldBytes+1) + "," + rest + "\n" + row + "\n",
 		row + "\n" + row + "\n", // no header
 		"\ufeff" + header + "\n" + row + "\n",
 		header + "," + fields[0] + "\n",
@@ -65,7 +67,7 @@ func ndjsonSeeds(columns []string) []string {
 		`{"` + columns[0] + `":[1],"` + columns[1] + `":{"a":null}}`,
 		`{"` + columns[0] + `":true,"` + columns[1] + `":null,"` + columns[2] + `":-1.5e3}`,
 		`[1,2]` + "\n" + `"text"` + "\n" + `{` + "\n" + `{"a"` + "\n",
-		`{"` + columns[0] + `":"` + strings.Repeat("x", roll.MaxFieldBytes+1) + `"}`,
+		`{"` + columns[0] + `":"` + strings.Repeat("x", fileimport.MaxFieldBytes+1) + `"}`,
 		"\n\n  \n",
 	}
 }
@@ -77,20 +79,20 @@ var safeText = regexp.MustCompile(`^[A-Za-z0-9 ,.;:()"'_-]+$`)
 var plainName = regexp.MustCompile(`^[a-z0-9_]{1,32}$`)
 
 // fuzzFile reads data as a file of the given columns and checks what every reader owes:
-// no panic; a header it cannot use is a *roll.FieldError naming a column or "header"; each
+// no panic; a header it cannot use is a *fileimport.FileError naming a column or "header"; each
 // row is values or a rejection with a line, lines go up, values are text PostgreSQL takes
 // and within the bounds; and a CSV file encoding/csv reads without error gives the same
 // rows, at the same lines, with the same values (unless a value is over the bounds).
-func fuzzFile(t *testing.T, format roll.Format, columns, required []string, data []byte) {
-	recs, err := roll.NewRecords(bytes.NewReader(data), format, columns, required)
+func fuzzFile(t *testing.T, format fileimport.Format, columns []string, required int, data []byte) {
+	recs, err := fileimport.NewRecords(bytes.NewReader(data), format, fileimport.Columns(columns, required))
 	if err != nil {
-		var fe *roll.FieldError
+		var fe *fileimport.FileError
 		require.ErrorAs(t, err, &fe)
 		require.True(t, fe.Field == "" || fe.Field == "header" || slices.Contains(columns, fe.Field), "field %q", fe.Field)
 		require.Regexp(t, safeText, fe.Message)
 		return
 	}
-	var got []roll.Record
+	var got []fileimport.Record
 	for {
 		rec, err := recs.Next()
 		if errors.Is(err, io.EOF) {
@@ -106,26 +108,26 @@ func fuzzFile(t *testing.T, format roll.Format, columns, required []string, data
 			require.Equal(t, rec.Line, rec.Bad.Line)
 			// An NDJSON field that is not a column is named only when its name looks like one.
 			require.True(t, rec.Bad.Field == "" || slices.Contains(columns, rec.Bad.Field) ||
-				format == roll.NDJSON && plainName.MatchString(rec.Bad.Field), "field %q", rec.Bad.Field)
+				format == fileimport.NDJSON && plainName.MatchString(rec.Bad.Field), "field %q", rec.Bad.Field)
 			require.Regexp(t, safeText, rec.Bad.Reason)
 		} else {
 			require.Len(t, rec.Values, len(columns))
 			for _, v := range rec.Values {
 				require.True(t, utf8.ValidString(v))
 				require.NotContains(t, v, "\x00")
-				require.LessOrEqual(t, len(v), roll.MaxFieldBytes)
+				require.LessOrEqual(t, len(v), fileimport.MaxFieldBytes)
 			}
 		}
 		got = append(got, rec)
 	}
-	if format == roll.CSV {
+	if format == fileimport.CSV {
 		compareWithEncodingCSV(t, columns, data, got)
 	}
 }
 
 // compareWithEncodingCSV checks rows against encoding/csv's reading of a file it reads
 // without error.
-func compareWithEncodingCSV(t *testing.T, columns []string, data []byte, got []roll.Record) {
+func compareWithEncodingCSV(t *testing.T, columns []string, data []byte, got []fileimport.Record) {
 	r := csv.NewReader(bytes.NewReader(data))
 	all, err := r.ReadAll()
 	if err != nil || len(all) == 0 {
@@ -147,8 +149,8 @@ func compareWithEncodingCSV(t *testing.T, columns []string, data []byte, got []r
 		row := all[i+1]
 		require.Equal(t, lines[i+1], rec.Line)
 		if rec.Bad != nil {
-			require.True(t, len(data) > roll.MaxRowBytes || slices.ContainsFunc(row, func(v string) bool {
-				return len(v) > roll.MaxFieldBytes || !utf8.ValidString(v) || strings.Contains(v, "\x00")
+			require.True(t, len(data) > fileimport.MaxRowBytes || slices.ContainsFunc(row, func(v string) bool {
+				return len(v) > fileimport.MaxFieldBytes || !utf8.ValidString(v) || strings.Contains(v, "\x00")
 			}), "line %d is rejected (%s) though encoding/csv reads it and its values are fine", rec.Line, rec.Bad.Reason)
 			continue
 		}
@@ -169,7 +171,7 @@ func FuzzVoterFile(f *testing.F) {
 		f.Add(true, []byte(s))
 	}
 	f.Fuzz(func(t *testing.T, ndjson bool, data []byte) {
-		fuzzFile(t, formatOf(ndjson), roll.VoterColumns(), roll.VoterColumns()[:1], data)
+		fuzzFile(t, formatOf(ndjson), roll.VoterColumns(), 1, data)
 	})
 }
 
@@ -182,7 +184,7 @@ func FuzzSubscriptionFile(f *testing.F) {
 		f.Add(true, []byte(s))
 	}
 	f.Fuzz(func(t *testing.T, ndjson bool, data []byte) {
-		fuzzFile(t, formatOf(ndjson), roll.SubscriptionColumns(), roll.SubscriptionColumns()[:4], data)
+		fuzzFile(t, formatOf(ndjson), roll.SubscriptionColumns(), 4, data)
 	})
 }
 
@@ -195,13 +197,13 @@ func FuzzEventFile(f *testing.F) {
 		f.Add(true, []byte(s))
 	}
 	f.Fuzz(func(t *testing.T, ndjson bool, data []byte) {
-		fuzzFile(t, formatOf(ndjson), eventColumns, requiredEventColumns, data)
+		fuzzFile(t, formatOf(ndjson), eventColumns, len(requiredEventColumns), data)
 	})
 }
 
-func formatOf(ndjson bool) roll.Format {
+func formatOf(ndjson bool) fileimport.Format {
 	if ndjson {
-		return roll.NDJSON
+		return fileimport.NDJSON
 	}
-	return roll.CSV
+	return fileimport.CSV
 }

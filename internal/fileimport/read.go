@@ -1,4 +1,4 @@
-package roll
+package fileimport
 
 import (
 	"bufio"
@@ -10,12 +10,6 @@ import (
 	"strings"
 	"unicode/utf8"
 )
-
-// column is one column of a file kind; required columns must be in a CSV header.
-type column struct {
-	name     string
-	required bool
-}
 
 // record is one row as read: its values aligned with the file kind's columns, or why it
 // could not be read.
@@ -33,7 +27,7 @@ type source interface {
 
 // newSource reads the start of the file (a CSV header) and returns its rows' source. A
 // panic while reading becomes a *ReadPanicError, as it does for the rows.
-func newSource(r io.Reader, f Format, cols []column) (src source, err error) {
+func newSource(r io.Reader, f Format, cols []Column) (src source, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			src, err = nil, NewReadPanicError(v, 0)
@@ -45,27 +39,27 @@ func newSource(r io.Reader, f Format, cols []column) (src source, err error) {
 	case NDJSON:
 		return newNDJSONSource(r, cols), nil
 	}
-	return nil, &FieldError{Field: "format", Message: fmt.Sprintf("unknown format %q: want csv or ndjson", f)}
+	return nil, &FileError{Field: "format", Message: fmt.Sprintf("unknown format %q: want csv or ndjson", f)}
 }
 
 // csvSource reads RFC 4180 CSV whose first row names the columns, in any order.
 type csvSource struct {
 	r     *csvReader
-	cols  []column
+	cols  []Column
 	index []int // file field i holds column index[i]
 }
 
-func newCSVSource(r io.Reader, cols []column) (*csvSource, error) {
+func newCSVSource(r io.Reader, cols []Column) (*csvSource, error) {
 	cr := newCSVReader(r)
 	header, err := cr.read()
 	if errors.Is(err, io.EOF) {
-		return nil, &FieldError{Message: "the file is empty; a CSV file starts with a header row naming its columns"}
+		return nil, &FileError{Message: "the file is empty; a CSV file starts with a header row naming its columns"}
 	}
 	if err != nil {
 		return nil, err
 	}
 	if header.problem != csvFine {
-		return nil, &FieldError{Field: "header", Message: fmt.Sprintf("the header row (line %d) is not valid CSV, or longer than %d KiB",
+		return nil, &FileError{Field: "header", Message: fmt.Sprintf("the header row (line %d) is not valid CSV, or longer than %d KiB",
 			header.startLine, MaxRowBytes>>10)}
 	}
 	s := &csvSource{r: cr, cols: cols, index: make([]int, len(header.fields))}
@@ -76,20 +70,20 @@ func newCSVSource(r io.Reader, cols []column) (*csvSource, error) {
 		if at < 0 {
 			// The "header" may be a data row of a file sent without one: it is named by its
 			// position, never repeated.
-			return nil, &FieldError{Field: "header", Message: fmt.Sprintf(
+			return nil, &FileError{Field: "header", Message: fmt.Sprintf(
 				"column %d of the header (line %d) is not a known column; the columns are %s",
 				i+1, header.startLine, columnList(cols))}
 		}
 		if seen[name] {
-			return nil, &FieldError{Field: name, Message: fmt.Sprintf("column %q appears twice in the header", name)}
+			return nil, &FileError{Field: name, Message: fmt.Sprintf("column %q appears twice in the header", name)}
 		}
 		seen[name] = true
 		s.index[i] = at
 	}
 	for _, c := range cols {
-		if c.required && !seen[c.name] {
-			return nil, &FieldError{Field: c.name, Message: fmt.Sprintf("the header has no %q column; the columns are %s",
-				c.name, columnList(cols))}
+		if c.Required && !seen[c.Name] {
+			return nil, &FileError{Field: c.Name, Message: fmt.Sprintf("the header has no %q column; the columns are %s",
+				c.Name, columnList(cols))}
 		}
 	}
 	return s, nil
@@ -122,7 +116,7 @@ func (s *csvSource) problem(rec csvRecord) *Rejection {
 	bad := &Rejection{Line: rec.startLine}
 	where := fmt.Sprintf("field %d of the row", rec.field+1)
 	if rec.field < len(s.index) {
-		bad.Field = s.cols[s.index[rec.field]].name
+		bad.Field = s.cols[s.index[rec.field]].Name
 		where = fmt.Sprintf("column %d (%s)", rec.field+1, bad.Field)
 	}
 	lines := fmt.Sprintf("line %d", rec.startLine)
@@ -154,15 +148,15 @@ func (s *csvSource) problem(rec csvRecord) *Rejection {
 // checkText refuses a row with a value PostgreSQL cannot store as text (a NUL byte, or
 // bytes that are not UTF-8): one such value would fail the whole batch it is copied in.
 // It names the column, never the value.
-func checkText(line int, cols []column, values []string) *Rejection {
+func checkText(line int, cols []Column, values []string) *Rejection {
 	for i, v := range values {
 		switch {
 		case strings.IndexByte(v, 0) >= 0:
-			return &Rejection{Line: line, Field: cols[i].name, Reason: cols[i].name + " contains a NUL byte; send plain text"}
+			return &Rejection{Line: line, Field: cols[i].Name, Reason: cols[i].Name + " contains a NUL byte; send plain text"}
 		case !utf8.ValidString(v):
-			return &Rejection{Line: line, Field: cols[i].name, Reason: cols[i].name + " is not valid UTF-8 text; save the file as UTF-8"}
+			return &Rejection{Line: line, Field: cols[i].Name, Reason: cols[i].Name + " is not valid UTF-8 text; save the file as UTF-8"}
 		case len(v) > MaxFieldBytes:
-			return &Rejection{Line: line, Field: cols[i].name, Reason: fmt.Sprintf("%s is longer than %d KiB", cols[i].name, MaxFieldBytes>>10)}
+			return &Rejection{Line: line, Field: cols[i].Name, Reason: fmt.Sprintf("%s is longer than %d KiB", cols[i].Name, MaxFieldBytes>>10)}
 		}
 	}
 	return nil
@@ -172,11 +166,11 @@ func checkText(line int, cols []column, values []string) *Rejection {
 // strings, booleans, numbers or null (empty).
 type ndjsonSource struct {
 	r    *bufio.Reader
-	cols []column
+	cols []Column
 	line int
 }
 
-func newNDJSONSource(r io.Reader, cols []column) *ndjsonSource {
+func newNDJSONSource(r io.Reader, cols []Column) *ndjsonSource {
 	return &ndjsonSource{r: bufio.NewReaderSize(r, MaxRowBytes), cols: cols}
 }
 
@@ -238,7 +232,7 @@ func (s *ndjsonSource) decode(raw []byte) ([]string, *Rejection) {
 		if at < 0 {
 			return nil, s.unknownField(i, m.name)
 		}
-		name := s.cols[at].name
+		name := s.cols[at].Name
 		if seen[at] {
 			return nil, &Rejection{Line: s.line, Field: name, Reason: name + " appears twice in the object"}
 		}
@@ -330,19 +324,15 @@ func plainName(name string) bool {
 	return true
 }
 
-func columnIndex(cols []column, name string) int {
+func columnIndex(cols []Column, name string) int {
 	for i, c := range cols {
-		if c.name == name {
+		if c.Name == name {
 			return i
 		}
 	}
 	return -1
 }
 
-func columnList(cols []column) string {
-	names := make([]string, len(cols))
-	for i, c := range cols {
-		names[i] = c.name
-	}
-	return strings.Join(names, ", ")
+func columnList(cols []Column) string {
+	return strings.Join(ColumnNames(cols), ", ")
 }

@@ -1,0 +1,184 @@
+// Package contract is what crosses the Temporal boundary into and out of ballotflow's
+// workflows: the task queue they run on, their registered names, their search attributes,
+// and the types of their inputs, signals and queries. It is the one page a caller reads to
+// start, signal or query a workflow.
+//
+// It is a leaf (it imports internal/ballot and the SDK's search attribute keys, nothing of
+// ballotflow's implementation) so that the packages that talk to workflows
+// (internal/workflowclient, and through it intake and prefs) never import the workflows
+// themselves. That keeps the layers one way: workflows name their activities through
+// package activities, and activities may in turn use intake and prefs, for instance to tell
+// a household's other ballots that their shared address was refused.
+//
+// Names and JSON shapes here are in the histories of running workflows: a registered name
+// or a field's JSON name never changes; Go names may. The domain words the types use
+// (statuses, channels, workflow ids, the status signal and query names) are
+// internal/ballot's. Nothing here carries personal data: a workflow knows a ballot by its
+// opaque key, and activities read contact details at send time.
+package contract
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/ballotflow/ballotflow/internal/ballot"
+)
+
+// TaskQueue is where every ballotflow workflow and its bookkeeping activities run.
+// Deliveries run on one queue per channel (activities.TaskQueue), each with its own rate limit.
+const TaskQueue = "ballots"
+
+// Registered workflow names.
+const (
+	// BallotWorkflowName is the workflow of one mail ballot, ID ballot.WorkflowID, started by
+	// the county's first event (SignalWithStart with a BallotInput and a StatusEvent).
+	BallotWorkflowName = "Ballot"
+	// IngestWorkflowName is the workflow that fans out a bulk import of ballot events (a
+	// county's mail-out day), ID ballot.IngestWorkflowID: it compares the stored events with
+	// their ballots and, unless too many would move ballots backwards, signals them page by
+	// page at the rate the worker is configured for.
+	IngestWorkflowName = "IngestEvents"
+	// ConfirmWorkflowName is the workflow that asks a voter to confirm a new address (a text
+	// to reply YES to, an email with a link), ID ballot.ConfirmWorkflowID. Its one activity
+	// runs on the channel's delivery queue, within the provider's rate limit.
+	ConfirmWorkflowName = "ConfirmContact"
+)
+
+// Search attributes the ballot workflow keeps current, registered by the dev stack and compose.
+var (
+	SearchBallotStatus = temporal.NewSearchAttributeKeyKeyword("BallotStatus")
+	SearchCounty       = temporal.NewSearchAttributeKeyKeyword("County")
+	SearchElectionID   = temporal.NewSearchAttributeKeyKeyword("ElectionId")
+)
+
+// The ballot workflow.
+
+// BallotInput starts a ballot workflow. It names the ballot; it holds no personal data.
+type BallotInput struct {
+	BallotKey     string
+	ElectionID    string
+	State         string
+	County        string
+	CanvassEndsAt time.Time // the workflow closes then, whatever is left
+}
+
+// StatusEvent is the payload of every status signal (named as its ballot.Status): one
+// county event.
+type StatusEvent struct {
+	EventID      string
+	Status       ballot.Status
+	OccurredAt   time.Time // when it happened at the county
+	Reason       string    // for challenged and rejected
+	CureDeadline string    // YYYY-MM-DD, for challenged
+}
+
+// PreferencesChanged is the payload of the ballot.SignalPreferencesChanged signal.
+type PreferencesChanged struct {
+	Reason string // "portal", "opt-out", "webhook", ...
+}
+
+// BallotView is what the status query (ballot.QueryStatus) returns: the ballot as its
+// workflow sees it.
+type BallotView struct {
+	Status      ballot.Status
+	StatusAt    time.Time
+	Timeline    []TimelineEntry
+	Pending     []PendingNotice
+	Ignored     []IgnoredEvent
+	Deliveries  []DeliveryOutcome
+	Unreachable bool // a notice could be delivered on none of the voter's channels
+	Closed      string
+}
+
+// TimelineEntry is one status the ballot moved to.
+type TimelineEntry struct {
+	Status       ballot.Status
+	EventID      string
+	OccurredAt   time.Time
+	Reason       string
+	CureDeadline string
+}
+
+// IgnoredEvent is an event that did not move the ballot, with why.
+type IgnoredEvent struct {
+	EventID    string
+	Status     ballot.Status
+	OccurredAt time.Time
+	Reason     string
+}
+
+// PendingNotice is a notice waiting for its time (the voter's contact hours) or in flight.
+type PendingNotice struct {
+	Seq      int
+	Status   ballot.Status
+	Channel  string
+	DueAt    time.Time
+	InFlight bool
+}
+
+// DeliveryOutcome is how a notice on one channel ended.
+type DeliveryOutcome struct {
+	Seq     int
+	Status  ballot.Status
+	Channel string
+	Outcome string // sent, skipped, failed, canceled
+	Detail  string // provider id or why
+	At      time.Time
+}
+
+// The ingestion workflow of a bulk import.
+
+// Signals an operator sends to a held import (POST /v1/imports/{id}:approve and :reject),
+// with an ImportDecision.
+const (
+	SignalApprove = "approve"
+	SignalReject  = "reject"
+)
+
+// QueryProgress returns an IngestProgress.
+const QueryProgress = "progress"
+
+// Where an import's workflow is (IngestProgress.Status); the same words as the import's
+// status in PostgreSQL.
+const (
+	IngestChecking  = "checking"
+	IngestHeld      = "held"
+	IngestSignaling = "signaling"
+	IngestDone      = "done"
+	IngestRejected  = "rejected"
+)
+
+// IngestInput starts an ingestion workflow. Settings (rate, hold threshold) come from the
+// worker through the activities' results.
+type IngestInput struct {
+	ImportID int64
+}
+
+// ImportDecision is the payload of the approve and reject signals.
+type ImportDecision struct {
+	By string // the operator's key, "key:<prefix>"
+}
+
+// IngestProgress is what the progress query returns: counts only.
+type IngestProgress struct {
+	Status       string
+	Events       int // stored events to signal
+	Done         int // signaled
+	Remaining    int
+	Duplicates   int // rows of the file recorded before
+	Rejected     int // rows of the file refused
+	Backwards    int // events older than their ballot's current status
+	Inconsistent int // events after a final status, or without the status they require
+	Rate         float64
+	DecidedBy    string
+}
+
+// The confirmation workflow.
+
+// ConfirmInput starts a ConfirmContact workflow. It carries no address.
+type ConfirmInput struct {
+	SubscriptionID int64
+	Channel        string // ballot.ChannelSMS or ballot.ChannelEmail
+	LinkBase       string // the portal's public URL, for the email's link
+}
