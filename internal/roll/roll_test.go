@@ -399,3 +399,37 @@ func TestResultJSONIsTheAPIContract(t *testing.T) {
 	require.JSONEq(t, `{"rows":3,"inserted":1,"updated":0,"unchanged":1,"rejected":1,
 		"rejections":[{"line":3,"field":"phone","reason":"phone must be E.164"}]}`, string(b))
 }
+
+// A previous system may hold numbers ballotflow does not text or call (a Caribbean +1
+// number billed as international, a number abroad): an active subscription to one is
+// refused by line, naming why, while an opt-out on it is kept, since an opt-out must never
+// be lost.
+func TestSubscriptionImportRefusesActiveNumbersBallotflowDoesNotContact(t *testing.T) {
+	t.Parallel()
+	st := setup(t)
+	f := newFakeRoll(40, 1)
+	importCSV(t, st, f.csv(t), 0)
+	var good []int
+	for i := range f.n {
+		if c, _ := roll.Flag(f.row(i)["confidential"]); !c && f.bad(i) < 0 {
+			good = append(good, i)
+		}
+	}
+	id := func(i int) string { return fmt.Sprintf("%09d", 700000000+i) }
+	file := "voter_id,channel,address,state\n" +
+		id(good[0]) + ",sms,+18765550123,active\n" + // line 2: Jamaica, billed as international
+		id(good[1]) + ",voice,+442071838750,active\n" + // 3: abroad
+		id(good[2]) + ",voice,+442071838750,opted_out\n" + // 4: an opt-out is kept
+		id(good[3]) + ",sms,+13035550177,active\n" // 5: Denver
+	res, err := roll.ImportSubscriptions(ctx, st, strings.NewReader(file),
+		roll.Options{State: "CO", Actor: "test", Format: fileimport.CSV})
+	require.NoError(t, err)
+	require.Equal(t, []fileimport.Rejection{{Line: 2, Field: "address"}, {Line: 3, Field: "address"}}, withoutReasons(res.Rejections))
+	require.Contains(t, res.Rejections[0].Reason, "international rate")
+	require.Contains(t, res.Rejections[1].Reason, "outside north america")
+	for _, r := range res.Rejections {
+		require.NotContains(t, r.Reason, "+1876", "the number itself is never repeated")
+		require.NotContains(t, r.Reason, "+44")
+	}
+	require.Equal(t, 2, res.Inserted)
+}

@@ -1,6 +1,7 @@
 package roll
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -201,6 +202,19 @@ func (p subscriptionParser) parse(line int, val []string) (store.RollSubscriptio
 		return bad(sState, "state is required (active or opted_out)")
 	default:
 		return bad(sState, "state must be active or opted_out")
+	}
+	// An opt-out is kept whatever the number (it must never be lost); an active text or call
+	// subscription must be to a number ballotflow texts and calls (ballot.ContactPhone), or
+	// its first notice would only be refused at send time.
+	if s.State == ballot.SubscriptionActive && s.Channel != ballot.ChannelEmail {
+		if _, err := ballot.ContactPhone(s.Address); err != nil {
+			why := "it is not a personal US or Canadian line"
+			var problem ballot.PhoneProblem
+			if errors.As(err, &problem) {
+				why += " (" + strings.ReplaceAll(problem.Code(), "_", " ") + ")"
+			}
+			return bad(sAddress, "address of an active %s subscription must be a number ballotflow texts and calls: %s; import it as opted_out or leave it out", s.Channel, why)
+		}
 	}
 	if (val[sContactStart] == "") != (val[sContactEnd] == "") {
 		col := sContactEnd
