@@ -74,9 +74,9 @@ func (a *Activities) SendConfirmation(ctx context.Context, in ConfirmationInput)
 	if err != nil {
 		return NoticeResult{}, notFoundIsPermanent(err)
 	}
-	// Without the county's list of languages, as before: RenderConfirmation has texts in
-	// every language ballotflow has.
-	lang := ballot.NoticeLanguage(sub.Language, voter.Language, nil)
+	// In the languages the county offers, as its notices are: the voter replies to the
+	// county's number, and its HELP text is in the county's language.
+	lang := ballot.NoticeLanguage(sub.Language, voter.Language, j.Languages)
 	data := notices.ConfirmData{FirstName: voter.FirstName, LastName: voter.LastName, Jurisdiction: j.Name, HelpText: j.HelpText}
 
 	var accepted providers.Accepted

@@ -183,3 +183,37 @@ func TestSendConfirmationSendsOnlyWhatWasAskedForTheCurrentAddress(t *testing.T)
 	require.Equal(t, activities.OutcomeSkipped, send(sub))
 	require.Len(t, s.texts, 1, "a premium-rate number is never texted")
 }
+
+// A confirmation is in a language the county offers, as its notices are: a Spanish-reading
+// voter in a county that offers only English gets it in English, and in Spanish where the
+// county offers Spanish.
+func TestSendConfirmationIsInALanguageTheCountyOffers(t *testing.T) {
+	t.Parallel()
+	bg := context.Background()
+	st := testdb.Open(t)
+	require.NoError(t, demo.Seed(bg, st, time.Now()))
+	jose, err := st.VoterByID(bg, "CO", demo.Voters[3].VoterID)
+	require.NoError(t, err)
+	require.Equal(t, "es", jose.Language)
+	s := &senders{}
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	env.RegisterActivity(&activities.Activities{Store: st, Email: s, Phone: s})
+	confirm := func(phone string) string {
+		saved, err := st.SavePortalPreferences(bg, jose.Ref, store.PortalPreferences{
+			SMS: &store.ChannelChoice{Enabled: true, Address: phone}})
+		require.NoError(t, err)
+		require.Len(t, saved.Confirm, 1)
+		_, err = env.ExecuteActivity("SendConfirmation", activities.ConfirmationInput{
+			SubscriptionID: saved.Confirm[0].SubscriptionID, Channel: "sms", LinkBase: "https://ballots.example.org/"})
+		require.NoError(t, err)
+		return s.texts[len(s.texts)-1].Body
+	}
+	spanish := confirm("+13035550181")
+	_, err = st.Pool().Exec(bg, `UPDATE jurisdictions SET languages = '{en}' WHERE county = $1`, jose.County)
+	require.NoError(t, err)
+	english := confirm("+13035550182")
+	require.Contains(t, spanish, "responda YES")
+	require.Contains(t, english, "YES")
+	require.NotContains(t, english, "responda")
+}
