@@ -76,7 +76,7 @@ func (a *Activities) LoadRecipient(ctx context.Context, in LoadRecipientInput) (
 // RecordStatus stores the status the workflow moved a ballot to, for reads that must not ask
 // Temporal (the portal, reports).
 func (a *Activities) RecordStatus(ctx context.Context, in RecordStatusInput) error {
-	return a.Store.SetBallotStatus(ctx, in.BallotKey, string(in.Status), in.At)
+	return a.Store.BallotSetStatus(ctx, in.BallotKey, string(in.Status), in.At)
 }
 
 // SendEmail delivers a notice by email through SendGrid.
@@ -134,7 +134,7 @@ func (a *Activities) deliver(ctx context.Context, n Notice, channel string, send
 	if err != nil {
 		return NoticeResult{}, err
 	}
-	d, err := a.Store.BeginDelivery(ctx, store.Delivery{
+	d, err := a.Store.DeliveryBegin(ctx, store.Delivery{
 		IdempotencyKey: n.IdempotencyKey, BallotRef: c.Ballot.Ref, VoterRef: c.Voter.Ref,
 		NoticeSeq: n.Seq, NoticeStatus: string(n.Status), Channel: channel,
 	})
@@ -153,7 +153,7 @@ func (a *Activities) deliver(ctx context.Context, n Notice, channel string, send
 	sub, ok := c.Subscription(channel)
 	if !c.Notifiable() || !ok || sub.State != ballot.SubscriptionActive {
 		// Opted out, turned off or unconfirmed since the notice was planned.
-		if err := a.Store.FinishDelivery(ctx, n.IdempotencyKey, store.DeliverySkipped, "", "channel not active at send time"); err != nil {
+		if err := a.Store.DeliveryFinish(ctx, n.IdempotencyKey, store.DeliverySkipped, "", "channel not active at send time"); err != nil {
 			return NoticeResult{}, err
 		}
 		return NoticeResult{Outcome: OutcomeSkipped}, nil
@@ -193,7 +193,7 @@ func (a *Activities) deliver(ctx context.Context, n Notice, channel string, send
 func (a *Activities) recordAccepted(ctx context.Context, key, providerID string) error {
 	wait := 100 * time.Millisecond
 	for {
-		err := a.Store.FinishDelivery(ctx, key, store.DeliveryAccepted, providerID, "")
+		err := a.Store.DeliveryFinish(ctx, key, store.DeliveryAccepted, providerID, "")
 		if err == nil || wait > 2*time.Second {
 			return err
 		}
@@ -228,7 +228,7 @@ func outcomeLabel(res NoticeResult, err error) string {
 func (a *Activities) providerFailure(ctx context.Context, n Notice, c recipient.Recipient, channel string, err error) error {
 	var pe *providers.Error
 	if !errors.As(err, &pe) {
-		_ = a.Store.NoteDeliveryError(ctx, n.IdempotencyKey, "unclassified error")
+		_ = a.Store.DeliverySetLastError(ctx, n.IdempotencyKey, "unclassified error")
 		return err
 	}
 	if pe.Config {
@@ -236,7 +236,7 @@ func (a *Activities) providerFailure(ctx context.Context, n Notice, c recipient.
 		// say so loudly so an operator fixes the credentials or sender settings.
 		a.logger().Error("provider refused ballotflow's configuration; notices wait until it is fixed",
 			"provider", pe.Provider, "channel", channel, "code", pe.Code)
-		_ = a.Store.NoteDeliveryError(ctx, n.IdempotencyKey, pe.Error())
+		_ = a.Store.DeliverySetLastError(ctx, n.IdempotencyKey, pe.Error())
 		return temporal.NewApplicationError(pe.Error(), errProviderConfiguration)
 	}
 	if pe.Permanent {
@@ -245,7 +245,7 @@ func (a *Activities) providerFailure(ctx context.Context, n Notice, c recipient.
 			state = ballot.SubscriptionOptedOut // the number texted STOP to the provider: its owner's choice, kept as such
 		}
 		sub, _ := c.Subscription(channel)
-		changed, err := a.Store.RefuseDelivery(ctx, store.DeliveryRefusal{
+		changed, err := a.Store.DeliveryRefuse(ctx, store.DeliveryRefusal{
 			IdempotencyKey: n.IdempotencyKey, Channel: channel, Provider: pe.Provider, Detail: pe.Error(),
 			Subscription: state, Address: sub.Address,
 		})
@@ -255,7 +255,7 @@ func (a *Activities) providerFailure(ctx context.Context, n Notice, c recipient.
 		a.notifyHousehold(ctx, c.Voter.Ref, changed, channel)
 		return temporal.NewNonRetryableApplicationError(pe.Error(), ErrPermanent, nil)
 	}
-	_ = a.Store.NoteDeliveryError(ctx, n.IdempotencyKey, pe.Error())
+	_ = a.Store.DeliverySetLastError(ctx, n.IdempotencyKey, pe.Error())
 	return temporal.NewApplicationErrorWithOptions(pe.Error(), "TransientDeliveryFailure",
 		temporal.ApplicationErrorOptions{NextRetryDelay: pe.RetryAfter})
 }
@@ -270,7 +270,7 @@ func (a *Activities) refuseNumber(ctx context.Context, n Notice, c recipient.Rec
 	if errors.As(why, &problem) {
 		detail += " (" + problem.Code() + ")"
 	}
-	changed, err := a.Store.RefuseDelivery(ctx, store.DeliveryRefusal{
+	changed, err := a.Store.DeliveryRefuse(ctx, store.DeliveryRefusal{
 		IdempotencyKey: n.IdempotencyKey, Channel: channel, Provider: "ballotflow", Detail: detail,
 		Subscription: ballot.SubscriptionBounced, Address: sub.Address,
 	})

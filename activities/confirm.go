@@ -33,7 +33,7 @@ const EmailConfirmationTTL = 7 * 24 * time.Hour
 
 // SendConfirmation asks a voter to confirm a new address: a text that asks for a reply YES,
 // or an email with a link. It sends only the confirmation the subscription is owed for its
-// address now (store.ClaimConfirmation): nothing when the subscription is no longer pending
+// address now (store.ConfirmationClaim): nothing when the subscription is no longer pending
 // (the voter confirmed, changed it, or opted out meanwhile), when a newer save asked again
 // (that save's workflow sends), or when the address changed since this one was asked for
 // (it was counted against another address's limit). Nor is a number texted that may not be
@@ -41,7 +41,7 @@ const EmailConfirmationTTL = 7 * 24 * time.Hour
 // but before it was recorded sends the confirmation again: a rare duplicate is better than
 // none.
 func (a *Activities) SendConfirmation(ctx context.Context, in ConfirmationInput) (NoticeResult, error) {
-	sub, err := a.Store.SubscriptionByID(ctx, in.SubscriptionID)
+	sub, err := a.Store.SubscriptionGetByID(ctx, in.SubscriptionID)
 	if err != nil {
 		return NoticeResult{}, notFoundIsPermanent(err)
 	}
@@ -54,7 +54,7 @@ func (a *Activities) SendConfirmation(ctx context.Context, in ConfirmationInput)
 			return NoticeResult{Outcome: OutcomeSkipped}, nil
 		}
 	}
-	voter, err := a.Store.VoterByRef(ctx, sub.VoterRef)
+	voter, err := a.Store.VoterGetByRef(ctx, sub.VoterRef)
 	if err != nil {
 		return NoticeResult{}, notFoundIsPermanent(err)
 	}
@@ -63,14 +63,14 @@ func (a *Activities) SendConfirmation(ctx context.Context, in ConfirmationInput)
 	if voter.Confidential || voter.Status != ballot.VoterActive {
 		return NoticeResult{Outcome: OutcomeSkipped}, nil
 	}
-	sendID, owed, err := a.Store.ClaimConfirmation(ctx, sub.ID, sub.Channel, sub.Address, claimer(ctx))
+	sendID, owed, err := a.Store.ConfirmationClaim(ctx, sub.ID, sub.Channel, sub.Address, claimer(ctx))
 	if err != nil {
 		return NoticeResult{}, err
 	}
 	if !owed {
 		return NoticeResult{Outcome: OutcomeSkipped}, nil
 	}
-	j, err := a.Store.Jurisdiction(ctx, voter.State, voter.County)
+	j, err := a.Store.JurisdictionGetByCounty(ctx, voter.State, voter.County)
 	if err != nil {
 		return NoticeResult{}, notFoundIsPermanent(err)
 	}
@@ -96,7 +96,7 @@ func (a *Activities) SendConfirmation(ctx context.Context, in ConfirmationInput)
 			return NoticeResult{}, err
 		}
 		// The new link replaces any earlier one of this subscription: one live link per address.
-		if err := a.Store.CreateEmailConfirmation(ctx, sub.ID, token, a.now().Add(EmailConfirmationTTL)); err != nil {
+		if err := a.Store.EmailConfirmationCreate(ctx, sub.ID, token, a.now().Add(EmailConfirmationTTL)); err != nil {
 			return NoticeResult{}, err
 		}
 		data.Link = strings.TrimRight(in.LinkBase, "/") + "/v1/portal/confirm-email?token=" + url.QueryEscape(token)
@@ -115,7 +115,7 @@ func (a *Activities) SendConfirmation(ctx context.Context, in ConfirmationInput)
 	default:
 		return NoticeResult{}, temporal.NewNonRetryableApplicationError("no confirmation on channel "+in.Channel, "BadChannel", nil)
 	}
-	if err := a.Store.ConfirmationDelivered(ctx, sendID); err != nil {
+	if err := a.Store.ConfirmationMarkDelivered(ctx, sendID); err != nil {
 		// Sent: say so rather than retry and send it twice; the claim keeps other workflows off.
 		a.logger().Warn("record confirmation delivered", "subscription", sub.ID, "error", err)
 	}
@@ -144,7 +144,7 @@ func (a *Activities) confirmationFailure(ctx context.Context, sub store.Subscrip
 		if pe.Unsubscribed {
 			state = ballot.SubscriptionOptedOut // the number texted STOP to the provider: its owner's choice
 		}
-		if err := a.Store.MarkSubscription(ctx, sub.VoterRef, sub.Channel, state, "provider:"+pe.Provider, pe.Error()); err != nil {
+		if err := a.Store.SubscriptionSetState(ctx, sub.VoterRef, sub.Channel, state, "provider:"+pe.Provider, pe.Error()); err != nil {
 			return err
 		}
 		return temporal.NewNonRetryableApplicationError(pe.Error(), ErrPermanent, nil)

@@ -56,7 +56,7 @@ func TestSendConfirmationReadsTheSubscriptionAtSendTime(t *testing.T) {
 	bg := context.Background()
 	st := testdb.Open(t)
 	require.NoError(t, demo.Seed(bg, st, time.Now()))
-	ana, err := st.VoterByID(bg, "CO", demo.Voters[2].VoterID)
+	ana, err := st.VoterGetByID(bg, "CO", demo.Voters[2].VoterID)
 	require.NoError(t, err)
 	s := &senders{}
 	var suite testsuite.WorkflowTestSuite
@@ -73,7 +73,7 @@ func TestSendConfirmationReadsTheSubscriptionAtSendTime(t *testing.T) {
 		return res, nil
 	}
 
-	saved, err := st.SavePortalPreferences(bg, ana.Ref, store.PortalPreferences{
+	saved, err := st.SubscriptionSavePreferences(bg, ana.Ref, store.PortalPreferences{
 		SMS:   &store.ChannelChoice{Enabled: true, Address: "+13035550177"},
 		Email: &store.ChannelChoice{Enabled: true, Address: "ana@example.org"},
 	})
@@ -103,7 +103,7 @@ func TestSendConfirmationReadsTheSubscriptionAtSendTime(t *testing.T) {
 	require.Equal(t, "Ana Smith", s.emails[0].ToName)
 	u, err := url.Parse(link)
 	require.NoError(t, err)
-	ref, err := st.ConfirmEmail(bg, u.Query().Get("token"))
+	ref, err := st.EmailConfirmationUse(bg, u.Query().Get("token"))
 	require.NoError(t, err, "the link in the email confirms the address")
 	require.Equal(t, ana.Ref, ref)
 
@@ -111,7 +111,7 @@ func TestSendConfirmationReadsTheSubscriptionAtSendTime(t *testing.T) {
 	res, err = send(subOf["email"], "email")
 	require.NoError(t, err)
 	require.Equal(t, activities.OutcomeSkipped, res.Outcome)
-	_, err = st.SavePortalPreferences(bg, ana.Ref, store.PortalPreferences{SMS: &store.ChannelChoice{Enabled: false}})
+	_, err = st.SubscriptionSavePreferences(bg, ana.Ref, store.PortalPreferences{SMS: &store.ChannelChoice{Enabled: false}})
 	require.NoError(t, err)
 	res, err = send(subOf["sms"], "sms")
 	require.NoError(t, err)
@@ -120,7 +120,7 @@ func TestSendConfirmationReadsTheSubscriptionAtSendTime(t *testing.T) {
 	require.Len(t, s.emails, 1)
 
 	// A number the provider refuses for good is marked bounced and not retried.
-	saved, err = st.SavePortalPreferences(bg, ana.Ref, store.PortalPreferences{
+	saved, err = st.SubscriptionSavePreferences(bg, ana.Ref, store.PortalPreferences{
 		SMS: &store.ChannelChoice{Enabled: true, Address: "+13035550178"}})
 	require.NoError(t, err)
 	s.err = &providers.Error{Provider: providers.ProviderTwilio, Permanent: true, Code: "21211", Message: "invalid number"}
@@ -129,12 +129,12 @@ func TestSendConfirmationReadsTheSubscriptionAtSendTime(t *testing.T) {
 	require.ErrorAs(t, err, &appErr)
 	require.Equal(t, activities.ErrPermanent, appErr.Type())
 	require.True(t, appErr.NonRetryable())
-	sub, err := st.SubscriptionByID(bg, saved.Confirm[0].SubscriptionID)
+	sub, err := st.SubscriptionGetByID(bg, saved.Confirm[0].SubscriptionID)
 	require.NoError(t, err)
 	require.Equal(t, "bounced", sub.State)
 
 	// An outage is retried.
-	_, err = st.SavePortalPreferences(bg, ana.Ref, store.PortalPreferences{
+	_, err = st.SubscriptionSavePreferences(bg, ana.Ref, store.PortalPreferences{
 		SMS: &store.ChannelChoice{Enabled: true, Address: "+13035550179"}})
 	require.NoError(t, err)
 	s.err = &providers.Error{Provider: providers.ProviderTwilio, Code: "http_503", HTTPStatus: 503}
@@ -151,7 +151,7 @@ func TestSendConfirmationSendsOnlyWhatWasAskedForTheCurrentAddress(t *testing.T)
 	bg := context.Background()
 	st := testdb.Open(t)
 	require.NoError(t, demo.Seed(bg, st, time.Now()))
-	ana, err := st.VoterByID(bg, "CO", demo.Voters[2].VoterID)
+	ana, err := st.VoterGetByID(bg, "CO", demo.Voters[2].VoterID)
 	require.NoError(t, err)
 	s := &senders{}
 	var suite testsuite.WorkflowTestSuite
@@ -165,7 +165,7 @@ func TestSendConfirmationSendsOnlyWhatWasAskedForTheCurrentAddress(t *testing.T)
 		return res.Outcome
 	}
 	save := func(phone string) int64 {
-		saved, err := st.SavePortalPreferences(bg, ana.Ref, store.PortalPreferences{SMS: &store.ChannelChoice{Enabled: true, Address: phone}})
+		saved, err := st.SubscriptionSavePreferences(bg, ana.Ref, store.PortalPreferences{SMS: &store.ChannelChoice{Enabled: true, Address: phone}})
 		require.NoError(t, err)
 		require.Len(t, saved.Confirm, 1)
 		return saved.Confirm[0].SubscriptionID
@@ -192,7 +192,7 @@ func TestSendConfirmationIsInALanguageTheCountyOffers(t *testing.T) {
 	bg := context.Background()
 	st := testdb.Open(t)
 	require.NoError(t, demo.Seed(bg, st, time.Now()))
-	jose, err := st.VoterByID(bg, "CO", demo.Voters[3].VoterID)
+	jose, err := st.VoterGetByID(bg, "CO", demo.Voters[3].VoterID)
 	require.NoError(t, err)
 	require.Equal(t, "es", jose.Language)
 	s := &senders{}
@@ -200,7 +200,7 @@ func TestSendConfirmationIsInALanguageTheCountyOffers(t *testing.T) {
 	env := suite.NewTestActivityEnvironment()
 	env.RegisterActivity(&activities.Activities{Store: st, Email: s, Phone: s})
 	confirm := func(phone string) string {
-		saved, err := st.SavePortalPreferences(bg, jose.Ref, store.PortalPreferences{
+		saved, err := st.SubscriptionSavePreferences(bg, jose.Ref, store.PortalPreferences{
 			SMS: &store.ChannelChoice{Enabled: true, Address: phone}})
 		require.NoError(t, err)
 		require.Len(t, saved.Confirm, 1)

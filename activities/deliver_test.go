@@ -29,11 +29,11 @@ func TestNoticesAreNeverTextedToNumbersBilledAsInternational(t *testing.T) {
 	bg := context.Background()
 	st := testdb.Open(t)
 	require.NoError(t, demo.Seed(bg, st, time.Now()))
-	maria, err := st.VoterByID(bg, "CO", demo.Voters[0].VoterID)
+	maria, err := st.VoterGetByID(bg, "CO", demo.Voters[0].VoterID)
 	require.NoError(t, err)
 	_, err = st.Pool().Exec(bg, `UPDATE subscriptions SET address = '+18765550123' WHERE voter_ref = $1 AND channel = 'sms'`, maria.Ref)
 	require.NoError(t, err)
-	rec, err := st.RecordEvent(bg, store.BallotEvent{JurisdictionID: store.JurisdictionID("CO", "denver"),
+	rec, err := st.BallotEventRecord(bg, store.BallotEvent{JurisdictionID: store.JurisdictionID("CO", "denver"),
 		ElectionID: demo.ElectionID, BallotID: "B-INTL", VoterRef: maria.Ref, EventID: "ev-intl", Status: "mailed",
 		OccurredAt: time.Now().Add(-time.Hour)})
 	require.NoError(t, err)
@@ -50,7 +50,7 @@ func TestNoticesAreNeverTextedToNumbersBilledAsInternational(t *testing.T) {
 	require.True(t, appErr.NonRetryable())
 	require.Empty(t, s.texts, "nothing went to the provider")
 
-	subs, err := st.Subscriptions(bg, maria.Ref)
+	subs, err := st.SubscriptionListByVoter(bg, maria.Ref)
 	require.NoError(t, err)
 	for _, sub := range subs {
 		if sub.Channel == ballot.ChannelSMS {
@@ -74,19 +74,19 @@ func TestARefusedNumberTellsTheHouseholdsOtherBallots(t *testing.T) {
 	bg := context.Background()
 	st := testdb.Open(t)
 	require.NoError(t, demo.Seed(bg, st, time.Now()))
-	maria, err := st.VoterByID(bg, "CO", demo.Voters[0].VoterID)
+	maria, err := st.VoterGetByID(bg, "CO", demo.Voters[0].VoterID)
 	require.NoError(t, err)
-	son, err := st.UpsertVoter(bg, store.Voter{State: "CO", VoterID: "600100076", County: "denver",
+	son, err := st.VoterUpsert(bg, store.Voter{State: "CO", VoterID: "600100076", County: "denver",
 		FirstName: "Leo", LastName: "Garcia", DateOfBirth: time.Date(2004, 5, 6, 0, 0, 0, 0, time.UTC),
 		ResidentialZIP: "80202", Status: "active", Language: "en"})
 	require.NoError(t, err)
 	const shared = "+18765550123" // billed as international: refused without asking a provider
 	_, err = st.Pool().Exec(bg, `UPDATE subscriptions SET address = $2 WHERE voter_ref = $1 AND channel = 'sms'`, maria.Ref, shared)
 	require.NoError(t, err)
-	require.NoError(t, st.UpsertSubscription(bg, store.Subscription{VoterRef: son, Channel: ballot.ChannelSMS,
+	require.NoError(t, st.SubscriptionUpsert(bg, store.Subscription{VoterRef: son, Channel: ballot.ChannelSMS,
 		Address: shared, State: ballot.SubscriptionActive, Source: "portal"}))
 	ballotOf := func(voterRef int64, ballotID string) store.Ballot {
-		rec, err := st.RecordEvent(bg, store.BallotEvent{JurisdictionID: store.JurisdictionID("CO", "denver"),
+		rec, err := st.BallotEventRecord(bg, store.BallotEvent{JurisdictionID: store.JurisdictionID("CO", "denver"),
 			ElectionID: demo.ElectionID, BallotID: ballotID, VoterRef: voterRef, EventID: "ev-" + ballotID,
 			Status: "mailed", OccurredAt: time.Now().Add(-time.Hour)})
 		require.NoError(t, err)

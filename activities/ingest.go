@@ -85,11 +85,11 @@ func (a *Ingest) CheckImport(ctx context.Context, in CheckImportInput) (ImportCh
 	for i, r := range in.Rules {
 		rules[i] = store.StatusRule{Status: string(r.Status), Stage: r.Stage, Final: r.Final, Requires: string(r.Requires)}
 	}
-	c, err := a.Store.CheckEventImport(ctx, in.ImportID, rules)
+	c, err := a.Store.EventImportCheck(ctx, in.ImportID, rules)
 	if err != nil {
 		return ImportChecked{}, err
 	}
-	im, err := a.Store.EventImportByID(ctx, in.ImportID)
+	im, err := a.Store.EventImportGetByID(ctx, in.ImportID)
 	if err != nil {
 		return ImportChecked{}, err
 	}
@@ -111,7 +111,7 @@ type SetImportStatusInput struct {
 
 // SetImportStatus records where an import is, for GET /v1/imports/{id}.
 func (a *Ingest) SetImportStatus(ctx context.Context, in SetImportStatusInput) error {
-	return a.Store.SetImportStatus(ctx, in.ImportID, in.Status, in.From, in.DecidedBy)
+	return a.Store.EventImportSetStatus(ctx, in.ImportID, in.Status, in.From, in.DecidedBy)
 }
 
 // SignalBatchInput is one page of an import: the events after AfterID, at most Limit.
@@ -142,7 +142,7 @@ type SignalBatchResult struct {
 // signaled are marked signaled and skipped, and the heartbeat details it left (a
 // SignalBatchProgress, also shown in Temporal UI) carry its count on.
 func (a *Ingest) SignalBatch(ctx context.Context, in SignalBatchInput) (SignalBatchResult, error) {
-	events, err := a.Store.ImportEventsAfter(ctx, in.ImportID, in.AfterID, in.Limit)
+	events, err := a.Store.BallotEventListByImport(ctx, in.ImportID, in.AfterID, in.Limit)
 	if err != nil {
 		return SignalBatchResult{}, err
 	}
@@ -179,7 +179,7 @@ func (a *Ingest) SignalBatch(ctx context.Context, in SignalBatchInput) (SignalBa
 	if err != nil {
 		return res, fmt.Errorf("signal page after event %d of import %d: %w", in.AfterID, in.ImportID, err)
 	}
-	if err := a.Store.SetImportSignaled(ctx, in.ImportID, in.DoneBefore+res.Events); err != nil {
+	if err := a.Store.EventImportSetSignaled(ctx, in.ImportID, in.DoneBefore+res.Events); err != nil {
 		return res, err
 	}
 	return res, nil
@@ -258,7 +258,7 @@ type DiscardImportInput struct {
 // DiscardImport marks every unsignaled event of a rejected import so that nothing ever
 // signals it, and the import rejected. It returns how many events it discarded.
 func (a *Ingest) DiscardImport(ctx context.Context, in DiscardImportInput) (int, error) {
-	n, err := a.Store.DiscardImport(ctx, in.ImportID, in.DecidedBy)
+	n, err := a.Store.EventImportDiscard(ctx, in.ImportID, in.DecidedBy)
 	if err != nil {
 		return 0, err
 	}

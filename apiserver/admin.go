@@ -67,7 +67,7 @@ func (h *handlers) postJurisdiction(c *gin.Context) {
 	if abortOnFieldError(c, err) {
 		return
 	}
-	j, outcome, err := h.cfg.Store.SaveJurisdiction(c.Request.Context(), j, apiKey(c).Actor())
+	j, outcome, err := h.cfg.Store.JurisdictionSave(c.Request.Context(), j, apiKey(c).Actor())
 	if err != nil {
 		h.adminUnavailable(c, "save jurisdiction", err)
 		return
@@ -80,7 +80,7 @@ func (h *handlers) getJurisdictions(c *gin.Context) {
 	if !ok {
 		return
 	}
-	js, err := h.cfg.Store.Jurisdictions(c.Request.Context(), state)
+	js, err := h.cfg.Store.JurisdictionList(c.Request.Context(), state)
 	if err != nil {
 		h.adminUnavailable(c, "list jurisdictions", err)
 		return
@@ -139,7 +139,7 @@ func (h *handlers) postElection(c *gin.Context) {
 	if abortOnFieldError(c, err) {
 		return
 	}
-	outcome, err := h.cfg.Store.SaveElection(c.Request.Context(), e, apiKey(c).Actor())
+	outcome, err := h.cfg.Store.ElectionSave(c.Request.Context(), e, apiKey(c).Actor())
 	if errors.Is(err, store.ErrElectionOfOtherState) {
 		abort(c, http.StatusConflict, "election_id_taken", "another state already uses this election id; choose another", "id")
 		return
@@ -156,7 +156,7 @@ func (h *handlers) getElections(c *gin.Context) {
 	if !ok {
 		return
 	}
-	es, err := h.cfg.Store.Elections(c.Request.Context(), state)
+	es, err := h.cfg.Store.ElectionList(c.Request.Context(), state)
 	if err != nil {
 		h.adminUnavailable(c, "list elections", err)
 		return

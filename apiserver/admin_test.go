@@ -29,7 +29,7 @@ func newAdminAPI(t testing.TB) *adminAPI {
 	t.Helper()
 	st := testdb.Open(t)
 	// A state key needs a county of its state configured.
-	_, err := st.UpsertJurisdiction(rollCtx, store.Jurisdiction{State: "CO", County: "denver", Name: "Denver Elections",
+	_, err := st.JurisdictionUpsert(rollCtx, store.Jurisdiction{State: "CO", County: "denver", Name: "Denver Elections",
 		TimeZone: "America/Denver", EmailFrom: "b@example.org", EmailFromName: "Denver", SMSFrom: "+17205550100",
 		VoiceFrom: "+17205550100", HelpText: "Call 720-555-0100."})
 	require.NoError(t, err)
@@ -41,7 +41,7 @@ func newAdminAPI(t testing.TB) *adminAPI {
 		{&a.coState, store.APIKey{Role: store.RoleState, State: "CO"}},
 		{&a.operator, store.APIKey{Role: store.RoleOperator}},
 	} {
-		_, plaintext, err := st.CreateAPIKey(rollCtx, k.key, "test")
+		_, plaintext, err := st.APIKeyCreate(rollCtx, k.key, "test")
 		require.NoError(t, err)
 		*k.dst = plaintext
 	}

@@ -22,7 +22,7 @@ func (h *handlers) authenticate(roles ...string) gin.HandlerFunc {
 			abort(c, http.StatusUnauthorized, "unauthenticated", "send your API key as 'Authorization: Bearer <key>'", "")
 			return
 		}
-		key, err := h.cfg.Store.Authenticate(c.Request.Context(), strings.TrimSpace(token))
+		key, err := h.cfg.Store.APIKeyAuthenticate(c.Request.Context(), strings.TrimSpace(token))
 		if errors.Is(err, store.ErrBadKey) {
 			c.Header("WWW-Authenticate", `Bearer realm="ballotflow", error="invalid_token"`)
 			abort(c, http.StatusUnauthorized, "unauthenticated", "this API key is not valid or was revoked", "")

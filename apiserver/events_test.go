@@ -45,7 +45,7 @@ func newEventsAPI(t testing.TB) *eventsAPI {
 	t.Helper()
 	st := testdb.Open(t)
 	require.NoError(t, demo.Seed(context.Background(), st, time.Now()))
-	_, key, err := st.CreateAPIKey(context.Background(), store.APIKey{Role: store.RoleCounty, State: "CO", County: "denver"}, "test")
+	_, key, err := st.APIKeyCreate(context.Background(), store.APIKey{Role: store.RoleCounty, State: "CO", County: "denver"}, "test")
 	require.NoError(t, err)
 	tc := &eventsTemporal{}
 	logger := slog.New(slog.DiscardHandler)

@@ -45,11 +45,11 @@ func newFilesAPI(t testing.TB) *filesAPI {
 	t.Helper()
 	ctx := context.Background()
 	st := testdb.Open(t)
-	_, _, err := st.SaveJurisdiction(ctx, store.Jurisdiction{State: "CO", County: "denver", Name: "Denver Elections",
+	_, _, err := st.JurisdictionSave(ctx, store.Jurisdiction{State: "CO", County: "denver", Name: "Denver Elections",
 		TimeZone: "America/Denver", EmailFrom: "b@example.org", EmailFromName: "Denver", SMSFrom: "+17205550100",
 		VoiceFrom: "+17205550100", HelpText: "Call 720-555-0100."}, "test")
 	require.NoError(t, err)
-	require.NoError(t, st.UpsertElection(ctx, store.Election{ID: filesElection, State: "CO", Name: "General",
+	require.NoError(t, st.ElectionUpsert(ctx, store.Election{ID: filesElection, State: "CO", Name: "General",
 		ElectionDay: time.Now().AddDate(0, 0, -20), CanvassEndsAt: time.Now().AddDate(0, 2, 0)}))
 	voters := votersHeader
 	for i := 1; i <= 3; i++ {
@@ -59,9 +59,9 @@ func newFilesAPI(t testing.TB) *filesAPI {
 	require.NoError(t, err)
 	require.Equal(t, 3, res.Inserted)
 	a := &filesAPI{st: st}
-	_, a.county, err = st.CreateAPIKey(ctx, store.APIKey{Role: store.RoleCounty, State: "CO", County: "denver"}, "test")
+	_, a.county, err = st.APIKeyCreate(ctx, store.APIKey{Role: store.RoleCounty, State: "CO", County: "denver"}, "test")
 	require.NoError(t, err)
-	_, a.state, err = st.CreateAPIKey(ctx, store.APIKey{Role: store.RoleState, State: "CO"}, "test")
+	_, a.state, err = st.APIKeyCreate(ctx, store.APIKey{Role: store.RoleState, State: "CO"}, "test")
 	require.NoError(t, err)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv := httptest.NewServer(apiserver.New(apiserver.Config{Store: st, Intake: &intake.Service{Store: st, Logger: logger},

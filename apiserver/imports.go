@@ -109,7 +109,7 @@ func (h *handlers) getImport(c *gin.Context) {
 	if !ok {
 		return
 	}
-	rejections, err := h.cfg.Store.ImportRejections(c.Request.Context(), im.ID)
+	rejections, err := h.cfg.Store.ImportRejectionListByImport(c.Request.Context(), im.ID)
 	if err != nil {
 		h.cfg.Logger.Error("read import rejections", "import_id", im.ID, "error", err)
 		abort(c, http.StatusServiceUnavailable, "unavailable", "the import could not be read; please retry", "")
@@ -147,7 +147,7 @@ func (h *handlers) decideImport(c *gin.Context) {
 	key := apiKey(c)
 	ctx := c.Request.Context()
 	// Recorded first, once: a second click, or a second operator, gets a 409.
-	err := h.cfg.Store.DecideImport(ctx, im.ID, key.Actor())
+	err := h.cfg.Store.EventImportDecide(ctx, im.ID, key.Actor())
 	if errors.Is(err, store.ErrImportDecided) {
 		status := im.Status
 		if status == store.ImportHeld {
@@ -160,7 +160,7 @@ func (h *handlers) decideImport(c *gin.Context) {
 	if err == nil {
 		err = workflowclient.New(h.cfg.Temporal).DecideImport(ctx, im.ID, signal, key.Actor())
 		if err != nil {
-			if uerr := h.cfg.Store.UndecideImport(context.WithoutCancel(ctx), im.ID); uerr != nil {
+			if uerr := h.cfg.Store.EventImportUndecide(context.WithoutCancel(ctx), im.ID); uerr != nil {
 				h.cfg.Logger.Error("take back import decision", "import_id", im.ID, "error", uerr)
 			}
 		}
@@ -188,7 +188,7 @@ func (h *handlers) importInScope(c *gin.Context, idText string) (store.EventImpo
 		abort(c, http.StatusNotFound, "not_found", "an import id is a positive number, as returned by POST /v1/ballot-events:bulk", "id")
 		return store.EventImport{}, false
 	}
-	im, err := h.cfg.Store.EventImportByID(c.Request.Context(), id)
+	im, err := h.cfg.Store.EventImportGetByID(c.Request.Context(), id)
 	key := apiKey(c)
 	visible := err == nil && (key.Role == store.RoleOperator ||
 		(im.State == key.State && (key.Role == store.RoleState || im.County == key.County)))

@@ -75,7 +75,7 @@ func (h *handlers) operatorVoter(c *gin.Context) (store.Voter, bool) {
 		abort(c, http.StatusBadRequest, "invalid_field", "voter_id must be the state's voter registration number (letters, digits, - _ .; at most 32)", "voter_id")
 		return store.Voter{}, false
 	}
-	v, err := h.cfg.Store.VoterByID(c.Request.Context(), state, voterID)
+	v, err := h.cfg.Store.VoterGetByID(c.Request.Context(), state, voterID)
 	if errors.Is(err, store.ErrNotFound) {
 		abort(c, http.StatusNotFound, "not_found", "no voter with this voter_id is registered in "+state, "voter_id")
 		return store.Voter{}, false
@@ -129,7 +129,7 @@ func (h *handlers) getOperatorBallots(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	ballots, err := h.cfg.Store.OperatorBallots(ctx, v.Ref)
+	ballots, err := h.cfg.Store.BallotListByVoterWithHistory(ctx, v.Ref)
 	if err != nil {
 		h.adminUnavailable(c, "operator: ballots of voter", err)
 		return
@@ -158,7 +158,7 @@ func (h *handlers) getOperatorBallots(c *gin.Context) {
 		w.finish(h, nil)
 		return
 	}
-	subs, err := h.cfg.Store.Subscriptions(ctx, v.Ref)
+	subs, err := h.cfg.Store.SubscriptionListByVoter(ctx, v.Ref)
 	if err != nil {
 		h.adminUnavailable(c, "operator: subscriptions of voter", err)
 		return
@@ -237,7 +237,7 @@ func (h *handlers) getOperatorDeliveries(c *gin.Context) {
 	if !ok {
 		return
 	}
-	ds, err := h.cfg.Store.VoterDeliveries(c.Request.Context(), v.Ref)
+	ds, err := h.cfg.Store.DeliveryListByVoter(c.Request.Context(), v.Ref)
 	if err != nil {
 		h.adminUnavailable(c, "operator: deliveries of voter", err)
 		return
@@ -333,7 +333,7 @@ func (h *handlers) postOperatorOptOut(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), 30*time.Second)
 	defer cancel()
 	key := apiKey(c)
-	changed, err := h.cfg.Store.CountyAssistedOptOut(ctx, v.Ref, channels, key.Actor(), note)
+	changed, err := h.cfg.Store.SubscriptionOptOutCountyAssisted(ctx, v.Ref, channels, key.Actor(), note)
 	if err != nil {
 		h.adminUnavailable(c, "operator: county-assisted opt-out", err)
 		return
@@ -346,7 +346,7 @@ func (h *handlers) postOperatorOptOut(c *gin.Context) {
 			signaled = false
 		}
 	}
-	subs, err := h.cfg.Store.Subscriptions(ctx, v.Ref)
+	subs, err := h.cfg.Store.SubscriptionListByVoter(ctx, v.Ref)
 	if err != nil {
 		h.adminUnavailable(c, "operator: subscriptions of voter", err)
 		return

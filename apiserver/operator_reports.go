@@ -43,7 +43,7 @@ func (h *handlers) reportScope(c *gin.Context, electionID string) (store.Electio
 		return store.Election{}, "", false
 	}
 	ctx := c.Request.Context()
-	e, err := h.cfg.Store.Election(ctx, electionID)
+	e, err := h.cfg.Store.ElectionGetByID(ctx, electionID)
 	if errors.Is(err, store.ErrNotFound) {
 		abort(c, http.StatusNotFound, "not_found", "no election has this id; see GET /v1/elections", field)
 		return store.Election{}, "", false
@@ -64,7 +64,7 @@ func (h *handlers) reportScope(c *gin.Context, electionID string) (store.Electio
 		abort(c, http.StatusBadRequest, "invalid_field", "county must be a county code as in GET /v1/jurisdictions, e.g. denver", "county")
 		return store.Election{}, "", false
 	}
-	if _, err := h.cfg.Store.Jurisdiction(ctx, e.State, county); errors.Is(err, store.ErrNotFound) {
+	if _, err := h.cfg.Store.JurisdictionGetByCounty(ctx, e.State, county); errors.Is(err, store.ErrNotFound) {
 		abort(c, http.StatusNotFound, "not_found", "no county "+county+" is configured in "+e.State, "county")
 		return store.Election{}, "", false
 	} else if err != nil {
@@ -93,7 +93,7 @@ func (h *handlers) getElectionCounts(c *gin.Context) {
 	if !ok {
 		return
 	}
-	counts, err := h.cfg.Store.BallotCounts(c.Request.Context(), e.ID, county)
+	counts, err := h.cfg.Store.BallotCountByStatus(c.Request.Context(), e.ID, county)
 	if err != nil {
 		h.adminUnavailable(c, "operator: ballot counts", err)
 		return
@@ -180,7 +180,7 @@ func (h *handlers) getStatusOverTime(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	tz, err := h.cfg.Store.ReportTimeZone(ctx, e.State, county)
+	tz, err := h.cfg.Store.JurisdictionGetReportTimeZone(ctx, e.State, county)
 	if err != nil {
 		h.adminUnavailable(c, "operator: report time zone", err)
 		return
@@ -189,7 +189,7 @@ func (h *handlers) getStatusOverTime(c *gin.Context) {
 	if err != nil {
 		loc, tz = time.UTC, "UTC"
 	}
-	deltas, err := h.cfg.Store.StatusDeltas(ctx, e.ID, county, tz)
+	deltas, err := h.cfg.Store.BallotListStatusDeltas(ctx, e.ID, county, tz)
 	if err != nil {
 		h.adminUnavailable(c, "operator: status over time", err)
 		return
@@ -328,7 +328,7 @@ func (h *handlers) getUnreachable(c *gin.Context) {
 	filter := store.UnreachableFilter{ElectionID: e.ID, County: county}
 	if asCSV {
 		var w *csvStream
-		err := h.cfg.Store.EachUnreachable(ctx, filter, func(u store.Unreachable) error {
+		err := h.cfg.Store.VoterEachUnreachable(ctx, filter, func(u store.Unreachable) error {
 			if w == nil {
 				w = startCSV(c, "unreachable-"+e.ID+suffix(county), unreachableHeader...)
 			}
@@ -348,7 +348,7 @@ func (h *handlers) getUnreachable(c *gin.Context) {
 	}
 	filter.Limit = limit + 1
 	rows := []unreachableJSON{}
-	err := h.cfg.Store.EachUnreachable(ctx, filter, func(u store.Unreachable) error {
+	err := h.cfg.Store.VoterEachUnreachable(ctx, filter, func(u store.Unreachable) error {
 		rows = append(rows, h.unreachableView(u))
 		return nil
 	})

@@ -58,7 +58,7 @@ func (h *handlers) getSetAsideEvents(c *gin.Context) {
 		}
 		limit = n
 	}
-	events, total, err := h.cfg.Store.SetAsideEvents(c.Request.Context(), state, limit)
+	events, total, err := h.cfg.Store.BallotEventListSetAside(c.Request.Context(), state, limit)
 	if err != nil {
 		h.cfg.Logger.Error("list set-aside events", "error", err)
 		abort(c, http.StatusServiceUnavailable, "unavailable", "the events could not be read; please retry", "")

@@ -28,16 +28,16 @@ func (a *adminAPI) get(t testing.TB, path, key string) (int, map[string]any) {
 func TestOperatorsSeeSetAsideEventsWithTheirReason(t *testing.T) {
 	t.Parallel()
 	a := newAdminAPI(t)
-	require.NoError(t, a.st.UpsertElection(rollCtx, store.Election{ID: "e1", State: "CO", Name: "General",
+	require.NoError(t, a.st.ElectionUpsert(rollCtx, store.Election{ID: "e1", State: "CO", Name: "General",
 		ElectionDay: time.Now().AddDate(0, 0, -40), CanvassEndsAt: time.Now().AddDate(0, 0, -10)}))
-	ref, err := a.st.UpsertVoter(rollCtx, store.Voter{State: "CO", VoterID: "V1", County: "denver", FirstName: "Maria",
+	ref, err := a.st.VoterUpsert(rollCtx, store.Voter{State: "CO", VoterID: "V1", County: "denver", FirstName: "Maria",
 		LastName: "Garcia", DateOfBirth: time.Date(1985, 3, 14, 0, 0, 0, 0, time.UTC), ResidentialZIP: "80202",
 		Status: "active", Email: "maria@example.org"})
 	require.NoError(t, err)
-	rec, err := a.st.RecordEvent(rollCtx, store.BallotEvent{JurisdictionID: "co-denver", ElectionID: "e1", BallotID: "B1",
+	rec, err := a.st.BallotEventRecord(rollCtx, store.BallotEvent{JurisdictionID: "co-denver", ElectionID: "e1", BallotID: "B1",
 		VoterRef: ref, EventID: "ev-late", Status: "received", OccurredAt: time.Now().Add(-time.Hour)})
 	require.NoError(t, err)
-	require.NoError(t, a.st.SetEventAside(rollCtx, rec.EventRef, store.SetAsideCanvassClosed, "the canvass ended"))
+	require.NoError(t, a.st.BallotEventSetAside(rollCtx, rec.EventRef, store.SetAsideCanvassClosed, "the canvass ended"))
 
 	status, body := a.get(t, "/v1/operator/set-aside-events?state=co", a.operator)
 	require.Equal(t, http.StatusOK, status, body)

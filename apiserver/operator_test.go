@@ -81,11 +81,11 @@ func newOperatorEnv(t *testing.T) *operatorEnv {
 		h: apiserver.New(apiserver.Config{Store: st, Temporal: tc, TemporalUIURL: testUIURL + "/", TemporalNamespace: "ballots",
 			Logger: slog.New(slog.DiscardHandler)})}
 	var err error
-	e.operatorKey, e.operator, err = st.CreateAPIKey(opCtx, store.APIKey{Role: store.RoleOperator, Label: "help desk"}, "test")
+	e.operatorKey, e.operator, err = st.APIKeyCreate(opCtx, store.APIKey{Role: store.RoleOperator, Label: "help desk"}, "test")
 	require.NoError(t, err)
-	_, e.county, err = st.CreateAPIKey(opCtx, store.APIKey{Role: store.RoleCounty, State: "CO", County: "denver"}, "test")
+	_, e.county, err = st.APIKeyCreate(opCtx, store.APIKey{Role: store.RoleCounty, State: "CO", County: "denver"}, "test")
 	require.NoError(t, err)
-	_, e.stateKey, err = st.CreateAPIKey(opCtx, store.APIKey{Role: store.RoleState, State: "CO"}, "test")
+	_, e.stateKey, err = st.APIKeyCreate(opCtx, store.APIKey{Role: store.RoleState, State: "CO"}, "test")
 	require.NoError(t, err)
 	return e
 }
@@ -153,7 +153,7 @@ func (e *operatorEnv) getCSV(path string, headers ...string) [][]string {
 
 func (e *operatorEnv) voter(voterID string) store.Voter {
 	e.t.Helper()
-	v, err := e.st.VoterByID(opCtx, "CO", voterID)
+	v, err := e.st.VoterGetByID(opCtx, "CO", voterID)
 	require.NoError(e.t, err)
 	return v
 }
@@ -167,13 +167,13 @@ func (e *operatorEnv) ballot(voterID, ballotID string, moves ...statusMove) stor
 	if len(moves) > 0 {
 		at = moves[0].at
 	}
-	rec, err := e.st.RecordEvent(opCtx, store.BallotEvent{JurisdictionID: store.JurisdictionID(v.State, v.County),
+	rec, err := e.st.BallotEventRecord(opCtx, store.BallotEvent{JurisdictionID: store.JurisdictionID(v.State, v.County),
 		ElectionID: demo.ElectionID, BallotID: ballotID, VoterRef: v.Ref, EventID: "ev-" + ballotID, Status: "mailed", OccurredAt: at})
 	require.NoError(e.t, err)
 	for _, m := range moves {
-		require.NoError(e.t, e.st.SetBallotStatus(opCtx, rec.Ballot.Key, m.status, m.at))
+		require.NoError(e.t, e.st.BallotSetStatus(opCtx, rec.Ballot.Key, m.status, m.at))
 	}
-	b, err := e.st.BallotByKey(opCtx, rec.Ballot.Key)
+	b, err := e.st.BallotGetByKey(opCtx, rec.Ballot.Key)
 	require.NoError(e.t, err)
 	return b
 }
@@ -187,7 +187,7 @@ type statusMove struct {
 func (e *operatorEnv) delivery(b store.Ballot, seq int, notice, channel, state, providerID, lastError string) string {
 	e.t.Helper()
 	key := fmt.Sprintf("%s/%d/%s", b.Key, seq, channel)
-	_, err := e.st.BeginDelivery(opCtx, store.Delivery{IdempotencyKey: key, BallotRef: b.Ref, VoterRef: b.VoterRef,
+	_, err := e.st.DeliveryBegin(opCtx, store.Delivery{IdempotencyKey: key, BallotRef: b.Ref, VoterRef: b.VoterRef,
 		NoticeSeq: seq, NoticeStatus: notice, Channel: channel})
 	require.NoError(e.t, err)
 	if state != store.DeliverySending {
@@ -195,10 +195,10 @@ func (e *operatorEnv) delivery(b store.Ballot, seq int, notice, channel, state, 
 		if state == store.DeliveryDelivered {
 			finish = store.DeliveryAccepted
 		}
-		require.NoError(e.t, e.st.FinishDelivery(opCtx, key, finish, providerID, lastError))
+		require.NoError(e.t, e.st.DeliveryFinish(opCtx, key, finish, providerID, lastError))
 	}
 	if state == store.DeliveryDelivered {
-		_, err := e.st.RecordProviderEvent(opCtx, store.ProviderEvent{Provider: "sendgrid", IdempotencyKey: key,
+		_, err := e.st.DeliveryEventRecord(opCtx, store.ProviderEvent{Provider: "sendgrid", IdempotencyKey: key,
 			Channels: []string{channel}, EventID: key + "-delivered", Status: "delivered", OccurredAt: time.Now(),
 			State: store.DeliveryDelivered})
 		require.NoError(e.t, err)
@@ -421,7 +421,7 @@ func TestCountyAssistedOptOutIsAuditedAndSignalsTheVotersBallots(t *testing.T) {
 	a = e.do(http.MethodPost, "/v1/operator/voters/CO/999999999/opt-out", e.operator, map[string]any{"note": "ticket 1"})
 	require.Equal(t, http.StatusNotFound, a.Status)
 	require.Equal(t, "voter_id", a.Error.Field)
-	subs, err := e.st.Subscriptions(opCtx, v.Ref)
+	subs, err := e.st.SubscriptionListByVoter(opCtx, v.Ref)
 	require.NoError(t, err)
 	require.Len(t, subs, 2)
 	for _, s := range subs {
@@ -442,7 +442,7 @@ func TestCountyAssistedOptOutIsAuditedAndSignalsTheVotersBallots(t *testing.T) {
 	require.True(t, got.BallotsSignaled)
 	require.ElementsMatch(t, []string{ballot.WorkflowID(demo.ElectionID, b1.Key), ballot.WorkflowID(demo.ElectionID, b2.Key)},
 		e.tc.signaled(), "every ballot of the voter re-plans its waiting notices")
-	subs, err = e.st.Subscriptions(opCtx, v.Ref)
+	subs, err = e.st.SubscriptionListByVoter(opCtx, v.Ref)
 	require.NoError(t, err)
 	require.Equal(t, "active", subs[0].State, "email stays on")
 	require.Equal(t, "sms", subs[1].Channel)
@@ -488,9 +488,9 @@ func TestCountyAssistedOptOutIsAuditedAndSignalsTheVotersBallots(t *testing.T) {
 	require.Equal(t, 3, audits)
 
 	// A later roll sync does not enroll the voter's email again.
-	_, err = e.st.UpsertVoter(opCtx, maria.Voter)
+	_, err = e.st.VoterUpsert(opCtx, maria.Voter)
 	require.NoError(t, err)
-	subs, err = e.st.Subscriptions(opCtx, v.Ref)
+	subs, err = e.st.SubscriptionListByVoter(opCtx, v.Ref)
 	require.NoError(t, err)
 	require.Equal(t, "opted_out", subs[0].State)
 }
@@ -628,11 +628,11 @@ func TestUnreachableVotersAreThoseNoNoticeCanReach(t *testing.T) {
 			ResidentialZIP: "80202", Status: "active"},
 	}
 	for _, v := range extra {
-		_, err := e.st.UpsertVoter(opCtx, v)
+		_, err := e.st.VoterUpsert(opCtx, v)
 		require.NoError(t, err)
 	}
 	sub := func(voterID, channel, address, state string) {
-		require.NoError(t, e.st.UpsertSubscription(opCtx, store.Subscription{VoterRef: e.voter(voterID).Ref, Channel: channel,
+		require.NoError(t, e.st.SubscriptionUpsert(opCtx, store.Subscription{VoterRef: e.voter(voterID).Ref, Channel: channel,
 			Address: address, State: state, Source: "portal"}))
 	}
 
@@ -664,7 +664,7 @@ func TestUnreachableVotersAreThoseNoNoticeCanReach(t *testing.T) {
 	// No Channel: nothing on file. Sam (Arapahoe) opted out of everything.
 	noChannel := e.ballot("700000012", "DEN-U-8", mailed)
 	sam := e.ballot("600200001", "ARA-U-1", mailed)
-	_, err := e.st.OptOutEverything(opCtx, e.voter("600200001").Ref, "portal")
+	_, err := e.st.SubscriptionOptOutAll(opCtx, e.voter("600200001").Ref, "portal")
 	require.NoError(t, err)
 
 	type row struct {

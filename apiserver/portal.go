@@ -62,7 +62,7 @@ func (h *handlers) portalSession(c *gin.Context) {
 	var ps store.PortalSession
 	err := store.ErrNotFound
 	if token != "" && len(token) <= 128 {
-		ps, err = h.cfg.Store.PortalSessionByToken(c.Request.Context(), token)
+		ps, err = h.cfg.Store.PortalSessionGetByToken(c.Request.Context(), token)
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		c.Header("WWW-Authenticate", `Bearer realm="ballotflow portal", error="invalid_token"`)

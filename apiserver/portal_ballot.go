@@ -25,12 +25,12 @@ type ballotJSON struct {
 func (h *handlers) getPortalBallot(c *gin.Context) {
 	ctx := c.Request.Context()
 	ref := portalVoter(c)
-	voter, err := h.cfg.Store.VoterByRef(ctx, ref)
+	voter, err := h.cfg.Store.VoterGetByRef(ctx, ref)
 	if err != nil {
 		h.unavailable(c, "portal voter", err)
 		return
 	}
-	ballots, err := h.cfg.Store.PortalBallots(ctx, ref)
+	ballots, err := h.cfg.Store.BallotListByVoterForPortal(ctx, ref)
 	if err != nil {
 		h.unavailable(c, "portal ballots", err)
 		return

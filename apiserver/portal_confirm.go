@@ -42,7 +42,7 @@ func (h *handlers) sendConfirmations(ctx context.Context, confirms []store.Confi
 		sent = append(sent, cf.Channel)
 	}
 	if len(failed) > 0 {
-		if err := h.cfg.Store.ForgetConfirmations(ctx, failed); err != nil {
+		if err := h.cfg.Store.ConfirmationForget(ctx, failed); err != nil {
 			h.cfg.Logger.Error("forget confirmations", "error", err)
 		}
 	}
@@ -97,7 +97,7 @@ func (h *handlers) postConfirmEmail(c *gin.Context) {
 	// Once confirmed, finish telling the ballots even if the voter closes the page.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), 30*time.Second)
 	defer cancel()
-	ref, err := h.cfg.Store.ConfirmEmail(ctx, req.Token)
+	ref, err := h.cfg.Store.EmailConfirmationUse(ctx, req.Token)
 	if errors.Is(err, store.ErrConfirmationInvalid) {
 		abort(c, http.StatusNotFound, "confirmation_invalid",
 			"This confirmation link is not valid any more: it was already used, it expired, a newer confirmation email replaced it, "+

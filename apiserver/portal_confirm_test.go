@@ -36,7 +36,7 @@ func TestPortalEmailConfirmationLinkWorksOnceWhilePending(t *testing.T) {
 	require.Equal(t, "https://portal.example.org", p.tc.confirmations()[0].LinkBase)
 	state := func() string {
 		t.Helper()
-		sub, err := p.st.SubscriptionByID(portalCtx, subID)
+		sub, err := p.st.SubscriptionGetByID(portalCtx, subID)
 		require.NoError(t, err)
 		return sub.State
 	}
@@ -47,7 +47,7 @@ func TestPortalEmailConfirmationLinkWorksOnceWhilePending(t *testing.T) {
 
 	// Following the link (as a mail scanner does) changes nothing: it hands the token to the
 	// page in the fragment, which no browser sends to a server.
-	require.NoError(t, p.st.CreateEmailConfirmation(portalCtx, subID, "the-link-token", time.Now().Add(time.Hour)))
+	require.NoError(t, p.st.EmailConfirmationCreate(portalCtx, subID, "the-link-token", time.Now().Add(time.Hour)))
 	for range 2 {
 		a := p.do(http.MethodGet, "/v1/portal/confirm-email?token=the-link-token", "", nil, "")
 		require.Equal(t, http.StatusSeeOther, a.Status)
@@ -69,7 +69,7 @@ func TestPortalEmailConfirmationLinkWorksOnceWhilePending(t *testing.T) {
 	require.Contains(t, a.Error.Message, "save your email address again")
 
 	// A link sent to an earlier address does not confirm a new one.
-	require.NoError(t, p.st.CreateEmailConfirmation(portalCtx, subID, "old-address-token", time.Now().Add(time.Hour)))
+	require.NoError(t, p.st.EmailConfirmationCreate(portalCtx, subID, "old-address-token", time.Now().Add(time.Hour)))
 	p.put(token, `{"email":{"enabled":true,"address":"sam.newer@example.org"}}`)
 	require.Equal(t, "pending", state())
 	a = confirm("old-address-token")
@@ -79,7 +79,7 @@ func TestPortalEmailConfirmationLinkWorksOnceWhilePending(t *testing.T) {
 
 	// Nor does an unknown or expired token.
 	require.Equal(t, http.StatusNotFound, confirm("never-sent").Status)
-	require.NoError(t, p.st.CreateEmailConfirmation(portalCtx, subID, "expired-token", time.Now().Add(-time.Minute)))
+	require.NoError(t, p.st.EmailConfirmationCreate(portalCtx, subID, "expired-token", time.Now().Add(-time.Minute)))
 	require.Equal(t, http.StatusNotFound, confirm("expired-token").Status)
 	require.Equal(t, "pending", state())
 }

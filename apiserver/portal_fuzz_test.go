@@ -116,7 +116,7 @@ func FuzzPortalPreferencesBody(f *testing.F) {
 }
 
 func subscriptionsOf(t testing.TB, st *store.Store, ref int64) []store.Subscription {
-	subs, err := st.Subscriptions(portalCtx, ref)
+	subs, err := st.SubscriptionListByVoter(portalCtx, ref)
 	require.NoError(t, err)
 	return subs
 }

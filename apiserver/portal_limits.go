@@ -14,7 +14,7 @@ import (
 )
 
 // What the portal lets one client, one person and everyone do, and why the numbers are what
-// they are. All counters live in PostgreSQL (store.CountRateLimits), keyed by keyed hashes,
+// they are. All counters live in PostgreSQL (store.RateLimitCount), keyed by keyed hashes,
 // so that every API replica shares them and no name, ZIP or address is stored.
 
 // PortalLimits caps what the portal does for strangers. Zero fields take
@@ -148,7 +148,7 @@ func lookupsPaused(c *gin.Context, wait time.Duration) {
 // rateLimited counts one hit against each limit and, when one is exceeded (429) or cannot
 // be counted (503), answers and returns true.
 func (h *handlers) rateLimited(c *gin.Context, limits ...store.RateLimit) bool {
-	wait, err := h.cfg.Store.HitRateLimits(c.Request.Context(), limits...)
+	wait, err := h.cfg.Store.RateLimitHit(c.Request.Context(), limits...)
 	if err != nil {
 		h.unavailable(c, "portal rate limit", err)
 		return true

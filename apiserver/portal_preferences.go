@@ -69,15 +69,15 @@ func (h *handlers) getPortalPreferences(c *gin.Context) {
 
 // preferences reads a voter's channels and settings, with the defaults filled in.
 func (h *handlers) preferences(ctx context.Context, ref int64) (preferencesJSON, error) {
-	voter, err := h.cfg.Store.VoterByRef(ctx, ref)
+	voter, err := h.cfg.Store.VoterGetByRef(ctx, ref)
 	if err != nil {
 		return preferencesJSON{}, err
 	}
-	j, err := h.cfg.Store.Jurisdiction(ctx, voter.State, voter.County)
+	j, err := h.cfg.Store.JurisdictionGetByCounty(ctx, voter.State, voter.County)
 	if err != nil {
 		return preferencesJSON{}, err
 	}
-	subs, err := h.cfg.Store.Subscriptions(ctx, ref)
+	subs, err := h.cfg.Store.SubscriptionListByVoter(ctx, ref)
 	if err != nil {
 		return preferencesJSON{}, err
 	}
@@ -175,7 +175,7 @@ func (h *handlers) putPortalPreferences(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), 30*time.Second)
 	defer cancel()
 	save.ResendAfter, save.SessionID, save.Limits = confirmResendAfter, session.ID, limits.Confirmations
-	saved, err := h.cfg.Store.SavePortalPreferences(ctx, session.VoterRef, save)
+	saved, err := h.cfg.Store.SubscriptionSavePreferences(ctx, session.VoterRef, save)
 	if err != nil {
 		h.unavailable(c, "save portal preferences", err)
 		return
@@ -202,7 +202,7 @@ func (h *handlers) putPortalPreferences(c *gin.Context) {
 // phonesOnFile returns the numbers stored for the voter's SMS and voice channels, by
 // channel: a save may send one back unchanged even when it may no longer be used.
 func (h *handlers) phonesOnFile(ctx context.Context, ref int64) (map[string]string, error) {
-	subs, err := h.cfg.Store.Subscriptions(ctx, ref)
+	subs, err := h.cfg.Store.SubscriptionListByVoter(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -229,7 +229,7 @@ func (h *handlers) deletePortalPreferences(c *gin.Context) {
 	ref := portalVoter(c)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), 30*time.Second)
 	defer cancel()
-	changed, err := h.cfg.Store.OptOutEverything(ctx, ref, "portal")
+	changed, err := h.cfg.Store.SubscriptionOptOutAll(ctx, ref, "portal")
 	if err != nil {
 		h.unavailable(c, "portal opt-out", err)
 		return

@@ -19,7 +19,7 @@ func TestPortalPreferencesRefuseBadInputNamingTheField(t *testing.T) {
 	t.Parallel()
 	p := newPortal(t, generous)
 	token := maria(p)
-	before, err := p.st.Subscriptions(portalCtx, mariaRef(t, p))
+	before, err := p.st.SubscriptionListByVoter(portalCtx, mariaRef(t, p))
 	require.NoError(t, err)
 	for _, tc := range []struct {
 		name, body, field string
@@ -53,7 +53,7 @@ func TestPortalPreferencesRefuseBadInputNamingTheField(t *testing.T) {
 			require.NotEmpty(t, a.Error.Message)
 		})
 	}
-	after, err := p.st.Subscriptions(portalCtx, mariaRef(t, p))
+	after, err := p.st.SubscriptionListByVoter(portalCtx, mariaRef(t, p))
 	require.NoError(t, err)
 	require.Equal(t, before, after, "nothing may be stored from a refused save")
 	require.Empty(t, p.tc.confirmations())
@@ -123,7 +123,7 @@ func TestPortalPreferencesFollowTheConfirmationRules(t *testing.T) {
 	require.Equal(t, "sms", confirms[0].Channel)
 	require.Regexp(t, `^confirm/[0-9]+/[0-9]+$`, p.tc.started[0].ID, "the workflow id carries no personal data")
 	require.Equal(t, contract.TaskQueue, p.tc.started[0].TaskQueue)
-	sub, err := p.st.SubscriptionByID(portalCtx, confirms[0].SubscriptionID)
+	sub, err := p.st.SubscriptionGetByID(portalCtx, confirms[0].SubscriptionID)
 	require.NoError(t, err)
 	require.Equal(t, ref, sub.VoterRef)
 	require.Equal(t, "portal", sub.Source)
@@ -160,7 +160,7 @@ func TestPortalPreferencesFollowTheConfirmationRules(t *testing.T) {
 	require.Equal(t, "America/Chicago", v.ContactHours.TimeZone)
 	require.Equal(t, "es", v.Language)
 	require.True(t, v.EmailWaitsForContactHours)
-	subs, err := p.st.Subscriptions(portalCtx, ref)
+	subs, err := p.st.SubscriptionListByVoter(portalCtx, ref)
 	require.NoError(t, err)
 	require.Len(t, subs, 3)
 	for _, s := range subs {
@@ -206,7 +206,7 @@ func TestPortalOptOutOfEverythingSignalsTheVotersBallots(t *testing.T) {
 	t.Parallel()
 	p := newPortal(t, generous)
 	ref := mariaRef(t, p)
-	rec, err := p.st.RecordEvent(portalCtx, store.BallotEvent{JurisdictionID: "co-denver", ElectionID: demo.ElectionID,
+	rec, err := p.st.BallotEventRecord(portalCtx, store.BallotEvent{JurisdictionID: "co-denver", ElectionID: demo.ElectionID,
 		BallotID: "DEN-9", VoterRef: ref, EventID: "o1", Status: "mailed", OccurredAt: time.Now().Add(-time.Hour)})
 	require.NoError(t, err)
 	token := maria(p)
@@ -217,7 +217,7 @@ func TestPortalOptOutOfEverythingSignalsTheVotersBallots(t *testing.T) {
 	require.NoError(t, json.Unmarshal(a.Body, &v))
 	require.Equal(t, "opted_out", v.Email.State)
 	require.Equal(t, "opted_out", v.SMS.State)
-	subs, err := p.st.Subscriptions(portalCtx, ref)
+	subs, err := p.st.SubscriptionListByVoter(portalCtx, ref)
 	require.NoError(t, err)
 	for _, s := range subs {
 		require.Equal(t, "opted_out", s.State, s.Channel)

@@ -56,7 +56,7 @@ func (h *handlers) postPortalSession(c *gin.Context, guard *lookupGuard) {
 	}
 	ctx := c.Request.Context()
 	limits := lookupLimits(h.portalLimits(), clientKey(c), req.FirstName, req.LastName, dob.Format(time.DateOnly), req.ZIP)
-	counted, waits, err := h.cfg.Store.CountRateLimits(ctx, limits...)
+	counted, waits, err := h.cfg.Store.RateLimitCount(ctx, limits...)
 	if err != nil {
 		h.unavailable(c, "portal rate limit", err)
 		return
@@ -71,7 +71,7 @@ func (h *handlers) postPortalSession(c *gin.Context, guard *lookupGuard) {
 		return
 	}
 
-	candidates, err := h.cfg.Store.PortalCandidates(ctx, req.FirstName, req.LastName, dob, req.ZIP)
+	candidates, err := h.cfg.Store.VoterListByLookup(ctx, req.FirstName, req.LastName, dob, req.ZIP)
 	if err != nil {
 		h.unavailable(c, "portal lookup", err)
 		return
@@ -99,7 +99,7 @@ func noMatchAnswer(c *gin.Context) {
 // inactive since the lookup gets the no-match answer.
 func (h *handlers) openSession(c *gin.Context, voterRef int64, failures ...store.RateCount) {
 	ctx := c.Request.Context()
-	if err := h.cfg.Store.UncountRateLimits(ctx, failures...); err != nil {
+	if err := h.cfg.Store.RateLimitUncount(ctx, failures...); err != nil {
 		h.unavailable(c, "portal rate limit", err)
 		return
 	}
@@ -108,7 +108,7 @@ func (h *handlers) openSession(c *gin.Context, voterRef int64, failures ...store
 		h.unavailable(c, "portal token", err)
 		return
 	}
-	expires, err := h.cfg.Store.CreatePortalSession(ctx, voterRef, token, PortalSessionTTL)
+	expires, err := h.cfg.Store.PortalSessionCreate(ctx, voterRef, token, PortalSessionTTL)
 	if errors.Is(err, store.ErrNotFound) {
 		noMatchAnswer(c)
 		return
@@ -158,7 +158,7 @@ func (h *handlers) maybePrune(ctx context.Context) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := h.cfg.Store.PrunePortal(ctx); err != nil {
+	if err := h.cfg.Store.PortalPrune(ctx); err != nil {
 		h.cfg.Logger.Warn("prune portal sessions", "error", err)
 	}
 }
@@ -175,7 +175,7 @@ func randomToken() (string, error) {
 // deletePortalSession logs out: the token stops working at once.
 func (h *handlers) deletePortalSession(c *gin.Context) {
 	if token := bearerToken(c); token != "" && len(token) <= 128 {
-		if err := h.cfg.Store.RevokePortalSession(c.Request.Context(), token); err != nil {
+		if err := h.cfg.Store.PortalSessionRevoke(c.Request.Context(), token); err != nil {
 			h.unavailable(c, "portal logout", err)
 			return
 		}

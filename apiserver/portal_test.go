@@ -109,7 +109,7 @@ func newPortal(t testing.TB, limits apiserver.PortalLimits, trustedProxies ...st
 	st := testdb.Open(t)
 	require.NoError(t, demo.Seed(portalCtx, st, time.Now()))
 	for _, v := range extraVoters {
-		_, err := st.UpsertVoter(portalCtx, v)
+		_, err := st.VoterUpsert(portalCtx, v)
 		require.NoError(t, err)
 	}
 	tc := &portalTemporal{}
@@ -230,9 +230,9 @@ func TestPortalAmbiguousMatchAsksForTheVoterIDWhichSelectsOne(t *testing.T) {
 	require.Equal(t, http.StatusCreated, a.Status, "%s", a.Body)
 	var s struct{ Token string }
 	require.NoError(t, json.Unmarshal(a.Body, &s))
-	ref, err := p.st.PortalSessionVoter(portalCtx, s.Token)
+	ref, err := p.st.PortalSessionGetVoterRef(portalCtx, s.Token)
 	require.NoError(t, err)
-	v, err := p.st.VoterByRef(portalCtx, ref)
+	v, err := p.st.VoterGetByRef(portalCtx, ref)
 	require.NoError(t, err)
 	require.Equal(t, "700000002", v.VoterID, "the voter ID selects its voter")
 
@@ -442,18 +442,18 @@ func TestPortalSessionsExpireAndCanBeRevoked(t *testing.T) {
 func TestPortalBallotShowsTheVotersBallotsAndTimelineFromPostgres(t *testing.T) {
 	t.Parallel()
 	p := newPortal(t, generous)
-	m, err := p.st.VoterByID(portalCtx, "CO", demo.Voters[0].VoterID)
+	m, err := p.st.VoterGetByID(portalCtx, "CO", demo.Voters[0].VoterID)
 	require.NoError(t, err)
-	james, err := p.st.VoterByID(portalCtx, "CO", demo.Voters[1].VoterID)
+	james, err := p.st.VoterGetByID(portalCtx, "CO", demo.Voters[1].VoterID)
 	require.NoError(t, err)
 	at := time.Now().Add(-3 * time.Hour).Truncate(time.Second).UTC()
 	record := func(v store.Voter, ballotID, eventID, status string, when time.Time, reason string, deadline *time.Time) {
-		rec, err := p.st.RecordEvent(portalCtx, store.BallotEvent{JurisdictionID: "co-denver", ElectionID: demo.ElectionID,
+		rec, err := p.st.BallotEventRecord(portalCtx, store.BallotEvent{JurisdictionID: "co-denver", ElectionID: demo.ElectionID,
 			BallotID: ballotID, VoterRef: v.Ref, EventID: eventID, Status: status, OccurredAt: when, Reason: reason,
 			CureDeadline: deadline})
 		require.NoError(t, err)
 		// What the ballot workflow's RecordStatus activity does when the event moves the ballot.
-		require.NoError(t, p.st.SetBallotStatus(portalCtx, rec.Ballot.Key, status, when))
+		require.NoError(t, p.st.BallotSetStatus(portalCtx, rec.Ballot.Key, status, when))
 	}
 	deadline := voterDate(time.Now().AddDate(0, 0, 10).Format(time.DateOnly))
 	record(m, "DEN-1", "m1", "mailed", at, "", nil)
@@ -500,7 +500,7 @@ func TestPortalBallotShowsTheVotersBallotsAndTimelineFromPostgres(t *testing.T) 
 }
 
 func mariaRef(t testing.TB, p *portal) int64 {
-	v, err := p.st.VoterByID(portalCtx, "CO", demo.Voters[0].VoterID)
+	v, err := p.st.VoterGetByID(portalCtx, "CO", demo.Voters[0].VoterID)
 	require.NoError(t, err)
 	return v.Ref
 }

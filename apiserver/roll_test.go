@@ -39,11 +39,11 @@ func newStateAPI(t *testing.T) *stateAPI {
 	} {
 		j.Name, j.TimeZone, j.EmailFrom, j.EmailFromName = j.County+" elections", "America/Denver", "b@example.org", j.County
 		j.SMSFrom, j.VoiceFrom, j.HelpText = "+17205550100", "+17205550100", "Call 720-555-0100."
-		_, _, err := st.SaveJurisdiction(rollCtx, j, "test")
+		_, _, err := st.JurisdictionSave(rollCtx, j, "test")
 		require.NoError(t, err)
 	}
 	key := func(k store.APIKey) (string, string) {
-		created, plaintext, err := st.CreateAPIKey(rollCtx, k, "test")
+		created, plaintext, err := st.APIKeyCreate(rollCtx, k, "test")
 		require.NoError(t, err)
 		return plaintext, created.Prefix
 	}
@@ -117,7 +117,7 @@ func TestVotersSyncLoadsTheRollOfTheKeysState(t *testing.T) {
 		map[string]any{"line": 5.0, "field": "date_of_birth", "reason": "date_of_birth must be a date YYYY-MM-DD"},
 		map[string]any{"line": 6.0, "field": "county", "reason": "county is not a configured jurisdiction of CO"},
 	}, res.Body["rejections"])
-	v, err := a.st.VoterByID(rollCtx, "CO", "100")
+	v, err := a.st.VoterGetByID(rollCtx, "CO", "100")
 	require.NoError(t, err)
 	require.Equal(t, "+13035550101", v.Phone)
 	require.Equal(t, "80202", v.ResidentialZIP)
@@ -128,7 +128,7 @@ func TestVotersSyncLoadsTheRollOfTheKeysState(t *testing.T) {
 	res = a.do(http.MethodPost, "/v1/voters:sync", a.coState, "application/x-ndjson", ndjson)
 	require.Equal(t, http.StatusOK, res.Status, "%v", res.Body)
 	require.EqualValues(t, 1, res.Body["updated"])
-	v, err = a.st.VoterByID(rollCtx, "CO", "100")
+	v, err = a.st.VoterGetByID(rollCtx, "CO", "100")
 	require.NoError(t, err)
 	require.Equal(t, "inactive", v.Status)
 
@@ -174,9 +174,9 @@ func TestSubscriptionsImportOverTheAPI(t *testing.T) {
 	require.EqualValues(t, 1, res.Body["inserted"])
 	require.EqualValues(t, 1, res.Body["updated"], "the auto-enrolled email is replaced by the voter's opt-out")
 	require.EqualValues(t, 1, res.Body["rejected"])
-	v, err := a.st.VoterByID(rollCtx, "CO", "100")
+	v, err := a.st.VoterGetByID(rollCtx, "CO", "100")
 	require.NoError(t, err)
-	subs, err := a.st.Subscriptions(rollCtx, v.Ref)
+	subs, err := a.st.SubscriptionListByVoter(rollCtx, v.Ref)
 	require.NoError(t, err)
 	require.Len(t, subs, 2)
 	require.Equal(t, "opted_out", subs[0].State)
@@ -219,7 +219,7 @@ func TestKeysActOnlyWithinTheirScope(t *testing.T) {
 func TestARevokedKeyIsRefusedAtOnce(t *testing.T) {
 	a := newStateAPI(t)
 	require.Equal(t, http.StatusOK, a.do("GET", "/v1/jurisdictions", a.coState, "", "").Status)
-	require.NoError(t, a.st.RevokeAPIKey(rollCtx, a.coStatePrefix, "test"))
+	require.NoError(t, a.st.APIKeyRevoke(rollCtx, a.coStatePrefix, "test"))
 	res := a.do("GET", "/v1/jurisdictions", a.coState, "", "")
 	require.Equal(t, http.StatusUnauthorized, res.Status)
 	require.Equal(t, "unauthenticated", res.errorField("code"))

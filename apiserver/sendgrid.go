@@ -127,7 +127,7 @@ func (w *webhooks) sendGridEvents(c *gin.Context) {
 	ctx, cancel := background(c)
 	defer cancel()
 	for _, ev := range evs {
-		res, err := w.cfg.Store.RecordProviderEvent(ctx, ev)
+		res, err := w.cfg.Store.DeliveryEventRecord(ctx, ev)
 		if err != nil {
 			// SendGrid retries the batch; events already stored are recognised by sg_event_id.
 			w.internalError(c, "sendgrid event", err)

@@ -87,7 +87,7 @@ func (w *webhooks) twilioSMS(c *gin.Context) {
 	ctx, cancel := background(c)
 	defer cancel()
 
-	subs, err := w.cfg.Store.SMSSubscribersOfPhone(ctx, from)
+	subs, err := w.cfg.Store.SubscriptionListSMSByPhone(ctx, from)
 	if err != nil {
 		w.internalError(c, "inbound sms", err)
 		return
@@ -98,7 +98,7 @@ func (w *webhooks) twilioSMS(c *gin.Context) {
 	if len(subs) > 0 {
 		in.From, in.To = keywordChange(kind)
 	}
-	changed, duplicate, err := w.cfg.Store.ApplyInboundSMS(ctx, in)
+	changed, duplicate, err := w.cfg.Store.InboundMessageApply(ctx, in)
 	if err != nil {
 		w.internalError(c, "inbound sms keyword", err)
 		return
@@ -177,7 +177,7 @@ func (w *webhooks) replyContext(ctx context.Context, subs []store.PhoneSubscribe
 		return s.Language, notices.Data{Jurisdiction: s.JurisdictionName, HelpText: s.HelpText}
 	}
 	if to != "" {
-		if j, err := w.cfg.Store.JurisdictionBySMSNumber(ctx, to); err == nil {
+		if j, err := w.cfg.Store.JurisdictionGetBySMSNumber(ctx, to); err == nil {
 			return ballot.LanguageEnglish, notices.Data{Jurisdiction: j.Name, HelpText: j.HelpText}
 		}
 	}

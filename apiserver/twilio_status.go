@@ -97,7 +97,7 @@ func (w *webhooks) twilioStatus(c *gin.Context) {
 	}
 	ctx, cancel := background(c)
 	defer cancel()
-	res, err := w.cfg.Store.RecordProviderEvent(ctx, ev)
+	res, err := w.cfg.Store.DeliveryEventRecord(ctx, ev)
 	if err != nil {
 		w.internalError(c, "twilio status callback", err)
 		return

@@ -107,9 +107,9 @@ func TestTwilioStatusCallbacks(t *testing.T) {
 		}
 		require.Equal(t, whDeliveryRow{State: "delivered", ProviderID: "CAearly", Events: 3}, f.deliveryRow(t, key))
 		// The activity settles afterwards: it must not move the row back.
-		require.NoError(t, f.st.FinishDelivery(whCtx, key, store.DeliveryAccepted, "CAearly", ""))
+		require.NoError(t, f.st.DeliveryFinish(whCtx, key, store.DeliveryAccepted, "CAearly", ""))
 		require.Equal(t, "delivered", f.deliveryRow(t, key).State)
-		d, err := f.st.BeginDelivery(whCtx, store.Delivery{IdempotencyKey: key, BallotRef: b.Ref, VoterRef: b.VoterRef,
+		d, err := f.st.DeliveryBegin(whCtx, store.Delivery{IdempotencyKey: key, BallotRef: b.Ref, VoterRef: b.VoterRef,
 			NoticeSeq: 2, NoticeStatus: "mailed", Channel: "voice"})
 		require.NoError(t, err)
 		require.Equal(t, store.DeliveryDelivered, d.State, "a retried activity finds it settled and does not call again")

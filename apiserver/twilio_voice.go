@@ -45,7 +45,7 @@ func (w *webhooks) twilioVoice(c *gin.Context) {
 
 // repeatCall renders a call's notice again from its delivery, as PlaceCall did.
 func (w *webhooks) repeatCall(ctx context.Context, key string) (string, error) {
-	d, err := w.cfg.Store.DeliveryByKey(ctx, key)
+	d, err := w.cfg.Store.DeliveryGetByKey(ctx, key)
 	if err != nil {
 		return "", err
 	}
@@ -58,7 +58,7 @@ func (w *webhooks) repeatCall(ctx context.Context, key string) (string, error) {
 		return "", err
 	}
 	lang := r.Language(ballot.ChannelVoice)
-	reason, deadline, err := w.cfg.Store.StatusDetails(ctx, r.Ballot.Ref, d.NoticeStatus)
+	reason, deadline, err := w.cfg.Store.BallotGetStatusDetails(ctx, r.Ballot.Ref, d.NoticeStatus)
 	if err != nil {
 		return "", err
 	}

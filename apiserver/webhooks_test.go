@@ -198,7 +198,7 @@ func (f *whFixture) sendGrid(t testing.TB, events ...map[string]any) whAnswer {
 // voter returns a demo voter's internal id.
 func (f *whFixture) voter(t testing.TB, i int) int64 {
 	t.Helper()
-	v, err := f.st.VoterByID(whCtx, "CO", demo.Voters[i].VoterID)
+	v, err := f.st.VoterGetByID(whCtx, "CO", demo.Voters[i].VoterID)
 	require.NoError(t, err)
 	return v.Ref
 }
@@ -206,7 +206,7 @@ func (f *whFixture) voter(t testing.TB, i int) int64 {
 // ballot records a county event for a demo voter and returns the ballot.
 func (f *whFixture) ballot(t testing.TB, voter int, ballotID, status, reason string) store.Ballot {
 	t.Helper()
-	rec, err := f.st.RecordEvent(whCtx, store.BallotEvent{JurisdictionID: "co-denver", ElectionID: demo.ElectionID,
+	rec, err := f.st.BallotEventRecord(whCtx, store.BallotEvent{JurisdictionID: "co-denver", ElectionID: demo.ElectionID,
 		BallotID: ballotID, VoterRef: f.voter(t, voter), EventID: ballotID + "-" + status, Status: status,
 		OccurredAt: time.Now().Add(-time.Hour), Reason: reason})
 	require.NoError(t, err)
@@ -216,11 +216,11 @@ func (f *whFixture) ballot(t testing.TB, voter int, ballotID, status, reason str
 // delivery writes a delivery the provider accepted with providerID ("" leaves it sending).
 func (f *whFixture) delivery(t testing.TB, b store.Ballot, key, status, channel, providerID string) {
 	t.Helper()
-	_, err := f.st.BeginDelivery(whCtx, store.Delivery{IdempotencyKey: key, BallotRef: b.Ref, VoterRef: b.VoterRef,
+	_, err := f.st.DeliveryBegin(whCtx, store.Delivery{IdempotencyKey: key, BallotRef: b.Ref, VoterRef: b.VoterRef,
 		NoticeSeq: whNoticeSeq(t, key), NoticeStatus: status, Channel: channel})
 	require.NoError(t, err)
 	if providerID != "" {
-		require.NoError(t, f.st.FinishDelivery(whCtx, key, store.DeliveryAccepted, providerID, ""))
+		require.NoError(t, f.st.DeliveryFinish(whCtx, key, store.DeliveryAccepted, providerID, ""))
 	}
 }
 
@@ -250,7 +250,7 @@ func (f *whFixture) deliveryRow(t testing.TB, key string) whDeliveryRow {
 
 func (f *whFixture) subState(t testing.TB, voterRef int64, channel string) string {
 	t.Helper()
-	subs, err := f.st.Subscriptions(whCtx, voterRef)
+	subs, err := f.st.SubscriptionListByVoter(whCtx, voterRef)
 	require.NoError(t, err)
 	for _, s := range subs {
 		if s.Channel == channel {
@@ -268,7 +268,7 @@ func (f *whFixture) setSub(t testing.TB, voterRef int64, channel, address, state
 	if s, ok := strings.CutSuffix(state, "/county"); ok {
 		state, source = s, "county_assisted"
 	}
-	require.NoError(t, f.st.UpsertSubscription(whCtx, store.Subscription{VoterRef: voterRef, Channel: channel,
+	require.NoError(t, f.st.SubscriptionUpsert(whCtx, store.Subscription{VoterRef: voterRef, Channel: channel,
 		Address: address, State: state, Source: source}))
 }
 

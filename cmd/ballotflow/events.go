@@ -126,7 +126,7 @@ func eventsStatusCommand() *cobra.Command {
 				if wait {
 					return followImport(ctx, cmd.OutOrStdout(), st, id, isTerminal(cmd.ErrOrStderr()))
 				}
-				im, err := st.EventImportByID(ctx, id)
+				im, err := st.EventImportGetByID(ctx, id)
 				if err != nil {
 					return err
 				}
@@ -149,7 +149,7 @@ func cliCaller(ctx context.Context, st *store.Store, state, county string) (inta
 		return intake.Caller{Role: store.RoleState, State: state}, nil
 	}
 	county = strings.ToLower(county)
-	if _, err := st.Jurisdiction(ctx, state, county); err != nil {
+	if _, err := st.JurisdictionGetByCounty(ctx, state, county); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return intake.Caller{}, fmt.Errorf("--county: %s has no county %q configured (ballotflow jurisdictions list)", state, county)
 		}
@@ -181,7 +181,7 @@ func dialForImport(ctx context.Context, cfg config.Config, logger *slog.Logger) 
 func followImport(ctx context.Context, w io.Writer, st *store.Store, id int64, onTerminal bool) error {
 	last := ""
 	for {
-		im, err := st.EventImportByID(ctx, id)
+		im, err := st.EventImportGetByID(ctx, id)
 		if err != nil {
 			return err
 		}

@@ -201,7 +201,7 @@ func keysCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withStore(cmd, func(ctx context.Context, st *store.Store) error {
-				k, plaintext, err := st.CreateAPIKey(ctx, store.APIKey{Role: role, State: strings.ToUpper(state),
+				k, plaintext, err := st.APIKeyCreate(ctx, store.APIKey{Role: role, State: strings.ToUpper(state),
 					County: county, Label: label}, "cli:"+osUser())
 				if err != nil {
 					return err
@@ -224,7 +224,7 @@ func keysCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withStore(cmd, func(ctx context.Context, st *store.Store) error {
-				ks, err := st.ListAPIKeys(ctx)
+				ks, err := st.APIKeyList(ctx)
 				if err != nil {
 					return err
 				}
@@ -246,7 +246,7 @@ func keysCommand() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withStore(cmd, func(ctx context.Context, st *store.Store) error {
-				return st.RevokeAPIKey(ctx, args[0], "cli:"+osUser())
+				return st.APIKeyRevoke(ctx, args[0], "cli:"+osUser())
 			})
 		},
 	}

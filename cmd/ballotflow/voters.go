@@ -109,7 +109,7 @@ func defaultState(ctx context.Context, st *store.Store, state string) (string, e
 	if state != "" {
 		return strings.ToUpper(state), nil
 	}
-	states, err := st.States(ctx)
+	states, err := st.JurisdictionListStates(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -240,7 +240,7 @@ func jurisdictionsCommand() *cobra.Command {
 				return flagError(err)
 			}
 			return withStore(cmd, func(ctx context.Context, st *store.Store) error {
-				saved, outcome, err := st.SaveJurisdiction(ctx, checked, "cli:"+osUser())
+				saved, outcome, err := st.JurisdictionSave(ctx, checked, "cli:"+osUser())
 				if err != nil {
 					return err
 				}
@@ -268,7 +268,7 @@ func jurisdictionsCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withStore(cmd, func(ctx context.Context, st *store.Store) error {
-				js, err := st.Jurisdictions(ctx, strings.ToUpper(listState))
+				js, err := st.JurisdictionList(ctx, strings.ToUpper(listState))
 				if err != nil {
 					return err
 				}
@@ -311,7 +311,7 @@ func electionsCommand() *cobra.Command {
 				return flagError(err)
 			}
 			return withStore(cmd, func(ctx context.Context, st *store.Store) error {
-				outcome, err := st.SaveElection(ctx, checked, "cli:"+osUser())
+				outcome, err := st.ElectionSave(ctx, checked, "cli:"+osUser())
 				if err != nil {
 					return err
 				}
@@ -334,7 +334,7 @@ func electionsCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withStore(cmd, func(ctx context.Context, st *store.Store) error {
-				es, err := st.Elections(ctx, strings.ToUpper(listState))
+				es, err := st.ElectionList(ctx, strings.ToUpper(listState))
 				if err != nil {
 					return err
 				}

@@ -93,10 +93,10 @@ func TestOneBallotEndToEnd(t *testing.T) {
 	d := startDev(t)
 	ctx := context.Background()
 	maria := demo.Voters[0]
-	voter, err := d.Store.VoterByID(ctx, "CO", maria.VoterID)
+	voter, err := d.Store.VoterGetByID(ctx, "CO", maria.VoterID)
 	require.NoError(t, err)
 	// Text at any hour, so the test does not depend on the time of day it runs at.
-	require.NoError(t, d.Store.UpsertSubscription(ctx, store.Subscription{VoterRef: voter.Ref, Channel: "sms",
+	require.NoError(t, d.Store.SubscriptionUpsert(ctx, store.Subscription{VoterRef: voter.Ref, Channel: "sms",
 		Address: maria.SMS, State: "active", Source: "portal", ContactStart: "00:00", ContactEnd: "00:00"}))
 
 	start := time.Now().Add(-4 * time.Hour).Truncate(time.Second)
@@ -142,10 +142,10 @@ func TestOneBallotEndToEnd(t *testing.T) {
 	require.Len(t, view.Timeline, 4)
 	require.Empty(t, view.Pending)
 
-	b, err := d.Store.BallotByKey(ctx, workflowID[strings.LastIndex(workflowID, "/")+1:])
+	b, err := d.Store.BallotGetByKey(ctx, workflowID[strings.LastIndex(workflowID, "/")+1:])
 	require.NoError(t, err)
 	require.Equal(t, "counted", b.Status)
-	deliveries, err := d.Store.DeliveriesOfBallot(ctx, b.Ref)
+	deliveries, err := d.Store.DeliveryListByBallot(ctx, b.Ref)
 	require.NoError(t, err)
 	require.Len(t, deliveries, 8)
 	for _, dl := range deliveries {

@@ -41,7 +41,7 @@ func BenchmarkMorningBacklog(b *testing.B) {
 	refs := make([]int64, voters)
 	for i := range voters {
 		ids[i], phones[i] = fmt.Sprintf("7001%05d", i), fmt.Sprintf("+1720555%04d", 2000+i)
-		ref, err := d.Store.UpsertVoter(ctx, store.Voter{State: "CO", VoterID: ids[i], County: "denver",
+		ref, err := d.Store.VoterUpsert(ctx, store.Voter{State: "CO", VoterID: ids[i], County: "denver",
 			FirstName: "Backlog", LastName: fmt.Sprintf("Voter%d", i), DateOfBirth: time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC),
 			ResidentialZIP: "80202", Status: "active", Language: "en", Phone: phones[i]})
 		if err != nil {
@@ -58,7 +58,7 @@ func BenchmarkMorningBacklog(b *testing.B) {
 		began := time.Now()
 		opens := began.Add(20 * time.Second).Truncate(time.Minute).Add(time.Minute).UTC()
 		for i, ref := range refs {
-			err := d.Store.UpsertSubscription(ctx, store.Subscription{VoterRef: ref, Channel: "sms", Address: phones[i],
+			err := d.Store.SubscriptionUpsert(ctx, store.Subscription{VoterRef: ref, Channel: "sms", Address: phones[i],
 				State: "active", Source: "portal", TimeZone: "UTC",
 				ContactStart: opens.Format("15:04"), ContactEnd: opens.Add(time.Hour).Format("15:04")})
 			if err != nil {

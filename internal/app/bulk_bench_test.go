@@ -164,7 +164,7 @@ func waitSignaled(b *testing.B, st *store.Store, importID int64) {
 	b.Helper()
 	deadline := time.Now().Add(10 * time.Minute)
 	for {
-		im, err := st.EventImportByID(context.Background(), importID)
+		im, err := st.EventImportGetByID(context.Background(), importID)
 		require.NoError(b, err)
 		if im.Status == store.ImportDone {
 			require.Equal(b, im.Accepted, im.Signaled)

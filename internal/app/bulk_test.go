@@ -41,7 +41,7 @@ func bulkVoters(t *testing.T, d *app.Dev, n, withEmail int) []string {
 		if i < withEmail {
 			v.Email = fmt.Sprintf("bulk%d@example.org", i)
 		}
-		_, err := d.Store.UpsertVoter(ctx, v)
+		_, err := d.Store.VoterUpsert(ctx, v)
 		require.NoError(t, err)
 		ids[i] = v.VoterID
 	}
@@ -299,14 +299,14 @@ func TestSuspiciousImportIsHeldUntilAnOperatorDecides(t *testing.T) {
 	// The ballots' workflows accepted them yesterday (recorded as the workflows record them).
 	yesterday := time.Now().Add(-24 * time.Hour).Truncate(time.Second)
 	for i, v := range voters {
-		voter, err := d.Store.VoterByID(ctx, "CO", v)
+		voter, err := d.Store.VoterGetByID(ctx, "CO", v)
 		require.NoError(t, err)
-		rec, err := d.Store.RecordEvent(ctx, store.BallotEvent{JurisdictionID: "co-denver", ElectionID: demo.ElectionID,
+		rec, err := d.Store.BallotEventRecord(ctx, store.BallotEvent{JurisdictionID: "co-denver", ElectionID: demo.ElectionID,
 			BallotID: fmt.Sprintf("DEN-H%d", i), VoterRef: voter.Ref, EventID: fmt.Sprintf("acc-%d", i), Status: "accepted",
 			OccurredAt: yesterday})
 		require.NoError(t, err)
-		require.NoError(t, d.Store.MarkSignaled(ctx, rec.EventRef))
-		require.NoError(t, d.Store.SetBallotStatus(ctx, rec.Ballot.Key, "accepted", yesterday))
+		require.NoError(t, d.Store.BallotEventMarkSignaled(ctx, rec.EventRef))
+		require.NoError(t, d.Store.BallotSetStatus(ctx, rec.Ballot.Key, "accepted", yesterday))
 	}
 	mailedFile := func(prefix string) string {
 		lines := []string{bulkHeader}
@@ -436,7 +436,7 @@ func TestSignalBatchIsIdempotent(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 2, rest.Events)
 
-	im, err := d.Store.EventImportByID(ctx, res.ImportID)
+	im, err := d.Store.EventImportGetByID(ctx, res.ImportID)
 	require.NoError(t, err)
 	require.Equal(t, 10, im.Signaled)
 	for i := range voters {

@@ -77,7 +77,7 @@ func TestHistoriesAreEncryptedAndCarryNoVoterData(t *testing.T) {
 	srv := httptest.NewServer(apiserver.New(apiserver.Config{Store: d.Store, Temporal: d.Temporal, Codec: d.Codec,
 		CodecOrigin: "https://temporal-ui.example", Logger: slog.New(slog.DiscardHandler)}))
 	defer srv.Close()
-	_, operatorKey, err := d.Store.CreateAPIKey(ctx, store.APIKey{Role: store.RoleOperator, Label: "test"}, "test")
+	_, operatorKey, err := d.Store.APIKeyCreate(ctx, store.APIKey{Role: store.RoleOperator, Label: "test"}, "test")
 	require.NoError(t, err)
 	callCodec(t, srv.URL, "https://temporal-ui.example", "", input, http.StatusUnauthorized)
 	callCodec(t, srv.URL, "https://temporal-ui.example", d.DemoKey, input, http.StatusForbidden)

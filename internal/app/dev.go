@@ -316,12 +316,12 @@ func demoKey(ctx context.Context, st *store.Store, keyFile string) (string, erro
 	if keyFile != "" {
 		if b, err := os.ReadFile(keyFile); err == nil {
 			key := strings.TrimSpace(string(b))
-			if _, err := st.Authenticate(ctx, key); err == nil {
+			if _, err := st.APIKeyAuthenticate(ctx, key); err == nil {
 				return key, nil
 			}
 		}
 	}
-	_, plaintext, err := st.CreateAPIKey(ctx, store.APIKey{Role: store.RoleCounty, State: "CO", County: "denver",
+	_, plaintext, err := st.APIKeyCreate(ctx, store.APIKey{Role: store.RoleCounty, State: "CO", County: "denver",
 		Label: "dev demo key"}, "dev")
 	if err != nil {
 		return "", err

@@ -118,7 +118,7 @@ func TestWebhookRetentionForgetsOnlyOldMessageSids(t *testing.T) {
 	st := testdb.Open(t)
 	ctx := context.Background()
 	for _, sid := range []string{"SMold", "SMnew"} {
-		_, _, err := st.ApplyInboundSMS(ctx, store.InboundSMS{MessageSID: sid, Phone: "+13035550100"})
+		_, _, err := st.InboundMessageApply(ctx, store.InboundSMS{MessageSID: sid, Phone: "+13035550100"})
 		require.NoError(t, err)
 	}
 	_, err := st.Pool().Exec(ctx, `UPDATE inbound_messages SET received_at = now() - interval '2 days' WHERE message_sid = 'SMold'`)

@@ -61,7 +61,7 @@ func startDevWith(tb testing.TB, opts app.DevOptions, tune func(*config.Config))
 // texts and calls go at once whatever the time the test runs at.
 func reachAnyHour(tb testing.TB, d *app.Dev, voterRef int64, channel, address string) {
 	tb.Helper()
-	require.NoError(tb, d.Store.UpsertSubscription(context.Background(), store.Subscription{VoterRef: voterRef,
+	require.NoError(tb, d.Store.SubscriptionUpsert(context.Background(), store.Subscription{VoterRef: voterRef,
 		Channel: channel, Address: address, State: "active", Source: "portal", ContactStart: "00:00", ContactEnd: "00:00"}))
 }
 
@@ -69,7 +69,7 @@ func reachAnyHour(tb testing.TB, d *app.Dev, voterRef int64, channel, address st
 // reachable at any hour.
 func demoVoter(tb testing.TB, d *app.Dev, v demo.Voter) store.Voter {
 	tb.Helper()
-	voter, err := d.Store.VoterByID(context.Background(), v.State, v.VoterID)
+	voter, err := d.Store.VoterGetByID(context.Background(), v.State, v.VoterID)
 	require.NoError(tb, err)
 	if v.SMS != "" {
 		reachAnyHour(tb, d, voter.Ref, "sms", v.SMS)
@@ -85,7 +85,7 @@ func postStatus(t *testing.T, d *app.Dev, eventID, voterID, ballotID, status str
 	require.Len(t, resp.Results, 1)
 	require.Equal(t, intake.Accepted, resp.Results[0].Result, "%+v", resp.Results[0])
 	id := resp.Results[0].WorkflowID
-	b, err := d.Store.BallotByKey(context.Background(), id[strings.LastIndex(id, "/")+1:])
+	b, err := d.Store.BallotGetByKey(context.Background(), id[strings.LastIndex(id, "/")+1:])
 	require.NoError(t, err)
 	return id, b
 }
@@ -139,7 +139,7 @@ func settledOn(t *testing.T, d *app.Dev, workflowID string, seq int, channel str
 // deliveryOf returns a ballot's delivery of notice seq on channel.
 func deliveryOf(t *testing.T, d *app.Dev, b store.Ballot, seq int, channel string) store.Delivery {
 	t.Helper()
-	dl, err := d.Store.DeliveryByKey(context.Background(), fmt.Sprintf("%s/%d/%s", b.Key, seq, channel))
+	dl, err := d.Store.DeliveryGetByKey(context.Background(), fmt.Sprintf("%s/%d/%s", b.Key, seq, channel))
 	require.NoError(t, err)
 	return dl
 }
@@ -147,7 +147,7 @@ func deliveryOf(t *testing.T, d *app.Dev, b store.Ballot, seq int, channel strin
 // subscriptionState returns the state of a voter's subscription on channel, "" for none.
 func subscriptionState(t *testing.T, d *app.Dev, voterRef int64, channel string) string {
 	t.Helper()
-	subs, err := d.Store.Subscriptions(context.Background(), voterRef)
+	subs, err := d.Store.SubscriptionListByVoter(context.Background(), voterRef)
 	require.NoError(t, err)
 	for _, s := range subs {
 		if s.Channel == channel {
@@ -331,7 +331,7 @@ func TestPermanentRefusals(t *testing.T) {
 		maria := demo.Voters[0]
 		voter := demoVoter(t, d, maria)
 		// Her son texts on the same (family) number.
-		son, err := d.Store.UpsertVoter(ctx, store.Voter{State: "CO", VoterID: "600100076", County: "denver",
+		son, err := d.Store.VoterUpsert(ctx, store.Voter{State: "CO", VoterID: "600100076", County: "denver",
 			FirstName: "Leo", LastName: "Garcia", DateOfBirth: time.Date(2004, 5, 6, 0, 0, 0, 0, time.UTC),
 			ResidentialZIP: "80202", Status: "active", Language: "en"})
 		require.NoError(t, err)
@@ -377,7 +377,7 @@ func TestPermanentRefusals(t *testing.T) {
 
 	t.Run("twilio 21614 for a text-only voter who adds calls: the notice falls back to a call", func(t *testing.T) {
 		const landline = "+13035550177"
-		ref, err := d.Store.UpsertVoter(ctx, store.Voter{State: "CO", VoterID: "600100077", County: "denver",
+		ref, err := d.Store.VoterUpsert(ctx, store.Voter{State: "CO", VoterID: "600100077", County: "denver",
 			FirstName: "Pat", LastName: "Doe", DateOfBirth: time.Date(1950, 2, 3, 0, 0, 0, 0, time.UTC),
 			ResidentialZIP: "80202", Status: "active", Language: "en", Phone: landline})
 		require.NoError(t, err)
@@ -429,26 +429,26 @@ func TestPermanentRefusals(t *testing.T) {
 	// Last: it breaks, then mends, Denver's sender address.
 	t.Run("sendgrid 400 about the sender: ballotflow's configuration, nothing bounces, the notice waits for the fix", func(t *testing.T) {
 		const address = "lee.sender@example.org"
-		ref, err := d.Store.UpsertVoter(ctx, store.Voter{State: "CO", VoterID: "600100078", County: "denver",
+		ref, err := d.Store.VoterUpsert(ctx, store.Voter{State: "CO", VoterID: "600100078", County: "denver",
 			FirstName: "Lee", LastName: "Roe", DateOfBirth: time.Date(1970, 4, 5, 0, 0, 0, 0, time.UTC),
 			ResidentialZIP: "80202", Status: "active", Language: "en", Email: address})
 		require.NoError(t, err)
 		denver := demo.Jurisdictions[0]
 		broken := denver
 		broken.EmailFrom = "ballots at denver.example.org" // SendGrid answers 400 on from.email
-		_, err = d.Store.UpsertJurisdiction(ctx, broken)
+		_, err = d.Store.JurisdictionUpsert(ctx, broken)
 		require.NoError(t, err)
 		workflowID, posted := postStatus(t, d, "perm-5", "600100078", "DEN-PERM-5", "mailed", at)
 
 		var dl store.Delivery
 		require.Eventually(t, func() bool {
-			dl, err = d.Store.DeliveryByKey(ctx, posted.Key+"/1/email")
+			dl, err = d.Store.DeliveryGetByKey(ctx, posted.Key+"/1/email")
 			return err == nil && (dl.Attempts >= 2 || dl.State != store.DeliverySending)
 		}, faultWait, 50*time.Millisecond)
 		require.Equal(t, store.DeliverySending, dl.State, "not settled as failed: the voter's address is not at fault")
 		require.Equal(t, "active", subscriptionState(t, d, ref, "email"), "the voter's email is not bounced")
 
-		_, err = d.Store.UpsertJurisdiction(ctx, denver)
+		_, err = d.Store.JurisdictionUpsert(ctx, denver)
 		require.NoError(t, err)
 		require.Equal(t, "sent", settledOn(t, d, workflowID, 1, "email").Outcome)
 		require.Len(t, outboxFor(d, "email", address), 1, "sent once the operator fixed the sender")
@@ -496,7 +496,7 @@ func TestDatabaseConnectionsKilledMidRetry(t *testing.T) {
 	for _, ch := range []string{"sms", "email"} {
 		require.Contains(t, []string{store.DeliveryAccepted, store.DeliveryDelivered}, deliveryOf(t, d, posted, 2, ch).State)
 	}
-	b, err := d.Store.BallotByKey(ctx, posted.Key)
+	b, err := d.Store.BallotGetByKey(ctx, posted.Key)
 	require.NoError(t, err)
 	require.Equal(t, "received", b.Status)
 	var events int

@@ -103,9 +103,9 @@ func TestRecordReplayHistories(t *testing.T) {
 
 // anyHour lets a demo voter be texted at any hour, so recording does not depend on the clock.
 func anyHour(t *testing.T, d *app.Dev, v demo.Voter) {
-	voter, err := d.Store.VoterByID(context.Background(), "CO", v.VoterID)
+	voter, err := d.Store.VoterGetByID(context.Background(), "CO", v.VoterID)
 	require.NoError(t, err)
-	require.NoError(t, d.Store.UpsertSubscription(context.Background(), store.Subscription{VoterRef: voter.Ref,
+	require.NoError(t, d.Store.SubscriptionUpsert(context.Background(), store.Subscription{VoterRef: voter.Ref,
 		Channel: "sms", Address: v.SMS, State: "active", Source: "portal", ContactStart: "00:00", ContactEnd: "00:00"}))
 }
 

@@ -111,7 +111,7 @@ func TestWorkerKilledMidIngestion(t *testing.T) {
 
 	var im store.EventImport
 	require.Eventually(t, func() bool {
-		im, err = d.Store.EventImportByID(ctx, res.ImportID)
+		im, err = d.Store.EventImportGetByID(ctx, res.ImportID)
 		return err == nil && im.Status == store.ImportDone
 	}, 3*time.Minute, 200*time.Millisecond, "the import never finished after its worker was killed: %+v", im)
 	t.Logf("stall after the kill: %.1f s until the next worker signaled, %.1f s until the import was done",
@@ -206,14 +206,14 @@ func TestImportLeftLoadingByADeadAPIIsFailedAndFinishedBySendingItAgain(t *testi
 
 	// The dead process: its import stored the first half of the file, then nothing more.
 	scope := store.EventScope{State: "CO", County: "denver"}
-	dead, err := d.Store.CreateEventImport(ctx, scope, "test")
+	dead, err := d.Store.EventImportCreate(ctx, scope, "test")
 	require.NoError(t, err)
 	var half []store.StagedEvent
 	for i, v := range voters[:3] {
 		half = append(half, store.StagedEvent{Line: i + 2, EventID: fmt.Sprintf("dead-%d", i), ElectionID: demo.ElectionID,
 			VoterID: v, BallotID: fmt.Sprintf("DEN-D%d", i), Status: "mailed", OccurredAt: at})
 	}
-	_, err = d.Store.LoadEventBatch(ctx, dead, scope, store.EventBatch{Rows: 3, Events: half})
+	_, err = d.Store.EventImportLoadBatch(ctx, dead, scope, store.EventBatch{Rows: 3, Events: half})
 	require.NoError(t, err)
 	_, err = d.Store.Pool().Exec(ctx, `UPDATE imports SET updated_at = now() - interval '1 hour' WHERE id = $1`, dead)
 	require.NoError(t, err)

@@ -57,11 +57,11 @@ func TestOperatorDashboardInARealBrowser(t *testing.T) {
 		denver[3].VoterID: "mailed"}
 	require.Eventually(t, func() bool {
 		for voterID, status := range want {
-			v, err := d.Store.VoterByID(ctx, "CO", voterID)
+			v, err := d.Store.VoterGetByID(ctx, "CO", voterID)
 			if err != nil {
 				return false
 			}
-			b, err := d.Store.BallotsOfVoter(ctx, v.Ref)
+			b, err := d.Store.BallotListByVoter(ctx, v.Ref)
 			if err != nil || len(b) != 1 || b[0].Status != status {
 				return false
 			}
@@ -71,11 +71,11 @@ func TestOperatorDashboardInARealBrowser(t *testing.T) {
 
 	// Maria's email notices went out and the sandbox reported on them.
 	maria := denver[0]
-	mariaVoter, err := d.Store.VoterByID(ctx, "CO", maria.VoterID)
+	mariaVoter, err := d.Store.VoterGetByID(ctx, "CO", maria.VoterID)
 	require.NoError(t, err)
 	var providerEvent string
 	require.Eventually(t, func() bool {
-		ds, err := d.Store.VoterDeliveries(ctx, mariaVoter.Ref)
+		ds, err := d.Store.DeliveryListByVoter(ctx, mariaVoter.Ref)
 		if err != nil {
 			return false
 		}
@@ -203,7 +203,7 @@ func TestOperatorDashboardInARealBrowser(t *testing.T) {
 	for _, p := range br.takeProblems() {
 		require.Contains(t, p, "400", "only the refused note may log a problem")
 	}
-	subsNow, err := d.Store.Subscriptions(ctx, mariaVoter.Ref)
+	subsNow, err := d.Store.SubscriptionListByVoter(ctx, mariaVoter.Ref)
 	require.NoError(t, err)
 	for _, s := range subsNow {
 		require.NotEqual(t, "opted_out", s.State, "a refused note changes nothing")
@@ -220,7 +220,7 @@ func TestOperatorDashboardInARealBrowser(t *testing.T) {
 	waitFor("announced opt-out", `document.getElementById("status").textContent.includes("opted out of all contact")`)
 	require.Equal(t, "true", eval(`String(document.getElementById("opt-out-note-error").hidden)`), "the note's error is gone")
 	require.Equal(t, "", eval(`document.getElementById("opt-out-note").value`))
-	subsNow, err = d.Store.Subscriptions(ctx, mariaVoter.Ref)
+	subsNow, err = d.Store.SubscriptionListByVoter(ctx, mariaVoter.Ref)
 	require.NoError(t, err)
 	require.Len(t, subsNow, 3)
 	for _, s := range subsNow {

@@ -20,7 +20,7 @@ import (
 // operatorKey creates an operator key on the running stack and returns it with its prefix.
 func operatorKey(t *testing.T, d *app.Dev) (string, string) {
 	t.Helper()
-	k, plaintext, err := d.Store.CreateAPIKey(context.Background(), store.APIKey{Role: store.RoleOperator, Label: "help desk"}, "test")
+	k, plaintext, err := d.Store.APIKeyCreate(context.Background(), store.APIKey{Role: store.RoleOperator, Label: "help desk"}, "test")
 	require.NoError(t, err)
 	return plaintext, k.Prefix
 }
@@ -34,12 +34,12 @@ func TestCountyAssistedOptOutStopsAWaitingText(t *testing.T) {
 	ctx := context.Background()
 	maria := demo.Voters[0]
 	key, prefix := operatorKey(t, d)
-	voter, err := d.Store.VoterByID(ctx, "CO", maria.VoterID)
+	voter, err := d.Store.VoterGetByID(ctx, "CO", maria.VoterID)
 	require.NoError(t, err)
 
 	// Contact hours that start two hours from now, so the text must wait.
 	now := time.Now().UTC()
-	require.NoError(t, d.Store.UpsertSubscription(ctx, store.Subscription{VoterRef: voter.Ref, Channel: "sms", Address: maria.SMS,
+	require.NoError(t, d.Store.SubscriptionUpsert(ctx, store.Subscription{VoterRef: voter.Ref, Channel: "sms", Address: maria.SMS,
 		State: "active", Source: "portal", ContactStart: now.Add(2 * time.Hour).Format("15:04"),
 		ContactEnd: now.Add(3 * time.Hour).Format("15:04"), TimeZone: "UTC"}))
 

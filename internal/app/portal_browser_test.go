@@ -38,10 +38,10 @@ func TestPortalPageInARealBrowser(t *testing.T) {
 	resp := post(t, d, d.DemoKey, "application/json",
 		eventJSON("browser-1", maria.VoterID, "DEN-WEB", "mailed", time.Now().Add(-time.Hour)))
 	require.Equal(t, 202, resp.Status, "%+v", resp)
-	voter, err := d.Store.VoterByID(ctx, "CO", maria.VoterID)
+	voter, err := d.Store.VoterGetByID(ctx, "CO", maria.VoterID)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
-		b, err := d.Store.BallotsOfVoter(ctx, voter.Ref)
+		b, err := d.Store.BallotListByVoter(ctx, voter.Ref)
 		return err == nil && len(b) == 1 && b[0].Status == "mailed"
 	}, 30*time.Second, 50*time.Millisecond)
 
@@ -133,7 +133,7 @@ func TestPortalPageInARealBrowser(t *testing.T) {
 	require.Equal(t, d.APIURL+"/", eval(`location.href`), "the token leaves the address bar at once")
 	require.NotContains(t, eval(`location.href + " " + document.title`), linkToken)
 	emailState := func() string {
-		subs, err := d.Store.Subscriptions(ctx, voter.Ref)
+		subs, err := d.Store.SubscriptionListByVoter(ctx, voter.Ref)
 		require.NoError(t, err)
 		for _, s := range subs {
 			if s.Channel == "email" {

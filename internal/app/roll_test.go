@@ -60,9 +60,9 @@ func TestStateKeysSyncTheRollAndPostForEveryCounty(t *testing.T) {
 		var view contract.BallotView
 		return q.Get(&view) == nil && view.Status == ballot.StatusMailed && len(view.Pending) == 0
 	}, 30*time.Second, 50*time.Millisecond)
-	b, err := d.Store.BallotByKey(ctx, canceled[strings.LastIndex(canceled, "/")+1:])
+	b, err := d.Store.BallotGetByKey(ctx, canceled[strings.LastIndex(canceled, "/")+1:])
 	require.NoError(t, err)
-	deliveries, err := d.Store.DeliveriesOfBallot(ctx, b.Ref)
+	deliveries, err := d.Store.DeliveryListByBallot(ctx, b.Ref)
 	require.NoError(t, err)
 	require.Empty(t, deliveries, "a canceled registration gets no notice")
 	require.Empty(t, outboxFor(d, "email", "omar.haddad@example.org"))
@@ -86,7 +86,7 @@ func TestStateKeysSyncTheRollAndPostForEveryCounty(t *testing.T) {
 	require.Contains(t, audits[1], ` jurisdiction:co-denver {"accepted": 0, "rejected": 1, "duplicate": 0}`)
 
 	// Revoked: refused at once, nothing stored.
-	require.NoError(t, d.Store.RevokeAPIKey(ctx, stateKeyRow.Prefix, "test"))
+	require.NoError(t, d.Store.APIKeyRevoke(ctx, stateKeyRow.Prefix, "test"))
 	resp = post(t, d, stateKey, "application/json", eventJSON("sos-4", "800000001", "ARA-1", "received", now))
 	require.Equal(t, http.StatusUnauthorized, resp.Status)
 	status, _ = postRoll(t, d, stateKey, roll)
@@ -98,7 +98,7 @@ func TestStateKeysSyncTheRollAndPostForEveryCounty(t *testing.T) {
 
 func createRollKey(t *testing.T, d *app.Dev, k store.APIKey) (string, store.APIKey) {
 	t.Helper()
-	created, plaintext, err := d.Store.CreateAPIKey(context.Background(), k, "test")
+	created, plaintext, err := d.Store.APIKeyCreate(context.Background(), k, "test")
 	require.NoError(t, err)
 	return plaintext, created
 }

@@ -28,10 +28,10 @@ func TestProviderWebhooksEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	maria := demo.Voters[0]
 	const denverNumber = "+17205550100"
-	voter, err := d.Store.VoterByID(ctx, "CO", maria.VoterID)
+	voter, err := d.Store.VoterGetByID(ctx, "CO", maria.VoterID)
 	require.NoError(t, err)
 	// Her number waits for her YES; texts at any hour, so the test does not depend on the clock.
-	require.NoError(t, d.Store.UpsertSubscription(ctx, store.Subscription{VoterRef: voter.Ref, Channel: "sms",
+	require.NoError(t, d.Store.SubscriptionUpsert(ctx, store.Subscription{VoterRef: voter.Ref, Channel: "sms",
 		Address: maria.SMS, State: "pending", Source: "portal", ContactStart: "00:00", ContactEnd: "00:00"}))
 
 	start := time.Now().Add(-3 * time.Hour).Truncate(time.Second)
@@ -39,7 +39,7 @@ func TestProviderWebhooksEndToEnd(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, resp.Status, "%+v", resp)
 	require.Equal(t, intake.Accepted, resp.Results[0].Result)
 	workflowID := resp.Results[0].WorkflowID
-	stored, err := d.Store.BallotByKey(ctx, workflowID[strings.LastIndex(workflowID, "/")+1:])
+	stored, err := d.Store.BallotGetByKey(ctx, workflowID[strings.LastIndex(workflowID, "/")+1:])
 	require.NoError(t, err)
 
 	// The email goes at once; SendGrid's signed events move its delivery to delivered.
@@ -48,7 +48,7 @@ func TestProviderWebhooksEndToEnd(t *testing.T) {
 		emailKey = deliveryKey(t, d, stored.Ref, "email", 1)
 		return deliveryState(t, d, emailKey) == store.DeliveryDelivered
 	}, 20*time.Second, 50*time.Millisecond, "SendGrid's delivered event")
-	statuses, err := d.Store.DeliveryEventStatuses(ctx, emailKey)
+	statuses, err := d.Store.DeliveryEventListStatuses(ctx, emailKey)
 	require.NoError(t, err)
 	require.Equal(t, []string{"processed", "delivered"}, statuses)
 	require.Empty(t, outboxFor(d, "sms", maria.SMS), "no text to an unconfirmed number")
@@ -70,7 +70,7 @@ func TestProviderWebhooksEndToEnd(t *testing.T) {
 		smsKey = deliveryKey(t, d, stored.Ref, "sms", 0)
 		return smsKey != "" && deliveryState(t, d, smsKey) == store.DeliveryDelivered
 	}, 30*time.Second, 50*time.Millisecond, "Twilio's delivered callback")
-	statuses, err = d.Store.DeliveryEventStatuses(ctx, smsKey)
+	statuses, err = d.Store.DeliveryEventListStatuses(ctx, smsKey)
 	require.NoError(t, err)
 	require.ElementsMatch(t, []string{"sent", "delivered"}, statuses)
 	texts := outboxFor(d, "sms", maria.SMS)
@@ -99,7 +99,7 @@ func TestProviderWebhooksEndToEnd(t *testing.T) {
 // 1), or the last when n is 0; empty when there is none yet.
 func deliveryKey(t *testing.T, d *app.Dev, ballotRef int64, channel string, n int) string {
 	t.Helper()
-	all, err := d.Store.DeliveriesOfBallot(context.Background(), ballotRef)
+	all, err := d.Store.DeliveryListByBallot(context.Background(), ballotRef)
 	require.NoError(t, err)
 	all = slices.DeleteFunc(all, func(x store.Delivery) bool { return x.Channel != channel })
 	switch {
@@ -116,14 +116,14 @@ func deliveryState(t *testing.T, d *app.Dev, key string) string {
 	if key == "" {
 		return ""
 	}
-	dl, err := d.Store.DeliveryByKey(context.Background(), key)
+	dl, err := d.Store.DeliveryGetByKey(context.Background(), key)
 	require.NoError(t, err)
 	return dl.State
 }
 
 func smsState(t *testing.T, d *app.Dev, voterRef int64) string {
 	t.Helper()
-	subs, err := d.Store.Subscriptions(context.Background(), voterRef)
+	subs, err := d.Store.SubscriptionListByVoter(context.Background(), voterRef)
 	require.NoError(t, err)
 	for _, s := range subs {
 		if s.Channel == "sms" {

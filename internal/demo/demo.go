@@ -57,31 +57,31 @@ var Jurisdictions = []store.Jurisdiction{
 // keeps working whatever the date.
 func Seed(ctx context.Context, s *store.Store, now time.Time) error {
 	for _, j := range Jurisdictions {
-		if _, err := s.UpsertJurisdiction(ctx, j); err != nil {
+		if _, err := s.JurisdictionUpsert(ctx, j); err != nil {
 			return fmt.Errorf("seed jurisdiction: %w", err)
 		}
 	}
 	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC).AddDate(0, 0, 14)
-	if err := s.UpsertElection(ctx, store.Election{ID: ElectionID, State: "CO", Name: "Demo General Election",
+	if err := s.ElectionUpsert(ctx, store.Election{ID: ElectionID, State: "CO", Name: "Demo General Election",
 		ElectionDay: day, CanvassEndsAt: day.AddDate(0, 0, 30)}); err != nil {
 		return fmt.Errorf("seed election: %w", err)
 	}
 	for _, v := range Voters {
-		ref, err := s.UpsertVoter(ctx, v.Voter)
+		ref, err := s.VoterUpsert(ctx, v.Voter)
 		if err != nil {
 			return fmt.Errorf("seed voter: %w", err)
 		}
 		if v.SMS == "" {
 			continue
 		}
-		subs, err := s.Subscriptions(ctx, ref)
+		subs, err := s.SubscriptionListByVoter(ctx, ref)
 		if err != nil {
 			return err
 		}
 		if hasChannel(subs, ballot.ChannelSMS) {
 			continue // keep what the demo user changed
 		}
-		if err := s.UpsertSubscription(ctx, store.Subscription{VoterRef: ref, Channel: ballot.ChannelSMS, Address: v.SMS,
+		if err := s.SubscriptionUpsert(ctx, store.Subscription{VoterRef: ref, Channel: ballot.ChannelSMS, Address: v.SMS,
 			State: ballot.SubscriptionActive, Source: ballot.SourcePortal}); err != nil {
 			return fmt.Errorf("seed sms subscription: %w", err)
 		}

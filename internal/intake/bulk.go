@@ -67,7 +67,7 @@ func (s *Service) ImportEvents(ctx context.Context, caller Caller, r io.Reader, 
 	if caller.Role == store.RoleCounty {
 		scope.County = caller.County
 	}
-	if res.ImportID, err = s.Store.CreateEventImport(ctx, scope, opts.Actor); err != nil {
+	if res.ImportID, err = s.Store.EventImportCreate(ctx, scope, opts.Actor); err != nil {
 		return ImportResult{}, err
 	}
 	res.Status = store.ImportLoading
@@ -82,13 +82,13 @@ func (s *Service) ImportEvents(ctx context.Context, caller Caller, r io.Reader, 
 	}()
 
 	if err := s.importRows(ctx, caller, scope, records, opts, &res); err != nil {
-		if ferr := s.Store.FailEventImport(context.WithoutCancel(ctx), res.ImportID); ferr != nil {
+		if ferr := s.Store.EventImportFail(context.WithoutCancel(ctx), res.ImportID); ferr != nil {
 			s.logger().Error("mark import failed", "import_id", res.ImportID, "error", ferr)
 		}
 		res.Status = store.ImportFailed
 		return res, err
 	}
-	if err := s.Store.FinishEventLoad(ctx, res.ImportID); err != nil {
+	if err := s.Store.EventImportFinishLoad(ctx, res.ImportID); err != nil {
 		return res, err
 	}
 	res.Status = store.ImportChecking
@@ -121,7 +121,7 @@ func (s *Service) importRows(ctx context.Context, caller Caller, scope store.Eve
 				Reason: ev.Reason, CureDeadline: ev.CureDeadline}, nil
 		},
 		Store: func(ctx context.Context, b fileimport.Batch[store.StagedEvent]) ([]fileimport.Rejection, error) {
-			counts, err := s.Store.LoadEventBatch(ctx, res.ImportID, scope, store.EventBatch{
+			counts, err := s.Store.EventImportLoadBatch(ctx, res.ImportID, scope, store.EventBatch{
 				Rows: b.Rows, Events: b.Valid, Rejected: len(b.Rejected)})
 			if err != nil {
 				return nil, err
@@ -139,7 +139,7 @@ func (s *Service) importRows(ctx context.Context, caller Caller, scope store.Eve
 			for i, r := range listed {
 				kept[i] = store.ImportRejection{Line: r.Line, Field: r.Field, Code: r.Code, Reason: r.Reason}
 			}
-			return s.Store.SaveImportRejections(ctx, res.ImportID, kept)
+			return s.Store.ImportRejectionCreate(ctx, res.ImportID, kept)
 		},
 	}
 	if opts.Progress != nil {
@@ -198,7 +198,7 @@ func (s *Service) auditImport(ctx context.Context, actor string, res ImportResul
 // StartIngest starts the ingestion workflow of a loaded import. Starting it again is
 // harmless: a running or finished workflow of the import is left as it is.
 func (s *Service) StartIngest(ctx context.Context, importID int64) error {
-	im, err := s.Store.EventImportByID(ctx, importID)
+	im, err := s.Store.EventImportGetByID(ctx, importID)
 	if err != nil {
 		return err
 	}
@@ -209,7 +209,7 @@ func (s *Service) StartIngest(ctx context.Context, importID int64) error {
 // workflow has taken up (the process that loaded them could not reach Temporal). It
 // returns how many it started.
 func (s *Service) StartPendingImports(ctx context.Context, minAge time.Duration, limit int) (int, error) {
-	ids, err := s.Store.PendingEventImports(ctx, s.now().Add(-minAge), limit)
+	ids, err := s.Store.EventImportListPending(ctx, s.now().Add(-minAge), limit)
 	if err != nil {
 		return 0, err
 	}

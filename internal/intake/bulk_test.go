@@ -55,7 +55,7 @@ func TestAPanicReadingAnEventsFileFailsTheImportNotTheProcess(t *testing.T) {
 	require.Contains(t, panicked.Panic, "index out of range")
 	require.Positive(t, panicked.Line)
 	require.Equal(t, store.ImportFailed, res.Status)
-	im, err := st.EventImportByID(ctx, res.ImportID)
+	im, err := st.EventImportGetByID(ctx, res.ImportID)
 	require.NoError(t, err)
 	require.Equal(t, store.ImportFailed, im.Status, "the import says it failed; sending the file again completes it")
 }

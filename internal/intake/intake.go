@@ -129,7 +129,7 @@ func (s *Service) record(ctx context.Context, caller Caller, ev Event) (store.Re
 	if verr != nil {
 		return store.RecordedEvent{}, verr
 	}
-	election, err := s.Store.Election(ctx, ev.ElectionID)
+	election, err := s.Store.ElectionGetByID(ctx, ev.ElectionID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && election.State != caller.State) {
 		return store.RecordedEvent{}, &Error{Status: 422, Code: "unknown_election", Field: "election_id",
 			Message: fmt.Sprintf("there is no election %q in %s", ev.ElectionID, caller.State)}
@@ -140,7 +140,7 @@ func (s *Service) record(ctx context.Context, caller Caller, ev Event) (store.Re
 	if canvassClosed(election, s.now()) {
 		return store.RecordedEvent{}, errCanvassClosed(election)
 	}
-	voter, err := s.Store.VoterByID(ctx, caller.State, ev.VoterID)
+	voter, err := s.Store.VoterGetByID(ctx, caller.State, ev.VoterID)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.RecordedEvent{}, errUnknownVoter(caller.State)
 	}
@@ -153,7 +153,7 @@ func (s *Service) record(ctx context.Context, caller Caller, ev Event) (store.Re
 	in.JurisdictionID = store.JurisdictionID(voter.State, voter.County)
 	in.VoterRef = voter.Ref
 	in.ReceivedBy = caller.KeyID
-	rec, err := s.Store.RecordEvent(ctx, in)
+	rec, err := s.Store.BallotEventRecord(ctx, in)
 	switch {
 	case errors.Is(err, store.ErrEventConflict):
 		return rec, errEventReused()
@@ -297,7 +297,7 @@ func statusEvent(ev Event, at time.Time) contract.StatusEvent {
 // invalid) is set aside with the reason, and nil returned: it must not hold up the events
 // after it. A failure that may pass is returned.
 func (s *Service) signal(ctx context.Context, eventRef int64, b store.Ballot, ev contract.StatusEvent) error {
-	election, err := s.Store.Election(ctx, b.ElectionID)
+	election, err := s.Store.ElectionGetByID(ctx, b.ElectionID)
 	if errors.Is(err, store.ErrNotFound) {
 		return s.setAside(ctx, eventRef, b, store.SetAsideUnknownElection, "the election is not configured")
 	}
@@ -327,7 +327,7 @@ func (s *Service) signal(ctx context.Context, eventRef int64, b store.Ballot, ev
 	// stopping, a client hanging up), or the event would be signaled a second time.
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markSignaledTimeout)
 	defer cancel()
-	return s.Store.MarkSignaled(mctx, eventRef)
+	return s.Store.BallotEventMarkSignaled(mctx, eventRef)
 }
 
 // Resignal signals stored events that were never marked signaled and are older than
@@ -338,7 +338,7 @@ func (s *Service) signal(ctx context.Context, eventRef int64, b store.Ballot, ev
 // how many events it handled (signaled, or set aside) and, when some failed, an error that
 // says how many.
 func (s *Service) Resignal(ctx context.Context, minAge time.Duration, limit int) (int, error) {
-	events, err := s.Store.UnsignaledEvents(ctx, s.now().Add(-minAge), limit)
+	events, err := s.Store.BallotEventListUnsignaled(ctx, s.now().Add(-minAge), limit)
 	if err != nil {
 		return 0, err
 	}
@@ -376,7 +376,7 @@ func (s *Service) resignalOne(ctx context.Context, u store.UnsignaledEvent) erro
 	if err == nil {
 		return nil
 	}
-	if derr := s.Store.DeferSignal(ctx, u.EventRef, resignalBackoff, resignalMaxBackoff); derr != nil {
+	if derr := s.Store.BallotEventDeferSignal(ctx, u.EventRef, resignalBackoff, resignalMaxBackoff); derr != nil {
 		s.logger().Error("defer re-signal", "event_ref", u.EventRef, "error", derr)
 	}
 	return err

@@ -24,7 +24,7 @@ func (s *Service) holdLoadLease(ctx context.Context, importID int64) (stop func(
 				return
 			case <-t.C:
 			}
-			if err := s.Store.TouchEventLoad(ctx, importID); err != nil && ctx.Err() == nil {
+			if err := s.Store.EventImportTouchLoad(ctx, importID); err != nil && ctx.Err() == nil {
 				s.logger().Warn("renew import load lease", "import_id", importID, "error", err)
 			}
 		}
@@ -39,7 +39,7 @@ func (s *Service) holdLoadLease(ctx context.Context, importID int64) (stop func(
 // no lease renewal for store.StaleLoadAfter), so GET /v1/imports/{id} says to send the file
 // again instead of showing "loading" for ever. It returns how many it marked.
 func (s *Service) FailStaleLoads(ctx context.Context) (int, error) {
-	ids, err := s.Store.FailStaleEventLoads(ctx, store.StaleLoadAfter)
+	ids, err := s.Store.EventImportFailStale(ctx, store.StaleLoadAfter)
 	for _, id := range ids {
 		s.logger().Warn("import abandoned while loading marked failed; the file must be sent again", "import_id", id)
 	}

@@ -53,7 +53,7 @@ func poisonSignal(err error) (string, bool) {
 // setAside records that an event's signal can never succeed, counts it, and logs it with
 // ids only. It returns nil: the event is dealt with, and must not stop the ones after it.
 func (s *Service) setAside(ctx context.Context, eventRef int64, b store.Ballot, code, detail string) error {
-	if err := s.Store.SetEventAside(ctx, eventRef, code, detail); err != nil {
+	if err := s.Store.BallotEventSetAside(ctx, eventRef, code, detail); err != nil {
 		return err
 	}
 	metrics.EventsSetAside.WithLabelValues(code).Inc()

@@ -58,13 +58,13 @@ func newSignalFixture(t *testing.T) *signalFixture {
 	t.Helper()
 	t.Parallel()
 	st := testdb.Open(t)
-	_, err := st.UpsertJurisdiction(bg, store.Jurisdiction{State: "CO", County: "denver", Name: "Denver Elections",
+	_, err := st.JurisdictionUpsert(bg, store.Jurisdiction{State: "CO", County: "denver", Name: "Denver Elections",
 		TimeZone: "America/Denver", EmailFrom: "b@example.org", EmailFromName: "Denver", SMSFrom: "+17205550100",
 		VoiceFrom: "+17205550100", HelpText: "Call 720-555-0100."})
 	require.NoError(t, err)
 	v := store.Voter{State: "CO", VoterID: "V1", County: "denver", FirstName: "Ana", LastName: "Ruiz",
 		DateOfBirth: time.Date(1990, 1, 2, 0, 0, 0, 0, time.UTC), ResidentialZIP: "80219", Status: "active"}
-	v.Ref, err = st.UpsertVoter(bg, v)
+	v.Ref, err = st.VoterUpsert(bg, v)
 	require.NoError(t, err)
 	fake := &fakeTemporal{}
 	return &signalFixture{st: st, voter: v, fake: fake, svc: &Service{Store: st, Temporal: fake,
@@ -73,14 +73,14 @@ func newSignalFixture(t *testing.T) *signalFixture {
 
 func (f *signalFixture) election(t *testing.T, id string, canvassEndsAt time.Time) {
 	t.Helper()
-	require.NoError(t, f.st.UpsertElection(bg, store.Election{ID: id, State: "CO", Name: "General",
+	require.NoError(t, f.st.ElectionUpsert(bg, store.Election{ID: id, State: "CO", Name: "General",
 		ElectionDay: canvassEndsAt.AddDate(0, 0, -20), CanvassEndsAt: canvassEndsAt}))
 }
 
 // event stores an unsignaled event of ballot on election and returns its ballot.
 func (f *signalFixture) event(t *testing.T, election, ballot, eventID string) store.RecordedEvent {
 	t.Helper()
-	rec, err := f.st.RecordEvent(bg, store.BallotEvent{JurisdictionID: "co-denver", ElectionID: election, BallotID: ballot,
+	rec, err := f.st.BallotEventRecord(bg, store.BallotEvent{JurisdictionID: "co-denver", ElectionID: election, BallotID: ballot,
 		VoterRef: f.voter.Ref, EventID: eventID, Status: "mailed", OccurredAt: time.Now().Add(-time.Hour).Truncate(time.Second)})
 	require.NoError(t, err)
 	return rec
@@ -130,7 +130,7 @@ func TestResignalSetsAPoisonEventAsideAndSignalsTheRest(t *testing.T) {
 	require.Len(t, f.fake.signaled, 2)
 	require.NotContains(t, f.fake.signaled, poisonID)
 
-	aside, total, err := f.st.SetAsideEvents(bg, "CO", 10)
+	aside, total, err := f.st.BallotEventListSetAside(bg, "CO", 10)
 	require.NoError(t, err)
 	require.Equal(t, 1, total)
 	require.Equal(t, "ev1", aside[0].EventID)
@@ -160,7 +160,7 @@ func TestResignalBacksOffATransientFailureAndGoesOn(t *testing.T) {
 	n, err := f.resignal(t)
 	require.Error(t, err)
 	require.Equal(t, 1, n, "the event after the failing one is signaled")
-	_, total, err := f.st.SetAsideEvents(bg, "", 10)
+	_, total, err := f.st.BallotEventListSetAside(bg, "", 10)
 	require.NoError(t, err)
 	require.Zero(t, total, "a transient failure is not a reason to set an event aside")
 
@@ -182,7 +182,7 @@ func TestResignalSetsAsideEventsOfAClosedCanvass(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
 	require.Empty(t, f.fake.timeouts, "nothing was sent to Temporal")
-	aside, _, err := f.st.SetAsideEvents(bg, "CO", 10)
+	aside, _, err := f.st.BallotEventListSetAside(bg, "CO", 10)
 	require.NoError(t, err)
 	require.Len(t, aside, 1)
 	require.Contains(t, aside[0].Reason, store.SetAsideCanvassClosed)

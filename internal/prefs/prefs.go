@@ -32,7 +32,7 @@ const (
 // send time, so an opt-out is honoured even when a signal is lost; the signal makes a
 // workflow re-plan notices that wait (a newly confirmed channel, new contact hours) at once.
 func Notify(ctx context.Context, tc client.Client, st *store.Store, voterRef int64, reason string) error {
-	ballots, err := st.BallotsOfVoter(ctx, voterRef)
+	ballots, err := st.BallotListByVoter(ctx, voterRef)
 	if err != nil {
 		return fmt.Errorf("notify voter #%d: %w", voterRef, err)
 	}

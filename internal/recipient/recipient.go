@@ -23,7 +23,7 @@ type Recipient struct {
 // OfBallotKey reads the recipient of the ballot with this key. A ballot, voter or county
 // that does not exist is store.ErrNotFound.
 func OfBallotKey(ctx context.Context, st *store.Store, ballotKey string) (Recipient, error) {
-	b, err := st.BallotByKey(ctx, ballotKey)
+	b, err := st.BallotGetByKey(ctx, ballotKey)
 	if err != nil {
 		return Recipient{}, err
 	}
@@ -33,7 +33,7 @@ func OfBallotKey(ctx context.Context, st *store.Store, ballotKey string) (Recipi
 // OfBallotRef reads the recipient of the ballot with this internal number, as voter
 // voterRef (a delivery's voter).
 func OfBallotRef(ctx context.Context, st *store.Store, ballotRef, voterRef int64) (Recipient, error) {
-	b, err := st.BallotByRef(ctx, ballotRef)
+	b, err := st.BallotGetByRef(ctx, ballotRef)
 	if err != nil {
 		return Recipient{}, err
 	}
@@ -43,13 +43,13 @@ func OfBallotRef(ctx context.Context, st *store.Store, ballotRef, voterRef int64
 func of(ctx context.Context, st *store.Store, b store.Ballot, voterRef int64) (Recipient, error) {
 	r := Recipient{Ballot: b}
 	var err error
-	if r.Voter, err = st.VoterByRef(ctx, voterRef); err != nil {
+	if r.Voter, err = st.VoterGetByRef(ctx, voterRef); err != nil {
 		return r, err
 	}
-	if r.Jurisdiction, err = st.Jurisdiction(ctx, b.State, b.County); err != nil {
+	if r.Jurisdiction, err = st.JurisdictionGetByCounty(ctx, b.State, b.County); err != nil {
 		return r, err
 	}
-	if r.Subscriptions, err = st.Subscriptions(ctx, r.Voter.Ref); err != nil {
+	if r.Subscriptions, err = st.SubscriptionListByVoter(ctx, r.Voter.Ref); err != nil {
 		return r, err
 	}
 	return r, nil

@@ -27,7 +27,7 @@ func setup(t testing.TB) *store.Store {
 	t.Helper()
 	st := testdb.Open(t)
 	for _, c := range counties {
-		_, _, err := st.SaveJurisdiction(ctx, store.Jurisdiction{State: "CO", County: c, Name: c + " elections",
+		_, _, err := st.JurisdictionSave(ctx, store.Jurisdiction{State: "CO", County: c, Name: c + " elections",
 			TimeZone: "America/Denver", EmailFrom: "ballots@" + c + ".example.org", EmailFromName: c,
 			SMSFrom: "+17205550100", VoiceFrom: "+17205550100", HelpText: "Call 720-555-0100."}, "test")
 		require.NoError(t, err)

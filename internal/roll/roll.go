@@ -59,7 +59,7 @@ func ImportVoters(ctx context.Context, st *store.Store, r io.Reader, opts Option
 	if opts.State == "" {
 		return Result{}, &fileimport.FileError{Field: "state", Message: "the state whose roll this is is required"}
 	}
-	js, err := st.Jurisdictions(ctx, opts.State)
+	js, err := st.JurisdictionList(ctx, opts.State)
 	if err != nil {
 		return Result{}, err
 	}
@@ -106,7 +106,7 @@ func importRows[T any](ctx context.Context, st *store.Store, kind string, record
 	parse func(line int, values []string) (T, *fileimport.Rejection),
 	loadBatch func(context.Context, *store.Import, []T) (store.BatchCounts, error),
 ) (res Result, err error) {
-	im, err := st.BeginImport(ctx, kind, opts.State, opts.Actor)
+	im, err := st.ImportBegin(ctx, kind, opts.State, opts.Actor)
 	if err != nil {
 		return Result{}, err
 	}

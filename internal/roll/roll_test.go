@@ -26,14 +26,14 @@ func importCSV(t *testing.T, st *store.Store, data io.Reader, batch int) roll.Re
 
 func voterRef(t *testing.T, st *store.Store, i int) int64 {
 	t.Helper()
-	v, err := st.VoterByID(ctx, "CO", fmt.Sprintf("%09d", 700000000+i))
+	v, err := st.VoterGetByID(ctx, "CO", fmt.Sprintf("%09d", 700000000+i))
 	require.NoError(t, err)
 	return v.Ref
 }
 
 func emailSubscription(t *testing.T, st *store.Store, ref int64) store.Subscription {
 	t.Helper()
-	subs, err := st.Subscriptions(ctx, ref)
+	subs, err := st.SubscriptionListByVoter(ctx, ref)
 	require.NoError(t, err)
 	for _, s := range subs {
 		if s.Channel == "email" {
@@ -92,7 +92,7 @@ func TestRollOf100kVotersLoadsGoodRowsReportsBadOnesAndReimportsOnlyChanges(t *t
 		if f.bad(i) >= 0 || len(row["residential_zip"]) != 10 || !strings.HasPrefix(row["phone"], "(303)") {
 			continue
 		}
-		v, err := st.VoterByID(ctx, "CO", row["voter_id"])
+		v, err := st.VoterGetByID(ctx, "CO", row["voter_id"])
 		require.NoError(t, err)
 		require.Equal(t, row["residential_zip"][:5], v.ResidentialZIP)
 		require.Equal(t, "+1303555"+row["phone"][10:], v.Phone)
@@ -110,7 +110,7 @@ func TestRollOf100kVotersLoadsGoodRowsReportsBadOnesAndReimportsOnlyChanges(t *t
 	require.EqualValues(t, bad, detail["rejected"])
 
 	// Before the next sync, voter 300 opts out of email.
-	require.NoError(t, st.MarkSubscription(ctx, voterRef(t, st, 300), "email", "opted_out", "portal", "voter opted out"))
+	require.NoError(t, st.SubscriptionSetState(ctx, voterRef(t, st, 300), "email", "opted_out", "portal", "voter opted out"))
 
 	f2 := newFakeRoll(f.n, 2)
 	changed := f2.count(func(i int, _ map[string]string) bool { return f2.changed(i) })
@@ -296,15 +296,15 @@ func TestACancelledImportIsAuditedAndReleasesTheState(t *testing.T) {
 func TestOnlyOneImportOfAStateRunsAtATime(t *testing.T) {
 	t.Parallel()
 	st := setup(t)
-	im, err := st.BeginImport(ctx, store.ImportVoters, "CO", "test")
+	im, err := st.ImportBegin(ctx, store.ImportVoters, "CO", "test")
 	require.NoError(t, err)
-	_, err = st.BeginImport(ctx, store.ImportSubscriptions, "CO", "test")
+	_, err = st.ImportBegin(ctx, store.ImportSubscriptions, "CO", "test")
 	require.ErrorIs(t, err, store.ErrImportRunning)
-	other, err := st.BeginImport(ctx, store.ImportVoters, "WY", "test")
+	other, err := st.ImportBegin(ctx, store.ImportVoters, "WY", "test")
 	require.NoError(t, err)
 	require.NoError(t, other.Finish(ctx, true, nil))
 	require.NoError(t, im.Finish(ctx, true, nil))
-	again, err := st.BeginImport(ctx, store.ImportVoters, "CO", "test")
+	again, err := st.ImportBegin(ctx, store.ImportVoters, "CO", "test")
 	require.NoError(t, err)
 	require.NoError(t, again.Finish(ctx, true, nil))
 }
@@ -329,8 +329,8 @@ func TestSubscriptionImportKeepsVotersChoices(t *testing.T) {
 	require.GreaterOrEqual(t, confidential, 0)
 	require.GreaterOrEqual(t, len(withEmail), 4)
 	a, b, c, d := withEmail[0], withEmail[1], withEmail[2], withEmail[3]
-	require.NoError(t, st.MarkSubscription(ctx, voterRef(t, st, a), "email", "opted_out", "portal", "STOP"))
-	require.NoError(t, st.UpsertSubscription(ctx, store.Subscription{VoterRef: voterRef(t, st, b), Channel: "sms",
+	require.NoError(t, st.SubscriptionSetState(ctx, voterRef(t, st, a), "email", "opted_out", "portal", "STOP"))
+	require.NoError(t, st.SubscriptionUpsert(ctx, store.Subscription{VoterRef: voterRef(t, st, b), Channel: "sms",
 		Address: "+13035550111", State: "active", Source: "portal"}))
 
 	file := "voter_id,channel,address,state,contact_start,contact_end,time_zone,language\n" +
@@ -363,7 +363,7 @@ func TestSubscriptionImportKeepsVotersChoices(t *testing.T) {
 		{Line: 14, Field: "channel"}}, withoutReasons(res.Rejections))
 
 	subs := func(i int) map[string]store.Subscription {
-		list, err := st.Subscriptions(ctx, voterRef(t, st, i))
+		list, err := st.SubscriptionListByVoter(ctx, voterRef(t, st, i))
 		require.NoError(t, err)
 		out := map[string]store.Subscription{}
 		for _, s := range list {

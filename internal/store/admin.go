@@ -9,7 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Outcomes of SaveJurisdiction and SaveElection.
+// Outcomes of JurisdictionSave and ElectionSave.
 const (
 	Created   = "created"
 	Updated   = "updated"
@@ -19,10 +19,10 @@ const (
 // ErrElectionOfOtherState is returned when an election id is already used in another state.
 var ErrElectionOfOtherState = errors.New("this election id is already used by another state")
 
-// SaveJurisdiction creates a jurisdiction or updates the one of its state and county, and
+// JurisdictionSave creates a jurisdiction or updates the one of its state and county, and
 // writes an audit row when anything changed. It says whether the jurisdiction was created,
 // updated or unchanged.
-func (s *Store) SaveJurisdiction(ctx context.Context, j Jurisdiction, actor string) (Jurisdiction, string, error) {
+func (s *Store) JurisdictionSave(ctx context.Context, j Jurisdiction, actor string) (Jurisdiction, string, error) {
 	j.ID = JurisdictionID(j.State, j.County)
 	outcome := Unchanged
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -63,9 +63,9 @@ func (s *Store) SaveJurisdiction(ctx context.Context, j Jurisdiction, actor stri
 	return j, outcome, nil
 }
 
-// Jurisdictions returns the jurisdictions of a state, or of every state when state is
+// JurisdictionList returns the jurisdictions of a state, or of every state when state is
 // empty, ordered by state and county.
-func (s *Store) Jurisdictions(ctx context.Context, state string) ([]Jurisdiction, error) {
+func (s *Store) JurisdictionList(ctx context.Context, state string) ([]Jurisdiction, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT id, state, county, name, time_zone, email_from, email_from_name, sms_from, voice_from, help_text, languages
 		FROM jurisdictions WHERE $1 = '' OR state = $1 ORDER BY state, county`, state)
@@ -84,8 +84,8 @@ func (s *Store) Jurisdictions(ctx context.Context, state string) ([]Jurisdiction
 	return js, nil
 }
 
-// States returns the states that have at least one jurisdiction.
-func (s *Store) States(ctx context.Context) ([]string, error) {
+// JurisdictionListStates returns the states that have at least one jurisdiction.
+func (s *Store) JurisdictionListStates(ctx context.Context) ([]string, error) {
 	rows, err := s.pool.Query(ctx, `SELECT DISTINCT state FROM jurisdictions ORDER BY state`)
 	if err != nil {
 		return nil, fmt.Errorf("list states: %w", err)
@@ -97,10 +97,10 @@ func (s *Store) States(ctx context.Context) ([]string, error) {
 	return states, nil
 }
 
-// SaveElection creates an election or updates the one with its id in the same state, and
+// ElectionSave creates an election or updates the one with its id in the same state, and
 // writes an audit row when anything changed. An id used by another state is
 // ErrElectionOfOtherState and nothing changes.
-func (s *Store) SaveElection(ctx context.Context, e Election, actor string) (string, error) {
+func (s *Store) ElectionSave(ctx context.Context, e Election, actor string) (string, error) {
 	outcome := Unchanged
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var inserted bool
@@ -140,9 +140,9 @@ func (s *Store) SaveElection(ctx context.Context, e Election, actor string) (str
 	return outcome, nil
 }
 
-// Elections returns the elections of a state, or of every state when state is empty,
+// ElectionList returns the elections of a state, or of every state when state is empty,
 // newest election day first.
-func (s *Store) Elections(ctx context.Context, state string) ([]Election, error) {
+func (s *Store) ElectionList(ctx context.Context, state string) ([]Election, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT id, state, name, election_day, canvass_ends_at FROM elections
 		WHERE $1 = '' OR state = $1 ORDER BY election_day DESC, id`, state)

@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Errors of RecordEvent that are the county's to fix.
+// Errors of BallotEventRecord that are the county's to fix.
 var (
 	ErrEventConflict      = errors.New("event_id was already used for a different event")
 	ErrBallotOfOtherVoter = errors.New("ballot_id is already recorded for a different voter")
@@ -45,7 +45,7 @@ type BallotEvent struct {
 	ReceivedBy     int64 // api key id, 0 when none
 }
 
-// RecordedEvent is what RecordEvent did with an event.
+// RecordedEvent is what BallotEventRecord did with an event.
 type RecordedEvent struct {
 	EventRef  int64
 	Ballot    Ballot
@@ -64,10 +64,10 @@ func newBallotKey() (string, error) {
 	return "b" + strings.ToLower(lowerBase32.EncodeToString(b[:]))[:20], nil
 }
 
-// RecordEvent stores a county event and the ballot it belongs to, in one transaction.
+// BallotEventRecord stores a county event and the ballot it belongs to, in one transaction.
 // Re-posting the same event_id with the same content is a duplicate, not an error; with
 // different content it is ErrEventConflict and nothing is stored.
-func (s *Store) RecordEvent(ctx context.Context, e BallotEvent) (RecordedEvent, error) {
+func (s *Store) BallotEventRecord(ctx context.Context, e BallotEvent) (RecordedEvent, error) {
 	var out RecordedEvent
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		b, err := ensureBallot(ctx, tx, e)
@@ -177,8 +177,8 @@ func scanBallot(row pgx.Row) (Ballot, error) {
 	return b, err
 }
 
-// BallotByKey returns the ballot with an opaque key.
-func (s *Store) BallotByKey(ctx context.Context, key string) (Ballot, error) {
+// BallotGetByKey returns the ballot with an opaque key.
+func (s *Store) BallotGetByKey(ctx context.Context, key string) (Ballot, error) {
 	b, err := scanBallot(s.pool.QueryRow(ctx, ballotColumns+` WHERE b.key = $1`, key))
 	if err != nil {
 		return Ballot{}, notFound(err, "ballot "+key)
@@ -186,8 +186,8 @@ func (s *Store) BallotByKey(ctx context.Context, key string) (Ballot, error) {
 	return b, nil
 }
 
-// BallotsOfVoter returns a voter's ballots, newest first.
-func (s *Store) BallotsOfVoter(ctx context.Context, voterRef int64) ([]Ballot, error) {
+// BallotListByVoter returns a voter's ballots, newest first.
+func (s *Store) BallotListByVoter(ctx context.Context, voterRef int64) ([]Ballot, error) {
 	rows, err := s.pool.Query(ctx, ballotColumns+` WHERE b.voter_ref = $1 ORDER BY b.id DESC`, voterRef)
 	if err != nil {
 		return nil, fmt.Errorf("ballots of voter: %w", err)
@@ -195,11 +195,11 @@ func (s *Store) BallotsOfVoter(ctx context.Context, voterRef int64) ([]Ballot, e
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Ballot, error) { return scanBallot(row) })
 }
 
-// SetBallotStatus records the status the ballot workflow decided on, so that reads (the
+// BallotSetStatus records the status the ballot workflow decided on, so that reads (the
 // portal, reports) never need to ask Temporal. An older status never overwrites a newer one.
 // Every call also adds the move to the ballot's status history (the portal's timeline), in
 // the same statement; a retried call adds nothing twice.
-func (s *Store) SetBallotStatus(ctx context.Context, key, status string, at time.Time) error {
+func (s *Store) BallotSetStatus(ctx context.Context, key, status string, at time.Time) error {
 	var found bool
 	err := s.pool.QueryRow(ctx, `
 		WITH b AS (SELECT id FROM ballots WHERE key = $1),
@@ -219,8 +219,8 @@ func (s *Store) SetBallotStatus(ctx context.Context, key, status string, at time
 	return nil
 }
 
-// MarkSignaled notes that Temporal has the signal for an event.
-func (s *Store) MarkSignaled(ctx context.Context, eventRef int64) error {
+// BallotEventMarkSignaled notes that Temporal has the signal for an event.
+func (s *Store) BallotEventMarkSignaled(ctx context.Context, eventRef int64) error {
 	_, err := s.pool.Exec(ctx, `UPDATE ballot_events SET signaled_at = now() WHERE id = $1 AND signaled_at IS NULL`, eventRef)
 	if err != nil {
 		return fmt.Errorf("mark event signaled: %w", err)
@@ -239,11 +239,11 @@ type UnsignaledEvent struct {
 	CureDeadline *time.Time
 }
 
-// UnsignaledEvents returns up to limit events stored before cutoff that were never marked
+// BallotEventListUnsignaled returns up to limit events stored before cutoff that were never marked
 // signaled (the API crashed between storing and signaling), oldest first. Events of bulk
 // imports are left to their import's workflow; events set aside, and events whose last
-// signal failed and whose backoff (DeferSignal) has not passed, are left out.
-func (s *Store) UnsignaledEvents(ctx context.Context, cutoff time.Time, limit int) ([]UnsignaledEvent, error) {
+// signal failed and whose backoff (BallotEventDeferSignal) has not passed, are left out.
+func (s *Store) BallotEventListUnsignaled(ctx context.Context, cutoff time.Time, limit int) ([]UnsignaledEvent, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT e.id, e.event_id, e.status, e.occurred_at, e.reason, e.cure_deadline,
 			b.id, b.key, b.jurisdiction_id, j.state, j.county, b.election_id, b.ballot_id, b.voter_ref,

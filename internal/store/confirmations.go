@@ -173,9 +173,9 @@ func confirmationLimitReached(ctx context.Context, tx pgx.Tx, r confirmRequest, 
 	return nil, nil
 }
 
-// ForgetConfirmations undoes confirmations whose sending could not be started: they count
+// ConfirmationForget undoes confirmations whose sending could not be started: they count
 // against no limit, and the next save asks again.
-func (s *Store) ForgetConfirmations(ctx context.Context, confirms []Confirmation) error {
+func (s *Store) ConfirmationForget(ctx context.Context, confirms []Confirmation) error {
 	subs := make([]int64, 0, len(confirms))
 	sends := make([]int64, 0, len(confirms))
 	for _, c := range confirms {
@@ -196,14 +196,14 @@ func (s *Store) ForgetConfirmations(ctx context.Context, confirms []Confirmation
 // than a confirmation activity may run, so only a crashed attempt's claim goes stale.
 const claimStale = 5 * time.Minute
 
-// ClaimConfirmation claims, for the workflow named claimer, the confirmation that a
+// ConfirmationClaim claims, for the workflow named claimer, the confirmation that a
 // subscription is owed at address (its address now): the newest one asked for, if it was
 // asked for this address, is not delivered yet, and no other workflow is delivering it.
 // owed is false when there is nothing to deliver: a newer save asked again (its own
 // workflow delivers), the address changed since, or it was delivered. This is what keeps
 // a workflow of an earlier save from sending to an address that was counted for another
 // one. sendID is 0 for a subscription asked before confirmations were recorded.
-func (s *Store) ClaimConfirmation(ctx context.Context, subscriptionID int64, channel, address, claimer string) (sendID int64, owed bool, err error) {
+func (s *Store) ConfirmationClaim(ctx context.Context, subscriptionID int64, channel, address, claimer string) (sendID int64, owed bool, err error) {
 	err = s.pool.QueryRow(ctx, `
 		WITH newest AS (SELECT id FROM confirmation_sends WHERE subscription_ref = $1 ORDER BY id DESC LIMIT 1)
 		UPDATE confirmation_sends c SET claimed_by = $3, claimed_at = now()
@@ -226,8 +226,8 @@ func (s *Store) ClaimConfirmation(ctx context.Context, subscriptionID int64, cha
 	return 0, !recorded, nil
 }
 
-// ConfirmationDelivered records that the provider accepted a claimed confirmation.
-func (s *Store) ConfirmationDelivered(ctx context.Context, sendID int64) error {
+// ConfirmationMarkDelivered records that the provider accepted a claimed confirmation.
+func (s *Store) ConfirmationMarkDelivered(ctx context.Context, sendID int64) error {
 	if sendID == 0 {
 		return nil
 	}
@@ -246,10 +246,10 @@ type Confirmation struct {
 	SendID         int64
 }
 
-// CreateEmailConfirmation stores the SHA-256 of a link token that confirms an email
+// EmailConfirmationCreate stores the SHA-256 of a link token that confirms an email
 // subscription until expires. It replaces the subscription's unused links: one link is live
 // per address, so a flood of saves cannot leave a flood of working links behind.
-func (s *Store) CreateEmailConfirmation(ctx context.Context, subscriptionID int64, token string, expires time.Time) error {
+func (s *Store) EmailConfirmationCreate(ctx context.Context, subscriptionID int64, token string, expires time.Time) error {
 	hash := sha256.Sum256([]byte(token))
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM email_confirmations WHERE subscription_ref = $1 AND used_at IS NULL`, subscriptionID); err != nil {
@@ -268,9 +268,9 @@ func (s *Store) CreateEmailConfirmation(ctx context.Context, subscriptionID int6
 // or whose subscription is no longer waiting for it.
 var ErrConfirmationInvalid = errors.New("confirmation link is not valid")
 
-// ConfirmEmail uses a confirmation link: the pending email subscription it was sent for
+// EmailConfirmationUse uses a confirmation link: the pending email subscription it was sent for
 // becomes active, with an audit entry. It returns the voter.
-func (s *Store) ConfirmEmail(ctx context.Context, token string) (int64, error) {
+func (s *Store) EmailConfirmationUse(ctx context.Context, token string) (int64, error) {
 	hash := sha256.Sum256([]byte(token))
 	var voterRef int64
 	err := s.inTx(ctx, func(tx pgx.Tx) error {

@@ -17,7 +17,7 @@ import (
 
 func TestAPoolWhoseConnectionsDiedServesTheNextCallsOnNewOnes(t *testing.T) {
 	st, v := setup(t)
-	_, key, err := st.CreateAPIKey(ctx, store.APIKey{Role: store.RoleCounty, State: "CO", County: "denver"}, "test")
+	_, key, err := st.APIKeyCreate(ctx, store.APIKey{Role: store.RoleCounty, State: "CO", County: "denver"}, "test")
 	require.NoError(t, err)
 
 	// Fill the pool with several connections, then kill them all.
@@ -33,12 +33,12 @@ func TestAPoolWhoseConnectionsDiedServesTheNextCallsOnNewOnes(t *testing.T) {
 
 	// Every call finds a live connection the first time: reads, writes, transactions.
 	for range 8 {
-		_, err := st.Authenticate(ctx, key)
+		_, err := st.APIKeyAuthenticate(ctx, key)
 		require.NoError(t, err)
 	}
-	_, err = st.VoterByRef(ctx, v.Ref)
+	_, err = st.VoterGetByRef(ctx, v.Ref)
 	require.NoError(t, err)
-	_, err = st.RecordEvent(ctx, event(v, "after-restart", "mailed", time.Date(2026, 10, 10, 12, 0, 0, 0, time.UTC)))
+	_, err = st.BallotEventRecord(ctx, event(v, "after-restart", "mailed", time.Date(2026, 10, 10, 12, 0, 0, 0, time.UTC)))
 	require.NoError(t, err)
 }
 

@@ -31,10 +31,10 @@ type Delivery struct {
 	Attempts       int
 }
 
-// BeginDelivery writes the delivery row before the provider is called, or finds the one an
+// DeliveryBegin writes the delivery row before the provider is called, or finds the one an
 // earlier attempt wrote. The caller sends only when the returned state is "sending": an
 // accepted, delivered, failed or skipped row means an earlier attempt settled it.
-func (s *Store) BeginDelivery(ctx context.Context, d Delivery) (Delivery, error) {
+func (s *Store) DeliveryBegin(ctx context.Context, d Delivery) (Delivery, error) {
 	if d.NoticeSeq < 1 {
 		return Delivery{}, fmt.Errorf("begin delivery: notice number %d: notices are numbered from 1", d.NoticeSeq)
 	}
@@ -56,9 +56,9 @@ func (s *Store) BeginDelivery(ctx context.Context, d Delivery) (Delivery, error)
 	return d, nil
 }
 
-// FinishDelivery settles a delivery: accepted with the provider's id, failed with the
+// DeliveryFinish settles a delivery: accepted with the provider's id, failed with the
 // provider's (address-free) error text, or skipped.
-func (s *Store) FinishDelivery(ctx context.Context, key, state, providerID, lastError string) error {
+func (s *Store) DeliveryFinish(ctx context.Context, key, state, providerID, lastError string) error {
 	_, err := s.pool.Exec(ctx, `
 		UPDATE deliveries SET state = $2, provider_id = NULLIF($3, ''), last_error = $4, updated_at = now()
 		WHERE idempotency_key = $1 AND state = 'sending'`, key, state, providerID, lastError)
@@ -82,12 +82,12 @@ type DeliveryRefusal struct {
 	Address      string // compared, never stored
 }
 
-// RefuseDelivery settles a delivery the provider refused for good and turns off the active
+// DeliveryRefuse settles a delivery the provider refused for good and turns off the active
 // and pending subscriptions of its channel on the refused address, for every voter on it
 // (a household shares numbers and addresses, and it is the address the provider refuses),
 // with an audit entry each, in one transaction: a crash cannot leave the delivery failed and
 // the subscription still active. It returns the voters whose subscription changed.
-func (s *Store) RefuseDelivery(ctx context.Context, r DeliveryRefusal) ([]int64, error) {
+func (s *Store) DeliveryRefuse(ctx context.Context, r DeliveryRefusal) ([]int64, error) {
 	if r.Subscription != ballot.SubscriptionBounced && r.Subscription != ballot.SubscriptionOptedOut {
 		return nil, fmt.Errorf("refuse delivery: subscription state %q is not bounced or opted_out", r.Subscription)
 	}
@@ -113,8 +113,8 @@ func (s *Store) RefuseDelivery(ctx context.Context, r DeliveryRefusal) ([]int64,
 	return changed, nil
 }
 
-// NoteDeliveryError records a transient failure on a delivery that is still being sent.
-func (s *Store) NoteDeliveryError(ctx context.Context, key, lastError string) error {
+// DeliverySetLastError records a transient failure on a delivery that is still being sent.
+func (s *Store) DeliverySetLastError(ctx context.Context, key, lastError string) error {
 	_, err := s.pool.Exec(ctx, `UPDATE deliveries SET last_error = $2, updated_at = now()
 		WHERE idempotency_key = $1 AND state = 'sending'`, key, lastError)
 	if err != nil {
@@ -123,8 +123,8 @@ func (s *Store) NoteDeliveryError(ctx context.Context, key, lastError string) er
 	return nil
 }
 
-// DeliveriesOfBallot lists a ballot's deliveries in the order they were planned.
-func (s *Store) DeliveriesOfBallot(ctx context.Context, ballotRef int64) ([]Delivery, error) {
+// DeliveryListByBallot lists a ballot's deliveries in the order they were planned.
+func (s *Store) DeliveryListByBallot(ctx context.Context, ballotRef int64) ([]Delivery, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT idempotency_key, ballot_ref, voter_ref, notice_status, channel, state, coalesce(provider_id, ''), attempts
 		FROM deliveries WHERE ballot_ref = $1 ORDER BY id`, ballotRef)

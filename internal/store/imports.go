@@ -29,12 +29,12 @@ const (
 )
 
 // staleLoad is how long an import may sit in "loading" without a sign of life (a batch
-// stored, or the loader's lease renewed by TouchEventLoad) before its stored rows are taken to
-// be abandoned (the process loading it died). FailStaleEventLoads marks such imports failed.
+// stored, or the loader's lease renewed by EventImportTouchLoad) before its stored rows are taken to
+// be abandoned (the process loading it died). EventImportFailStale marks such imports failed.
 const staleLoad = 15 * time.Minute
 
-// LoadLease is how often a process loading an import renews its lease (TouchEventLoad), and
-// StaleLoadAfter how long an import may go without a renewal before FailStaleEventLoads
+// LoadLease is how often a process loading an import renews its lease (EventImportTouchLoad), and
+// StaleLoadAfter how long an import may go without a renewal before EventImportFailStale
 // takes its loader to be dead: several leases, so a slow database is not mistaken for one.
 const (
 	LoadLease      = 20 * time.Second
@@ -80,9 +80,9 @@ type EventScope struct {
 	KeyID  int64
 }
 
-// CreateEventImport starts an import of ballot events for scope on behalf of actor and
-// returns its id. The import is "loading" until FinishEventLoad or FailEventImport.
-func (s *Store) CreateEventImport(ctx context.Context, scope EventScope, actor string) (int64, error) {
+// EventImportCreate starts an import of ballot events for scope on behalf of actor and
+// returns its id. The import is "loading" until EventImportFinishLoad or EventImportFail.
+func (s *Store) EventImportCreate(ctx context.Context, scope EventScope, actor string) (int64, error) {
 	var id int64
 	err := s.pool.QueryRow(ctx, `
 		INSERT INTO imports (kind, state, county, actor) VALUES ($1, $2, NULLIF($3, ''), $4) RETURNING id`,
@@ -97,8 +97,8 @@ const importColumns = `SELECT id, kind, state, coalesce(county, ''), actor, stat
 	signaled, backwards, inconsistent, coalesce(decided_by, ''), decided_at, coalesce(failure_reason, ''),
 	created_at, updated_at FROM imports`
 
-// EventImportByID returns an import; ErrNotFound when there is none.
-func (s *Store) EventImportByID(ctx context.Context, id int64) (EventImport, error) {
+// EventImportGetByID returns an import; ErrNotFound when there is none.
+func (s *Store) EventImportGetByID(ctx context.Context, id int64) (EventImport, error) {
 	var im EventImport
 	err := s.pool.QueryRow(ctx, importColumns+` WHERE id = $1`, id).Scan(&im.ID, &im.Kind, &im.State, &im.County,
 		&im.Actor, &im.Status, &im.Rows, &im.Accepted, &im.Duplicates, &im.Rejected, &im.Signaled, &im.Backwards,
@@ -132,7 +132,7 @@ const (
 	RefusedBallotOtherVoter = "ballot_of_other_voter"
 )
 
-// EventRefusal is a row LoadEventBatch refused: its line, why, and for an event_id repeated
+// EventRefusal is a row EventImportLoadBatch refused: its line, why, and for an event_id repeated
 // within the file with other content, the line that used it first.
 type EventRefusal struct {
 	Line      int
@@ -148,14 +148,14 @@ type EventBatch struct {
 	Rejected int
 }
 
-// EventBatchCounts is what LoadEventBatch did with a batch's valid rows.
+// EventBatchCounts is what EventImportLoadBatch did with a batch's valid rows.
 type EventBatchCounts struct {
 	Accepted   int // stored for this import (new, or taken over from an abandoned import)
 	Duplicates int // recorded before with the same content, or repeated in the file
 	Refused    []EventRefusal
 }
 
-// LoadEventBatch stores a batch of an event import in one transaction, as RecordEvent would
+// EventImportLoadBatch stores a batch of an event import in one transaction, as BallotEventRecord would
 // store each event, set-based: the rows are copied into a temporary staging table, checked
 // against the elections, the roll and the scope, and inserted into ballots and
 // ballot_events with import_id set and signaled_at NULL (the import's workflow signals
@@ -164,7 +164,7 @@ type EventBatchCounts struct {
 // an import that failed (or died loading) is taken over by this import, so sending a file
 // again after a broken upload signals every event once. The import's counts are updated in
 // the same transaction.
-func (s *Store) LoadEventBatch(ctx context.Context, importID int64, scope EventScope, b EventBatch) (EventBatchCounts, error) {
+func (s *Store) EventImportLoadBatch(ctx context.Context, importID int64, scope EventScope, b EventBatch) (EventBatchCounts, error) {
 	var out EventBatchCounts
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		out = EventBatchCounts{}
@@ -198,7 +198,7 @@ func (s *Store) LoadEventBatch(ctx context.Context, importID int64, scope EventS
 	return out, nil
 }
 
-// eventLoader is one LoadEventBatch transaction; its steps work on the staging table.
+// eventLoader is one EventImportLoadBatch transaction; its steps work on the staging table.
 type eventLoader struct {
 	tx       pgx.Tx
 	importID int64
@@ -435,8 +435,8 @@ type ImportRejection struct {
 	Reason string
 }
 
-// SaveImportRejections keeps rejections of an import, up to MaxImportRejectionsKept in all.
-func (s *Store) SaveImportRejections(ctx context.Context, importID int64, rs []ImportRejection) error {
+// ImportRejectionCreate keeps rejections of an import, up to MaxImportRejectionsKept in all.
+func (s *Store) ImportRejectionCreate(ctx context.Context, importID int64, rs []ImportRejection) error {
 	if len(rs) == 0 {
 		return nil
 	}
@@ -463,8 +463,8 @@ func (s *Store) SaveImportRejections(ctx context.Context, importID int64, rs []I
 	})
 }
 
-// ImportRejections returns the kept rejections of an import, by line.
-func (s *Store) ImportRejections(ctx context.Context, importID int64) ([]ImportRejection, error) {
+// ImportRejectionListByImport returns the kept rejections of an import, by line.
+func (s *Store) ImportRejectionListByImport(ctx context.Context, importID int64) ([]ImportRejection, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT line, field, code, reason FROM import_rejections WHERE import_id = $1 ORDER BY line`, importID)
 	if err != nil {
@@ -479,9 +479,9 @@ func (s *Store) ImportRejections(ctx context.Context, importID int64) ([]ImportR
 	})
 }
 
-// FinishEventLoad marks a loaded import "checking": its workflow may start. It does nothing
+// EventImportFinishLoad marks a loaded import "checking": its workflow may start. It does nothing
 // to an import that moved on already.
-func (s *Store) FinishEventLoad(ctx context.Context, importID int64) error {
+func (s *Store) EventImportFinishLoad(ctx context.Context, importID int64) error {
 	_, err := s.pool.Exec(ctx, `
 		UPDATE imports SET status = 'checking', updated_at = now() WHERE id = $1 AND status = 'loading'`, importID)
 	if err != nil {
@@ -497,9 +497,9 @@ const (
 	SendAgain      = "Send the whole file again: rows stored already count as duplicates, and every event is signaled once."
 )
 
-// FailEventImport marks an import whose load broke off "failed"; the events it stored are
+// EventImportFail marks an import whose load broke off "failed"; the events it stored are
 // taken over by the next import of the same rows.
-func (s *Store) FailEventImport(ctx context.Context, importID int64) error {
+func (s *Store) EventImportFail(ctx context.Context, importID int64) error {
 	_, err := s.pool.Exec(ctx, `
 		UPDATE imports SET status = 'failed', failure_reason = coalesce(failure_reason, $2), updated_at = now()
 		WHERE id = $1 AND status IN ('loading', 'checking')`, importID, FailedBrokeOff)
@@ -509,9 +509,9 @@ func (s *Store) FailEventImport(ctx context.Context, importID int64) error {
 	return nil
 }
 
-// TouchEventLoad renews the lease of the process loading an import (every LoadLease), so that
+// EventImportTouchLoad renews the lease of the process loading an import (every LoadLease), so that
 // a slow upload between two batches is not taken for a dead one.
-func (s *Store) TouchEventLoad(ctx context.Context, importID int64) error {
+func (s *Store) EventImportTouchLoad(ctx context.Context, importID int64) error {
 	_, err := s.pool.Exec(ctx, `UPDATE imports SET updated_at = now() WHERE id = $1 AND status = 'loading'`, importID)
 	if err != nil {
 		return fmt.Errorf("renew load lease of import %d: %w", importID, err)
@@ -519,11 +519,11 @@ func (s *Store) TouchEventLoad(ctx context.Context, importID int64) error {
 	return nil
 }
 
-// FailStaleEventLoads marks failed the imports left "loading" with no sign of life for
+// EventImportFailStale marks failed the imports left "loading" with no sign of life for
 // longer than staleAfter (by the database's clock, which also stamped the lease): the process
 // loading them died. The events they stored are taken over by the next import of the same
 // file. It returns their ids.
-func (s *Store) FailStaleEventLoads(ctx context.Context, staleAfter time.Duration) ([]int64, error) {
+func (s *Store) EventImportFailStale(ctx context.Context, staleAfter time.Duration) ([]int64, error) {
 	rows, err := s.pool.Query(ctx, `
 		UPDATE imports SET status = 'failed', failure_reason = $2, updated_at = now()
 		WHERE status = 'loading' AND updated_at < now() - make_interval(secs => $1)
@@ -542,10 +542,10 @@ func (s *Store) FailStaleEventLoads(ctx context.Context, staleAfter time.Duratio
 // where the caller expected it.
 var ErrImportDecided = errors.New("the import is not in a status that allows this")
 
-// SetImportStatus moves an import to status from any of the statuses in from; decidedBy, when
+// EventImportSetStatus moves an import to status from any of the statuses in from; decidedBy, when
 // set, records the operator who approved or rejected it. ErrImportDecided when the import
 // is in none of from (setting the status it already has is not an error).
-func (s *Store) SetImportStatus(ctx context.Context, importID int64, status string, from []string, decidedBy string) error {
+func (s *Store) EventImportSetStatus(ctx context.Context, importID int64, status string, from []string, decidedBy string) error {
 	var current string
 	err := s.pool.QueryRow(ctx, `
 		WITH old AS (SELECT status FROM imports WHERE id = $1),
@@ -573,10 +573,10 @@ func containsString(xs []string, x string) bool {
 	return false
 }
 
-// DecideImport records that an operator decided a held import, once: ErrImportDecided when
-// the import is not held or was decided already. UndecideImport takes it back when the
+// EventImportDecide records that an operator decided a held import, once: ErrImportDecided when
+// the import is not held or was decided already. EventImportUndecide takes it back when the
 // decision could not be delivered to the import's workflow.
-func (s *Store) DecideImport(ctx context.Context, importID int64, by string) error {
+func (s *Store) EventImportDecide(ctx context.Context, importID int64, by string) error {
 	tag, err := s.pool.Exec(ctx, `
 		UPDATE imports SET decided_by = $2, decided_at = now(), updated_at = now()
 		WHERE id = $1 AND status = 'held' AND decided_at IS NULL`, importID, by)
@@ -589,8 +589,8 @@ func (s *Store) DecideImport(ctx context.Context, importID int64, by string) err
 	return nil
 }
 
-// UndecideImport forgets a decision DecideImport recorded, while the import is still held.
-func (s *Store) UndecideImport(ctx context.Context, importID int64) error {
+// EventImportUndecide forgets a decision EventImportDecide recorded, while the import is still held.
+func (s *Store) EventImportUndecide(ctx context.Context, importID int64) error {
 	_, err := s.pool.Exec(ctx, `
 		UPDATE imports SET decided_by = NULL, decided_at = NULL, updated_at = now() WHERE id = $1 AND status = 'held'`, importID)
 	if err != nil {
@@ -599,7 +599,7 @@ func (s *Store) UndecideImport(ctx context.Context, importID int64) error {
 	return nil
 }
 
-// StatusRule is how the workflows' status graph treats one status, for CheckEventImport:
+// StatusRule is how the workflows' status graph treats one status, for EventImportCheck:
 // its stage (a ballot never moves to a lower one), whether nothing may follow it, and the
 // status a ballot must have had before it ("" for none: cured requires challenged).
 type StatusRule struct {
@@ -616,11 +616,11 @@ type ImportCheck struct {
 	Inconsistent int // after a final status, or without the status they require
 }
 
-// CheckEventImport compares the events of an import with the current status of their
+// EventImportCheck compares the events of an import with the current status of their
 // ballots (ballots.status, as the ballot workflows decided) under rules, and records the
 // counts on the import. An event whose required status is earlier in the same import (a
 // file with "challenged" then "cured") is consistent.
-func (s *Store) CheckEventImport(ctx context.Context, importID int64, rules []StatusRule) (ImportCheck, error) {
+func (s *Store) EventImportCheck(ctx context.Context, importID int64, rules []StatusRule) (ImportCheck, error) {
 	statuses := make([]string, len(rules))
 	stages := make([]int32, len(rules))
 	finals := make([]bool, len(rules))
@@ -664,12 +664,12 @@ type ImportedEvent struct {
 	UnsignaledEvent
 	Signaled  bool // delivered already (by an earlier attempt, or by a single post of the same event)
 	Discarded bool
-	SetAside  bool // its signal can never succeed (SetEventAside)
+	SetAside  bool // its signal can never succeed (BallotEventSetAside)
 }
 
-// ImportEventsAfter returns up to limit events of an import with an id above afterID, in id
+// BallotEventListByImport returns up to limit events of an import with an id above afterID, in id
 // order, signaled or not: a page of the import is the same whoever read it before.
-func (s *Store) ImportEventsAfter(ctx context.Context, importID, afterID int64, limit int) ([]ImportedEvent, error) {
+func (s *Store) BallotEventListByImport(ctx context.Context, importID, afterID int64, limit int) ([]ImportedEvent, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT e.id, e.event_id, e.status, e.occurred_at, e.reason, e.cure_deadline,
 			e.signaled_at IS NOT NULL, e.discarded_at IS NOT NULL, e.set_aside_at IS NOT NULL,
@@ -693,9 +693,9 @@ func (s *Store) ImportEventsAfter(ctx context.Context, importID, afterID int64, 
 	})
 }
 
-// SetImportSignaled records how many events of an import are signaled; it never lowers the
+// EventImportSetSignaled records how many events of an import are signaled; it never lowers the
 // count, so a retried page changes nothing.
-func (s *Store) SetImportSignaled(ctx context.Context, importID int64, signaled int) error {
+func (s *Store) EventImportSetSignaled(ctx context.Context, importID int64, signaled int) error {
 	_, err := s.pool.Exec(ctx, `
 		UPDATE imports SET signaled = greatest(signaled, $2), updated_at = now() WHERE id = $1`, importID, signaled)
 	if err != nil {
@@ -704,10 +704,10 @@ func (s *Store) SetImportSignaled(ctx context.Context, importID int64, signaled 
 	return nil
 }
 
-// DiscardImport marks every unsignaled event of a rejected import discarded, so nothing ever
+// EventImportDiscard marks every unsignaled event of a rejected import discarded, so nothing ever
 // signals it, and the import "rejected" with the operator who decided; in one transaction.
 // It returns how many events it discarded (0 when called again).
-func (s *Store) DiscardImport(ctx context.Context, importID int64, decidedBy string) (int, error) {
+func (s *Store) EventImportDiscard(ctx context.Context, importID int64, decidedBy string) (int, error) {
 	var n int
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `
@@ -729,9 +729,9 @@ func (s *Store) DiscardImport(ctx context.Context, importID int64, decidedBy str
 	return n, err
 }
 
-// PendingEventImports returns the ids of imports loaded before cutoff whose workflow has not
+// EventImportListPending returns the ids of imports loaded before cutoff whose workflow has not
 // taken them up yet ("checking"): the process that loaded them could not start it.
-func (s *Store) PendingEventImports(ctx context.Context, cutoff time.Time, limit int) ([]int64, error) {
+func (s *Store) EventImportListPending(ctx context.Context, cutoff time.Time, limit int) ([]int64, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT id FROM imports WHERE status = 'checking' AND updated_at < $1 ORDER BY id LIMIT $2`, cutoff, limit)
 	if err != nil {

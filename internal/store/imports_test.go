@@ -19,9 +19,9 @@ func staged(line int, eventID, ballotID, status string, at time.Time) store.Stag
 
 func loadImport(t *testing.T, st *store.Store, events ...store.StagedEvent) (int64, store.EventBatchCounts) {
 	t.Helper()
-	id, err := st.CreateEventImport(ctx, denver, "test")
+	id, err := st.EventImportCreate(ctx, denver, "test")
 	require.NoError(t, err)
-	counts, err := st.LoadEventBatch(ctx, id, denver, store.EventBatch{Rows: len(events), Events: events})
+	counts, err := st.EventImportLoadBatch(ctx, id, denver, store.EventBatch{Rows: len(events), Events: events})
 	require.NoError(t, err)
 	return id, counts
 }
@@ -38,10 +38,10 @@ func TestCheckEventImportFindsEventsThatMoveBallotsBackwards(t *testing.T) {
 	st, v := setup(t)
 	yesterday := time.Now().Add(-24 * time.Hour).Truncate(time.Second)
 	for ballot, status := range map[string]string{"B1": "accepted", "B2": "counted", "B5": "received", "B6": "accepted"} {
-		rec, err := st.RecordEvent(ctx, store.BallotEvent{JurisdictionID: "co-denver", ElectionID: "e1", BallotID: ballot,
+		rec, err := st.BallotEventRecord(ctx, store.BallotEvent{JurisdictionID: "co-denver", ElectionID: "e1", BallotID: ballot,
 			VoterRef: v.Ref, EventID: "before-" + ballot, Status: status, OccurredAt: yesterday})
 		require.NoError(t, err)
-		require.NoError(t, st.SetBallotStatus(ctx, rec.Ballot.Key, status, yesterday))
+		require.NoError(t, st.BallotSetStatus(ctx, rec.Ballot.Key, status, yesterday))
 	}
 	at := time.Now().Add(-time.Hour).Truncate(time.Second)
 	id, counts := loadImport(t, st,
@@ -56,10 +56,10 @@ func TestCheckEventImportFindsEventsThatMoveBallotsBackwards(t *testing.T) {
 		staged(10, "i9", "B7", "replaced", at.Add(-time.Minute)), // replaced may follow anything
 	)
 	require.Equal(t, 9, counts.Accepted)
-	c, err := st.CheckEventImport(ctx, id, graph)
+	c, err := st.EventImportCheck(ctx, id, graph)
 	require.NoError(t, err)
 	require.Equal(t, store.ImportCheck{Events: 9, Backwards: 1, Inconsistent: 3}, c)
-	im, err := st.EventImportByID(ctx, id)
+	im, err := st.EventImportGetByID(ctx, id)
 	require.NoError(t, err)
 	require.Equal(t, 1, im.Backwards)
 	require.Equal(t, 3, im.Inconsistent)
@@ -75,7 +75,7 @@ func TestEventsOfAFailedImportAreTakenOverBySendingTheFileAgain(t *testing.T) {
 
 	first, counts := loadImport(t, st, rows...)
 	require.Equal(t, 2, counts.Accepted)
-	unsignaled, err := st.UnsignaledEvents(ctx, time.Now().Add(time.Hour), 10)
+	unsignaled, err := st.BallotEventListUnsignaled(ctx, time.Now().Add(time.Hour), 10)
 	require.NoError(t, err)
 	require.Empty(t, unsignaled, "the sweeper does not signal an import's events")
 
@@ -83,16 +83,16 @@ func TestEventsOfAFailedImportAreTakenOverBySendingTheFileAgain(t *testing.T) {
 	_, counts = loadImport(t, st, rows...)
 	require.Equal(t, store.EventBatchCounts{Duplicates: 2}, counts)
 
-	require.NoError(t, st.FailEventImport(ctx, first))
+	require.NoError(t, st.EventImportFail(ctx, first))
 	second, counts := loadImport(t, st, append(rows, staged(4, "f3", "B3", "mailed", at))...)
 	require.Equal(t, store.EventBatchCounts{Accepted: 3}, counts, "two taken over, one new")
-	events, err := st.ImportEventsAfter(ctx, second, 0, 10)
+	events, err := st.BallotEventListByImport(ctx, second, 0, 10)
 	require.NoError(t, err)
 	require.Len(t, events, 3)
 	require.Less(t, events[0].EventRef, events[1].EventRef)
 
-	require.NoError(t, st.FinishEventLoad(ctx, second))
-	require.NoError(t, st.SetImportStatus(ctx, second, store.ImportDone, []string{store.ImportChecking}, ""))
+	require.NoError(t, st.EventImportFinishLoad(ctx, second))
+	require.NoError(t, st.EventImportSetStatus(ctx, second, store.ImportDone, []string{store.ImportChecking}, ""))
 	_, counts = loadImport(t, st, rows...)
 	require.Equal(t, store.EventBatchCounts{Duplicates: 2}, counts)
 }
@@ -102,25 +102,25 @@ func TestDiscardedEventsAreNeverSignaled(t *testing.T) {
 	st, v := setup(t)
 	at := time.Now().Add(-time.Hour).Truncate(time.Second)
 	id, _ := loadImport(t, st, staged(2, "d1", "B1", "mailed", at), staged(3, "d2", "B2", "mailed", at))
-	require.NoError(t, st.FinishEventLoad(ctx, id))
-	require.NoError(t, st.SetImportStatus(ctx, id, store.ImportHeld, []string{store.ImportChecking}, ""))
-	n, err := st.DiscardImport(ctx, id, "key:oper")
+	require.NoError(t, st.EventImportFinishLoad(ctx, id))
+	require.NoError(t, st.EventImportSetStatus(ctx, id, store.ImportHeld, []string{store.ImportChecking}, ""))
+	n, err := st.EventImportDiscard(ctx, id, "key:oper")
 	require.NoError(t, err)
 	require.Equal(t, 2, n)
-	n, err = st.DiscardImport(ctx, id, "key:oper")
+	n, err = st.EventImportDiscard(ctx, id, "key:oper")
 	require.NoError(t, err)
 	require.Zero(t, n, "discarding again changes nothing")
-	im, err := st.EventImportByID(ctx, id)
+	im, err := st.EventImportGetByID(ctx, id)
 	require.NoError(t, err)
 	require.Equal(t, store.ImportRejected, im.Status)
 	require.Equal(t, "key:oper", im.DecidedBy)
 
-	rec, err := st.RecordEvent(ctx, store.BallotEvent{JurisdictionID: "co-denver", ElectionID: "e1", BallotID: "B1",
+	rec, err := st.BallotEventRecord(ctx, store.BallotEvent{JurisdictionID: "co-denver", ElectionID: "e1", BallotID: "B1",
 		VoterRef: v.Ref, EventID: "d1", Status: "mailed", OccurredAt: at})
 	require.NoError(t, err)
 	require.True(t, rec.Duplicate)
 	require.True(t, rec.Signaled, "a single post of a discarded event must not signal it")
-	require.ErrorIs(t, st.SetImportStatus(ctx, id, store.ImportSignaling, []string{store.ImportChecking, store.ImportHeld}, ""),
+	require.ErrorIs(t, st.EventImportSetStatus(ctx, id, store.ImportSignaling, []string{store.ImportChecking, store.ImportHeld}, ""),
 		store.ErrImportDecided)
 }
 
@@ -132,7 +132,7 @@ func TestASinglePostOfAnImportsEventWaitsForTheImportUnlessItBrokeOff(t *testing
 	at := time.Now().Add(-time.Hour).Truncate(time.Second)
 	post := func(eventID, ballotID string) store.RecordedEvent {
 		t.Helper()
-		rec, err := st.RecordEvent(ctx, store.BallotEvent{JurisdictionID: "co-denver", ElectionID: "e1", BallotID: ballotID,
+		rec, err := st.BallotEventRecord(ctx, store.BallotEvent{JurisdictionID: "co-denver", ElectionID: "e1", BallotID: ballotID,
 			VoterRef: v.Ref, EventID: eventID, Status: "mailed", OccurredAt: at})
 		require.NoError(t, err)
 		require.True(t, rec.Duplicate)
@@ -140,20 +140,20 @@ func TestASinglePostOfAnImportsEventWaitsForTheImportUnlessItBrokeOff(t *testing
 	}
 	held, _ := loadImport(t, st, staged(2, "h1", "B1", "mailed", at))
 	require.True(t, post("h1", "B1").Signaled, "loading: the import will deliver it")
-	require.NoError(t, st.FinishEventLoad(ctx, held))
+	require.NoError(t, st.EventImportFinishLoad(ctx, held))
 	require.True(t, post("h1", "B1").Signaled, "checking: the import will deliver it")
-	require.NoError(t, st.SetImportStatus(ctx, held, store.ImportHeld, []string{store.ImportChecking}, ""))
+	require.NoError(t, st.EventImportSetStatus(ctx, held, store.ImportHeld, []string{store.ImportChecking}, ""))
 	require.True(t, post("h1", "B1").Signaled, "held: an operator decides first")
 
 	broken, _ := loadImport(t, st, staged(2, "x1", "B2", "mailed", at))
-	require.NoError(t, st.FailEventImport(ctx, broken))
+	require.NoError(t, st.EventImportFail(ctx, broken))
 	rec := post("x1", "B2")
 	require.False(t, rec.Signaled, "the import broke off: the post signals it")
-	unsignaled, err := st.UnsignaledEvents(ctx, time.Now().Add(time.Hour), 10)
+	unsignaled, err := st.BallotEventListUnsignaled(ctx, time.Now().Add(time.Hour), 10)
 	require.NoError(t, err)
 	require.Len(t, unsignaled, 1, "taken over: the sweeper signals it if this post's signal is lost")
 	require.Equal(t, "x1", unsignaled[0].EventID)
-	require.NoError(t, st.MarkSignaled(ctx, rec.EventRef))
+	require.NoError(t, st.BallotEventMarkSignaled(ctx, rec.EventRef))
 	require.True(t, post("x1", "B2").Signaled, "signaled once")
 }
 
@@ -161,11 +161,11 @@ func TestASinglePostOfAnImportsEventWaitsForTheImportUnlessItBrokeOff(t *testing
 // the line of the first; rows of other counties, unknown voters and elections are refused.
 func TestLoadEventBatchRefusesRowsByLine(t *testing.T) {
 	st, _ := setup(t)
-	_, err := st.UpsertJurisdiction(ctx, store.Jurisdiction{State: "CO", County: "adams", Name: "Adams",
+	_, err := st.JurisdictionUpsert(ctx, store.Jurisdiction{State: "CO", County: "adams", Name: "Adams",
 		TimeZone: "America/Denver", EmailFrom: "a@example.org", EmailFromName: "Adams", SMSFrom: "+17205550101",
 		VoiceFrom: "+17205550101", HelpText: "Call."})
 	require.NoError(t, err)
-	_, err = st.UpsertVoter(ctx, store.Voter{State: "CO", VoterID: "A1", County: "adams", FirstName: "A", LastName: "B",
+	_, err = st.VoterUpsert(ctx, store.Voter{State: "CO", VoterID: "A1", County: "adams", FirstName: "A", LastName: "B",
 		DateOfBirth: time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC), ResidentialZIP: "80601", Status: "active"})
 	require.NoError(t, err)
 	at := time.Now().Add(-time.Hour).Truncate(time.Second)
@@ -202,22 +202,22 @@ func TestAnImportAbandonedWhileLoadingIsFailedAndTakenOverWhenSentAgain(t *testi
 	_, err := st.Pool().Exec(ctx, `UPDATE imports SET updated_at = now() - interval '1 hour' WHERE id = ANY($1)`,
 		[]int64{dead, alive})
 	require.NoError(t, err)
-	require.NoError(t, st.TouchEventLoad(ctx, alive)) // its loader is still at work
+	require.NoError(t, st.EventImportTouchLoad(ctx, alive)) // its loader is still at work
 
-	failed, err := st.FailStaleEventLoads(ctx, store.StaleLoadAfter)
+	failed, err := st.EventImportFailStale(ctx, store.StaleLoadAfter)
 	require.NoError(t, err)
 	require.Equal(t, []int64{dead}, failed)
-	im, err := st.EventImportByID(ctx, dead)
+	im, err := st.EventImportGetByID(ctx, dead)
 	require.NoError(t, err)
 	require.Equal(t, store.ImportFailed, im.Status)
 	require.Contains(t, im.FailureReason, "Send the whole file again")
-	im, err = st.EventImportByID(ctx, alive)
+	im, err = st.EventImportGetByID(ctx, alive)
 	require.NoError(t, err)
 	require.Equal(t, store.ImportLoading, im.Status)
 
 	again, counts := loadImport(t, st, rows...)
 	require.Equal(t, store.EventBatchCounts{Accepted: 2}, counts, "the dead import's events are taken over")
-	events, err := st.ImportEventsAfter(ctx, again, 0, 10)
+	events, err := st.BallotEventListByImport(ctx, again, 0, 10)
 	require.NoError(t, err)
 	require.Len(t, events, 2)
 }
@@ -227,16 +227,16 @@ func TestAnImportAbandonedWhileLoadingIsFailedAndTakenOverWhenSentAgain(t *testi
 // an import that will never be signaled.
 func TestABatchOfAFailedImportStoresNothing(t *testing.T) {
 	st, _ := setup(t)
-	id, err := st.CreateEventImport(ctx, denver, "test")
+	id, err := st.EventImportCreate(ctx, denver, "test")
 	require.NoError(t, err)
-	require.NoError(t, st.FailEventImport(ctx, id))
+	require.NoError(t, st.EventImportFail(ctx, id))
 	at := time.Now().Add(-time.Hour).Truncate(time.Second)
-	_, err = st.LoadEventBatch(ctx, id, denver, store.EventBatch{Rows: 1, Events: []store.StagedEvent{staged(2, "x1", "B1", "mailed", at)}})
+	_, err = st.EventImportLoadBatch(ctx, id, denver, store.EventBatch{Rows: 1, Events: []store.StagedEvent{staged(2, "x1", "B1", "mailed", at)}})
 	require.ErrorIs(t, err, store.ErrImportNotLoading)
 	var events int
 	require.NoError(t, st.Pool().QueryRow(ctx, `SELECT count(*) FROM ballot_events`).Scan(&events))
 	require.Zero(t, events)
-	im, err := st.EventImportByID(ctx, id)
+	im, err := st.EventImportGetByID(ctx, id)
 	require.NoError(t, err)
 	require.Contains(t, im.FailureReason, "broke off")
 }
@@ -245,7 +245,7 @@ func TestABatchOfAFailedImportStoresNothing(t *testing.T) {
 // closed, so they could never be delivered.
 func TestLoadEventBatchRefusesRowsOfAClosedCanvass(t *testing.T) {
 	st, _ := setup(t)
-	require.NoError(t, st.UpsertElection(ctx, store.Election{ID: "old", State: "CO", Name: "Old",
+	require.NoError(t, st.ElectionUpsert(ctx, store.Election{ID: "old", State: "CO", Name: "Old",
 		ElectionDay: time.Now().AddDate(0, -2, 0), CanvassEndsAt: time.Now().AddDate(0, -1, 0)}))
 	at := time.Now().Add(-time.Hour).Truncate(time.Second)
 	late := staged(3, "c2", "B2", "mailed", at)
@@ -260,31 +260,31 @@ func TestLoadEventBatchRefusesRowsOfAClosedCanvass(t *testing.T) {
 func TestSetAsideEventsAreSkippedAndListed(t *testing.T) {
 	st, v := setup(t)
 	at := time.Now().Add(-time.Hour).Truncate(time.Second)
-	rec, err := st.RecordEvent(ctx, event(v, "p1", "mailed", at))
+	rec, err := st.BallotEventRecord(ctx, event(v, "p1", "mailed", at))
 	require.NoError(t, err)
-	later, err := st.RecordEvent(ctx, store.BallotEvent{JurisdictionID: "co-denver", ElectionID: "e1", BallotID: "B2",
+	later, err := st.BallotEventRecord(ctx, store.BallotEvent{JurisdictionID: "co-denver", ElectionID: "e1", BallotID: "B2",
 		VoterRef: v.Ref, EventID: "p2", Status: "mailed", OccurredAt: at})
 	require.NoError(t, err)
 
-	require.NoError(t, st.SetEventAside(ctx, rec.EventRef, store.SetAsideInvalid, "refused"))
-	require.NoError(t, st.DeferSignal(ctx, later.EventRef, time.Minute, time.Hour))
-	got, err := st.UnsignaledEvents(ctx, time.Now().Add(time.Minute), 10)
+	require.NoError(t, st.BallotEventSetAside(ctx, rec.EventRef, store.SetAsideInvalid, "refused"))
+	require.NoError(t, st.BallotEventDeferSignal(ctx, later.EventRef, time.Minute, time.Hour))
+	got, err := st.BallotEventListUnsignaled(ctx, time.Now().Add(time.Minute), 10)
 	require.NoError(t, err)
 	require.Empty(t, got, "one set aside, one waiting for its backoff")
 
-	aside, total, err := st.SetAsideEvents(ctx, "CO", 10)
+	aside, total, err := st.BallotEventListSetAside(ctx, "CO", 10)
 	require.NoError(t, err)
 	require.Equal(t, 1, total)
 	require.Equal(t, "p1", aside[0].EventID)
 	require.Equal(t, "e1", aside[0].ElectionID)
 	require.Equal(t, "invalid_argument: refused", aside[0].Reason)
-	_, total, err = st.SetAsideEvents(ctx, "WY", 10)
+	_, total, err = st.BallotEventListSetAside(ctx, "WY", 10)
 	require.NoError(t, err)
 	require.Zero(t, total)
 
 	_, err = st.Pool().Exec(ctx, `UPDATE ballot_events SET next_signal_at = now() - interval '1 second' WHERE id = $1`, later.EventRef)
 	require.NoError(t, err)
-	got, err = st.UnsignaledEvents(ctx, time.Now().Add(time.Minute), 10)
+	got, err = st.BallotEventListUnsignaled(ctx, time.Now().Add(time.Minute), 10)
 	require.NoError(t, err)
 	require.Len(t, got, 1, "after its backoff the event is swept again")
 }

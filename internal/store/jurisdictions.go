@@ -25,8 +25,8 @@ func JurisdictionID(state, county string) string {
 	return lower(state) + "-" + county
 }
 
-// UpsertJurisdiction creates or updates a jurisdiction; its ID is derived from state and county.
-func (s *Store) UpsertJurisdiction(ctx context.Context, j Jurisdiction) (Jurisdiction, error) {
+// JurisdictionUpsert creates or updates a jurisdiction; its ID is derived from state and county.
+func (s *Store) JurisdictionUpsert(ctx context.Context, j Jurisdiction) (Jurisdiction, error) {
 	j.ID = JurisdictionID(j.State, j.County)
 	_, err := s.pool.Exec(ctx, `
 		INSERT INTO jurisdictions (id, state, county, name, time_zone, email_from, email_from_name, sms_from, voice_from, help_text)
@@ -40,8 +40,8 @@ func (s *Store) UpsertJurisdiction(ctx context.Context, j Jurisdiction) (Jurisdi
 	return j, nil
 }
 
-// Jurisdiction returns the jurisdiction of a state's county.
-func (s *Store) Jurisdiction(ctx context.Context, state, county string) (Jurisdiction, error) {
+// JurisdictionGetByCounty returns the jurisdiction of a state's county.
+func (s *Store) JurisdictionGetByCounty(ctx context.Context, state, county string) (Jurisdiction, error) {
 	var j Jurisdiction
 	err := s.pool.QueryRow(ctx, `
 		SELECT id, state, county, name, time_zone, email_from, email_from_name, sms_from, voice_from, help_text, languages
@@ -63,8 +63,8 @@ type Election struct {
 	CanvassEndsAt time.Time
 }
 
-// UpsertElection creates or updates an election.
-func (s *Store) UpsertElection(ctx context.Context, e Election) error {
+// ElectionUpsert creates or updates an election.
+func (s *Store) ElectionUpsert(ctx context.Context, e Election) error {
 	_, err := s.pool.Exec(ctx, `
 		INSERT INTO elections (id, state, name, election_day, canvass_ends_at) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (id) DO UPDATE SET name = $3, election_day = $4, canvass_ends_at = $5`,
@@ -75,8 +75,8 @@ func (s *Store) UpsertElection(ctx context.Context, e Election) error {
 	return nil
 }
 
-// Election returns an election by id.
-func (s *Store) Election(ctx context.Context, id string) (Election, error) {
+// ElectionGetByID returns an election by id.
+func (s *Store) ElectionGetByID(ctx context.Context, id string) (Election, error) {
 	var e Election
 	err := s.pool.QueryRow(ctx, `SELECT id, state, name, election_day, canvass_ends_at FROM elections WHERE id = $1`, id).
 		Scan(&e.ID, &e.State, &e.Name, &e.ElectionDay, &e.CanvassEndsAt)

@@ -43,10 +43,10 @@ func (k APIKey) Actor() string { return "key:" + k.Prefix }
 
 var lowerBase32 = base32.StdEncoding.WithPadding(base32.NoPadding)
 
-// CreateAPIKey stores a new key and returns it with its one-time plaintext
+// APIKeyCreate stores a new key and returns it with its one-time plaintext
 // "bf_<prefix>_<secret>". Only the SHA-256 of the secret is stored: the secret is 256 random
 // bits, so a slow password hash would add nothing.
-func (s *Store) CreateAPIKey(ctx context.Context, k APIKey, actor string) (APIKey, string, error) {
+func (s *Store) APIKeyCreate(ctx context.Context, k APIKey, actor string) (APIKey, string, error) {
 	switch k.Role {
 	case RoleCounty:
 		if k.State == "" || k.County == "" {
@@ -98,9 +98,9 @@ func (s *Store) CreateAPIKey(ctx context.Context, k APIKey, actor string) (APIKe
 	return k, "bf_" + k.Prefix + "_" + secretText, nil
 }
 
-// Authenticate returns the live key whose plaintext is token. Unknown, malformed and revoked
+// APIKeyAuthenticate returns the live key whose plaintext is token. Unknown, malformed and revoked
 // keys all return ErrBadKey; the secret is compared in constant time.
-func (s *Store) Authenticate(ctx context.Context, token string) (APIKey, error) {
+func (s *Store) APIKeyAuthenticate(ctx context.Context, token string) (APIKey, error) {
 	rest, ok := strings.CutPrefix(token, "bf_")
 	if !ok {
 		return APIKey{}, ErrBadKey
@@ -135,8 +135,8 @@ func (s *Store) Authenticate(ctx context.Context, token string) (APIKey, error) 
 	return k, nil
 }
 
-// ListAPIKeys returns every key, newest first, without secrets.
-func (s *Store) ListAPIKeys(ctx context.Context) ([]APIKey, error) {
+// APIKeyList returns every key, newest first, without secrets.
+func (s *Store) APIKeyList(ctx context.Context) ([]APIKey, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT id, prefix, role, coalesce(state, ''), coalesce(county, ''), label, created_at, revoked_at
 		FROM api_keys ORDER BY id DESC`)
@@ -150,8 +150,8 @@ func (s *Store) ListAPIKeys(ctx context.Context) ([]APIKey, error) {
 	})
 }
 
-// RevokeAPIKey revokes the key with a prefix; it is refused from then on.
-func (s *Store) RevokeAPIKey(ctx context.Context, prefix, actor string) error {
+// APIKeyRevoke revokes the key with a prefix; it is refused from then on.
+func (s *Store) APIKeyRevoke(ctx context.Context, prefix, actor string) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE api_keys SET revoked_at = now() WHERE prefix = $1 AND revoked_at IS NULL`, prefix)
 		if err != nil {

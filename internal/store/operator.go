@@ -19,9 +19,9 @@ type OperatorBallot struct {
 	History []StatusChange // oldest first
 }
 
-// OperatorBallots returns a voter's ballots, newest first, each with its status history.
-func (s *Store) OperatorBallots(ctx context.Context, voterRef int64) ([]OperatorBallot, error) {
-	ballots, err := s.BallotsOfVoter(ctx, voterRef)
+// BallotListByVoterWithHistory returns a voter's ballots, newest first, each with its status history.
+func (s *Store) BallotListByVoterWithHistory(ctx context.Context, voterRef int64) ([]OperatorBallot, error) {
+	ballots, err := s.BallotListByVoter(ctx, voterRef)
 	if err != nil {
 		return nil, err
 	}
@@ -64,9 +64,9 @@ type DeliveryEvent struct {
 	ReceivedAt time.Time
 }
 
-// VoterDeliveries returns every delivery to a voter, newest first, each with its provider
+// DeliveryListByVoter returns every delivery to a voter, newest first, each with its provider
 // events.
-func (s *Store) VoterDeliveries(ctx context.Context, voterRef int64) ([]DeliveryRecord, error) {
+func (s *Store) DeliveryListByVoter(ctx context.Context, voterRef int64) ([]DeliveryRecord, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT d.id, b.election_id, b.key, b.ballot_id, d.notice_status, d.channel, d.state, d.attempts,
 			coalesce(d.provider_id, ''), d.last_error, d.created_at, d.updated_at
@@ -118,14 +118,14 @@ func (s *Store) VoterDeliveries(ctx context.Context, voterRef int64) ([]Delivery
 	return out, nil
 }
 
-// CountyAssistedOptOut opts a voter out of channels at their request to the county ("please
+// SubscriptionOptOutCountyAssisted opts a voter out of channels at their request to the county ("please
 // put me on a no contact list"), in one transaction with one audit entry that names the
 // operator (actor) and carries their note. Active, pending and bounced subscriptions become
 // opted_out with source county_assisted; a channel the voter has no subscription on gets an
 // opted_out row (with the roll's address, if any), so that a later roll sync does not enroll
 // it. Channels already opted out keep their source. It returns the channels that changed,
 // in the order given; the audit entry is written even when none did.
-func (s *Store) CountyAssistedOptOut(ctx context.Context, voterRef int64, channels []string, actor, note string) ([]string, error) {
+func (s *Store) SubscriptionOptOutCountyAssisted(ctx context.Context, voterRef int64, channels []string, actor, note string) ([]string, error) {
 	changed := []string{}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		changed = changed[:0]
@@ -193,10 +193,10 @@ type BallotCount struct {
 const liveBallot = `(b.status IS NOT NULL OR EXISTS (
 	SELECT 1 FROM ballot_events le WHERE le.ballot_ref = b.id AND le.discarded_at IS NULL))`
 
-// BallotCounts returns the ballots of an election counted by county and status, of one
+// BallotCountByStatus returns the ballots of an election counted by county and status, of one
 // county when county is not empty, ordered by county and status. Ballots still without a
 // status count under the empty status; ballots only a rejected import named do not count.
-func (s *Store) BallotCounts(ctx context.Context, electionID, county string) ([]BallotCount, error) {
+func (s *Store) BallotCountByStatus(ctx context.Context, electionID, county string) ([]BallotCount, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT j.county, coalesce(b.status, ''), count(*)
 		FROM ballots b JOIN jurisdictions j ON j.id = b.jurisdiction_id
@@ -226,11 +226,11 @@ type StatusDelta struct {
 	Delta  int64
 }
 
-// StatusDeltas returns the day-by-day changes of the ballots of an election (of one county
+// BallotListStatusDeltas returns the day-by-day changes of the ballots of an election (of one county
 // when county is not empty) at each status, from ballot_status_history, with days as
 // dates in the IANA time zone tz; ordered by day and status. A ballot's status at the end of
 // a day is its latest status that occurred that day or before.
-func (s *Store) StatusDeltas(ctx context.Context, electionID, county, tz string) ([]StatusDelta, error) {
+func (s *Store) BallotListStatusDeltas(ctx context.Context, electionID, county, tz string) ([]StatusDelta, error) {
 	rows, err := s.pool.Query(ctx, `
 		WITH scope AS (
 			SELECT b.id FROM ballots b JOIN jurisdictions j ON j.id = b.jurisdiction_id
@@ -261,9 +261,9 @@ func (s *Store) StatusDeltas(ctx context.Context, electionID, county, tz string)
 	return deltas, nil
 }
 
-// ReportTimeZone is the time zone an election's reports count days in: the county's when
+// JurisdictionGetReportTimeZone returns the time zone an election's reports count days in: the county's when
 // county is given, else the one most of the state's counties use.
-func (s *Store) ReportTimeZone(ctx context.Context, state, county string) (string, error) {
+func (s *Store) JurisdictionGetReportTimeZone(ctx context.Context, state, county string) (string, error) {
 	var tz string
 	err := s.pool.QueryRow(ctx, `
 		SELECT time_zone FROM jurisdictions WHERE state = $1 AND ($2 = '' OR county = $2)
@@ -297,19 +297,19 @@ type Unreachable struct {
 	Tried        []string
 }
 
-// UnreachableFilter selects the voters EachUnreachable reports.
+// UnreachableFilter selects the voters VoterEachUnreachable reports.
 type UnreachableFilter struct {
 	ElectionID string
 	County     string // empty for every county
 	Limit      int    // 0 for no limit
 }
 
-// EachUnreachable calls fn for every voter with a ballot in the election who cannot be
+// VoterEachUnreachable calls fn for every voter with a ballot in the election who cannot be
 // reached, ordered by county and voter id, as the rows arrive (a CSV export streams them).
 // Voters the engine never notifies (confidential, inactive, canceled) are not listed. The
 // latest notice is the ballot's highest notice number among its deliveries, so a fallback
 // to another channel that is still waiting for contact hours does not count yet.
-func (s *Store) EachUnreachable(ctx context.Context, f UnreachableFilter, fn func(Unreachable) error) error {
+func (s *Store) VoterEachUnreachable(ctx context.Context, f UnreachableFilter, fn func(Unreachable) error) error {
 	limit := any(nil)
 	if f.Limit > 0 {
 		limit = f.Limit

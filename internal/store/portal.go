@@ -20,11 +20,11 @@ type PortalCandidate struct {
 	Status  string
 }
 
-// PortalCandidates returns the non-confidential registrations with exactly these folded
+// VoterListByLookup returns the non-confidential registrations with exactly these folded
 // names, date of birth and residential ZIP, whatever their status: the caller decides, in the
 // same way for every candidate, which may sign in. The query is the same for every lookup, so
 // a lookup that finds nobody costs what one that finds an inactive voter costs.
-func (s *Store) PortalCandidates(ctx context.Context, firstName, lastName string, dob time.Time, zip string) ([]PortalCandidate, error) {
+func (s *Store) VoterListByLookup(ctx context.Context, firstName, lastName string, dob time.Time, zip string) ([]PortalCandidate, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT id, voter_id, status FROM voters
 		WHERE lookup_last = $1 AND date_of_birth = $2 AND residential_zip = $3 AND lookup_first = $4 AND NOT confidential
@@ -54,10 +54,10 @@ type PortalBallot struct {
 	Timeline     []StatusChange // oldest first
 }
 
-// PortalBallots returns a voter's ballots, newest first, each with its timeline. A ballot
+// BallotListByVoterForPortal returns a voter's ballots, newest first, each with its timeline. A ballot
 // shows once its workflow has recorded a status: not while the events that name it are held
 // with their import for an operator's decision, nor ever when the operator rejected them.
-func (s *Store) PortalBallots(ctx context.Context, voterRef int64) ([]PortalBallot, error) {
+func (s *Store) BallotListByVoterForPortal(ctx context.Context, voterRef int64) ([]PortalBallot, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT b.id, e.id, e.name, e.election_day, j.name, coalesce(b.status, ''), b.status_at
 		FROM ballots b JOIN elections e ON e.id = b.election_id JOIN jurisdictions j ON j.id = b.jurisdiction_id
@@ -90,10 +90,10 @@ func (s *Store) PortalBallots(ctx context.Context, voterRef int64) ([]PortalBall
 	return ballots, nil
 }
 
-// PrunePortal deletes what the portal no longer needs: rate-limit windows, sessions and
+// PortalPrune deletes what the portal no longer needs: rate-limit windows, sessions and
 // confirmation links that ended more than a day ago, and the record of confirmations asked
 // for longer ago than any limit counts (two days).
-func (s *Store) PrunePortal(ctx context.Context) error {
+func (s *Store) PortalPrune(ctx context.Context) error {
 	for _, q := range []string{
 		`DELETE FROM portal_rate_limits WHERE window_start < now() - interval '1 day'`,
 		`DELETE FROM portal_sessions WHERE expires_at < now() - interval '1 day'`,

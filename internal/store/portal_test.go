@@ -15,30 +15,30 @@ func TestSetBallotStatusKeepsTheHistoryThePortalShows(t *testing.T) {
 	t.Parallel()
 	bg := context.Background()
 	st := testdb.Open(t)
-	_, err := st.UpsertJurisdiction(bg, store.Jurisdiction{State: "CO", County: "denver", Name: "Denver Elections",
+	_, err := st.JurisdictionUpsert(bg, store.Jurisdiction{State: "CO", County: "denver", Name: "Denver Elections",
 		TimeZone: "America/Denver", EmailFrom: "b@example.org", EmailFromName: "Denver", SMSFrom: "+17205550100",
 		VoiceFrom: "+17205550100", HelpText: "Call."})
 	require.NoError(t, err)
-	require.NoError(t, st.UpsertElection(bg, store.Election{ID: "e1", State: "CO", Name: "General",
+	require.NoError(t, st.ElectionUpsert(bg, store.Election{ID: "e1", State: "CO", Name: "General",
 		ElectionDay: time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC), CanvassEndsAt: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)}))
-	ref, err := st.UpsertVoter(bg, store.Voter{State: "CO", VoterID: "V1", County: "denver", FirstName: "A", LastName: "B",
+	ref, err := st.VoterUpsert(bg, store.Voter{State: "CO", VoterID: "V1", County: "denver", FirstName: "A", LastName: "B",
 		DateOfBirth: time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC), ResidentialZIP: "80202", Status: "active"})
 	require.NoError(t, err)
 	at := time.Date(2026, 10, 10, 9, 0, 0, 0, time.UTC)
-	rec, err := st.RecordEvent(bg, store.BallotEvent{JurisdictionID: "co-denver", ElectionID: "e1", BallotID: "B1",
+	rec, err := st.BallotEventRecord(bg, store.BallotEvent{JurisdictionID: "co-denver", ElectionID: "e1", BallotID: "B1",
 		VoterRef: ref, EventID: "x1", Status: "mailed", OccurredAt: at})
 	require.NoError(t, err)
 	key := rec.Ballot.Key
 
-	require.NoError(t, st.SetBallotStatus(bg, key, "mailed", at))
-	require.NoError(t, st.SetBallotStatus(bg, key, "mailed", at), "a retried activity records nothing twice")
-	require.NoError(t, st.SetBallotStatus(bg, key, "received", at.Add(2*time.Hour)))
+	require.NoError(t, st.BallotSetStatus(bg, key, "mailed", at))
+	require.NoError(t, st.BallotSetStatus(bg, key, "mailed", at), "a retried activity records nothing twice")
+	require.NoError(t, st.BallotSetStatus(bg, key, "received", at.Add(2*time.Hour)))
 	// The workflow moved the ballot forward with an event stamped earlier than the current
 	// status (county clocks disagree): the current status stays, the history still has it.
-	require.NoError(t, st.SetBallotStatus(bg, key, "accepted", at.Add(time.Hour)))
-	require.ErrorIs(t, st.SetBallotStatus(bg, "bnosuchballot", "mailed", at), store.ErrNotFound)
+	require.NoError(t, st.BallotSetStatus(bg, key, "accepted", at.Add(time.Hour)))
+	require.ErrorIs(t, st.BallotSetStatus(bg, "bnosuchballot", "mailed", at), store.ErrNotFound)
 
-	ballots, err := st.PortalBallots(bg, ref)
+	ballots, err := st.BallotListByVoterForPortal(bg, ref)
 	require.NoError(t, err)
 	require.Len(t, ballots, 1)
 	require.Equal(t, "received", ballots[0].Status)

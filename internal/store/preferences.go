@@ -38,7 +38,7 @@ type PortalPreferences struct {
 	Limits    ConfirmationLimits
 }
 
-// PreferencesSaved is what SavePortalPreferences did.
+// PreferencesSaved is what SubscriptionSavePreferences did.
 type PreferencesSaved struct {
 	Changed bool           // some subscription changed
 	Confirm []Confirmation // confirmations to send now
@@ -46,7 +46,7 @@ type PreferencesSaved struct {
 	Deferred []DeferredConfirmation
 }
 
-// SavePortalPreferences applies a voter's choices in one transaction, with one audit entry:
+// SubscriptionSavePreferences applies a voter's choices in one transaction, with one audit entry:
 //   - a channel turned off is opted out (its address kept);
 //   - a channel turned on with a new address, or turned on again after an opt-out or a
 //     bounce, starts over: email and SMS are pending until the voter confirms, voice is
@@ -57,7 +57,7 @@ type PreferencesSaved struct {
 // A confirmation is asked for only within p.Limits (see askConfirmation); beyond them the
 // channel is still saved, pending, and the save reports it Deferred. Addresses are not
 // unique: a household may share one.
-func (s *Store) SavePortalPreferences(ctx context.Context, voterRef int64, p PortalPreferences) (PreferencesSaved, error) {
+func (s *Store) SubscriptionSavePreferences(ctx context.Context, voterRef int64, p PortalPreferences) (PreferencesSaved, error) {
 	var out PreferencesSaved
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		out = PreferencesSaved{}
@@ -236,9 +236,9 @@ func applySettings(ctx context.Context, tx pgx.Tx, voterRef int64, p PortalPrefe
 	return tag.RowsAffected() > 0, nil
 }
 
-// OptOutEverything opts a voter out of every channel in one transaction, with one audit
+// SubscriptionOptOutAll opts a voter out of every channel in one transaction, with one audit
 // entry, and reports whether anything changed.
-func (s *Store) OptOutEverything(ctx context.Context, voterRef int64, actor string) (bool, error) {
+func (s *Store) SubscriptionOptOutAll(ctx context.Context, voterRef int64, actor string) (bool, error) {
 	changed := false
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `

@@ -24,7 +24,7 @@ type RateLimit struct {
 	Window time.Duration
 }
 
-// RateCount is one counted hit, which UncountRateLimits can give back.
+// RateCount is one counted hit, which RateLimitUncount can give back.
 type RateCount struct {
 	keyHash     []byte // sha256 of the key: the order rows are locked in
 	windowStart time.Time
@@ -38,9 +38,9 @@ const countSQL = `
 	ON CONFLICT (bucket, window_start) DO UPDATE SET hits = portal_rate_limits.hits + 1
 	RETURNING window_start, hits, extract(epoch FROM window_start + make_interval(secs => $2) - now())::float8`
 
-// HitRateLimits counts one hit against each limit, whatever the outcome. It returns 0 when
+// RateLimitHit counts one hit against each limit, whatever the outcome. It returns 0 when
 // every limit still allows the hit, else how long until the latest exceeded window ends.
-func (s *Store) HitRateLimits(ctx context.Context, limits ...RateLimit) (time.Duration, error) {
+func (s *Store) RateLimitHit(ctx context.Context, limits ...RateLimit) (time.Duration, error) {
 	var wait time.Duration
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
@@ -50,13 +50,13 @@ func (s *Store) HitRateLimits(ctx context.Context, limits ...RateLimit) (time.Du
 	return wait, err
 }
 
-// CountRateLimits counts one hit against each limit, all or none. When some are exceeded
+// RateLimitCount counts one hit against each limit, all or none. When some are exceeded
 // nothing is counted and waits[i] says, for each exceeded limit i, how long until its window
 // ends; so a refused request never uses up what a voter is allowed. A request that turns
 // out not to count (a lookup that found its voter) gives its hits back with
-// UncountRateLimits; counted[i] is the hit of limits[i]. Concurrent calls serialize on each
+// RateLimitUncount; counted[i] is the hit of limits[i]. Concurrent calls serialize on each
 // bucket's row, so no more than Max hits ever pass in a window.
-func (s *Store) CountRateLimits(ctx context.Context, limits ...RateLimit) (counted []RateCount, waits []time.Duration, err error) {
+func (s *Store) RateLimitCount(ctx context.Context, limits ...RateLimit) (counted []RateCount, waits []time.Duration, err error) {
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		counted, waits, err = countEach(ctx, tx, limits)
@@ -115,9 +115,9 @@ func countEach(ctx context.Context, tx pgx.Tx, limits []RateLimit) ([]RateCount,
 	return counted, waits, nil
 }
 
-// UncountRateLimits gives back hits counted by CountRateLimits, in the windows they were
+// RateLimitUncount gives back hits counted by RateLimitCount, in the windows they were
 // counted in.
-func (s *Store) UncountRateLimits(ctx context.Context, counted ...RateCount) error {
+func (s *Store) RateLimitUncount(ctx context.Context, counted ...RateCount) error {
 	if len(counted) == 0 {
 		return nil
 	}

@@ -19,21 +19,21 @@ func TestRateLimitsCountInFixedWindows(t *testing.T) {
 	st := testdb.Open(t)
 	limit := store.RateLimit{Key: "someone", Max: 2, Window: time.Hour}
 	for i := 0; i < 2; i++ {
-		wait, err := st.HitRateLimits(bg, limit)
+		wait, err := st.RateLimitHit(bg, limit)
 		require.NoError(t, err)
 		require.Zero(t, wait, "hit %d", i+1)
 	}
-	wait, err := st.HitRateLimits(bg, limit, store.RateLimit{Key: "someone else", Max: 2, Window: time.Minute})
+	wait, err := st.RateLimitHit(bg, limit, store.RateLimit{Key: "someone else", Max: 2, Window: time.Minute})
 	require.NoError(t, err)
 	require.Positive(t, wait)
 	require.LessOrEqual(t, wait, time.Hour)
 	// An old window no longer counts.
 	_, err = st.Pool().Exec(bg, `UPDATE portal_rate_limits SET window_start = window_start - interval '2 hours'`)
 	require.NoError(t, err)
-	wait, err = st.HitRateLimits(bg, limit)
+	wait, err = st.RateLimitHit(bg, limit)
 	require.NoError(t, err)
 	require.Zero(t, wait)
-	require.NoError(t, st.PrunePortal(bg))
+	require.NoError(t, st.PortalPrune(bg))
 }
 
 func TestCountRateLimitsCountsAllOrNoneAndGivesHitsBack(t *testing.T) {
@@ -47,14 +47,14 @@ func TestCountRateLimitsCountsAllOrNoneAndGivesHitsBack(t *testing.T) {
 		require.NoError(t, st.Pool().QueryRow(bg, `SELECT coalesce(sum(hits), 0) FROM portal_rate_limits`).Scan(&n))
 		return n
 	}
-	counted, waits, err := st.CountRateLimits(bg, loose, tight)
+	counted, waits, err := st.RateLimitCount(bg, loose, tight)
 	require.NoError(t, err)
 	require.Equal(t, []time.Duration{0, 0}, waits)
 	require.Len(t, counted, 2)
 	require.Equal(t, 2, hitsOf())
 
 	// tight is used up: nothing is counted, not even against loose, and waits say which.
-	counted, waits, err = st.CountRateLimits(bg, loose, tight)
+	counted, waits, err = st.RateLimitCount(bg, loose, tight)
 	require.NoError(t, err)
 	require.Nil(t, counted)
 	require.Zero(t, waits[0])
@@ -63,9 +63,9 @@ func TestCountRateLimitsCountsAllOrNoneAndGivesHitsBack(t *testing.T) {
 	require.Equal(t, 2, hitsOf(), "a refused request counts nothing")
 
 	// Given back, tight allows one more.
-	first, _, err := st.CountRateLimits(bg, loose)
+	first, _, err := st.RateLimitCount(bg, loose)
 	require.NoError(t, err)
-	require.NoError(t, st.UncountRateLimits(bg, first...))
+	require.NoError(t, st.RateLimitUncount(bg, first...))
 	require.Equal(t, 2, hitsOf())
 }
 
@@ -81,7 +81,7 @@ func TestCountRateLimitsNeverLetsMoreThanMaxThroughConcurrently(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, waits, err := st.CountRateLimits(bg, limit, store.RateLimit{Key: fmt.Sprint("client ", i), Max: 10, Window: time.Hour})
+			_, waits, err := st.RateLimitCount(bg, limit, store.RateLimit{Key: fmt.Sprint("client ", i), Max: 10, Window: time.Hour})
 			require.NoError(t, err)
 			if waits[0] == 0 {
 				mu.Lock()

@@ -17,7 +17,7 @@ const (
 	ImportSubscriptions = "subscriptions"
 )
 
-// ErrImportRunning is returned by BeginImport while another import for the same state runs.
+// ErrImportRunning is returned by ImportBegin while another import for the same state runs.
 var ErrImportRunning = errors.New("another voter roll or subscription import for this state is running")
 
 // RollVoter is one validated row of a voter roll file and the line it came from.
@@ -73,10 +73,10 @@ type Import struct {
 // hash of the state.
 const importLockClass = 7305
 
-// BeginImport starts an import of kind (ImportVoters or ImportSubscriptions) for a state on
+// ImportBegin starts an import of kind (ImportVoters or ImportSubscriptions) for a state on
 // behalf of actor. It fails with ErrImportRunning while another import of the state runs.
 // Finish must be called.
-func (s *Store) BeginImport(ctx context.Context, kind, state, actor string) (*Import, error) {
+func (s *Store) ImportBegin(ctx context.Context, kind, state, actor string) (*Import, error) {
 	if kind != ImportVoters && kind != ImportSubscriptions {
 		return nil, fmt.Errorf("begin import: unknown kind %q", kind)
 	}

@@ -9,12 +9,12 @@ import (
 
 // Portal sessions: a voter signed in to the portal, by the SHA-256 of a random token.
 
-// CreatePortalSession stores a session of a voter for a token, by the token's SHA-256, and
+// PortalSessionCreate stores a session of a voter for a token, by the token's SHA-256, and
 // returns when it expires. It stores nothing (ErrNotFound) when the voter may no longer sign
 // in: the voter's row is share-locked while the session is stored, so a roll import that
 // makes the voter confidential either waits for the session (and its trigger revokes it) or
 // is seen by it.
-func (s *Store) CreatePortalSession(ctx context.Context, voterRef int64, token string, ttl time.Duration) (time.Time, error) {
+func (s *Store) PortalSessionCreate(ctx context.Context, voterRef int64, token string, ttl time.Duration) (time.Time, error) {
 	hash := sha256.Sum256([]byte(token))
 	var expires time.Time
 	err := s.pool.QueryRow(ctx, `
@@ -34,11 +34,11 @@ type PortalSession struct {
 	VoterRef int64
 }
 
-// PortalSessionByToken returns a live session: one that exists, has not expired, was not
+// PortalSessionGetByToken returns a live session: one that exists, has not expired, was not
 // revoked, and whose voter may still use the portal (active, not confidential). Anything
 // else is ErrNotFound. A session is revoked for good when its voter stops being allowed to
 // sign in (migration 009's trigger), so undoing that change does not bring it back.
-func (s *Store) PortalSessionByToken(ctx context.Context, token string) (PortalSession, error) {
+func (s *Store) PortalSessionGetByToken(ctx context.Context, token string) (PortalSession, error) {
 	hash := sha256.Sum256([]byte(token))
 	var ps PortalSession
 	err := s.pool.QueryRow(ctx, `
@@ -51,14 +51,14 @@ func (s *Store) PortalSessionByToken(ctx context.Context, token string) (PortalS
 	return ps, nil
 }
 
-// PortalSessionVoter returns the voter of a live session (see PortalSessionByToken).
-func (s *Store) PortalSessionVoter(ctx context.Context, token string) (int64, error) {
-	ps, err := s.PortalSessionByToken(ctx, token)
+// PortalSessionGetVoterRef returns the voter of a live session (see PortalSessionGetByToken).
+func (s *Store) PortalSessionGetVoterRef(ctx context.Context, token string) (int64, error) {
+	ps, err := s.PortalSessionGetByToken(ctx, token)
 	return ps.VoterRef, err
 }
 
-// RevokePortalSession ends a session (logout). Revoking an unknown or revoked one is no error.
-func (s *Store) RevokePortalSession(ctx context.Context, token string) error {
+// PortalSessionRevoke ends a session (logout). Revoking an unknown or revoked one is no error.
+func (s *Store) PortalSessionRevoke(ctx context.Context, token string) error {
 	hash := sha256.Sum256([]byte(token))
 	_, err := s.pool.Exec(ctx, `UPDATE portal_sessions SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL`, hash[:])
 	if err != nil {

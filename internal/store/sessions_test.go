@@ -17,8 +17,8 @@ func TestCreatePortalSessionRefusesAVoterWhoMayNotSignIn(t *testing.T) {
 	bg := context.Background()
 	st := testdb.Open(t)
 	require.NoError(t, demo.Seed(bg, st, time.Now()))
-	riley, err := st.VoterByID(bg, "CO", "600100005") // confidential
+	riley, err := st.VoterGetByID(bg, "CO", "600100005") // confidential
 	require.NoError(t, err)
-	_, err = st.CreatePortalSession(bg, riley.Ref, "token", time.Hour)
+	_, err = st.PortalSessionCreate(bg, riley.Ref, "token", time.Hour)
 	require.ErrorIs(t, err, store.ErrNotFound)
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Why an event was set aside (SetEventAside): its signal can never succeed as it is, so it
+// Why an event was set aside (BallotEventSetAside): its signal can never succeed as it is, so it
 // must not block the events behind it.
 const (
 	// SetAsideCanvassClosed: the election's canvass is over; its ballot workflows are closed.
@@ -22,10 +22,10 @@ const (
 // maxSetAsideDetail bounds the detail kept with a set-aside event.
 const maxSetAsideDetail = 300
 
-// SetEventAside records that an event's signal can never succeed as it is: code is one of
+// BallotEventSetAside records that an event's signal can never succeed as it is: code is one of
 // the SetAside* reasons, detail says more (never a voter's data). The sweepers skip it from
-// then on; operators read it with SetAsideEvents. It does nothing to a signaled event.
-func (s *Store) SetEventAside(ctx context.Context, eventRef int64, code, detail string) error {
+// then on; operators read it with BallotEventListSetAside. It does nothing to a signaled event.
+func (s *Store) BallotEventSetAside(ctx context.Context, eventRef int64, code, detail string) error {
 	if len(detail) > maxSetAsideDetail {
 		detail = detail[:maxSetAsideDetail]
 	}
@@ -39,10 +39,10 @@ func (s *Store) SetEventAside(ctx context.Context, eventRef int64, code, detail 
 	return nil
 }
 
-// DeferSignal records a failed signal of an event that may succeed later: the re-signal
+// BallotEventDeferSignal records a failed signal of an event that may succeed later: the re-signal
 // sweeper tries it again after a backoff that doubles with each failure, from base up to
 // ceiling, so one unreachable ballot never makes the sweeper hot-loop.
-func (s *Store) DeferSignal(ctx context.Context, eventRef int64, base, ceiling time.Duration) error {
+func (s *Store) BallotEventDeferSignal(ctx context.Context, eventRef int64, base, ceiling time.Duration) error {
 	_, err := s.pool.Exec(ctx, `
 		UPDATE ballot_events SET signal_attempts = signal_attempts + 1,
 			next_signal_at = now() + least(make_interval(secs => $2 * power(2, least(signal_attempts, 30))),
@@ -71,9 +71,9 @@ type SetAsideEvent struct {
 	SetAsideAt time.Time
 }
 
-// SetAsideEvents returns the events set aside in a state ("" for every state), newest first,
+// BallotEventListSetAside returns the events set aside in a state ("" for every state), newest first,
 // at most limit, and how many there are in all.
-func (s *Store) SetAsideEvents(ctx context.Context, state string, limit int) ([]SetAsideEvent, int, error) {
+func (s *Store) BallotEventListSetAside(ctx context.Context, state string, limit int) ([]SetAsideEvent, int, error) {
 	var total int
 	err := s.pool.QueryRow(ctx, `
 		SELECT count(*) FROM ballot_events e JOIN jurisdictions j ON j.id = e.jurisdiction_id

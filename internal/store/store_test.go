@@ -17,17 +17,17 @@ var ctx = context.Background()
 func setup(t *testing.T) (*store.Store, store.Voter) {
 	t.Parallel()
 	st := testdb.Open(t)
-	_, err := st.UpsertJurisdiction(ctx, store.Jurisdiction{State: "CO", County: "denver", Name: "Denver Elections",
+	_, err := st.JurisdictionUpsert(ctx, store.Jurisdiction{State: "CO", County: "denver", Name: "Denver Elections",
 		TimeZone: "America/Denver", EmailFrom: "b@example.org", EmailFromName: "Denver", SMSFrom: "+17205550100",
 		VoiceFrom: "+17205550100", HelpText: "Call 720-555-0100."})
 	require.NoError(t, err)
 	// The canvass is still open whatever the date: events of a closed canvass are refused.
-	require.NoError(t, st.UpsertElection(ctx, store.Election{ID: "e1", State: "CO", Name: "General",
+	require.NoError(t, st.ElectionUpsert(ctx, store.Election{ID: "e1", State: "CO", Name: "General",
 		ElectionDay: time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC), CanvassEndsAt: time.Now().AddDate(0, 1, 0)}))
 	v := store.Voter{State: "CO", VoterID: "V1", County: "denver", FirstName: "José", LastName: "Núñez",
 		DateOfBirth: time.Date(1990, 12, 1, 0, 0, 0, 0, time.UTC), ResidentialZIP: "80219", Status: "active",
 		Email: "jose@example.org"}
-	v.Ref, err = st.UpsertVoter(ctx, v)
+	v.Ref, err = st.VoterUpsert(ctx, v)
 	require.NoError(t, err)
 	return st, v
 }
@@ -43,18 +43,18 @@ func TestMigrateTwiceIsANoop(t *testing.T) {
 
 func TestUpsertVoterAutoEnrollsEmailOnceAndKeepsTheVotersChoice(t *testing.T) {
 	st, v := setup(t)
-	subs, err := st.Subscriptions(ctx, v.Ref)
+	subs, err := st.SubscriptionListByVoter(ctx, v.Ref)
 	require.NoError(t, err)
 	require.Len(t, subs, 1)
 	require.Equal(t, "email", subs[0].Channel)
 	require.Equal(t, "active", subs[0].State)
 	require.Equal(t, "auto_enrolled", subs[0].Source)
 
-	require.NoError(t, st.MarkSubscription(ctx, v.Ref, "email", "opted_out", "portal", "voter opted out"))
+	require.NoError(t, st.SubscriptionSetState(ctx, v.Ref, "email", "opted_out", "portal", "voter opted out"))
 	v.Email = "new@example.org"
-	_, err = st.UpsertVoter(ctx, v) // the next roll sync
+	_, err = st.VoterUpsert(ctx, v) // the next roll sync
 	require.NoError(t, err)
-	subs, err = st.Subscriptions(ctx, v.Ref)
+	subs, err = st.SubscriptionListByVoter(ctx, v.Ref)
 	require.NoError(t, err)
 	require.Equal(t, "opted_out", subs[0].State, "a roll sync must not re-enroll a voter who opted out")
 	require.Equal(t, "jose@example.org", subs[0].Address)
@@ -66,11 +66,11 @@ func TestUpsertVoterAutoEnrollsEmailOnceAndKeepsTheVotersChoice(t *testing.T) {
 
 func TestConfidentialVotersAreNeverEnrolled(t *testing.T) {
 	st, _ := setup(t)
-	ref, err := st.UpsertVoter(ctx, store.Voter{State: "CO", VoterID: "V2", County: "denver", FirstName: "R",
+	ref, err := st.VoterUpsert(ctx, store.Voter{State: "CO", VoterID: "V2", County: "denver", FirstName: "R",
 		LastName: "P", DateOfBirth: time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC), ResidentialZIP: "80203",
 		Status: "active", Confidential: true, Email: "r@example.org"})
 	require.NoError(t, err)
-	subs, err := st.Subscriptions(ctx, ref)
+	subs, err := st.SubscriptionListByVoter(ctx, ref)
 	require.NoError(t, err)
 	require.Empty(t, subs)
 }
@@ -84,7 +84,7 @@ func TestFoldIgnoresCaseSpacingAndAccentsButNotAliases(t *testing.T) {
 
 func TestAPIKeysAreShownOnceStoredHashedAndRevocable(t *testing.T) {
 	st, _ := setup(t)
-	k, plaintext, err := st.CreateAPIKey(ctx, store.APIKey{Role: store.RoleCounty, State: "CO", County: "denver"}, "test")
+	k, plaintext, err := st.APIKeyCreate(ctx, store.APIKey{Role: store.RoleCounty, State: "CO", County: "denver"}, "test")
 	require.NoError(t, err)
 	require.Regexp(t, `^bf_[a-z2-7]{8}_[A-Za-z0-9_-]{43}$`, plaintext)
 
@@ -92,7 +92,7 @@ func TestAPIKeysAreShownOnceStoredHashedAndRevocable(t *testing.T) {
 	require.NoError(t, st.Pool().QueryRow(ctx, `SELECT secret_hash FROM api_keys WHERE id = $1`, k.ID).Scan(&stored))
 	require.NotContains(t, string(stored), plaintext[12:], "the secret must not be stored in clear")
 
-	got, err := st.Authenticate(ctx, plaintext)
+	got, err := st.APIKeyAuthenticate(ctx, plaintext)
 	require.NoError(t, err)
 	require.Equal(t, "denver", got.County)
 
@@ -106,21 +106,21 @@ func TestAPIKeysAreShownOnceStoredHashedAndRevocable(t *testing.T) {
 	}
 	tampered := plaintext[:len(plaintext)-1] + other
 	for _, bad := range []string{"", "bf_", plaintext + "x", tampered, "Bearer " + plaintext} {
-		_, err := st.Authenticate(ctx, bad)
+		_, err := st.APIKeyAuthenticate(ctx, bad)
 		require.ErrorIs(t, err, store.ErrBadKey, "token %q", bad)
 	}
-	require.NoError(t, st.RevokeAPIKey(ctx, k.Prefix, "test"))
-	_, err = st.Authenticate(ctx, plaintext)
+	require.NoError(t, st.APIKeyRevoke(ctx, k.Prefix, "test"))
+	_, err = st.APIKeyAuthenticate(ctx, plaintext)
 	require.ErrorIs(t, err, store.ErrBadKey)
 }
 
 func TestCreateAPIKeyRefusesUnknownCountiesAndBadRoles(t *testing.T) {
 	st, _ := setup(t)
-	_, _, err := st.CreateAPIKey(ctx, store.APIKey{Role: store.RoleCounty, State: "CO", County: "nowhere"}, "test")
+	_, _, err := st.APIKeyCreate(ctx, store.APIKey{Role: store.RoleCounty, State: "CO", County: "nowhere"}, "test")
 	require.ErrorContains(t, err, "no jurisdiction")
-	_, _, err = st.CreateAPIKey(ctx, store.APIKey{Role: "admin"}, "test")
+	_, _, err = st.APIKeyCreate(ctx, store.APIKey{Role: "admin"}, "test")
 	require.ErrorContains(t, err, "unknown role")
-	_, _, err = st.CreateAPIKey(ctx, store.APIKey{Role: store.RoleCounty, State: "CO"}, "test")
+	_, _, err = st.APIKeyCreate(ctx, store.APIKey{Role: store.RoleCounty, State: "CO"}, "test")
 	require.ErrorContains(t, err, "needs a state and a county")
 }
 
@@ -132,24 +132,24 @@ func event(v store.Voter, eventID, status string, at time.Time) store.BallotEven
 func TestRecordEventIsIdempotentOnEventID(t *testing.T) {
 	st, v := setup(t)
 	at := time.Date(2026, 10, 10, 12, 0, 0, 0, time.UTC)
-	first, err := st.RecordEvent(ctx, event(v, "ev1", "mailed", at))
+	first, err := st.BallotEventRecord(ctx, event(v, "ev1", "mailed", at))
 	require.NoError(t, err)
 	require.False(t, first.Duplicate)
 	require.Regexp(t, `^b[a-z2-7]{20}$`, first.Ballot.Key)
 
-	again, err := st.RecordEvent(ctx, event(v, "ev1", "mailed", at))
+	again, err := st.BallotEventRecord(ctx, event(v, "ev1", "mailed", at))
 	require.NoError(t, err)
 	require.True(t, again.Duplicate)
 	require.False(t, again.Signaled)
 	require.Equal(t, first.EventRef, again.EventRef)
 	require.Equal(t, first.Ballot.Key, again.Ballot.Key)
 
-	require.NoError(t, st.MarkSignaled(ctx, first.EventRef))
-	again, err = st.RecordEvent(ctx, event(v, "ev1", "mailed", at))
+	require.NoError(t, st.BallotEventMarkSignaled(ctx, first.EventRef))
+	again, err = st.BallotEventRecord(ctx, event(v, "ev1", "mailed", at))
 	require.NoError(t, err)
 	require.True(t, again.Signaled)
 
-	second, err := st.RecordEvent(ctx, event(v, "ev2", "received", at.Add(time.Hour)))
+	second, err := st.BallotEventRecord(ctx, event(v, "ev2", "received", at.Add(time.Hour)))
 	require.NoError(t, err)
 	require.Equal(t, first.Ballot.Key, second.Ballot.Key, "events of one ballot share its key")
 }
@@ -157,19 +157,19 @@ func TestRecordEventIsIdempotentOnEventID(t *testing.T) {
 func TestRecordEventRefusesAReusedEventIDAndStoresNothing(t *testing.T) {
 	st, v := setup(t)
 	at := time.Date(2026, 10, 10, 12, 0, 0, 0, time.UTC)
-	_, err := st.RecordEvent(ctx, event(v, "ev1", "mailed", at))
+	_, err := st.BallotEventRecord(ctx, event(v, "ev1", "mailed", at))
 	require.NoError(t, err)
-	_, err = st.RecordEvent(ctx, event(v, "ev1", "received", at))
+	_, err = st.BallotEventRecord(ctx, event(v, "ev1", "received", at))
 	require.ErrorIs(t, err, store.ErrEventConflict)
 
 	other := event(v, "ev9", "mailed", at)
 	other.BallotID = "B2"
 	otherVoter := v
 	otherVoter.VoterID, otherVoter.Email = "V3", ""
-	otherVoter.Ref, err = st.UpsertVoter(ctx, otherVoter)
+	otherVoter.Ref, err = st.VoterUpsert(ctx, otherVoter)
 	require.NoError(t, err)
 	clash := event(otherVoter, "ev10", "mailed", at) // B1 belongs to v
-	_, err = st.RecordEvent(ctx, clash)
+	_, err = st.BallotEventRecord(ctx, clash)
 	require.ErrorIs(t, err, store.ErrBallotOfOtherVoter)
 
 	var events, ballots int
@@ -181,15 +181,15 @@ func TestRecordEventRefusesAReusedEventIDAndStoresNothing(t *testing.T) {
 
 func TestUnsignaledEventsAreFoundForResignaling(t *testing.T) {
 	st, v := setup(t)
-	rec, err := st.RecordEvent(ctx, event(v, "ev1", "mailed", time.Date(2026, 10, 10, 12, 0, 0, 0, time.UTC)))
+	rec, err := st.BallotEventRecord(ctx, event(v, "ev1", "mailed", time.Date(2026, 10, 10, 12, 0, 0, 0, time.UTC)))
 	require.NoError(t, err)
-	got, err := st.UnsignaledEvents(ctx, time.Now().Add(time.Minute), 10)
+	got, err := st.BallotEventListUnsignaled(ctx, time.Now().Add(time.Minute), 10)
 	require.NoError(t, err)
 	require.Len(t, got, 1)
 	require.Equal(t, rec.Ballot.Key, got[0].Ballot.Key)
 	require.Equal(t, "denver", got[0].Ballot.County)
-	require.NoError(t, st.MarkSignaled(ctx, rec.EventRef))
-	got, err = st.UnsignaledEvents(ctx, time.Now().Add(time.Minute), 10)
+	require.NoError(t, st.BallotEventMarkSignaled(ctx, rec.EventRef))
+	got, err = st.BallotEventListUnsignaled(ctx, time.Now().Add(time.Minute), 10)
 	require.NoError(t, err)
 	require.Empty(t, got)
 }
@@ -197,38 +197,38 @@ func TestUnsignaledEventsAreFoundForResignaling(t *testing.T) {
 func TestSetBallotStatusNeverGoesBackInTime(t *testing.T) {
 	st, v := setup(t)
 	at := time.Date(2026, 10, 10, 12, 0, 0, 0, time.UTC)
-	rec, err := st.RecordEvent(ctx, event(v, "ev1", "mailed", at))
+	rec, err := st.BallotEventRecord(ctx, event(v, "ev1", "mailed", at))
 	require.NoError(t, err)
-	require.NoError(t, st.SetBallotStatus(ctx, rec.Ballot.Key, "accepted", at.Add(2*time.Hour)))
-	require.NoError(t, st.SetBallotStatus(ctx, rec.Ballot.Key, "received", at.Add(time.Hour)))
-	b, err := st.BallotByKey(ctx, rec.Ballot.Key)
+	require.NoError(t, st.BallotSetStatus(ctx, rec.Ballot.Key, "accepted", at.Add(2*time.Hour)))
+	require.NoError(t, st.BallotSetStatus(ctx, rec.Ballot.Key, "received", at.Add(time.Hour)))
+	b, err := st.BallotGetByKey(ctx, rec.Ballot.Key)
 	require.NoError(t, err)
 	require.Equal(t, "accepted", b.Status)
-	require.ErrorIs(t, st.SetBallotStatus(ctx, "bnope", "accepted", at), store.ErrNotFound)
+	require.ErrorIs(t, st.BallotSetStatus(ctx, "bnope", "accepted", at), store.ErrNotFound)
 }
 
 func TestBeginDeliveryFindsTheSettledRowInsteadOfSendingAgain(t *testing.T) {
 	st, v := setup(t)
-	rec, err := st.RecordEvent(ctx, event(v, "ev1", "mailed", time.Date(2026, 10, 10, 12, 0, 0, 0, time.UTC)))
+	rec, err := st.BallotEventRecord(ctx, event(v, "ev1", "mailed", time.Date(2026, 10, 10, 12, 0, 0, 0, time.UTC)))
 	require.NoError(t, err)
 	d := store.Delivery{IdempotencyKey: rec.Ballot.Key + "/1/email", BallotRef: rec.Ballot.Ref, VoterRef: v.Ref,
 		NoticeSeq: 1, NoticeStatus: "mailed", Channel: "email"}
-	got, err := st.BeginDelivery(ctx, d)
+	got, err := st.DeliveryBegin(ctx, d)
 	require.NoError(t, err)
 	require.Equal(t, store.DeliverySending, got.State)
 	require.Equal(t, 1, got.Attempts)
 	unnumbered := d
 	unnumbered.IdempotencyKey, unnumbered.NoticeSeq = rec.Ballot.Key+"/0/email", 0
-	_, err = st.BeginDelivery(ctx, unnumbered)
+	_, err = st.DeliveryBegin(ctx, unnumbered)
 	require.ErrorContains(t, err, "numbered from 1")
 
-	got, err = st.BeginDelivery(ctx, d) // a retry that never reached the provider
+	got, err = st.DeliveryBegin(ctx, d) // a retry that never reached the provider
 	require.NoError(t, err)
 	require.Equal(t, store.DeliverySending, got.State)
 	require.Equal(t, 2, got.Attempts)
 
-	require.NoError(t, st.FinishDelivery(ctx, d.IdempotencyKey, store.DeliveryAccepted, "SG123", ""))
-	got, err = st.BeginDelivery(ctx, d) // a re-run after the provider accepted
+	require.NoError(t, st.DeliveryFinish(ctx, d.IdempotencyKey, store.DeliveryAccepted, "SG123", ""))
+	got, err = st.DeliveryBegin(ctx, d) // a re-run after the provider accepted
 	require.NoError(t, err)
 	require.Equal(t, store.DeliveryAccepted, got.State)
 	require.Equal(t, "SG123", got.ProviderID)
@@ -252,31 +252,31 @@ func TestRefuseDeliverySettlesItAndTurnsOffTheAddressForTheWholeHousehold(t *tes
 	partner := store.Voter{State: "CO", VoterID: "V2", County: "denver", FirstName: "Ana", LastName: "Núñez",
 		DateOfBirth: time.Date(1991, 2, 1, 0, 0, 0, 0, time.UTC), ResidentialZIP: "80219", Status: "active"}
 	var err error
-	partner.Ref, err = st.UpsertVoter(ctx, partner)
+	partner.Ref, err = st.VoterUpsert(ctx, partner)
 	require.NoError(t, err)
 	const shared = "+17205550123"
 	for _, ref := range []int64{v.Ref, partner.Ref} {
-		require.NoError(t, st.UpsertSubscription(ctx, store.Subscription{VoterRef: ref, Channel: "sms", Address: shared,
+		require.NoError(t, st.SubscriptionUpsert(ctx, store.Subscription{VoterRef: ref, Channel: "sms", Address: shared,
 			State: "active", Source: "portal"}))
 	}
-	rec, err := st.RecordEvent(ctx, event(v, "ev1", "mailed", time.Date(2026, 10, 10, 12, 0, 0, 0, time.UTC)))
+	rec, err := st.BallotEventRecord(ctx, event(v, "ev1", "mailed", time.Date(2026, 10, 10, 12, 0, 0, 0, time.UTC)))
 	require.NoError(t, err)
 	d := store.Delivery{IdempotencyKey: rec.Ballot.Key + "/1/sms", BallotRef: rec.Ballot.Ref, VoterRef: v.Ref,
 		NoticeSeq: 1, NoticeStatus: "mailed", Channel: "sms"}
-	_, err = st.BeginDelivery(ctx, d)
+	_, err = st.DeliveryBegin(ctx, d)
 	require.NoError(t, err)
 
 	refusal := store.DeliveryRefusal{IdempotencyKey: d.IdempotencyKey, Channel: "sms", Provider: "twilio",
 		Detail: "twilio 21614: not a mobile number", Subscription: "bounced", Address: shared}
-	changed, err := st.RefuseDelivery(ctx, refusal)
+	changed, err := st.DeliveryRefuse(ctx, refusal)
 	require.NoError(t, err)
 	require.ElementsMatch(t, []int64{v.Ref, partner.Ref}, changed)
 
-	got, err := st.DeliveryByKey(ctx, d.IdempotencyKey)
+	got, err := st.DeliveryGetByKey(ctx, d.IdempotencyKey)
 	require.NoError(t, err)
 	require.Equal(t, store.DeliveryFailed, got.State)
 	for _, ref := range []int64{v.Ref, partner.Ref} {
-		subs, err := st.Subscriptions(ctx, ref)
+		subs, err := st.SubscriptionListByVoter(ctx, ref)
 		require.NoError(t, err)
 		for _, sub := range subs {
 			want := map[string]string{"sms": "bounced", "email": "active"}[sub.Channel]
@@ -289,7 +289,7 @@ func TestRefuseDeliverySettlesItAndTurnsOffTheAddressForTheWholeHousehold(t *tes
 	require.Equal(t, 2, audits)
 
 	// The same refusal again (a retried activity) changes nothing and writes nothing.
-	changed, err = st.RefuseDelivery(ctx, refusal)
+	changed, err = st.DeliveryRefuse(ctx, refusal)
 	require.NoError(t, err)
 	require.Empty(t, changed)
 	require.NoError(t, st.Pool().QueryRow(ctx,
@@ -297,10 +297,10 @@ func TestRefuseDeliverySettlesItAndTurnsOffTheAddressForTheWholeHousehold(t *tes
 	require.Equal(t, 2, audits)
 
 	// A refusal for no delivery, or with another state, is an error and changes nothing.
-	_, err = st.RefuseDelivery(ctx, store.DeliveryRefusal{IdempotencyKey: "bnope/1/sms", Channel: "sms",
+	_, err = st.DeliveryRefuse(ctx, store.DeliveryRefusal{IdempotencyKey: "bnope/1/sms", Channel: "sms",
 		Provider: "twilio", Subscription: "bounced", Address: shared})
 	require.ErrorIs(t, err, store.ErrNotFound)
-	_, err = st.RefuseDelivery(ctx, store.DeliveryRefusal{IdempotencyKey: d.IdempotencyKey, Channel: "sms",
+	_, err = st.DeliveryRefuse(ctx, store.DeliveryRefusal{IdempotencyKey: d.IdempotencyKey, Channel: "sms",
 		Provider: "twilio", Subscription: "active", Address: shared})
 	require.ErrorContains(t, err, "not bounced or opted_out")
 }

@@ -30,10 +30,10 @@ type Voter struct {
 	Phone          string
 }
 
-// UpsertVoter creates or updates a registration by (state, voter_id). A voter with an email
+// VoterUpsert creates or updates a registration by (state, voter_id). A voter with an email
 // and no email subscription yet is auto-enrolled for email; an existing choice (opted out,
 // another address) is never overwritten. Confidential voters are never enrolled.
-func (s *Store) UpsertVoter(ctx context.Context, v Voter) (int64, error) {
+func (s *Store) VoterUpsert(ctx context.Context, v Voter) (int64, error) {
 	if v.Language == "" {
 		v.Language = ballot.LanguageEnglish
 	}
@@ -69,8 +69,8 @@ func (s *Store) UpsertVoter(ctx context.Context, v Voter) (int64, error) {
 	return ref, err
 }
 
-// VoterByID returns the registration with a state's voter id.
-func (s *Store) VoterByID(ctx context.Context, state, voterID string) (Voter, error) {
+// VoterGetByID returns the registration with a state's voter id.
+func (s *Store) VoterGetByID(ctx context.Context, state, voterID string) (Voter, error) {
 	v, err := scanVoter(s.pool.QueryRow(ctx, voterColumns+` WHERE state = $1 AND voter_id = $2`, state, voterID))
 	if err != nil {
 		return Voter{}, notFound(err, "voter")
@@ -78,8 +78,8 @@ func (s *Store) VoterByID(ctx context.Context, state, voterID string) (Voter, er
 	return v, nil
 }
 
-// VoterByRef returns the registration with an internal id.
-func (s *Store) VoterByRef(ctx context.Context, ref int64) (Voter, error) {
+// VoterGetByRef returns the registration with an internal id.
+func (s *Store) VoterGetByRef(ctx context.Context, ref int64) (Voter, error) {
 	v, err := scanVoter(s.pool.QueryRow(ctx, voterColumns+` WHERE id = $1`, ref))
 	if err != nil {
 		return Voter{}, notFound(err, fmt.Sprintf("voter #%d", ref))
@@ -112,8 +112,8 @@ type Subscription struct {
 	Language     string // empty for the voter's
 }
 
-// UpsertSubscription creates or replaces a voter's subscription on one channel.
-func (s *Store) UpsertSubscription(ctx context.Context, sub Subscription) error {
+// SubscriptionUpsert creates or replaces a voter's subscription on one channel.
+func (s *Store) SubscriptionUpsert(ctx context.Context, sub Subscription) error {
 	_, err := s.pool.Exec(ctx, `
 		INSERT INTO subscriptions (voter_ref, channel, address, state, source, contact_start, contact_end, time_zone,
 			hold_for_hours, language, consented_at, confirmed_at)
@@ -132,8 +132,8 @@ func (s *Store) UpsertSubscription(ctx context.Context, sub Subscription) error 
 	return nil
 }
 
-// Subscriptions returns a voter's subscriptions, in channel order email, sms, voice.
-func (s *Store) Subscriptions(ctx context.Context, voterRef int64) ([]Subscription, error) {
+// SubscriptionListByVoter returns a voter's subscriptions, in channel order email, sms, voice.
+func (s *Store) SubscriptionListByVoter(ctx context.Context, voterRef int64) ([]Subscription, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT id, voter_ref, channel, address, state, source, coalesce(to_char(contact_start, 'HH24:MI'), ''),
 			coalesce(to_char(contact_end, 'HH24:MI'), ''), coalesce(time_zone, ''), hold_for_hours, coalesce(language, '')
@@ -154,9 +154,9 @@ func (s *Store) Subscriptions(ctx context.Context, voterRef int64) ([]Subscripti
 	return subs, nil
 }
 
-// MarkSubscription moves a voter's channel to a new state (bounced after a permanent
+// SubscriptionSetState moves a voter's channel to a new state (bounced after a permanent
 // failure, opted_out after STOP) and records why in the audit log.
-func (s *Store) MarkSubscription(ctx context.Context, voterRef int64, channel, state, actor, reason string) error {
+func (s *Store) SubscriptionSetState(ctx context.Context, voterRef int64, channel, state, actor, reason string) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `
 			UPDATE subscriptions SET state = $3, updated_at = now(),
@@ -185,8 +185,8 @@ func audit(ctx context.Context, q querier, actor, action, subject string, detail
 	return nil
 }
 
-// SubscriptionByID returns one subscription.
-func (s *Store) SubscriptionByID(ctx context.Context, id int64) (Subscription, error) {
+// SubscriptionGetByID returns one subscription.
+func (s *Store) SubscriptionGetByID(ctx context.Context, id int64) (Subscription, error) {
 	var sub Subscription
 	err := s.pool.QueryRow(ctx, `
 		SELECT id, voter_ref, channel, address, state, source, coalesce(to_char(contact_start, 'HH24:MI'), ''),

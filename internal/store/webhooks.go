@@ -23,9 +23,9 @@ type PhoneSubscriber struct {
 	SMSFrom          string
 }
 
-// SMSSubscribersOfPhone returns every voter with an SMS subscription on phone, in any state,
+// SubscriptionListSMSByPhone returns every voter with an SMS subscription on phone, in any state,
 // oldest registration first. Households share phones, so there may be several.
-func (s *Store) SMSSubscribersOfPhone(ctx context.Context, phone string) ([]PhoneSubscriber, error) {
+func (s *Store) SubscriptionListSMSByPhone(ctx context.Context, phone string) ([]PhoneSubscriber, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT s.voter_ref, s.state, coalesce(s.language, v.language), j.name, j.help_text, j.sms_from
 		FROM subscriptions s JOIN voters v ON v.id = s.voter_ref
@@ -46,9 +46,9 @@ func (s *Store) SMSSubscribersOfPhone(ctx context.Context, phone string) ([]Phon
 	return subs, nil
 }
 
-// JurisdictionBySMSNumber returns the jurisdiction that texts from number (E.164). When
+// JurisdictionGetBySMSNumber returns the jurisdiction that texts from number (E.164). When
 // several share a number, the first by id is returned.
-func (s *Store) JurisdictionBySMSNumber(ctx context.Context, number string) (Jurisdiction, error) {
+func (s *Store) JurisdictionGetBySMSNumber(ctx context.Context, number string) (Jurisdiction, error) {
 	var j Jurisdiction
 	err := s.pool.QueryRow(ctx, `
 		SELECT id, state, county, name, time_zone, email_from, email_from_name, sms_from, voice_from, help_text
@@ -77,7 +77,7 @@ type InboundSMS struct {
 // it outlasts an election cycle, and a row is a few dozen bytes.
 const InboundMessageRetention = 400 * 24 * time.Hour
 
-// ApplyInboundSMS records an inbound text by its MessageSid and applies its change, in one
+// InboundMessageApply records an inbound text by its MessageSid and applies its change, in one
 // transaction, returning the voters whose subscription changed. A sid recorded before is a
 // replay, or Twilio retrying a text already applied: nothing changes and duplicate is true,
 // so a STOP posted again after the voter's START cannot opt them out again.
@@ -86,7 +86,7 @@ const InboundMessageRetention = 400 * 24 * time.Hour
 // stamps opted_out_at. An opt-out the voter asked the county for (county_assisted) is never
 // turned back on here: a keyword from a phone that a household shares must not undo a
 // no-contact request; the county or the voter's portal can.
-func (s *Store) ApplyInboundSMS(ctx context.Context, m InboundSMS) (changed []int64, duplicate bool, err error) {
+func (s *Store) InboundMessageApply(ctx context.Context, m InboundSMS) (changed []int64, duplicate bool, err error) {
 	if m.MessageSID == "" {
 		return nil, false, errors.New("inbound sms: no MessageSid")
 	}
@@ -181,7 +181,7 @@ type ProviderEvent struct {
 	SubscriptionAfter int
 }
 
-// ProviderEventResult is what RecordProviderEvent did.
+// ProviderEventResult is what DeliveryEventRecord did.
 type ProviderEventResult struct {
 	Matched        bool // a delivery was found; otherwise nothing was stored
 	Duplicate      bool // the event was recorded before; nothing changed
@@ -195,11 +195,11 @@ type ProviderEventResult struct {
 // are not ranked.
 var deliveryRank = map[string]int{DeliverySending: 0, DeliveryAccepted: 1, DeliveryDelivered: 2, DeliveryFailed: 3}
 
-// RecordProviderEvent stores a provider callback for its delivery and moves the delivery's
+// DeliveryEventRecord stores a provider callback for its delivery and moves the delivery's
 // state forward (never back), in one transaction; see ProviderEvent. An event for no known
 // delivery is not stored. Any callback proves the provider accepted the message, so a
 // delivery still "sending" becomes at least "accepted" and learns the provider's id.
-func (s *Store) RecordProviderEvent(ctx context.Context, e ProviderEvent) (ProviderEventResult, error) {
+func (s *Store) DeliveryEventRecord(ctx context.Context, e ProviderEvent) (ProviderEventResult, error) {
 	var res ProviderEventResult
 	if e.State != "" && e.State != DeliveryDelivered && e.State != DeliveryFailed {
 		return res, fmt.Errorf("provider event: state %q is not delivered or failed", e.State)
@@ -354,8 +354,8 @@ func turnOffSubscriptions(ctx context.Context, tx pgx.Tx, d lockedDelivery, e Pr
 	return changed, nil
 }
 
-// DeliveryByKey returns the delivery with an idempotency key.
-func (s *Store) DeliveryByKey(ctx context.Context, key string) (Delivery, error) {
+// DeliveryGetByKey returns the delivery with an idempotency key.
+func (s *Store) DeliveryGetByKey(ctx context.Context, key string) (Delivery, error) {
 	var d Delivery
 	err := s.pool.QueryRow(ctx, `
 		SELECT idempotency_key, ballot_ref, voter_ref, notice_status, channel, state, coalesce(provider_id, ''), attempts
@@ -367,8 +367,8 @@ func (s *Store) DeliveryByKey(ctx context.Context, key string) (Delivery, error)
 	return d, nil
 }
 
-// BallotByRef returns the ballot with an internal id.
-func (s *Store) BallotByRef(ctx context.Context, ref int64) (Ballot, error) {
+// BallotGetByRef returns the ballot with an internal id.
+func (s *Store) BallotGetByRef(ctx context.Context, ref int64) (Ballot, error) {
 	b, err := scanBallot(s.pool.QueryRow(ctx, ballotColumns+` WHERE b.id = $1`, ref))
 	if err != nil {
 		return Ballot{}, notFound(err, fmt.Sprintf("ballot #%d", ref))
@@ -376,9 +376,9 @@ func (s *Store) BallotByRef(ctx context.Context, ref int64) (Ballot, error) {
 	return b, nil
 }
 
-// StatusDetails returns the reason and cure deadline (YYYY-MM-DD, or empty) of the latest
+// BallotGetStatusDetails returns the reason and cure deadline (YYYY-MM-DD, or empty) of the latest
 // county event that reported status for a ballot; empty when none did.
-func (s *Store) StatusDetails(ctx context.Context, ballotRef int64, status string) (reason, cureDeadline string, err error) {
+func (s *Store) BallotGetStatusDetails(ctx context.Context, ballotRef int64, status string) (reason, cureDeadline string, err error) {
 	var deadline *time.Time
 	err = s.pool.QueryRow(ctx, `
 		SELECT reason, cure_deadline FROM ballot_events WHERE ballot_ref = $1 AND status = $2
@@ -395,8 +395,8 @@ func (s *Store) StatusDetails(ctx context.Context, ballotRef int64, status strin
 	return reason, cureDeadline, nil
 }
 
-// DeliveryEventStatuses returns the statuses recorded for a delivery, in the order received.
-func (s *Store) DeliveryEventStatuses(ctx context.Context, key string) ([]string, error) {
+// DeliveryEventListStatuses returns the statuses recorded for a delivery, in the order received.
+func (s *Store) DeliveryEventListStatuses(ctx context.Context, key string) ([]string, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT e.status FROM delivery_events e JOIN deliveries d ON d.id = e.delivery_ref
 		WHERE d.idempotency_key = $1 ORDER BY e.id`, key)
