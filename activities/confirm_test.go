@@ -6,17 +6,14 @@ import (
 	"regexp"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/testsuite"
 
 	"github.com/ballotflow/ballotflow/activities"
 	"github.com/ballotflow/ballotflow/internal/demo"
 	"github.com/ballotflow/ballotflow/internal/providers"
 	"github.com/ballotflow/ballotflow/internal/store"
-	"github.com/ballotflow/ballotflow/internal/testdb"
 )
 
 // senders records what would have gone to SendGrid and Twilio, or fails with err.
@@ -54,14 +51,11 @@ func (s *senders) PlaceCall(context.Context, providers.Call) (providers.Accepted
 func TestSendConfirmationReadsTheSubscriptionAtSendTime(t *testing.T) {
 	t.Parallel()
 	bg := context.Background()
-	st := testdb.Open(t)
-	require.NoError(t, demo.Seed(bg, st, time.Now()))
+	st := demoStore(t)
 	ana, err := st.VoterGetByID(bg, "CO", demo.Voters[2].VoterID)
 	require.NoError(t, err)
 	s := &senders{}
-	var suite testsuite.WorkflowTestSuite
-	env := suite.NewTestActivityEnvironment()
-	env.RegisterActivity(&activities.Activities{Store: st, Email: s, Phone: s})
+	env := activityEnv(&activities.Activities{Store: st, Email: s, Phone: s})
 	send := func(subID int64, channel string) (activities.NoticeResult, error) {
 		v, err := env.ExecuteActivity("SendConfirmation",
 			activities.ConfirmationInput{SubscriptionID: subID, Channel: channel, LinkBase: "https://ballots.example.org/"})
@@ -149,14 +143,11 @@ func TestSendConfirmationReadsTheSubscriptionAtSendTime(t *testing.T) {
 func TestSendConfirmationSendsOnlyWhatWasAskedForTheCurrentAddress(t *testing.T) {
 	t.Parallel()
 	bg := context.Background()
-	st := testdb.Open(t)
-	require.NoError(t, demo.Seed(bg, st, time.Now()))
+	st := demoStore(t)
 	ana, err := st.VoterGetByID(bg, "CO", demo.Voters[2].VoterID)
 	require.NoError(t, err)
 	s := &senders{}
-	var suite testsuite.WorkflowTestSuite
-	env := suite.NewTestActivityEnvironment()
-	env.RegisterActivity(&activities.Activities{Store: st, Email: s, Phone: s})
+	env := activityEnv(&activities.Activities{Store: st, Email: s, Phone: s})
 	send := func(subID int64) string {
 		v, err := env.ExecuteActivity("SendConfirmation", activities.ConfirmationInput{SubscriptionID: subID, Channel: "sms"})
 		require.NoError(t, err)
@@ -190,15 +181,12 @@ func TestSendConfirmationSendsOnlyWhatWasAskedForTheCurrentAddress(t *testing.T)
 func TestSendConfirmationIsInALanguageTheCountyOffers(t *testing.T) {
 	t.Parallel()
 	bg := context.Background()
-	st := testdb.Open(t)
-	require.NoError(t, demo.Seed(bg, st, time.Now()))
+	st := demoStore(t)
 	jose, err := st.VoterGetByID(bg, "CO", demo.Voters[3].VoterID)
 	require.NoError(t, err)
 	require.Equal(t, "es", jose.Language)
 	s := &senders{}
-	var suite testsuite.WorkflowTestSuite
-	env := suite.NewTestActivityEnvironment()
-	env.RegisterActivity(&activities.Activities{Store: st, Email: s, Phone: s})
+	env := activityEnv(&activities.Activities{Store: st, Email: s, Phone: s})
 	confirm := func(phone string) string {
 		saved, err := st.SubscriptionSavePreferences(bg, jose.Ref, store.PortalPreferences{
 			SMS: &store.ChannelChoice{Enabled: true, Address: phone}})

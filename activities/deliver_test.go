@@ -10,14 +10,12 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/testsuite"
 
 	"github.com/ballotflow/ballotflow/activities"
 	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/demo"
 	"github.com/ballotflow/ballotflow/internal/prefs"
 	"github.com/ballotflow/ballotflow/internal/store"
-	"github.com/ballotflow/ballotflow/internal/testdb"
 	"github.com/ballotflow/ballotflow/workflows/contract"
 )
 
@@ -27,8 +25,7 @@ import (
 func TestNoticesAreNeverTextedToNumbersBilledAsInternational(t *testing.T) {
 	t.Parallel()
 	bg := context.Background()
-	st := testdb.Open(t)
-	require.NoError(t, demo.Seed(bg, st, time.Now()))
+	st := demoStore(t)
 	maria, err := st.VoterGetByID(bg, "CO", demo.Voters[0].VoterID)
 	require.NoError(t, err)
 	_, err = st.Pool().Exec(bg, `UPDATE subscriptions SET address = '+18765550123' WHERE voter_ref = $1 AND channel = 'sms'`, maria.Ref)
@@ -39,9 +36,7 @@ func TestNoticesAreNeverTextedToNumbersBilledAsInternational(t *testing.T) {
 	require.NoError(t, err)
 
 	s := &senders{}
-	var suite testsuite.WorkflowTestSuite
-	env := suite.NewTestActivityEnvironment()
-	env.RegisterActivity(&activities.Activities{Store: st, Email: s, Phone: s})
+	env := activityEnv(&activities.Activities{Store: st, Email: s, Phone: s})
 	_, err = env.ExecuteActivity("SendSMS", activities.Notice{IdempotencyKey: rec.Ballot.Key + "/1/sms",
 		BallotKey: rec.Ballot.Key, Seq: 1, Status: "mailed", Channel: ballot.ChannelSMS})
 	var appErr *temporal.ApplicationError
@@ -72,8 +67,7 @@ func TestNoticesAreNeverTextedToNumbersBilledAsInternational(t *testing.T) {
 func TestARefusedNumberTellsTheHouseholdsOtherBallots(t *testing.T) {
 	t.Parallel()
 	bg := context.Background()
-	st := testdb.Open(t)
-	require.NoError(t, demo.Seed(bg, st, time.Now()))
+	st := demoStore(t)
 	maria, err := st.VoterGetByID(bg, "CO", demo.Voters[0].VoterID)
 	require.NoError(t, err)
 	son, err := st.VoterUpsert(bg, store.Voter{State: "CO", VoterID: "600100076", County: "denver",
@@ -95,9 +89,7 @@ func TestARefusedNumberTellsTheHouseholdsOtherBallots(t *testing.T) {
 	hers, his := ballotOf(maria.Ref, "B-HOUSE-1"), ballotOf(son, "B-HOUSE-2")
 
 	tc := &signalRecorder{}
-	var suite testsuite.WorkflowTestSuite
-	env := suite.NewTestActivityEnvironment()
-	env.RegisterActivity(&activities.Activities{Store: st, Email: &senders{}, Phone: &senders{}, Temporal: tc})
+	env := activityEnv(&activities.Activities{Store: st, Email: &senders{}, Phone: &senders{}, Temporal: tc})
 	_, err = env.ExecuteActivity("SendSMS", activities.Notice{IdempotencyKey: hers.Key + "/1/sms",
 		BallotKey: hers.Key, Seq: 1, Status: "mailed", Channel: ballot.ChannelSMS})
 	var appErr *temporal.ApplicationError
