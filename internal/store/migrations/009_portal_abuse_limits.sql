@@ -65,9 +65,12 @@ BEGIN
     RETURN NULL;
 END $$;
 
+-- Only a change into ineligibility fires it: a roll sync rewrites millions of rows, and an
+-- already ineligible voter has no session to revoke (sessions are created only for eligible
+-- voters, under a lock on the voter's row).
 CREATE TRIGGER voters_revoke_portal_sessions
     AFTER UPDATE OF status, confidential ON voters
-    FOR EACH ROW WHEN (NEW.confidential OR NEW.status <> 'active')
+    FOR EACH ROW WHEN ((NEW.confidential AND NOT OLD.confidential) OR (NEW.status <> 'active' AND OLD.status = 'active'))
     EXECUTE FUNCTION revoke_portal_sessions_of_ineligible_voter();
 
 UPDATE portal_sessions p SET revoked_at = now()
