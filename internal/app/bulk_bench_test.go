@@ -113,10 +113,16 @@ func noopWorkflow(ctx workflow.Context) error {
 // signalNoops signal-with-starts n no-op workflows from 16 goroutines, as the ingestion
 // activity signals 16 ballots at once.
 func signalNoops(ctx context.Context, tc client.Client, round, n int) error {
+	return signalNoopsFrom(ctx, tc, round, n, 16)
+}
+
+// signalNoopsFrom signal-with-starts n no-op workflows (ids bench-noop/<round>/<i>) from
+// the given number of goroutines.
+func signalNoopsFrom(ctx context.Context, tc client.Client, round, n, goroutines int) error {
 	work := make(chan int)
-	errs := make(chan error, 16)
+	errs := make(chan error, goroutines)
 	var wg sync.WaitGroup
-	for range 16 {
+	for range goroutines {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
