@@ -2,7 +2,6 @@ package apiserver
 
 import (
 	"net/http"
-	"net/mail"
 	"regexp"
 	"strings"
 	"time"
@@ -96,7 +95,7 @@ func validatePreferences(req *preferencesJSON, onFile map[string]string) (store.
 		}
 		addr := strings.TrimSpace(e.Address)
 		if *e.Enabled || addr != "" {
-			if !validEmail(addr) {
+			if _, ok := ballot.NormalizeEmail(addr); !ok {
 				return p, "email.address", "Enter an email address like name@example.org."
 			}
 		}
@@ -140,20 +139,6 @@ func validatePreferences(req *preferencesJSON, onFile map[string]string) (store.
 	}
 	p.EmailHoldForHours = req.EmailWaitsForContactHours
 	return p, "", ""
-}
-
-// validEmail accepts a bare address (no display name) with a domain that has a dot.
-func validEmail(s string) bool {
-	if s == "" || len(s) > 254 {
-		return false
-	}
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Name != "" || a.Address != s {
-		return false
-	}
-	at := strings.LastIndexByte(s, '@')
-	domain := s[at+1:]
-	return strings.Contains(domain, ".") && !strings.HasPrefix(domain, ".") && !strings.HasSuffix(domain, ".")
 }
 
 // validatePhoneChoice reads one phone channel of a save: the choice to store (nil to leave

@@ -1,7 +1,6 @@
 package roll
 
 import (
-	"net/mail"
 	"strings"
 	"time"
 	"unicode"
@@ -62,24 +61,8 @@ func allDigits(s string) bool {
 	return s != ""
 }
 
-// Email reports whether s is a bare email address (no display name) a provider can send
-// to: one @, a domain with a dot, at most 254 characters.
-func Email(s string) (string, bool) {
-	s = strings.TrimSpace(s)
-	if len(s) > 254 || strings.ContainsAny(s, " <>\"") {
-		return "", false
-	}
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Address != s || a.Name != "" {
-		return "", false
-	}
-	at := strings.LastIndexByte(s, '@')
-	domain := s[at+1:]
-	if at <= 0 || !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") {
-		return "", false
-	}
-	return s, true
-}
+// Email normalizes an email address by ballot.NormalizeEmail, the rule the portal uses too.
+func Email(s string) (string, bool) { return ballot.NormalizeEmail(s) }
 
 // TimeZone reports whether name is an IANA time zone such as America/Denver. "Local" and
 // the empty name, which mean different things on different machines, are not.
