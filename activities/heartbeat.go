@@ -57,6 +57,14 @@ func newPageHeartbeat(ctx context.Context, in SignalBatchInput, events int) *pag
 	return h
 }
 
+// setEvents records how many events the page holds, once the page is read (the heartbeat
+// starts before the read, which on a busy database may take longer than the timeout).
+func (h *pageHeartbeat) setEvents(n int) {
+	h.mu.Lock()
+	h.p.Events = n
+	h.mu.Unlock()
+}
+
 // resumed is the progress a failed earlier attempt of the page reported.
 func (h *pageHeartbeat) resumed() SignalBatchProgress { return h.earlier }
 

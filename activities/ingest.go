@@ -142,6 +142,10 @@ type SignalBatchResult struct {
 // signaled are marked signaled and skipped, and the heartbeat details it left (a
 // SignalBatchProgress, also shown in Temporal UI) carry its count on.
 func (a *Ingest) SignalBatch(ctx context.Context, in SignalBatchInput) (SignalBatchResult, error) {
+	// Heartbeat from the start: reading the page is one query that, on a busy database,
+	// may itself take longer than the heartbeat timeout.
+	beat := newPageHeartbeat(ctx, in, 0)
+	defer beat.stop()
 	events, err := a.Store.BallotEventListByImport(ctx, in.ImportID, in.AfterID, in.Limit)
 	if err != nil {
 		return SignalBatchResult{}, err
@@ -151,9 +155,7 @@ func (a *Ingest) SignalBatch(ctx context.Context, in SignalBatchInput) (SignalBa
 		return res, nil
 	}
 	res.LastID = events[len(events)-1].EventRef
-
-	beat := newPageHeartbeat(ctx, in, len(events))
-	defer beat.stop()
+	beat.setEvents(len(events))
 	if earlier := beat.resumed(); earlier.Signaled > 0 {
 		a.logger().Info("page of an import resumed after a failed attempt", "import_id", in.ImportID,
 			"after_id", in.AfterID, "signaled_before", earlier.Signaled)
@@ -241,8 +243,9 @@ feed:
 func (a *Ingest) signalOne(ctx context.Context, e store.UnsignaledEvent) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			a.logger().Error("panic signaling an imported event", "event_ref", e.EventRef, "panic", r,
-				"stack", string(debug.Stack()))
+			// The panic's type only, never its value, which could hold an event's data.
+			a.logger().Error("panic signaling an imported event", "event_ref", e.EventRef,
+				"panic", fmt.Sprintf("%T", r), "stack", string(debug.Stack()))
 			err = fmt.Errorf("signal event %d: internal error (panic)", e.EventRef)
 		}
 	}()

@@ -70,7 +70,8 @@ type Result struct {
 	// The first MaxRejectionsListed rejections, by line.
 	Rejections          []Rejection `json:"rejections"`
 	RejectionsTruncated bool        `json:"rejections_truncated,omitempty"`
-	// LastLine is the last line read: where an interrupted import stopped.
+	// LastLine is the last line of the last batch stored: an interrupted import stored every
+	// row up to it.
 	LastLine int `json:"-"`
 }
 

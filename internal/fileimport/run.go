@@ -60,11 +60,11 @@ func Run[T any](ctx context.Context, records *Records, res *Result, steps Steps[
 		if b.err != nil {
 			return b.err
 		}
-		res.LastLine = b.LastLine
 		refused, err := steps.Store(ctx, b.Batch)
 		if err != nil {
 			return err
 		}
+		res.LastLine = b.LastLine // only now are the rows up to it stored
 		res.Rows += b.Rows
 		listed := res.list(append(b.Rejected, refused...))
 		if steps.Listed != nil && len(listed) > 0 {
@@ -76,7 +76,9 @@ func Run[T any](ctx context.Context, records *Records, res *Result, steps Steps[
 			steps.Progress()
 		}
 	}
-	return nil
+	// The reader also stops, closing batches, when ctx ends: that is not the end of the file,
+	// and an import cut short must not be reported complete.
+	return ctx.Err()
 }
 
 // readBatch is a batch as the reading goroutine sends it, or the error that ended reading.

@@ -117,7 +117,7 @@ func TestRunStopsAtAStoreErrorCountingOnlyTheBatchesStored(t *testing.T) {
 	})
 	require.ErrorIs(t, err, wireCut)
 	require.Equal(t, 10, res.Rows)
-	require.Equal(t, 21, res.LastLine, "where reading stopped")
+	require.Equal(t, 11, res.LastLine, "the rows up to line 11 (the first batch) are stored, no more")
 	require.Equal(t, []fileimport.Rejection{}, res.Rejections, "an answer lists none as []")
 }
 
@@ -142,4 +142,22 @@ func TestAPanicWhileParsingFailsTheImportWithTheLineReached(t *testing.T) {
 	require.Contains(t, panicked.Panic, "nil map")
 	require.NotContains(t, err.Error(), "Maria")
 	require.Equal(t, 10, res.Rows, "the batch before the panic is stored")
+}
+
+// An import whose context ends before the end of the file (Ctrl-C on the command line) is an
+// error, never a complete import of what was read so far.
+func TestRunCutShortByItsContextIsNotComplete(t *testing.T) {
+	for range 50 {
+		ctx, cancel := context.WithCancel(context.Background())
+		var res fileimport.Result
+		err := fileimport.Run(ctx, idFile(50), &res, fileimport.Steps[string]{
+			BatchSize: 10,
+			Parse:     parseID,
+			Store: func(context.Context, fileimport.Batch[string]) ([]fileimport.Rejection, error) {
+				cancel()
+				return nil, nil
+			},
+		})
+		require.ErrorIs(t, err, context.Canceled, "after %d rows stored", res.Rows)
+	}
 }

@@ -2,6 +2,7 @@ package intake
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -213,10 +214,16 @@ func (s *Service) StartPendingImports(ctx context.Context, minAge time.Duration,
 	if err != nil {
 		return 0, err
 	}
-	for i, id := range ids {
+	// One import that cannot be started must not hold up the others: each is tried, and
+	// the errors are returned together.
+	started := 0
+	var errs []error
+	for _, id := range ids {
 		if err := s.StartIngest(ctx, id); err != nil {
-			return i, err
+			errs = append(errs, fmt.Errorf("import %d: %w", id, err))
+			continue
 		}
+		started++
 	}
-	return len(ids), nil
+	return started, errors.Join(errs...)
 }

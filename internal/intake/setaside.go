@@ -3,6 +3,7 @@ package intake
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"go.temporal.io/api/serviceerror"
@@ -44,7 +45,10 @@ func canvassClosed(e store.Election, now time.Time) bool {
 // with. Unavailability, timeouts and rate limits pass, and are retried.
 func poisonSignal(err error) (string, bool) {
 	var invalid *serviceerror.InvalidArgument
-	if errors.As(err, &invalid) {
+	// A search attribute the namespace does not know is a deployment mistake, not a bad
+	// event: setting every event aside for it would take a whole mail-out day out of the
+	// sweep. It is retried (with backoff) until an operator registers the attributes.
+	if errors.As(err, &invalid) && !strings.Contains(strings.ToLower(invalid.Error()), "search attribute") {
 		return store.SetAsideInvalid, true
 	}
 	return "", false

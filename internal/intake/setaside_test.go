@@ -224,3 +224,22 @@ func TestResignalStopsEarlyWhenEveryEventFails(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 8-resignalFailuresInARow, n, "the events not tried are swept at once; the others after their backoff")
 }
+
+// A namespace without ballotflow's search attributes refuses every SignalWithStart as an
+// invalid argument. That is a deployment mistake, not a bad event: no event is set aside
+// for it (a whole mail-out day would be), and each is signaled once the attributes exist.
+func TestAMissingSearchAttributeSetsNoEventAside(t *testing.T) {
+	f := newSignalFixture(t)
+	f.election(t, "e1", time.Now().AddDate(0, 1, 0))
+	f.event(t, "e1", "B1", "ev1")
+	f.event(t, "e1", "B2", "ev2")
+	f.fake.fail = func(string) error {
+		return serviceerror.NewInvalidArgument("search attribute County is not defined")
+	}
+	_, err := f.resignal(t)
+	require.Error(t, err)
+	_, total, err := f.st.BallotEventListSetAside(bg, "CO", 10)
+	require.NoError(t, err)
+	require.Zero(t, total)
+	require.Empty(t, f.fake.signaled)
+}

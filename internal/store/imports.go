@@ -182,7 +182,7 @@ func (s *Store) EventImportLoadBatch(ctx context.Context, importID int64, scope 
 		// none of this batch, and the uploader is told to send the file again.
 		tag, err := tx.Exec(ctx, `
 			UPDATE imports SET rows = rows + $2, accepted = accepted + $3, duplicates = duplicates + $4,
-				rejected = rejected + $5, updated_at = now()
+				rejected = rejected + $5, updated_at = greatest(updated_at, clock_timestamp())
 			WHERE id = $1 AND status = 'loading'`, importID, b.Rows, out.Accepted, out.Duplicates, b.Rejected+len(out.Refused))
 		if err != nil {
 			return fmt.Errorf("count import batch: %w", err)
@@ -480,12 +480,23 @@ func (s *Store) ImportRejectionListByImport(ctx context.Context, importID int64)
 }
 
 // EventImportFinishLoad marks a loaded import "checking": its workflow may start. It does nothing
-// to an import that moved on already.
+// to an import that moved on already, but an import the sweeper failed meanwhile (its loader
+// taken for dead) is ErrImportNotLoading: it must not be handed to a workflow.
 func (s *Store) EventImportFinishLoad(ctx context.Context, importID int64) error {
-	_, err := s.pool.Exec(ctx, `
-		UPDATE imports SET status = 'checking', updated_at = now() WHERE id = $1 AND status = 'loading'`, importID)
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE imports SET status = 'checking', updated_at = clock_timestamp() WHERE id = $1 AND status = 'loading'`, importID)
 	if err != nil {
 		return fmt.Errorf("finish event load: %w", err)
+	}
+	if tag.RowsAffected() > 0 {
+		return nil
+	}
+	var status string
+	if err := s.pool.QueryRow(ctx, `SELECT status FROM imports WHERE id = $1`, importID).Scan(&status); err != nil {
+		return fmt.Errorf("finish event load: %w", notFound(err, "import"))
+	}
+	if status == ImportFailed {
+		return fmt.Errorf("finish load of import %d: %w", importID, ErrImportNotLoading)
 	}
 	return nil
 }
@@ -512,7 +523,10 @@ func (s *Store) EventImportFail(ctx context.Context, importID int64) error {
 // EventImportTouchLoad renews the lease of the process loading an import (every LoadLease), so that
 // a slow upload between two batches is not taken for a dead one.
 func (s *Store) EventImportTouchLoad(ctx context.Context, importID int64) error {
-	_, err := s.pool.Exec(ctx, `UPDATE imports SET updated_at = now() WHERE id = $1 AND status = 'loading'`, importID)
+	// clock_timestamp, not now(): a stamp must never move back, and a batch's transaction
+	// (which stamps too) may have begun long before it commits.
+	_, err := s.pool.Exec(ctx, `UPDATE imports SET updated_at = greatest(updated_at, clock_timestamp())
+		WHERE id = $1 AND status = 'loading'`, importID)
 	if err != nil {
 		return fmt.Errorf("renew load lease of import %d: %w", importID, err)
 	}

@@ -214,6 +214,9 @@ func TestAnImportAbandonedWhileLoadingIsFailedAndTakenOverWhenSentAgain(t *testi
 	im, err = st.EventImportGetByID(ctx, alive)
 	require.NoError(t, err)
 	require.Equal(t, store.ImportLoading, im.Status)
+	// A loader that was only slow and comes back to finish cannot hand the failed import
+	// to a workflow.
+	require.ErrorIs(t, st.EventImportFinishLoad(ctx, dead), store.ErrImportNotLoading)
 
 	again, counts := loadImport(t, st, rows...)
 	require.Equal(t, store.EventBatchCounts{Accepted: 2}, counts, "the dead import's events are taken over")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -27,7 +28,11 @@ const maxSetAsideDetail = 300
 // then on; operators read it with BallotEventListSetAside. It does nothing to a signaled event.
 func (s *Store) BallotEventSetAside(ctx context.Context, eventRef int64, code, detail string) error {
 	if len(detail) > maxSetAsideDetail {
-		detail = detail[:maxSetAsideDetail]
+		cut := maxSetAsideDetail
+		for cut > 0 && !utf8.RuneStart(detail[cut]) { // never split a character: PostgreSQL would refuse it
+			cut--
+		}
+		detail = detail[:cut]
 	}
 	_, err := s.pool.Exec(ctx, `
 		UPDATE ballot_events SET set_aside_at = coalesce(set_aside_at, now()), set_aside_reason = $2,
