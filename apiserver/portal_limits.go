@@ -82,7 +82,14 @@ func (h *handlers) portalLimits() PortalLimits {
 // clientKey names the client a request comes from for rate limits: its IPv4 address, or
 // the /64 of its IPv6 address (a home or phone gets a whole /64, and picks any address in
 // it at will).
-func clientKey(c *gin.Context) string {
+func clientKey(c *gin.Context) string { return clientPrefix(c, 64) }
+
+// networkKey names the network a client is in: the /48 of an IPv6 address (one site or
+// tunnel-broker allocation: 65,536 /64s, enough to trip the global breaker alone), or the
+// IPv4 address itself.
+func networkKey(c *gin.Context) string { return clientPrefix(c, 48) }
+
+func clientPrefix(c *gin.Context, ipv6Bits int) string {
 	ip := c.ClientIP()
 	addr, err := netip.ParseAddr(ip)
 	if err != nil {
@@ -90,12 +97,15 @@ func clientKey(c *gin.Context) string {
 	}
 	addr = addr.Unmap().WithZone("")
 	if addr.Is6() {
-		if p, err := addr.Prefix(64); err == nil {
+		if p, err := addr.Prefix(ipv6Bits); err == nil {
 			return p.String()
 		}
 	}
 	return addr.String()
 }
+
+// networkShare is how many clients' failed lookups one IPv6 /48 may add up to.
+const networkShare = 4
 
 // lookupGuard holds what one API process remembers about lookups: when the circuit breaker
 // opened, so that while it is open a flood of lookups is refused without touching
@@ -121,18 +131,20 @@ func (g *lookupGuard) openBreaker(wait time.Duration) {
 // lookupLimits are the limits one lookup counts against, in this order.
 const (
 	limitClient = iota
+	limitNetwork
 	limitIdentity
 	limitNameZIP
 	limitGlobal
 )
 
-func lookupLimits(l PortalLimits, client, first, last, dob, zip string) []store.RateLimit {
+func lookupLimits(l PortalLimits, client, network, first, last, dob, zip string) []store.RateLimit {
 	nameZIP := strings.Join([]string{store.Fold(first), store.Fold(last), zip}, "\x00")
 	return []store.RateLimit{
 		limitClient:   {Key: "portal-client\x00" + client, Max: l.PerClient, Window: l.PerClientWindow},
+		limitNetwork:  {Key: "portal-network\x00" + network, Max: networkShare * l.PerClient, Window: l.PerClientWindow},
 		limitIdentity: {Key: "portal-identity\x00" + nameZIP + "\x00" + dob, Max: l.PerIdentity, Window: l.PerIdentityWindow},
 		limitNameZIP:  {Key: "portal-name-zip\x00" + nameZIP, Max: l.PerNameZIP, Window: l.PerNameZIPWindow},
-		limitGlobal:   {Key: "portal-failures", Max: l.GlobalFailures, Window: l.GlobalFailuresWindow},
+		limitGlobal:   {Key: "portal-failures", Max: l.GlobalFailures, Window: l.GlobalFailuresWindow, Shared: true},
 	}
 }
 

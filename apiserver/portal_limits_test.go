@@ -129,6 +129,27 @@ func TestPortalIPv6ClientsAreLimitedPerSlash64(t *testing.T) {
 		"another /64 is another client")
 }
 
+// One IPv6 /48 (a site, or a free tunnel-broker allocation) holds 65,536 /64s: the failures
+// of all its clients together are limited too, to four clients' worth, so that one
+// allocation cannot trip the global breaker for every voter.
+func TestPortalIPv6NetworksAreLimitedPerSlash48(t *testing.T) {
+	t.Parallel()
+	p := newPortal(t, apiserver.PortalLimits{PerClient: 2, PerClientWindow: time.Minute})
+	clearOfWindowEdges(time.Minute)
+	guess := 0
+	fail := func(addr string) portalAnswer {
+		guess++
+		return p.lookup(lookup("No", "Body"+strconv.Itoa(guess), "01-01-1990", "80202"), addr)
+	}
+	for client := 1; client <= 4; client++ {
+		for range 2 {
+			require.Equal(t, http.StatusNotFound, fail(fmt.Sprintf("[2001:db8:1:%x::1]:443", client)).Status)
+		}
+	}
+	requireRateLimited(t, fail("[2001:db8:1:ff::1]:443"), 60)
+	require.Equal(t, http.StatusNotFound, fail("[2001:db8:2:1::1]:443").Status, "another /48 is another network")
+}
+
 // A voter made confidential loses their sessions for good: making them non-confidential
 // again does not bring a session back.
 func TestPortalSessionOfAVoterMadeConfidentialStaysRevokedWhenThatIsUndone(t *testing.T) {

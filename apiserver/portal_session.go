@@ -55,7 +55,7 @@ func (h *handlers) postPortalSession(c *gin.Context, guard *lookupGuard) {
 		return
 	}
 	ctx := c.Request.Context()
-	limits := lookupLimits(h.portalLimits(), clientKey(c), req.FirstName, req.LastName, dob.Format(time.DateOnly), req.ZIP)
+	limits := lookupLimits(h.portalLimits(), clientKey(c), networkKey(c), req.FirstName, req.LastName, dob.Format(time.DateOnly), req.ZIP)
 	counted, waits, err := h.cfg.Store.RateLimitCount(ctx, limits...)
 	if err != nil {
 		h.unavailable(c, "portal rate limit", err)
@@ -85,7 +85,7 @@ func (h *handlers) postPortalSession(c *gin.Context, guard *lookupGuard) {
 		noMatchAnswer(c)
 		return
 	}
-	h.openSession(c, voterRef, counted[limitClient], counted[limitNameZIP], counted[limitGlobal])
+	h.openSession(c, voterRef, counted[limitClient], counted[limitNetwork], counted[limitNameZIP], counted[limitGlobal])
 }
 
 // noMatchAnswer writes the one answer to every lookup that finds nobody who may sign in.

@@ -27,7 +27,9 @@ func (w *webhooks) twilioForm(c *gin.Context) (url.Values, bool) {
 			abort(c, http.StatusRequestEntityTooLarge, "too_large", "the body is larger than a Twilio webhook can be", "")
 			return nil, false
 		}
-		refuseSignature(c, "X-Twilio-Signature")
+		// A malformed form is not a signature failure: counting it as one would send
+		// operators looking for a rotated token.
+		abort(c, http.StatusBadRequest, "invalid_body", "the body is not a URL-encoded form", "")
 		return nil, false
 	}
 	sig := r.Header.Get("X-Twilio-Signature")

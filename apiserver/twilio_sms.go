@@ -94,10 +94,11 @@ func (w *webhooks) twilioSMS(c *gin.Context) {
 	}
 	// The sid is recorded even when nobody on the phone is subscribed: a STOP captured today
 	// must not opt out a voter who subscribes the number tomorrow.
+	// The change is always asked for, whatever subs said a moment ago: the update in the
+	// sid's transaction matches nobody when nobody is subscribed, and a number subscribed
+	// meanwhile must not lose its STOP.
 	in := store.InboundSMS{MessageSID: sid, Phone: from, Actor: "provider:twilio", Reason: "sms keyword " + word}
-	if len(subs) > 0 {
-		in.From, in.To = keywordChange(kind)
-	}
+	in.From, in.To = keywordChange(kind)
 	changed, duplicate, err := w.cfg.Store.InboundMessageApply(ctx, in)
 	if err != nil {
 		w.internalError(c, "inbound sms keyword", err)

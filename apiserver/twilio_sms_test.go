@@ -43,6 +43,8 @@ func TestSMSKeywords(t *testing.T) {
 			reply: []string{"confirmed"}, signaled: true},
 		{name: "YES confirms only pending", body: "YES", before: [2]string{"pending", "opted_out"}, after: [2]string{"active", "opted_out"},
 			reply: []string{"confirmed"}, signaled: true},
+		{name: "YES does not confirm a number never asked to", body: "YES", before: [2]string{"pending/unasked", "pending"},
+			after: [2]string{"pending", "active"}},
 		{name: "sí in Spanish", body: "Sí", before: [2]string{"pending", "pending"}, after: [2]string{"active", "active"},
 			reply: []string{"confirmado"}, signaled: true},
 		{name: "yes with nothing pending", body: "Yes!", before: [2]string{"active", "active"}, after: [2]string{"active", "active"},

@@ -268,8 +268,15 @@ func (f *whFixture) setSub(t testing.TB, voterRef int64, channel, address, state
 	if s, ok := strings.CutSuffix(state, "/county"); ok {
 		state, source = s, "county_assisted"
 	}
+	asked := true // a pending number was asked to confirm, unless "/unasked" says a limit held it back
+	if s, ok := strings.CutSuffix(state, "/unasked"); ok {
+		state, asked = s, false
+	}
 	require.NoError(t, f.st.SubscriptionUpsert(whCtx, store.Subscription{VoterRef: voterRef, Channel: channel,
 		Address: address, State: state, Source: source}))
+	_, err := f.st.Pool().Exec(whCtx, `UPDATE subscriptions SET confirm_requested_at = CASE WHEN $3 AND state = 'pending'
+		THEN now() END WHERE voter_ref = $1 AND channel = $2`, voterRef, channel, asked)
+	require.NoError(t, err)
 }
 
 func (f *whFixture) count(t testing.TB, table string) int {

@@ -33,6 +33,9 @@ func TestProviderWebhooksEndToEnd(t *testing.T) {
 	// Her number waits for her YES; texts at any hour, so the test does not depend on the clock.
 	require.NoError(t, d.Store.SubscriptionUpsert(ctx, store.Subscription{VoterRef: voter.Ref, Channel: "sms",
 		Address: maria.SMS, State: "pending", Source: "portal", ContactStart: "00:00", ContactEnd: "00:00"}))
+	// She was asked to confirm it (YES confirms only a number that was asked).
+	_, err = d.Store.Pool().Exec(ctx, `UPDATE subscriptions SET confirm_requested_at = now() WHERE voter_ref = $1 AND channel = 'sms'`, voter.Ref)
+	require.NoError(t, err)
 
 	start := time.Now().Add(-3 * time.Hour).Truncate(time.Second)
 	resp := post(t, d, d.DemoKey, "application/json", eventJSON("wh-1", maria.VoterID, "DEN-WH", "mailed", start))

@@ -100,7 +100,7 @@ func askConfirmation(ctx context.Context, tx pgx.Tx, r confirmRequest) (askResul
 	dest := destinationHash(r.channel, r.address)
 	_, err := tx.Exec(ctx, `
 		INSERT INTO confirmation_destinations (destination, last_requested_at) VALUES (keyed_hash($1), now())
-		ON CONFLICT (destination) DO UPDATE SET last_requested_at = confirmation_destinations.last_requested_at`, dest)
+		ON CONFLICT (destination) DO UPDATE SET last_requested_at = now()`, dest)
 	if err != nil {
 		return askResult{}, fmt.Errorf("lock confirmation destination: %w", err)
 	}
@@ -173,8 +173,9 @@ func confirmationLimitReached(ctx context.Context, tx pgx.Tx, r confirmRequest, 
 	return nil, nil
 }
 
-// ConfirmationForget undoes confirmations whose sending could not be started: they count
-// against no limit, and the next save asks again.
+// ConfirmationForget undoes confirmations whose sending could not be started: the next save
+// asks again, and no workflow will ever deliver them. They still count against the limits
+// (the start may have reached Temporal; counting is the safe side).
 func (s *Store) ConfirmationForget(ctx context.Context, confirms []Confirmation) error {
 	subs := make([]int64, 0, len(confirms))
 	sends := make([]int64, 0, len(confirms))
@@ -182,7 +183,11 @@ func (s *Store) ConfirmationForget(ctx context.Context, confirms []Confirmation)
 		subs, sends = append(subs, c.SubscriptionID), append(sends, c.SendID)
 	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM confirmation_sends WHERE id = ANY($1) AND delivered_at IS NULL`, sends); err != nil {
+		// Kept, and claimed for good by no workflow: a start that failed may still have reached
+		// Temporal, and its workflow must find its send taken (not "no record, so owed"), while
+		// the send still counts against the limits.
+		if _, err := tx.Exec(ctx, `UPDATE confirmation_sends SET claimed_by = 'forgotten', claimed_at = 'infinity'
+			WHERE id = ANY($1) AND delivered_at IS NULL`, sends); err != nil {
 			return fmt.Errorf("forget confirmations: %w", err)
 		}
 		if _, err := tx.Exec(ctx, `UPDATE subscriptions SET confirm_requested_at = NULL WHERE id = ANY($1)`, subs); err != nil {

@@ -72,3 +72,25 @@ func TestClaimConfirmationDeliversTheNewestForTheCurrentAddressOnce(t *testing.T
 	require.NoError(t, err)
 	require.False(t, owed, "delivered once")
 }
+
+// A confirmation whose workflow could not be started is forgotten: the next save asks
+// again. But the start may have reached Temporal after all, and that workflow must find its
+// send taken, not "no record, so owed" (which would send it uncounted, and once more for the
+// save that asks again).
+func TestAForgottenConfirmationIsNeverDelivered(t *testing.T) {
+	t.Parallel()
+	bg := context.Background()
+	st := testdb.Open(t)
+	require.NoError(t, demo.Seed(bg, st, time.Now()))
+	sam, err := st.VoterGetByID(bg, "CO", "600200001")
+	require.NoError(t, err)
+	saved, err := st.SubscriptionSavePreferences(bg, sam.Ref, store.PortalPreferences{SMS: &store.ChannelChoice{Enabled: true, Address: "+13035550183"}})
+	require.NoError(t, err)
+	require.Len(t, saved.Confirm, 1)
+	require.NoError(t, st.ConfirmationForget(bg, saved.Confirm))
+	for _, claimer := range []string{"workflow:late", "workflow:other"} {
+		_, owed, err := st.ConfirmationClaim(bg, saved.Confirm[0].SubscriptionID, "sms", "+13035550183", claimer)
+		require.NoError(t, err)
+		require.False(t, owed, claimer)
+	}
+}

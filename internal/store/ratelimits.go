@@ -22,12 +22,30 @@ type RateLimit struct {
 	Key    string
 	Max    int
 	Window time.Duration
+	// Shared marks a bucket that every request counts against (a global circuit breaker).
+	// Shared buckets are locked last, so that a request holds their row only for its commit
+	// and not while it counts its other buckets: every lookup of every replica waits on it.
+	Shared bool
 }
 
 // RateCount is one counted hit, which RateLimitUncount can give back.
 type RateCount struct {
-	keyHash     []byte // sha256 of the key: the order rows are locked in
+	keyHash     []byte // sha256 of the key: with shared, the order rows are locked in
+	shared      bool
 	windowStart time.Time
+}
+
+// lockOrder is the one order buckets are locked in, in every transaction, so that two
+// requests that share buckets never deadlock: the requests' own buckets by their keys'
+// hashes, then the shared ones.
+func lockOrder(aHash, bHash []byte, aShared, bShared bool) int {
+	switch {
+	case aShared != bShared && aShared:
+		return 1
+	case aShared != bShared:
+		return -1
+	}
+	return bytes.Compare(aHash, bHash)
 }
 
 // countSQL counts one hit in the window that holds now() and answers the count and the
@@ -90,19 +108,19 @@ func countLimits(ctx context.Context, tx pgx.Tx, limits []RateLimit) ([]RateCoun
 
 // countEach counts one hit per limit in tx, answering per limit (in the order given) the hit
 // and, when the limit is exceeded, how long until its window ends. Rows are locked in the
-// order of their keys' hashes, the same in every transaction, so two requests that share
-// buckets never deadlock.
+// one lockOrder, the same in every transaction, so two requests that share buckets never
+// deadlock.
 func countEach(ctx context.Context, tx pgx.Tx, limits []RateLimit) ([]RateCount, []time.Duration, error) {
 	hashes := make([][32]byte, len(limits))
 	order := make([]int, len(limits))
 	for i, l := range limits {
 		hashes[i], order[i] = sha256.Sum256([]byte(l.Key)), i
 	}
-	slices.SortFunc(order, func(a, b int) int { return bytes.Compare(hashes[a][:], hashes[b][:]) })
+	slices.SortFunc(order, func(a, b int) int { return lockOrder(hashes[a][:], hashes[b][:], limits[a].Shared, limits[b].Shared) })
 	counted := make([]RateCount, len(limits))
 	waits := make([]time.Duration, len(limits))
 	for _, i := range order {
-		counted[i].keyHash = hashes[i][:]
+		counted[i].keyHash, counted[i].shared = hashes[i][:], limits[i].Shared
 		var hits int
 		var left float64
 		if err := tx.QueryRow(ctx, countSQL, hashes[i][:], limits[i].Window.Seconds()).Scan(&counted[i].windowStart, &hits, &left); err != nil {
@@ -122,7 +140,7 @@ func (s *Store) RateLimitUncount(ctx context.Context, counted ...RateCount) erro
 		return nil
 	}
 	ordered := slices.Clone(counted)
-	slices.SortFunc(ordered, func(a, b RateCount) int { return bytes.Compare(a.keyHash, b.keyHash) })
+	slices.SortFunc(ordered, func(a, b RateCount) int { return lockOrder(a.keyHash, b.keyHash, a.shared, b.shared) })
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		for _, c := range ordered {
 			_, err := tx.Exec(ctx, `UPDATE portal_rate_limits SET hits = greatest(hits - 1, 0) WHERE bucket = keyed_hash($1) AND window_start = $2`,

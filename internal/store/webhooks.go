@@ -122,6 +122,9 @@ func setPhoneSMSState(ctx context.Context, tx pgx.Tx, m InboundSMS) ([]int64, er
 			opted_out_at = CASE WHEN $3 = 'opted_out' THEN now() WHEN $3 = 'active' THEN NULL ELSE opted_out_at END
 		WHERE channel = 'sms' AND lower(address) = lower($1) AND state = ANY($2) AND state <> $3
 			AND NOT ($3 = 'active' AND state = 'opted_out' AND source = 'county_assisted')
+			-- YES confirms only a pending number that was asked to confirm: one saved while a
+			-- limit held its confirmation back was never told what YES would start.
+			AND NOT ($3 = 'active' AND state = 'pending' AND confirm_requested_at IS NULL)
 		RETURNING voter_ref`, m.Phone, m.From, m.To)
 	if err != nil {
 		return nil, fmt.Errorf("set sms subscriptions %s: %w", m.To, err)
