@@ -305,11 +305,17 @@ func TestPortalDestinationLimitHoldsAcrossVoters(t *testing.T) {
 		require.NotContains(t, ns[0].Message, "0166", "the message does not repeat the number")
 	}
 	require.Len(t, p.tc.confirmations(), 2)
-	var found bool
-	require.NoError(t, p.st.Pool().QueryRow(portalCtx,
-		`SELECT EXISTS (SELECT 1 FROM confirmation_sends s JOIN confirmation_destinations d USING (destination)
-		 WHERE position('3035550166'::bytea IN s.destination) > 0)`).Scan(&found))
-	require.False(t, found, "destinations are stored as keyed hashes")
+	// Stored keyed: as keyed_hash(sha256(value)), never the value, nor its plain hash (which
+	// hashing every phone number would reverse).
+	var keyed, plain, clear int
+	require.NoError(t, p.st.Pool().QueryRow(portalCtx, `
+		SELECT count(*) FILTER (WHERE destination = keyed_hash(sha256('phone:+13035550166'::bytea))),
+			count(*) FILTER (WHERE destination = sha256('phone:+13035550166'::bytea)),
+			count(*) FILTER (WHERE position('3035550166'::bytea IN destination) > 0)
+		FROM confirmation_sends`).Scan(&keyed, &plain, &clear))
+	require.Equal(t, 2, keyed, "the two confirmations sent are recorded, keyed")
+	require.Zero(t, plain, "never as a plain hash")
+	require.Zero(t, clear, "never in clear")
 }
 
 // A session that saves too often is refused whole, with Retry-After, and nothing is stored.
