@@ -107,7 +107,7 @@ func jsonDecodeError(err error, limit int64, where string) *bodyError {
 		return bad(field, fmt.Sprintf("%s must be %s.", field, jsonKind(typeErr.Type)))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		if !plainName(name) {
+		if !ballot.SafeName(name) {
 			return bad("", "The body has a field that is not part of this API; see /openapi.json.")
 		}
 		return bad(name, fmt.Sprintf("Unknown field %q; see /openapi.json for the fields.", name))
@@ -129,20 +129,6 @@ func jsonPath(goPath string) string {
 		}
 	}
 	return strings.Join(kept, ".")
-}
-
-// plainName reports whether a field name sent to us is safe to repeat in an answer: a short
-// API-style name, not text that could be someone's data.
-func plainName(name string) bool {
-	if name == "" || len(name) > 32 {
-		return false
-	}
-	for _, r := range name {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 func jsonKind(t reflect.Type) string {
@@ -223,7 +209,7 @@ func controlCharField(v reflect.Value, path string) string {
 				return joinPath(path, "(a key)")
 			}
 			key := "(a key)"
-			if k := iter.Key(); k.Kind() == reflect.String && plainName(k.String()) {
+			if k := iter.Key(); k.Kind() == reflect.String && ballot.SafeName(k.String()) {
 				key = k.String()
 			}
 			if bad := controlCharField(iter.Value(), joinPath(path, key)); bad != "" {

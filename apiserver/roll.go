@@ -62,7 +62,7 @@ func (h *handlers) importFile(c *gin.Context, load importFunc) {
 	default:
 		h.cfg.Logger.Error("load roll file", "key", key.Prefix, "last_line", res.LastLine, "error", err)
 		abort(c, http.StatusServiceUnavailable, "unavailable", fmt.Sprintf(
-			"the load stopped after line %d; the rows before it are loaded. Send the whole file again: "+
+			"the load stopped after line %d; the rows up to it are loaded. Send the whole file again: "+
 				"loading it again changes only what differs", res.LastLine), "")
 	}
 }

@@ -93,10 +93,9 @@ func (w *webhooks) twilioSMS(c *gin.Context) {
 		return
 	}
 	// The sid is recorded even when nobody on the phone is subscribed: a STOP captured today
-	// must not opt out a voter who subscribes the number tomorrow.
-	// The change is always asked for, whatever subs said a moment ago: the update in the
-	// sid's transaction matches nobody when nobody is subscribed, and a number subscribed
-	// meanwhile must not lose its STOP.
+	// must not opt out a voter who subscribes the number tomorrow. And the change is always
+	// asked for, whatever subs (read for the reply) said a moment ago: it matches nobody when
+	// nobody is subscribed, and a number subscribed meanwhile must not lose its STOP.
 	in := store.InboundSMS{MessageSID: sid, Phone: from, Actor: "provider:twilio", Reason: "sms keyword " + word}
 	in.From, in.To = keywordChange(kind)
 	changed, duplicate, err := w.cfg.Store.InboundMessageApply(ctx, in)

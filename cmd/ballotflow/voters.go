@@ -77,7 +77,7 @@ func fileImportCommand(use, short, long string, load importFunc) *cobra.Command 
 					if errors.As(err, &fe) || errors.Is(err, store.ErrImportRunning) {
 						return err
 					}
-					return fmt.Errorf("%w\nthe rows before line %d are loaded; run the same command again to finish (it changes only what differs)",
+					return fmt.Errorf("%w\nthe rows up to line %d are loaded; run the same command again to finish (it changes only what differs)",
 						err, res.LastLine)
 				}
 				printSummary(cmd.OutOrStdout(), res)

@@ -15,3 +15,19 @@ func PlainText(s string) bool {
 	}
 	return utf8.ValidString(s)
 }
+
+// SafeName reports whether a field or column name someone sent is safe to repeat in an
+// answer: short and in the style of ballotflow's own names (a-z, 0-9 and _, at most 32), not
+// text that could be a voter's data, as a file sent without its header row would give.
+func SafeName(name string) bool {
+	if name == "" || len(name) > 32 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}

@@ -9,6 +9,8 @@ import (
 	"io"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/ballotflow/ballotflow/internal/ballot"
 )
 
 // record is one row as read: its values aligned with the file kind's columns, or why it
@@ -252,7 +254,7 @@ func (s *ndjsonSource) decode(raw []byte) ([]string, *Rejection) {
 // unknownField refuses a line for a field that is not a column. Its name is repeated only
 // when it looks like a column name: anything else could be a voter's data.
 func (s *ndjsonSource) unknownField(i int, name string) *Rejection {
-	if plainName(name) {
+	if ballot.SafeName(name) {
 		return &Rejection{Line: s.line, Field: name, Reason: "unknown field; the fields are " + columnList(s.cols)}
 	}
 	return &Rejection{Line: s.line, Reason: fmt.Sprintf("field %d of the object is not a known field; the fields are %s",
@@ -307,21 +309,6 @@ func jsonText(raw json.RawMessage) (text, reason string) {
 		return "", " must be a string"
 	}
 	return string(raw), "" // a number, as written
-}
-
-// plainName reports whether a name sent to us is safe to repeat: short, in the style of
-// the columns' names, not text that could be someone's data.
-func plainName(name string) bool {
-	if name == "" || len(name) > 32 {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 func columnIndex(cols []Column, name string) int {
