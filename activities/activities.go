@@ -76,7 +76,26 @@ func (a *Activities) LoadRecipient(ctx context.Context, in LoadRecipientInput) (
 // RecordStatus stores the status the workflow moved a ballot to, for reads that must not ask
 // Temporal (the portal, reports).
 func (a *Activities) RecordStatus(ctx context.Context, in RecordStatusInput) error {
+	if in.SyncWaits {
+		return a.Store.BallotSetStatusAndWaits(ctx, in.BallotKey, string(in.Status), in.At, storeWaits(in.Waits))
+	}
 	return a.Store.BallotSetStatus(ctx, in.BallotKey, string(in.Status), in.At)
+}
+
+// RecordNoticeWaits records the notices a ballot's workflow holds for the voter's contact
+// hours, when they changed without a status move (new contact hours, a channel turned off,
+// a window missed): what the "notices waiting" gauge counts. A delivery removes its own row
+// when it starts.
+func (a *Activities) RecordNoticeWaits(ctx context.Context, in RecordNoticeWaitsInput) error {
+	return a.Store.NoticeWaitSet(ctx, in.BallotKey, storeWaits(in.Waits))
+}
+
+func storeWaits(waits []NoticeWait) []store.NoticeWait {
+	out := make([]store.NoticeWait, len(waits))
+	for i, w := range waits {
+		out[i] = store.NoticeWait{Seq: w.Seq, Channel: w.Channel, DueAt: w.DueAt}
+	}
+	return out
 }
 
 // SendEmail delivers a notice by email through SendGrid.

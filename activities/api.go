@@ -77,6 +77,24 @@ type RecordStatusInput struct {
 	Status    ballot.Status
 	At        time.Time
 	EventID   string
+	// SyncWaits asks for Waits to be recorded too, in the same transaction: the notices the
+	// workflow holds for the voter's contact hours after this move. Workflows from before
+	// the waits were recorded leave it false.
+	SyncWaits bool
+	Waits     []NoticeWait
+}
+
+// NoticeWait is one notice the workflow holds until the voter's contact hours.
+type NoticeWait struct {
+	Seq     int
+	Channel string
+	DueAt   time.Time
+}
+
+// RecordNoticeWaitsInput records the notices a ballot's workflow holds now (none: empty).
+type RecordNoticeWaitsInput struct {
+	BallotKey string
+	Waits     []NoticeWait
 }
 
 // Notice is one message about one ballot status on one channel.

@@ -92,18 +92,30 @@ func (h *handlers) getJurisdictions(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"jurisdictions": out})
 }
 
-// electionJSON is an election as the API reads and writes it.
+// electionJSON is an election as the API reads and writes it; the purge's times are only
+// written.
 type electionJSON struct {
 	ID            string `json:"id"`
 	State         string `json:"state"`
 	Name          string `json:"name"`
 	ElectionDay   string `json:"election_day"`    // YYYY-MM-DD
 	CanvassEndsAt string `json:"canvass_ends_at"` // RFC 3339
+	// RecordsUntil is the last day the election's records are kept whole (YYYY-MM-DD); left
+	// out, the period the election has (a new one's is election day + 22 months; see
+	// store.ElectionSave).
+	RecordsUntil   string `json:"records_until,omitempty"`
+	PurgeStartedAt string `json:"purge_started_at,omitempty"` // RFC 3339, set by the retention purge
+	PurgedAt       string `json:"purged_at,omitempty"`        // RFC 3339, set by the retention purge
 }
 
 func electionView(e store.Election) electionJSON {
-	return electionJSON{ID: e.ID, State: e.State, Name: e.Name, ElectionDay: e.ElectionDay.Format(time.DateOnly),
-		CanvassEndsAt: e.CanvassEndsAt.UTC().Format(time.RFC3339)}
+	v := electionJSON{ID: e.ID, State: e.State, Name: e.Name, ElectionDay: e.ElectionDay.Format(time.DateOnly),
+		CanvassEndsAt: e.CanvassEndsAt.UTC().Format(time.RFC3339), RecordsUntil: e.RecordsUntil.Format(time.DateOnly),
+		PurgeStartedAt: timeCell(e.PurgeStartedAt), PurgedAt: timeCell(e.PurgedAt)}
+	if e.RecordsUntil.IsZero() {
+		v.RecordsUntil = ""
+	}
+	return v
 }
 
 // postElection creates an election of the key's state, or updates it: 201 when created,
@@ -111,6 +123,14 @@ func electionView(e store.Election) electionJSON {
 func (h *handlers) postElection(c *gin.Context) {
 	var body electionJSON
 	if !decodeAdminBody(c, &body) {
+		return
+	}
+	if body.PurgeStartedAt != "" || body.PurgedAt != "" {
+		field := "purged_at"
+		if body.PurgeStartedAt != "" {
+			field = "purge_started_at"
+		}
+		abort(c, http.StatusBadRequest, "invalid_field", field+" is set by the retention purge; leave it out", field)
 		return
 	}
 	state, ok := stateInScope(c, body.State)
@@ -135,13 +155,30 @@ func (h *handlers) postElection(c *gin.Context) {
 		}
 		e.CanvassEndsAt = at
 	}
+	if body.RecordsUntil != "" {
+		day, err := time.Parse(time.DateOnly, body.RecordsUntil)
+		if err != nil {
+			abort(c, http.StatusBadRequest, "invalid_field", "records_until must be a date YYYY-MM-DD", "records_until")
+			return
+		}
+		e.RecordsUntil = day
+	}
 	e, err := roll.CheckElection(e)
 	if abortOnFieldError(c, err) {
 		return
 	}
-	outcome, err := h.cfg.Store.ElectionSave(c.Request.Context(), e, apiKey(c).Actor())
-	if errors.Is(err, store.ErrElectionOfOtherState) {
+	e, outcome, err := h.cfg.Store.ElectionSave(c.Request.Context(), e, apiKey(c).Actor())
+	switch {
+	case errors.Is(err, store.ErrElectionOfOtherState):
 		abort(c, http.StatusConflict, "election_id_taken", "another state already uses this election id; choose another", "id")
+		return
+	case errors.Is(err, store.ErrElectionPurged):
+		abort(c, http.StatusConflict, "election_purged",
+			"the records period of this election is over and its personal data are purged (or being purged); it can no longer change", "id")
+		return
+	case errors.Is(err, store.ErrRecordsBeforeCanvass):
+		abort(c, http.StatusBadRequest, "invalid_field",
+			"records_until must not be before the day the canvass ends (UTC); give a later records_until", "records_until")
 		return
 	}
 	if err != nil {

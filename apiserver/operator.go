@@ -45,6 +45,7 @@ func (h *handlers) registerOperator(r *gin.Engine, v1 *gin.RouterGroup) {
 	g.POST("/voters/:state/:voter_id/opt-out", h.postOperatorOptOut)
 	g.GET("/elections/:id/counts", h.getElectionCounts)
 	g.GET("/elections/:id/status-over-time", h.getStatusOverTime)
+	g.GET("/elections/:id/records", h.getElectionRecords)
 	g.GET("/unreachable", h.getUnreachable)
 	g.GET("/set-aside-events", h.getSetAsideEvents)
 }

@@ -50,12 +50,22 @@ func startCSV(c *gin.Context, name string, header ...string) *csvStream {
 	return s
 }
 
-// row writes one row. Cells a spreadsheet would read as a formula (= + - @) are prefixed
-// with an apostrophe.
+// row writes one row, its cells made formulaSafe.
 func (s *csvStream) row(cells ...string) {
 	if s.wrErr != nil {
 		return
 	}
+	s.wrErr = s.w.Write(formulaSafe(cells))
+	s.rows++
+	if s.rows%500 == 0 {
+		s.w.Flush()
+		s.c.Writer.Flush()
+	}
+}
+
+// formulaSafe returns cells with every cell a spreadsheet would read as a formula (= + - @,
+// or a tab or carriage return first) prefixed with an apostrophe.
+func formulaSafe(cells []string) []string {
 	out := make([]string, len(cells))
 	for i, v := range cells {
 		out[i] = v
@@ -63,12 +73,7 @@ func (s *csvStream) row(cells ...string) {
 			out[i] = "'" + v
 		}
 	}
-	s.wrErr = s.w.Write(out)
-	s.rows++
-	if s.rows%500 == 0 {
-		s.w.Flush()
-		s.c.Writer.Flush()
-	}
+	return out
 }
 
 func (s *csvStream) err() error {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
@@ -57,7 +58,11 @@ type Config struct {
 	Sweeper Sweeper
 	// Ingest, when set, runs the IngestEvents workflow of bulk imports on the ballots queue.
 	Ingest *activities.Ingest
-	Logger *slog.Logger
+	// Retention, when set, runs the RetentionPurge workflow the retention schedule starts.
+	Retention *activities.Retention
+	// NoticeWaits, when its Store is set, reports the notices held for contact hours.
+	NoticeWaits NoticeWaitGauge
+	Logger      *slog.Logger
 }
 
 // Worker runs the ballot workflow queue and one delivery queue per channel.
@@ -74,10 +79,15 @@ func Start(cfg Config) (*Worker, error) {
 	ballots.RegisterWorkflowWithOptions(workflows.Ballot, workflow.RegisterOptions{Name: contract.BallotWorkflowName})
 	ballots.RegisterActivity(a.LoadRecipient)
 	ballots.RegisterActivity(a.RecordStatus)
+	ballots.RegisterActivity(a.RecordNoticeWaits)
 	ballots.RegisterWorkflowWithOptions(workflows.ConfirmContact, workflow.RegisterOptions{Name: contract.ConfirmWorkflowName})
 	if cfg.Ingest != nil {
 		ballots.RegisterWorkflowWithOptions(workflows.IngestEvents, workflow.RegisterOptions{Name: contract.IngestWorkflowName})
 		ballots.RegisterActivity(cfg.Ingest)
+	}
+	if cfg.Retention != nil {
+		ballots.RegisterWorkflowWithOptions(workflows.RetentionPurge, workflow.RegisterOptions{Name: contract.RetentionWorkflowName})
+		ballots.RegisterActivity(cfg.Retention)
 	}
 
 	w := &Worker{workers: []sdkworker.Worker{ballots}}
@@ -115,14 +125,23 @@ func Start(cfg Config) (*Worker, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	w.stop = cancel
 	w.swept = make(chan struct{})
+	var services sync.WaitGroup
+	if cfg.Intake != nil {
+		sweeper := cfg.Sweeper
+		sweeper.Intake = cfg.Intake
+		sweeper.Logger = cfg.Logger
+		services.Go(func() { sweeper.Run(ctx) })
+	}
+	if cfg.NoticeWaits.Store != nil {
+		gauge := cfg.NoticeWaits
+		if gauge.Logger == nil {
+			gauge.Logger = cfg.Logger
+		}
+		services.Go(func() { gauge.Run(ctx) })
+	}
 	go func() {
 		defer close(w.swept)
-		if cfg.Intake != nil {
-			sweeper := cfg.Sweeper
-			sweeper.Intake = cfg.Intake
-			sweeper.Logger = cfg.Logger
-			sweeper.Run(ctx)
-		}
+		services.Wait()
 	}()
 	return w, nil
 }

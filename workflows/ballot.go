@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -53,6 +53,10 @@ type BallotState struct {
 	Recipient   activities.Recipient
 	Pending     []*Notice
 	NextSeq     int
+	// WaitsRecorded is the set of held notices PostgreSQL was last told of (a delivery
+	// removes its own row when it starts): the workflow writes the set again only when the
+	// two differ.
+	WaitsRecorded []activities.NoticeWait
 }
 
 // Notice is one planned message about one status on one channel.
@@ -66,6 +70,7 @@ type Notice struct {
 	NotAfter     time.Time
 	InFlight     bool
 	Replan       bool // its window could not be read: re-plan at DueAt instead of sending
+	Held         bool // planned for later than when it was planned: it waits for contact hours
 }
 
 // deliveryDone is what a delivery goroutine reports back to the main loop.
@@ -128,6 +133,9 @@ func (b *ballotRun) run(ctx workflow.Context) error {
 			return err
 		}
 		inFlight += b.dispatchDue(ctx, done)
+		if err := b.recordWaits(ctx); err != nil {
+			return err
+		}
 		if inFlight == 0 && (b.Closed != "" || (b.Status.IsFinal() && len(b.Pending) == 0)) {
 			break
 		}
@@ -217,17 +225,23 @@ func (b *ballotRun) applyInbox(ctx workflow.Context) error {
 		b.Timeline = append(b.Timeline, contract.TimelineEntry{Status: ev.Status, EventID: ev.EventID,
 			OccurredAt: ev.OccurredAt, Reason: ev.Reason, CureDeadline: ev.CureDeadline})
 		moved = true
-		err := workflow.ExecuteLocalActivity(ctx, acts.RecordStatus, activities.RecordStatusInput{
-			BallotKey: b.In.BallotKey, Status: ev.Status, At: ev.OccurredAt, EventID: ev.EventID,
-		}).Get(ctx, nil)
-		if err != nil {
-			return fmt.Errorf("record status %s: %w", ev.Status, err)
-		}
+		// Plan first (it issues no command), so that the status and the notices now held
+		// are recorded together.
 		if ev.Status == ballot.StatusReplaced {
 			b.cancelPending(ctx, "the ballot was replaced")
-			continue
+		} else {
+			b.planNotices(ctx, ev)
 		}
-		b.planNotices(ctx, ev)
+		in := activities.RecordStatusInput{BallotKey: b.In.BallotKey, Status: ev.Status, At: ev.OccurredAt, EventID: ev.EventID}
+		if waits := b.waits(); !slices.Equal(waits, b.WaitsRecorded) {
+			in.SyncWaits, in.Waits = true, waits
+		}
+		if err := workflow.ExecuteLocalActivity(ctx, acts.RecordStatus, in).Get(ctx, nil); err != nil {
+			return fmt.Errorf("record status %s: %w", ev.Status, err)
+		}
+		if in.SyncWaits {
+			b.WaitsRecorded = in.Waits
+		}
 	}
 	if moved {
 		err := workflow.UpsertTypedSearchAttributes(ctx, contract.SearchBallotStatus.ValueSet(string(b.Status)))
@@ -255,7 +269,6 @@ func (b *ballotRun) planNotices(ctx workflow.Context, ev contract.StatusEvent) {
 		b.Pending = slices.DeleteFunc(b.Pending, func(n *Notice) bool {
 			superseded := n.Channel == ch.Channel && !n.InFlight && ballot.Supersedes(ev.Status, n.Status)
 			if superseded {
-				b.waitEnded(ctx, n)
 				b.outcome(ctx, n, "coalesced", fmt.Sprintf("superseded by notice %d (%s)", seq, ev.Status))
 			}
 			return superseded
@@ -263,7 +276,6 @@ func (b *ballotRun) planNotices(ctx workflow.Context, ev contract.StatusEvent) {
 		n := &Notice{Seq: seq, Status: ev.Status, Channel: ch.Channel, Reason: ev.Reason, CureDeadline: ev.CureDeadline}
 		b.schedule(ctx, n, ch)
 		b.Pending = append(b.Pending, n)
-		b.waitStarted(ctx, n)
 	}
 }
 
@@ -271,7 +283,8 @@ func (b *ballotRun) planNotices(ctx workflow.Context, ev contract.StatusEvent) {
 // otherwise at the start of the voter's next contact window.
 func (b *ballotRun) schedule(ctx workflow.Context, n *Notice, ch activities.ChannelPlan) {
 	now := workflow.Now(ctx)
-	n.DueAt, n.NotAfter, n.Replan = now, time.Time{}, false
+	n.DueAt, n.NotAfter, n.Replan, n.Held = now, time.Time{}, false, false
+	defer func() { n.Held = n.DueAt.After(now) }()
 	if ch.Channel == ballot.ChannelEmail && !ch.HoldForHours {
 		return
 	}
@@ -310,7 +323,11 @@ func (b *ballotRun) dispatchDue(ctx workflow.Context, done workflow.Channel) int
 		}
 		busy[n.Channel] = true // one delivery per channel at a time, oldest first
 		n.InFlight = true
-		b.waitEnded(ctx, n)
+		// The delivery removes the notice's row in notice_waits when it starts.
+		// (A new slice: the recorded one may be what a local activity was given.)
+		b.WaitsRecorded = slices.DeleteFunc(slices.Clone(b.WaitsRecorded), func(w activities.NoticeWait) bool {
+			return w.Seq == n.Seq && w.Channel == n.Channel
+		})
 		started++
 		in := activities.Notice{
 			IdempotencyKey: fmt.Sprintf("%s/%d/%s", b.In.BallotKey, n.Seq, n.Channel),
@@ -371,7 +388,6 @@ func (b *ballotRun) settle(ctx workflow.Context, d deliveryDone) {
 			return
 		}
 		if ch, ok := b.channel(n.Channel); ok {
-			b.waitStarted(ctx, n)
 			b.schedule(ctx, n, ch) // the next window
 			return
 		}
@@ -422,7 +438,6 @@ func (b *ballotRun) fallback(ctx workflow.Context, failed *Notice) {
 		n := &Notice{Seq: failed.Seq, Status: failed.Status, Channel: name, Reason: failed.Reason, CureDeadline: failed.CureDeadline}
 		b.schedule(ctx, n, ch)
 		b.Pending = append(b.Pending, n)
-		b.waitStarted(ctx, n)
 		return
 	}
 	if !b.hasNotice(failed.Seq, "") {
@@ -499,7 +514,6 @@ func (b *ballotRun) replan(ctx workflow.Context) {
 		}
 		ch, ok := b.channel(n.Channel)
 		if !ok {
-			b.waitEnded(ctx, n)
 			b.outcome(ctx, n, "canceled", "channel turned off")
 			return true
 		}
@@ -514,7 +528,6 @@ func (b *ballotRun) cancelPending(ctx workflow.Context, why string) {
 		if n.InFlight {
 			return false
 		}
-		b.waitEnded(ctx, n)
 		b.outcome(ctx, n, "canceled", why)
 		return true
 	})
@@ -526,21 +539,45 @@ func (b *ballotRun) close(ctx workflow.Context, why string) {
 	b.cancelPending(ctx, why)
 }
 
-// waitStarted and waitEnded count notices entering and leaving the wait for their time (the
-// voter's contact hours), by channel: their difference, summed over workers, is how many
-// notices wait right now. The SDK does not emit metrics while replaying, so each move counts
-// once.
-func (b *ballotRun) waitStarted(ctx workflow.Context, n *Notice) {
-	noticeMetrics(ctx, n).Counter("ballotflow_notice_waits_started").Inc(1)
+// waits returns the notices held for the voter's contact hours, in a stable order: what
+// PostgreSQL should hold for this ballot in notice_waits.
+func (b *ballotRun) waits() []activities.NoticeWait {
+	var ws []activities.NoticeWait
+	for _, n := range b.Pending {
+		if n.Held && !n.InFlight {
+			ws = append(ws, activities.NoticeWait{Seq: n.Seq, Channel: n.Channel, DueAt: n.DueAt})
+		}
+	}
+	slices.SortFunc(ws, func(x, y activities.NoticeWait) int {
+		if x.Seq != y.Seq {
+			return x.Seq - y.Seq
+		}
+		return strings.Compare(x.Channel, y.Channel)
+	})
+	return ws
 }
 
-func (b *ballotRun) waitEnded(ctx workflow.Context, n *Notice) {
-	noticeMetrics(ctx, n).Counter("ballotflow_notice_waits_ended").Inc(1)
+// recordWaits tells PostgreSQL of the held notices when they changed without a status move
+// (new contact hours, a channel turned off, a window missed, a fallback, the canvass
+// closing). A status move carries them in RecordStatus; a delivery removes its own row. The
+// local activity is new in version 1 of noticeWaitsChange: ballots started before it skip it.
+func (b *ballotRun) recordWaits(ctx workflow.Context) error {
+	waits := b.waits()
+	if slices.Equal(waits, b.WaitsRecorded) {
+		return nil
+	}
+	if workflow.GetVersion(ctx, noticeWaitsChange, workflow.DefaultVersion, 1) >= 1 {
+		in := activities.RecordNoticeWaitsInput{BallotKey: b.In.BallotKey, Waits: waits}
+		if err := workflow.ExecuteLocalActivity(ctx, acts.RecordNoticeWaits, in).Get(ctx, nil); err != nil {
+			return fmt.Errorf("record notice waits: %w", err)
+		}
+	}
+	b.WaitsRecorded = waits
+	return nil
 }
 
-func noticeMetrics(ctx workflow.Context, n *Notice) client.MetricsHandler {
-	return workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"channel": n.Channel})
-}
+// noticeWaitsChange is the change id of recording held notices outside a status move.
+const noticeWaitsChange = "record-notice-waits"
 
 // nextDue returns the earliest time a waiting notice may go.
 func (b *ballotRun) nextDue() (time.Time, bool) {
@@ -570,11 +607,23 @@ func (b *ballotRun) historyTooLong(ctx workflow.Context) bool {
 	return info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() >= continueAsNewAfter
 }
 
-// carry returns the state for the next run, with its operator-facing lists bounded.
+// carry returns the state for the next run, with its lists bounded: the newest ignored
+// events and outcomes, and of the event ids seen, those that moved the ballot and those of
+// the ignored events kept (a county system resending events under new ids could otherwise
+// grow Seen until continue-as-new itself is refused). An id dropped from Seen is still an
+// event the status graph ignores, and the API refuses its re-post as a duplicate. What
+// continue-as-new carries is the next run's input, not a command: no version gate.
 func (b *ballotRun) carry() *BallotState {
 	s := b.BallotState
 	s.Ignored = lastN(s.Ignored, carriedIgnored)
 	s.Outcomes = lastN(s.Outcomes, carriedOutcomes)
+	s.Seen = make(map[string]bool, len(s.Timeline)+len(s.Ignored))
+	for _, e := range s.Timeline {
+		s.Seen[e.EventID] = true
+	}
+	for _, e := range s.Ignored {
+		s.Seen[e.EventID] = true
+	}
 	return &s
 }
 

@@ -53,3 +53,31 @@ func TestFloodOfEventsContinuesAsNewWithItsState(t *testing.T) {
 	last := v.Ignored[len(v.Ignored)-1]
 	require.Equal(t, fmt.Sprint(mailed.EventID, " ", "duplicate event_id"), last.EventID+" "+last.Reason)
 }
+
+// A county system resending a status under ever new event ids grows the ids seen; what
+// continue-as-new carries of them is bounded by what it carries of the ballot's history.
+func TestEventIDsSeenAreBoundedAcrossContinueAsNew(t *testing.T) {
+	h := newHarness(t, day(0, 9, 0), emailSMS())
+	mailed := h.signal(day(0, 10, 0), ballot.StatusMailed)
+	for i := range 300 {
+		h.at(day(0, 11, 0).Add(time.Duration(i)*time.Second), func() {
+			h.signalEvent(event(ballot.StatusMailed, day(0, 10, 0))) // the same status, a new id each time
+		})
+	}
+	h.at(day(0, 11, 30), func() {
+		h.env.SetCurrentHistoryLength(2500)
+		h.signalEvent(event(ballot.StatusMailed, day(0, 10, 0))) // wakes the workflow
+	})
+	h.env.ExecuteWorkflow(contract.BallotWorkflowName, h.in)
+
+	var can *workflow.ContinueAsNewError
+	require.True(t, errors.As(h.env.GetWorkflowError(), &can), "want continue-as-new, got %v", h.env.GetWorkflowError())
+	var next workflows.BallotStart
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	require.Len(t, next.Resume.Ignored, 100)
+	require.LessOrEqual(t, len(next.Resume.Seen), 1+100, "the timeline's ids and the kept ignored events' ids")
+	require.True(t, next.Resume.Seen[mailed.EventID], "the id that moved the ballot is kept")
+	for _, ig := range next.Resume.Ignored {
+		require.True(t, next.Resume.Seen[ig.EventID], "every kept ignored event is still known")
+	}
+}

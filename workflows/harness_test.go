@@ -76,6 +76,7 @@ type fake struct {
 	recipient activities.Recipient
 	loads     []time.Time
 	records   []activities.RecordStatusInput
+	waits     []waitsCall // every write of the held notices, by RecordStatus or RecordNoticeWaits
 	attempts  []attempt
 	// deliver, when set, decides a delivery attempt: nil, nil means the provider accepted it.
 	deliver func(a attempt) (*activities.NoticeResult, error)
@@ -97,7 +98,30 @@ func (f *fake) RecordStatus(_ context.Context, in activities.RecordStatusInput) 
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.records = append(f.records, in)
+	if in.SyncWaits {
+		f.waits = append(f.waits, waitsCall{By: "RecordStatus", At: f.env.Now(), Waits: in.Waits})
+	}
 	return nil
+}
+
+// waitsCall is one write of a ballot's held notices.
+type waitsCall struct {
+	By    string // RecordStatus or RecordNoticeWaits
+	At    time.Time
+	Waits []activities.NoticeWait
+}
+
+func (f *fake) RecordNoticeWaits(_ context.Context, in activities.RecordNoticeWaitsInput) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.waits = append(f.waits, waitsCall{By: "RecordNoticeWaits", At: f.env.Now(), Waits: in.Waits})
+	return nil
+}
+
+func (f *fake) waitsCalls() []waitsCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]waitsCall(nil), f.waits...)
 }
 
 func (f *fake) SendEmail(ctx context.Context, n activities.Notice) (activities.NoticeResult, error) {
@@ -220,6 +244,7 @@ func newHarness(t *testing.T, start time.Time, r activities.Recipient) *harness 
 	f := &fake{env: env, recipient: r}
 	env.RegisterActivityWithOptions(f.LoadRecipient, activity.RegisterOptions{Name: "LoadRecipient"})
 	env.RegisterActivityWithOptions(f.RecordStatus, activity.RegisterOptions{Name: "RecordStatus"})
+	env.RegisterActivityWithOptions(f.RecordNoticeWaits, activity.RegisterOptions{Name: "RecordNoticeWaits"})
 	env.RegisterActivityWithOptions(f.SendEmail, activity.RegisterOptions{Name: "SendEmail"})
 	env.RegisterActivityWithOptions(f.SendSMS, activity.RegisterOptions{Name: "SendSMS"})
 	env.RegisterActivityWithOptions(f.PlaceCall, activity.RegisterOptions{Name: "PlaceCall"})

@@ -30,3 +30,13 @@ var retryProviderOutage = &temporal.RetryPolicy{
 	MaximumInterval:        10 * time.Minute,
 	NonRetryableErrorTypes: []string{activities.ErrPermanent, activities.ErrWindowClosed},
 }
+
+// retryThenNextRun is for work that a later run of a schedule takes up again where it
+// stopped (the retention purge): eight attempts with backoff, about twenty minutes in all,
+// then the workflow moves on to its next item rather than holding up every other one.
+var retryThenNextRun = &temporal.RetryPolicy{
+	InitialInterval:    10 * time.Second,
+	BackoffCoefficient: 2,
+	MaximumInterval:    15 * time.Minute,
+	MaximumAttempts:    8,
+}

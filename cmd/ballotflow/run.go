@@ -85,6 +85,9 @@ func workerCommand() *cobra.Command {
 				return err
 			}
 			defer closeServices()
+			if err := app.PrepareTemporal(ctx, s.cfg, s.temporal, s.cfg.TemporalNamespace, s.logger); err != nil {
+				return err
+			}
 			w, err := app.StartWorker(s.cfg, s.store, s.temporal, s.cfg.SandboxURL, s.logger)
 			if err != nil {
 				return err

@@ -289,7 +289,7 @@ func jurisdictionsCommand() *cobra.Command {
 func electionsCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "elections", Short: "Create and list elections"}
 	var e store.Election
-	var day, canvass string
+	var day, canvass, recordsUntil string
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Create an election, or update its name and dates",
@@ -306,16 +306,25 @@ func electionsCommand() *cobra.Command {
 					return errors.New("--canvass-ends-at must be an RFC 3339 time with a zone, e.g. 2026-12-01T17:00:00-07:00")
 				}
 			}
+			if recordsUntil != "" {
+				if e.RecordsUntil, err = time.Parse(time.DateOnly, recordsUntil); err != nil {
+					return errors.New("--records-until must be a date YYYY-MM-DD")
+				}
+			}
 			checked, err := roll.CheckElection(e)
 			if err != nil {
 				return flagError(err)
 			}
 			return withStore(cmd, func(ctx context.Context, st *store.Store) error {
-				outcome, err := st.ElectionSave(ctx, checked, "cli:"+osUser())
+				saved, outcome, err := st.ElectionSave(ctx, checked, "cli:"+osUser())
+				if errors.Is(err, store.ErrRecordsBeforeCanvass) {
+					return fmt.Errorf("--records-until: %w", err)
+				}
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", checked.ID, outcome)
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %s, records kept until %s\n", saved.ID, outcome,
+					saved.RecordsUntil.Format(time.DateOnly))
 				return nil
 			})
 		},
@@ -326,6 +335,8 @@ func electionsCommand() *cobra.Command {
 	f.StringVar(&e.Name, "name", "", "the election's name (required)")
 	f.StringVar(&day, "election-day", "", "YYYY-MM-DD (required)")
 	f.StringVar(&canvass, "canvass-ends-at", "", "RFC 3339 time after election day when tracking ends (required)")
+	f.StringVar(&recordsUntil, "records-until", "", "YYYY-MM-DD, the last day the election's records are kept whole "+
+		"(left out: the period the election has; a new one's is election day + 22 months)")
 
 	var listState string
 	list := &cobra.Command{
@@ -339,17 +350,17 @@ func electionsCommand() *cobra.Command {
 					return err
 				}
 				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tSTATE\tNAME\tELECTION DAY\tCANVASS ENDS")
+				fmt.Fprintln(tw, "ID\tSTATE\tNAME\tELECTION DAY\tCANVASS ENDS\tRECORDS UNTIL\tPURGED")
 				for _, e := range es {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.ID, e.State, e.Name, e.ElectionDay.Format(time.DateOnly),
-						e.CanvassEndsAt.UTC().Format(time.RFC3339))
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.State, e.Name, e.ElectionDay.Format(time.DateOnly),
+						e.CanvassEndsAt.UTC().Format(time.RFC3339), e.RecordsUntil.Format(time.DateOnly), purgedCell(e))
 				}
 				return tw.Flush()
 			})
 		},
 	}
 	list.Flags().StringVar(&listState, "state", "", "only this state")
-	cmd.AddCommand(create, list)
+	cmd.AddCommand(create, list, electionsExportCommand())
 	return cmd
 }
 

@@ -63,6 +63,12 @@ func Providers(cfg config.Config, sandboxURL string, logger *slog.Logger) (*prov
 
 // StartWorker starts the ballot and delivery workers.
 func StartWorker(cfg config.Config, st *store.Store, tc client.Client, sandboxURL string, logger *slog.Logger) (*worker.Worker, error) {
+	return startWorker(cfg, st, tc, sandboxURL, logger, nil)
+}
+
+// startWorker is StartWorker with the retention purge's clock (nil: the real one).
+func startWorker(cfg config.Config, st *store.Store, tc client.Client, sandboxURL string, logger *slog.Logger,
+	retentionClock func() time.Time) (*worker.Worker, error) {
 	sg, tw := Providers(cfg, sandboxURL, logger)
 	in := NewIntake(st, tc, logger)
 	return worker.Start(worker.Config{
@@ -78,7 +84,9 @@ func StartWorker(cfg config.Config, st *store.Store, tc client.Client, sandboxUR
 		Intake: in,
 		Ingest: &activities.Ingest{Store: st, Intake: in, Rate: cfg.IngestRate, HoldShare: cfg.ImportHoldShare,
 			Logger: logger.With("component", "ingest")},
-		Logger: logger.With("component", "worker"),
+		NoticeWaits: worker.NoticeWaitGauge{Store: st},
+		Retention:   newRetention(st, retentionClock, logger),
+		Logger:      logger.With("component", "worker"),
 	})
 }
 
@@ -162,7 +170,11 @@ func OpenStore(ctx context.Context, databaseURL string, logger *slog.Logger) (*s
 	if err != nil {
 		return nil, err
 	}
-	if from != to {
+	switch {
+	case from > store.SchemaVersion():
+		logger.Warn("the database schema is newer than this binary's: a newer release is being deployed; this one runs on it until it is replaced",
+			"schema_version", from, "binary_schema_version", store.SchemaVersion())
+	case from != to:
 		logger.Info("database migrated", "from_version", from, "to_version", to)
 	}
 	return store.Open(ctx, databaseURL)

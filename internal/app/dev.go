@@ -43,6 +43,9 @@ type DevOptions struct {
 	// EnforceProviderRates makes the sandbox providers answer 429 above EMAIL_RATE, SMS_RATE
 	// and VOICE_RATE, as the provider accounts would, so that a worker exceeding them shows.
 	EnforceProviderRates bool
+	// RetentionClock is the clock by which the retention purge decides that an election's
+	// records period is over (default time.Now), so that a test moves it 22 months on.
+	RetentionClock func() time.Time
 }
 
 // Dev is the whole of ballotflow in one process: an embedded Temporal server and UI, the
@@ -64,6 +67,9 @@ type Dev struct {
 	stackOpts devstack.Options // what RestartTemporal starts the server with
 	cancel    context.CancelFunc
 	servers   []chan error
+
+	// retentionClock is DevOptions.RetentionClock, for RestartWorker.
+	retentionClock func() time.Time
 }
 
 // SearchAttributes are the custom search attributes ballot workflows use.
@@ -117,7 +123,7 @@ func StartDev(ctx context.Context, cfg config.Config, logger *slog.Logger, opts 
 
 	stackOpts := devstack.Options{
 		DataDir: cfg.DevDataDir, FrontendPort: cfg.DevTemporalPort, UIPort: cfg.DevUIPort,
-		Namespace: cfg.TemporalNamespace, SearchAttributes: SearchAttributes,
+		Namespace: cfg.TemporalNamespace, Retention: cfg.TemporalRetention, SearchAttributes: SearchAttributes,
 		// The delivery queues' rate limits must hold exactly: a morning backlog drains at the
 		// providers' allowed rate, not three quarters of it.
 		SinglePartitionTaskQueues: []string{activities.EmailTaskQueue, activities.SMSTaskQueue, activities.VoiceTaskQueue},
@@ -165,8 +171,12 @@ func StartDev(ctx context.Context, cfg config.Config, logger *slog.Logger, opts 
 
 	// The dev process has no provider credentials on purpose: everything goes to the sandbox.
 	cfg.SendGridAPIKey, cfg.TwilioAccountSID = "", ""
-	d.workerCfg, d.logger = cfg, logger
-	if d.worker, err = StartWorker(cfg, d.Store, d.Temporal, d.SandboxURL, logger); err != nil {
+	d.workerCfg, d.logger, d.retentionClock = cfg, logger, opts.RetentionClock
+	if err := PrepareTemporal(ctx, cfg, d.Temporal, d.Stack.Namespace(), logger); err != nil {
+		apiLn.Close()
+		return nil, err
+	}
+	if d.worker, err = startWorker(cfg, d.Store, d.Temporal, d.SandboxURL, logger, d.retentionClock); err != nil {
 		apiLn.Close()
 		return nil, err
 	}
@@ -232,7 +242,7 @@ func (d *Dev) RestartWorker() error {
 	if d.worker != nil {
 		d.worker.Stop()
 	}
-	w, err := StartWorker(d.workerCfg, d.Store, d.Temporal, d.SandboxURL, d.logger)
+	w, err := startWorker(d.workerCfg, d.Store, d.Temporal, d.SandboxURL, d.logger, d.retentionClock)
 	if err != nil {
 		d.worker = nil
 		return fmt.Errorf("restart worker: %w", err)

@@ -20,6 +20,7 @@ import (
 	"github.com/ballotflow/ballotflow/internal/demo"
 	"github.com/ballotflow/ballotflow/internal/sandbox"
 	"github.com/ballotflow/ballotflow/internal/store"
+	"github.com/ballotflow/ballotflow/internal/tzdb"
 	"github.com/ballotflow/ballotflow/workflows/contract"
 )
 
@@ -99,6 +100,56 @@ func TestRecordReplayHistories(t *testing.T) {
 		cancel()
 		writeHistory(t, d, workflowID, filepath.Join(historiesDir, historyFile(sc.name)))
 	}
+	recordHeldTextMoved(t, d)
+}
+
+// recordHeldTextMoved records a text held for contact hours that the voter moves twice: to
+// other hours (the workflow re-plans and records the held notice again), then to any hour
+// (it goes). It is the history of every step around held notices.
+func recordHeldTextMoved(t *testing.T, d *app.Dev) {
+	ctx := context.Background()
+	maria := demo.Voters[0]
+	voter, err := d.Store.VoterGetByID(ctx, "CO", maria.VoterID)
+	require.NoError(t, err)
+	denver, err := tzdb.Load("America/Denver")
+	require.NoError(t, err)
+	now := time.Now().In(denver)
+	hours := func(start, end string) {
+		require.NoError(t, d.Store.SubscriptionUpsert(ctx, store.Subscription{VoterRef: voter.Ref, Channel: "sms",
+			Address: maria.SMS, State: "active", Source: "portal", ContactStart: start, ContactEnd: end}))
+	}
+	pending := func(workflowID string) []contract.PendingNotice {
+		q, err := d.Temporal.QueryWorkflow(ctx, workflowID, "", ballot.QueryStatus)
+		require.NoError(t, err)
+		var v contract.BallotView
+		require.NoError(t, q.Get(&v))
+		return v.Pending
+	}
+	hours(now.Add(-3*time.Hour).Format("15:04"), now.Add(-2*time.Hour).Format("15:04"))
+	at := time.Now().Add(-time.Hour).Truncate(time.Second)
+	resp := post(t, d, d.DemoKey, "application/json", eventJSON("hist-held-0", maria.VoterID, "HIST-HELD", "mailed", at))
+	require.Equal(t, http.StatusAccepted, resp.Status, "%+v", resp)
+	workflowID := resp.Results[0].WorkflowID
+	require.Eventually(t, func() bool { p := pending(workflowID); return len(p) == 1 && p[0].Channel == "sms" },
+		30*time.Second, 50*time.Millisecond)
+
+	moved := now.Add(-5 * time.Hour).Truncate(time.Minute)
+	hours(moved.Format("15:04"), now.Add(-4*time.Hour).Format("15:04"))
+	require.NoError(t, d.Temporal.SignalWorkflow(ctx, workflowID, "", ballot.SignalPreferencesChanged, contract.PreferencesChanged{Reason: "portal"}))
+	require.Eventually(t, func() bool {
+		p := pending(workflowID)
+		return len(p) == 1 && p[0].DueAt.In(denver).Format("15:04") == moved.Format("15:04")
+	}, 30*time.Second, 50*time.Millisecond)
+
+	hours("00:00", "00:00")
+	require.NoError(t, d.Temporal.SignalWorkflow(ctx, workflowID, "", ballot.SignalPreferencesChanged, contract.PreferencesChanged{Reason: "portal"}))
+	waitIdle(t, d, workflowID)
+	resp = post(t, d, d.DemoKey, "application/json", eventJSON("hist-held-1", maria.VoterID, "HIST-HELD", "counted", at.Add(time.Minute)))
+	require.Equal(t, http.StatusAccepted, resp.Status, "%+v", resp)
+	waitCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	require.NoError(t, d.Temporal.GetWorkflow(waitCtx, workflowID, "").Get(waitCtx, nil))
+	writeHistory(t, d, workflowID, filepath.Join(historiesDir, historyFile("held-text-moved")))
 }
 
 // anyHour lets a demo voter be texted at any hour, so recording does not depend on the clock.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Var is one environment variable.
@@ -22,6 +23,8 @@ var Vars = []Var{
 	{"DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ballotflow?sslmode=disable", "PostgreSQL; `dev` and `migrate` create the database if missing"},
 	{"TEMPORAL_ADDRESS", "127.0.0.1:7233", "Temporal frontend (gRPC) for `worker` and `api`"},
 	{"TEMPORAL_NAMESPACE", "default", "Temporal namespace"},
+	{"TEMPORAL_RETENTION", "90d", "how long Temporal keeps closed workflows (days, `90d`, or a Go duration, `2160h`); `worker` and `dev` set it on TEMPORAL_NAMESPACE at start. Ballots' records stay in PostgreSQL; 90 days covers the canvass, recounts and contests, and is Temporal Cloud's maximum"},
+	{"RETENTION_PURGE_TIME", "09:00", "`worker` and `dev`: the time of day (HH:MM, UTC) of the daily retention purge, the Temporal schedule retention-purge, which they create or update at start"},
 	{"TEMPORAL_UI_URL", "http://127.0.0.1:8233", "Temporal UI, for links shown to operators"},
 	{"API_ADDR", ":8080", "where the API listens; `dev` defaults to " + DevAPIAddr + " and refuses any address that is not loopback"},
 	{"METRICS_ADDR", "", "where to serve Prometheus /metrics on a listener of its own (e.g. `:9090`, reachable only from the monitoring network); empty: `worker` serves none and `api` serves them on API_ADDR"},
@@ -97,6 +100,11 @@ type Config struct {
 	LogLevel                      string
 	LogFormat                     string
 
+	// TemporalRetention is how long the namespace keeps closed workflows.
+	TemporalRetention time.Duration
+	// RetentionPurgeAt is the time of day, after midnight UTC, of the daily retention purge.
+	RetentionPurgeAt time.Duration
+
 	// set names the variables given in the environment (not defaulted), for `dev`, which
 	// replaces some defaults and overrides some settings and says so.
 	set map[string]bool
@@ -139,10 +147,26 @@ func FromEnv() (Config, error) {
 		}
 		return n
 	}
+	days := func(name string) time.Duration {
+		d, err := parseRetention(str(name))
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s %s", name, err))
+		}
+		return d
+	}
+	clock := func(name string) time.Duration {
+		t, err := time.Parse("15:04", str(name))
+		if err != nil {
+			errs = append(errs, name+" must be a time of day HH:MM (UTC), e.g. 09:00")
+		}
+		return time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute
+	}
 	c := Config{
 		DatabaseURL:                   str("DATABASE_URL"),
 		TemporalAddress:               str("TEMPORAL_ADDRESS"),
 		TemporalNamespace:             str("TEMPORAL_NAMESPACE"),
+		TemporalRetention:             days("TEMPORAL_RETENTION"),
+		RetentionPurgeAt:              clock("RETENTION_PURGE_TIME"),
 		TemporalUIURL:                 strings.TrimRight(str("TEMPORAL_UI_URL"), "/"),
 		APIAddr:                       str("API_ADDR"),
 		MetricsAddr:                   str("METRICS_ADDR"),
@@ -188,6 +212,24 @@ func FromEnv() (Config, error) {
 		return c, fmt.Errorf("configuration: %s", strings.Join(errs, "; "))
 	}
 	return c, nil
+}
+
+// parseRetention reads a retention: whole days ("90d") or a Go duration ("2160h"), more
+// than nothing and at most ten years (the server may ask for less).
+func parseRetention(s string) (time.Duration, error) {
+	const most = 10 * 366 * 24 * time.Hour
+	d, err := time.ParseDuration(s)
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, atoiErr := strconv.Atoi(n)
+		d, err = time.Duration(days)*24*time.Hour, atoiErr
+		if days > int(most/(24*time.Hour)) {
+			d = most + 1
+		}
+	}
+	if err != nil || d <= 0 || d > most {
+		return 0, fmt.Errorf("must be a number of days (90d) or a duration (2160h), at most ten years, not %q", s)
+	}
+	return d, nil
 }
 
 // twilioErrors refuses half a Twilio configuration. The account and its token go together:

@@ -83,7 +83,12 @@ func (s *Service) ImportEvents(ctx context.Context, caller Caller, r io.Reader, 
 	}()
 
 	if err := s.importRows(ctx, caller, scope, records, opts, &res); err != nil {
-		if ferr := s.Store.EventImportFail(context.WithoutCancel(ctx), res.ImportID); ferr != nil {
+		reason := "" // the upload broke off
+		var panicked *fileimport.ReadPanicError
+		if errors.As(err, &panicked) {
+			reason = store.FailedUnreadable(panicked.Line)
+		}
+		if ferr := s.Store.EventImportFail(context.WithoutCancel(ctx), res.ImportID, reason); ferr != nil {
 			s.logger().Error("mark import failed", "import_id", res.ImportID, "error", ferr)
 		}
 		res.Status = store.ImportFailed

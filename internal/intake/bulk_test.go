@@ -58,4 +58,6 @@ func TestAPanicReadingAnEventsFileFailsTheImportNotTheProcess(t *testing.T) {
 	im, err := st.EventImportGetByID(ctx, res.ImportID)
 	require.NoError(t, err)
 	require.Equal(t, store.ImportFailed, im.Status, "the import says it failed; sending the file again completes it")
+	require.Equal(t, store.FailedUnreadable(panicked.Line), im.FailureReason, "and why: a row it could not read, not a broken upload")
+	require.Contains(t, im.FailureReason, fmt.Sprintf("after line %d", panicked.Line))
 }

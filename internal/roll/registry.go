@@ -83,6 +83,10 @@ const (
 	// maxCanvassYears is how long after election day the canvass may end (recounts and
 	// contests included, a canvass ends within weeks or months).
 	maxCanvassYears = 1
+	// maxRecordsYears is how long after election day an election's records may be kept
+	// whole (records_until): state laws ask for 22 months to a few years, and a date further
+	// off is a typing mistake that would keep voters' data for ever.
+	maxRecordsYears = 10
 )
 
 // CheckElection validates an election as CheckElectionAt does, today.
@@ -91,9 +95,11 @@ func CheckElection(e store.Election) (store.Election, error) {
 }
 
 // CheckElectionAt validates an election: an id, a name, an election day within
-// maxElectionDayDistance years of now, and the end of the canvass after election day and at
-// most maxCanvassYears after it (ballot workflows still open then are closed). The API and
-// the command line share it.
+// maxElectionDayDistance years of now, the end of the canvass after election day and at
+// most maxCanvassYears after it (ballot workflows still open then are closed), and, when
+// given, the last day of its records (records_until) no earlier than the day the canvass
+// ends (UTC) and at most maxRecordsYears after election day. A zero records_until is left
+// to the store (store.DefaultRecordsUntil). The API and the command line share it.
 func CheckElectionAt(e store.Election, now time.Time) (store.Election, error) {
 	bad := func(field, format string, args ...any) (store.Election, error) {
 		return store.Election{}, &FieldError{Field: field, Message: fmt.Sprintf(format, args...)}
@@ -126,6 +132,19 @@ func CheckElectionAt(e store.Election, now time.Time) (store.Election, error) {
 	}
 	if e.CanvassEndsAt.After(e.ElectionDay.AddDate(maxCanvassYears, 0, 1)) {
 		return bad("canvass_ends_at", "canvass_ends_at must be at most %d year after election day", maxCanvassYears)
+	}
+	if e.RecordsUntil.IsZero() {
+		return e, nil
+	}
+	y, m, d = e.RecordsUntil.Date()
+	e.RecordsUntil = time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	y, m, d = e.CanvassEndsAt.UTC().Date()
+	if canvassDay := time.Date(y, m, d, 0, 0, 0, 0, time.UTC); e.RecordsUntil.Before(canvassDay) {
+		return bad("records_until", "records_until must not be before the day the canvass ends (%s, UTC): "+
+			"an election's records are kept at least that long", canvassDay.Format(time.DateOnly))
+	}
+	if e.RecordsUntil.After(e.ElectionDay.AddDate(maxRecordsYears, 0, 0)) {
+		return bad("records_until", "records_until must be at most %d years after election day", maxRecordsYears)
 	}
 	return e, nil
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Outcomes of JurisdictionSave and ElectionSave.
@@ -16,8 +17,15 @@ const (
 	Unchanged = "unchanged"
 )
 
-// ErrElectionOfOtherState is returned when an election id is already used in another state.
-var ErrElectionOfOtherState = errors.New("this election id is already used by another state")
+// Errors of ElectionSave that are the caller's to fix.
+var (
+	// ErrElectionOfOtherState is returned when an election id is already used in another state.
+	ErrElectionOfOtherState = errors.New("this election id is already used by another state")
+	// ErrElectionPurged is returned when an election whose retention purge has begun would change.
+	ErrElectionPurged = errors.New("the personal data of this election are purged or being purged; it can no longer change")
+	// ErrRecordsBeforeCanvass is returned when an election's records would go before its canvass ends.
+	ErrRecordsBeforeCanvass = errors.New("records_until must not be before the day the canvass ends (UTC)")
+)
 
 // JurisdictionSave creates a jurisdiction or updates the one of its state and county, and
 // writes an audit row when anything changed. It says whether the jurisdiction was created,
@@ -98,31 +106,57 @@ func (s *Store) JurisdictionListStates(ctx context.Context) ([]string, error) {
 }
 
 // ElectionSave creates an election or updates the one with its id in the same state, and
-// writes an audit row when anything changed. An id used by another state is
-// ErrElectionOfOtherState and nothing changes.
-func (s *Store) ElectionSave(ctx context.Context, e Election, actor string) (string, error) {
-	outcome := Unchanged
+// writes an audit row when anything changed; it returns the election as saved. An id used by
+// another state is ErrElectionOfOtherState, and an election whose retention purge has begun
+// is ErrElectionPurged; nothing changes then.
+//
+// A zero RecordsUntil keeps the records period the election had: the default (election day
+// + 22 months, never before the canvass ends; it follows a corrected election day) or the
+// one chosen before. A chosen records_until that ends up before the day the canvass ends is
+// ErrRecordsBeforeCanvass.
+func (s *Store) ElectionSave(ctx context.Context, e Election, actor string) (Election, string, error) {
+	outcome, saved := Unchanged, Election{}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var inserted bool
-		err := tx.QueryRow(ctx, `
-			INSERT INTO elections AS e (id, state, name, election_day, canvass_ends_at) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (id) DO UPDATE SET name = excluded.name, election_day = excluded.election_day,
-				canvass_ends_at = excluded.canvass_ends_at
-			WHERE e.state = excluded.state
-				AND (e.name, e.election_day, e.canvass_ends_at)
-					IS DISTINCT FROM (excluded.name, excluded.election_day, excluded.canvass_ends_at)
-			RETURNING (e.xmax = 0)`, e.ID, e.State, e.Name, e.ElectionDay, e.CanvassEndsAt).Scan(&inserted)
-		if errors.Is(err, pgx.ErrNoRows) {
-			var state string
-			if err := tx.QueryRow(ctx, `SELECT state FROM elections WHERE id = $1`, e.ID).Scan(&state); err != nil {
-				return fmt.Errorf("save election %s: %w", e.ID, err)
-			}
-			if state != e.State {
-				return ErrElectionOfOtherState
-			}
+		outcome = Unchanged
+		var chosen *time.Time
+		cur, err := scanElection(tx.QueryRow(ctx, `
+			SELECT `+electionColumns+`, e.chosen_records_until FROM elections e WHERE e.id = $1 FOR UPDATE`, e.ID), &chosen)
+		found := err == nil
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("save election %s: %w", e.ID, err)
+		}
+		if found && cur.State != e.State {
+			return ErrElectionOfOtherState
+		}
+		want := chosenRecordsUntil(e)
+		if want == nil {
+			want = chosen
+		}
+		saved = cur
+		if found && cur.Name == e.Name && cur.ElectionDay.Equal(e.ElectionDay) && cur.CanvassEndsAt.Equal(e.CanvassEndsAt) &&
+			sameDate(chosen, want) {
 			return nil
 		}
-		if err != nil {
+		if found && cur.PurgeStartedAt != nil {
+			return ErrElectionPurged
+		}
+		var inserted bool
+		saved, err = scanElection(tx.QueryRow(ctx, `
+			INSERT INTO elections AS e (id, state, name, election_day, canvass_ends_at, chosen_records_until)
+			VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (id) DO UPDATE SET name = excluded.name, election_day = excluded.election_day,
+				canvass_ends_at = excluded.canvass_ends_at, chosen_records_until = excluded.chosen_records_until
+			WHERE e.state = excluded.state AND e.purge_started_at IS NULL
+			RETURNING `+electionColumns+`, (e.xmax = 0)`, e.ID, e.State, e.Name, e.ElectionDay, e.CanvassEndsAt, want),
+			&inserted)
+		var pgErr *pgconn.PgError
+		switch {
+		case errors.As(err, &pgErr) && pgErr.ConstraintName == "elections_records_after_canvass":
+			return ErrRecordsBeforeCanvass
+		case errors.Is(err, pgx.ErrNoRows):
+			// Created meanwhile by another state, or its purge began meanwhile.
+			return fmt.Errorf("save election %s: it changed meanwhile; retry", e.ID)
+		case err != nil:
 			return fmt.Errorf("save election %s: %w", e.ID, err)
 		}
 		outcome = Updated
@@ -132,28 +166,25 @@ func (s *Store) ElectionSave(ctx context.Context, e Election, actor string) (str
 		return audit(ctx, tx, actor, "election."+verb(outcome), "election:"+e.ID, map[string]any{
 			"state": e.State, "name": e.Name, "election_day": e.ElectionDay.Format(time.DateOnly),
 			"canvass_ends_at": e.CanvassEndsAt.UTC().Format(time.RFC3339),
+			"records_until":   saved.RecordsUntil.Format(time.DateOnly), "records_until_chosen": want != nil,
 		})
 	})
 	if err != nil {
-		return "", err
+		return Election{}, "", err
 	}
-	return outcome, nil
+	return saved, outcome, nil
 }
 
 // ElectionList returns the elections of a state, or of every state when state is empty,
 // newest election day first.
 func (s *Store) ElectionList(ctx context.Context, state string) ([]Election, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT id, state, name, election_day, canvass_ends_at FROM elections
-		WHERE $1 = '' OR state = $1 ORDER BY election_day DESC, id`, state)
+		SELECT `+electionColumns+` FROM elections e
+		WHERE $1 = '' OR e.state = $1 ORDER BY e.election_day DESC, e.id`, state)
 	if err != nil {
 		return nil, fmt.Errorf("list elections: %w", err)
 	}
-	es, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Election, error) {
-		var e Election
-		err := row.Scan(&e.ID, &e.State, &e.Name, &e.ElectionDay, &e.CanvassEndsAt)
-		return e, err
-	})
+	es, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Election, error) { return scanElection(row) })
 	if err != nil {
 		return nil, fmt.Errorf("list elections: %w", err)
 	}

@@ -167,8 +167,9 @@ func sameDate(a, b *time.Time) bool {
 	return a.Format(time.DateOnly) == b.Format(time.DateOnly)
 }
 
-const ballotColumns = `SELECT b.id, b.key, b.jurisdiction_id, j.state, j.county, b.election_id, b.ballot_id, b.voter_ref,
-	coalesce(b.status, ''), b.status_at FROM ballots b JOIN jurisdictions j ON j.id = b.jurisdiction_id`
+// A ballot of a purged election has no ballot_id and no voter (0).
+const ballotColumns = `SELECT b.id, b.key, b.jurisdiction_id, j.state, j.county, b.election_id, coalesce(b.ballot_id, ''),
+	coalesce(b.voter_ref, 0), coalesce(b.status, ''), b.status_at FROM ballots b JOIN jurisdictions j ON j.id = b.jurisdiction_id`
 
 func scanBallot(row pgx.Row) (Ballot, error) {
 	var b Ballot
@@ -195,21 +196,23 @@ func (s *Store) BallotListByVoter(ctx context.Context, voterRef int64) ([]Ballot
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Ballot, error) { return scanBallot(row) })
 }
 
+const ballotSetStatusSQL = `
+	WITH b AS (SELECT id FROM ballots WHERE key = $1),
+	upd AS (
+		UPDATE ballots SET status = $2, status_at = $3, updated_at = now()
+		WHERE key = $1 AND (status_at IS NULL OR status_at <= $3)),
+	hist AS (
+		INSERT INTO ballot_status_history (ballot_ref, status, occurred_at) SELECT id, $2, $3 FROM b
+		ON CONFLICT (ballot_ref, status, occurred_at) DO NOTHING)
+	SELECT EXISTS (SELECT 1 FROM b)`
+
 // BallotSetStatus records the status the ballot workflow decided on, so that reads (the
 // portal, reports) never need to ask Temporal. An older status never overwrites a newer one.
 // Every call also adds the move to the ballot's status history (the portal's timeline), in
 // the same statement; a retried call adds nothing twice.
 func (s *Store) BallotSetStatus(ctx context.Context, key, status string, at time.Time) error {
 	var found bool
-	err := s.pool.QueryRow(ctx, `
-		WITH b AS (SELECT id FROM ballots WHERE key = $1),
-		upd AS (
-			UPDATE ballots SET status = $2, status_at = $3, updated_at = now()
-			WHERE key = $1 AND (status_at IS NULL OR status_at <= $3)),
-		hist AS (
-			INSERT INTO ballot_status_history (ballot_ref, status, occurred_at) SELECT id, $2, $3 FROM b
-			ON CONFLICT (ballot_ref, status, occurred_at) DO NOTHING)
-		SELECT EXISTS (SELECT 1 FROM b)`, key, status, at).Scan(&found)
+	err := s.pool.QueryRow(ctx, ballotSetStatusSQL, key, status, at).Scan(&found)
 	if err != nil {
 		return fmt.Errorf("set ballot status: %w", err)
 	}
@@ -246,7 +249,7 @@ type UnsignaledEvent struct {
 func (s *Store) BallotEventListUnsignaled(ctx context.Context, cutoff time.Time, limit int) ([]UnsignaledEvent, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT e.id, e.event_id, e.status, e.occurred_at, e.reason, e.cure_deadline,
-			b.id, b.key, b.jurisdiction_id, j.state, j.county, b.election_id, b.ballot_id, b.voter_ref,
+			b.id, b.key, b.jurisdiction_id, j.state, j.county, b.election_id, coalesce(b.ballot_id, ''), coalesce(b.voter_ref, 0),
 			coalesce(b.status, ''), b.status_at
 		FROM ballot_events e JOIN ballots b ON b.id = e.ballot_ref JOIN jurisdictions j ON j.id = b.jurisdiction_id
 		WHERE e.signaled_at IS NULL AND e.import_id IS NULL AND e.set_aside_at IS NULL AND e.received_at < $1

@@ -39,7 +39,9 @@ func (s *Store) DeliveryBegin(ctx context.Context, d Delivery) (Delivery, error)
 		return Delivery{}, fmt.Errorf("begin delivery: notice number %d: notices are numbered from 1", d.NoticeSeq)
 	}
 	var providerID *string
+	// The notice no longer waits for its time: its row in notice_waits goes with the start.
 	err := s.pool.QueryRow(ctx, `
+		WITH waited AS (DELETE FROM notice_waits WHERE ballot_ref = $2 AND notice_seq = $6 AND channel = $5)
 		INSERT INTO deliveries (idempotency_key, ballot_ref, voter_ref, notice_status, channel, state, attempts, notice_seq)
 		VALUES ($1, $2, $3, $4, $5, 'sending', 1, $6)
 		ON CONFLICT (idempotency_key) DO UPDATE SET
@@ -126,7 +128,7 @@ func (s *Store) DeliverySetLastError(ctx context.Context, key, lastError string)
 // DeliveryListByBallot lists a ballot's deliveries in the order they were planned.
 func (s *Store) DeliveryListByBallot(ctx context.Context, ballotRef int64) ([]Delivery, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT idempotency_key, ballot_ref, voter_ref, notice_status, channel, state, coalesce(provider_id, ''), attempts
+		SELECT idempotency_key, ballot_ref, coalesce(voter_ref, 0), notice_status, channel, state, coalesce(provider_id, ''), attempts
 		FROM deliveries WHERE ballot_ref = $1 ORDER BY id`, ballotRef)
 	if err != nil {
 		return nil, fmt.Errorf("deliveries of ballot: %w", err)

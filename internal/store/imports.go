@@ -508,12 +508,23 @@ const (
 	SendAgain      = "Send the whole file again: rows stored already count as duplicates, and every event is signaled once."
 )
 
-// EventImportFail marks an import whose load broke off "failed"; the events it stored are
-// taken over by the next import of the same rows.
-func (s *Store) EventImportFail(ctx context.Context, importID int64) error {
+// FailedUnreadable is why an import failed when a row tripped a fault in ballotflow's reader
+// (reported to its operators with the stack): after which line, never the row's data.
+func FailedUnreadable(afterLine int) string {
+	return fmt.Sprintf("ballotflow could not read the row after line %d (a fault on our side, reported to the operators). "+
+		"Check that row, then send the whole file again: rows stored already count as duplicates.", afterLine)
+}
+
+// EventImportFail marks an import whose load stopped "failed", saying why (FailedBrokeOff
+// when reason is empty); the events it stored are taken over by the next import of the same
+// rows.
+func (s *Store) EventImportFail(ctx context.Context, importID int64, reason string) error {
+	if reason == "" {
+		reason = FailedBrokeOff
+	}
 	_, err := s.pool.Exec(ctx, `
 		UPDATE imports SET status = 'failed', failure_reason = coalesce(failure_reason, $2), updated_at = now()
-		WHERE id = $1 AND status IN ('loading', 'checking')`, importID, FailedBrokeOff)
+		WHERE id = $1 AND status IN ('loading', 'checking')`, importID, reason)
 	if err != nil {
 		return fmt.Errorf("fail event import: %w", err)
 	}
@@ -687,7 +698,7 @@ func (s *Store) BallotEventListByImport(ctx context.Context, importID, afterID i
 	rows, err := s.pool.Query(ctx, `
 		SELECT e.id, e.event_id, e.status, e.occurred_at, e.reason, e.cure_deadline,
 			e.signaled_at IS NOT NULL, e.discarded_at IS NOT NULL, e.set_aside_at IS NOT NULL,
-			b.id, b.key, b.jurisdiction_id, j.state, j.county, b.election_id, b.ballot_id, b.voter_ref,
+			b.id, b.key, b.jurisdiction_id, j.state, j.county, b.election_id, coalesce(b.ballot_id, ''), coalesce(b.voter_ref, 0),
 			coalesce(b.status, ''), b.status_at
 		FROM ballot_events e JOIN ballots b ON b.id = e.ballot_ref JOIN jurisdictions j ON j.id = b.jurisdiction_id
 		WHERE e.import_id = $1 AND e.id > $2

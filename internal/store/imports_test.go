@@ -83,7 +83,7 @@ func TestEventsOfAFailedImportAreTakenOverBySendingTheFileAgain(t *testing.T) {
 	_, counts = loadImport(t, st, rows...)
 	require.Equal(t, store.EventBatchCounts{Duplicates: 2}, counts)
 
-	require.NoError(t, st.EventImportFail(ctx, first))
+	require.NoError(t, st.EventImportFail(ctx, first, ""))
 	second, counts := loadImport(t, st, append(rows, staged(4, "f3", "B3", "mailed", at))...)
 	require.Equal(t, store.EventBatchCounts{Accepted: 3}, counts, "two taken over, one new")
 	events, err := st.BallotEventListByImport(ctx, second, 0, 10)
@@ -146,7 +146,7 @@ func TestASinglePostOfAnImportsEventWaitsForTheImportUnlessItBrokeOff(t *testing
 	require.True(t, post("h1", "B1").Signaled, "held: an operator decides first")
 
 	broken, _ := loadImport(t, st, staged(2, "x1", "B2", "mailed", at))
-	require.NoError(t, st.EventImportFail(ctx, broken))
+	require.NoError(t, st.EventImportFail(ctx, broken, ""))
 	rec := post("x1", "B2")
 	require.False(t, rec.Signaled, "the import broke off: the post signals it")
 	unsignaled, err := st.BallotEventListUnsignaled(ctx, time.Now().Add(time.Hour), 10)
@@ -232,7 +232,7 @@ func TestABatchOfAFailedImportStoresNothing(t *testing.T) {
 	st, _ := setup(t)
 	id, err := st.EventImportCreate(ctx, denver, "test")
 	require.NoError(t, err)
-	require.NoError(t, st.EventImportFail(ctx, id))
+	require.NoError(t, st.EventImportFail(ctx, id, ""))
 	at := time.Now().Add(-time.Hour).Truncate(time.Second)
 	_, err = st.EventImportLoadBatch(ctx, id, denver, store.EventBatch{Rows: 1, Events: []store.StagedEvent{staged(2, "x1", "B1", "mailed", at)}})
 	require.ErrorIs(t, err, store.ErrImportNotLoading)

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Jurisdiction is a county election office: where ballots come from and who notices are from.
@@ -54,32 +56,63 @@ func (s *Store) JurisdictionGetByCounty(ctx context.Context, state, county strin
 	return j, nil
 }
 
-// Election is one election in a state, with the date after which no ballot is tracked.
+// Election is one election in a state, with the date after which no ballot is tracked and
+// the last day its records are kept whole.
 type Election struct {
 	ID            string
 	State         string
 	Name          string
 	ElectionDay   time.Time
 	CanvassEndsAt time.Time
+	// RecordsUntil is the last day (midnight UTC of the date) the election's records are
+	// kept whole; the retention purge takes the election on a later day. Read, it is the
+	// period in force; saved, zero keeps the default or the period chosen before (see
+	// ElectionSave).
+	RecordsUntil time.Time
+	// PurgeStartedAt and PurgedAt are set by the retention purge: when it began to remove the
+	// election's personal data, and when it finished. Saving ignores them.
+	PurgeStartedAt *time.Time
+	PurgedAt       *time.Time
 }
 
-// ElectionUpsert creates or updates an election.
+// ElectionUpsert creates or updates an election; a zero RecordsUntil keeps the default or the
+// period chosen before.
 func (s *Store) ElectionUpsert(ctx context.Context, e Election) error {
 	_, err := s.pool.Exec(ctx, `
-		INSERT INTO elections (id, state, name, election_day, canvass_ends_at) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (id) DO UPDATE SET name = $3, election_day = $4, canvass_ends_at = $5`,
-		e.ID, e.State, e.Name, e.ElectionDay, e.CanvassEndsAt)
+		INSERT INTO elections AS e (id, state, name, election_day, canvass_ends_at, chosen_records_until)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (id) DO UPDATE SET name = $3, election_day = $4, canvass_ends_at = $5,
+			chosen_records_until = coalesce($6, e.chosen_records_until)`,
+		e.ID, e.State, e.Name, e.ElectionDay, e.CanvassEndsAt, chosenRecordsUntil(e))
 	if err != nil {
 		return notFound(err, "upsert election "+e.ID)
 	}
 	return nil
 }
 
+// electionColumns are the columns scanElection reads, of elections e.
+const electionColumns = `e.id, e.state, e.name, e.election_day, e.canvass_ends_at, e.records_until, e.purge_started_at, e.purged_at`
+
+// chosenRecordsUntil is the chosen_records_until an Election saves: nil for a zero RecordsUntil.
+func chosenRecordsUntil(e Election) *time.Time {
+	if e.RecordsUntil.IsZero() {
+		return nil
+	}
+	d := dateOnly(e.RecordsUntil)
+	return &d
+}
+
+// scanElection reads electionColumns, then any columns after them into extra.
+func scanElection(row pgx.Row, extra ...any) (Election, error) {
+	var e Election
+	err := row.Scan(append([]any{&e.ID, &e.State, &e.Name, &e.ElectionDay, &e.CanvassEndsAt, &e.RecordsUntil,
+		&e.PurgeStartedAt, &e.PurgedAt}, extra...)...)
+	return e, err
+}
+
 // ElectionGetByID returns an election by id.
 func (s *Store) ElectionGetByID(ctx context.Context, id string) (Election, error) {
-	var e Election
-	err := s.pool.QueryRow(ctx, `SELECT id, state, name, election_day, canvass_ends_at FROM elections WHERE id = $1`, id).
-		Scan(&e.ID, &e.State, &e.Name, &e.ElectionDay, &e.CanvassEndsAt)
+	e, err := scanElection(s.pool.QueryRow(ctx, `SELECT `+electionColumns+` FROM elections e WHERE e.id = $1`, id))
 	if err != nil {
 		return Election{}, notFound(err, "election "+id)
 	}

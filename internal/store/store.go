@@ -96,7 +96,9 @@ func EnsureDatabase(ctx context.Context, databaseURL string) error {
 }
 
 // Migrate applies every embedded migration not yet applied. Concurrent callers are
-// serialized by tern's advisory lock, so every replica may call it at start.
+// serialized by tern's advisory lock, so every replica may call it at start. A database
+// already past this binary's migrations (a newer release migrated it) is left as it is:
+// from == to > SchemaVersion().
 func Migrate(ctx context.Context, databaseURL string) (from, to int32, err error) {
 	conn, err := pgx.Connect(ctx, databaseURL)
 	if err != nil {
@@ -117,6 +119,13 @@ func Migrate(ctx context.Context, databaseURL string) (from, to int32, err error
 	from, err = m.GetCurrentVersion(ctx)
 	if err != nil {
 		return 0, 0, fmt.Errorf("store: current schema version: %w", err)
+	}
+	if from > int32(len(m.Migrations)) {
+		// A newer release has migrated the database while this one still runs (a rolling
+		// deploy, or a worker of the previous release restarting). Migrations only add
+		// (expand now, contract a release later), so this binary runs on the newer schema;
+		// migrating "down" to what it knows would drop what the new release relies on.
+		return from, from, nil
 	}
 	if err := m.Migrate(ctx); err != nil {
 		return from, 0, fmt.Errorf("store: migrate: %w", err)
@@ -190,4 +199,14 @@ func notFound(err error, what string) error {
 		return fmt.Errorf("%s: %w", what, ErrNotFound)
 	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// SchemaVersion is the number of migrations embedded in this binary: the schema version it
+// migrates to.
+func SchemaVersion() int32 {
+	entries, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	if err != nil {
+		return 0
+	}
+	return int32(len(entries))
 }

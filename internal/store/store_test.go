@@ -41,6 +41,29 @@ func TestMigrateTwiceIsANoop(t *testing.T) {
 	require.Positive(t, to)
 }
 
+// A worker of the previous release that restarts after the new release migrated the
+// database runs on the newer schema instead of refusing to start (or migrating it down).
+func TestMigrateLeavesANewerSchemaAlone(t *testing.T) {
+	t.Parallel()
+	url := testdb.New(t)
+	_, to, err := store.Migrate(ctx, url)
+	require.NoError(t, err)
+	require.Equal(t, store.SchemaVersion(), to)
+	st, err := store.Open(ctx, url)
+	require.NoError(t, err)
+	defer st.Close()
+	_, err = st.Pool().Exec(ctx, `CREATE TABLE from_a_newer_release (id int); UPDATE schema_version SET version = version + 1`)
+	require.NoError(t, err)
+
+	from, to, err := store.Migrate(ctx, url)
+	require.NoError(t, err)
+	require.Equal(t, store.SchemaVersion()+1, from)
+	require.Equal(t, from, to)
+	var exists bool
+	require.NoError(t, st.Pool().QueryRow(ctx, `SELECT to_regclass('from_a_newer_release') IS NOT NULL`).Scan(&exists))
+	require.True(t, exists, "nothing migrated down")
+}
+
 func TestUpsertVoterAutoEnrollsEmailOnceAndKeepsTheVotersChoice(t *testing.T) {
 	st, v := setup(t)
 	subs, err := st.SubscriptionListByVoter(ctx, v.Ref)

@@ -285,7 +285,7 @@ type lockedDelivery struct {
 // lockDelivery finds the event's delivery, by idempotency key first, and locks it so that
 // concurrent callbacks for one delivery apply one after the other.
 func lockDelivery(ctx context.Context, tx pgx.Tx, e ProviderEvent) (lockedDelivery, error) {
-	const cols = `SELECT id, idempotency_key, voter_ref, channel, state, last_error FROM deliveries `
+	const cols = `SELECT id, idempotency_key, coalesce(voter_ref, 0), channel, state, last_error FROM deliveries `
 	scan := func(row pgx.Row) (lockedDelivery, error) {
 		var d lockedDelivery
 		err := row.Scan(&d.id, &d.key, &d.voterRef, &d.channel, &d.state, &d.lastError)
@@ -361,7 +361,7 @@ func turnOffSubscriptions(ctx context.Context, tx pgx.Tx, d lockedDelivery, e Pr
 func (s *Store) DeliveryGetByKey(ctx context.Context, key string) (Delivery, error) {
 	var d Delivery
 	err := s.pool.QueryRow(ctx, `
-		SELECT idempotency_key, ballot_ref, voter_ref, notice_status, channel, state, coalesce(provider_id, ''), attempts
+		SELECT idempotency_key, ballot_ref, coalesce(voter_ref, 0), notice_status, channel, state, coalesce(provider_id, ''), attempts
 		FROM deliveries WHERE idempotency_key = $1`, key).
 		Scan(&d.IdempotencyKey, &d.BallotRef, &d.VoterRef, &d.NoticeStatus, &d.Channel, &d.State, &d.ProviderID, &d.Attempts)
 	if err != nil {

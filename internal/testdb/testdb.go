@@ -26,6 +26,19 @@ const defaultServerURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=di
 // returns its URL. The database is dropped when t's tests finish.
 func New(t testing.TB) string {
 	t.Helper()
+	url := NewEmpty(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, _, err := store.Migrate(ctx, url); err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	return url
+}
+
+// NewEmpty is New without the migrations: for a test that runs an earlier release's
+// binary, which migrates the database to its own schema.
+func NewEmpty(t testing.TB) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	server := os.Getenv(ServerURLVar)
@@ -65,9 +78,6 @@ func New(t testing.TB) string {
 	url := fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", dbCfg.User, dbCfg.Host, dbCfg.Port, name)
 	if dbCfg.Password != "" {
 		url = fmt.Sprintf("postgres://%s:%s@%s:%d/%s?sslmode=disable", dbCfg.User, dbCfg.Password, dbCfg.Host, dbCfg.Port, name)
-	}
-	if _, _, err := store.Migrate(ctx, url); err != nil {
-		t.Fatalf("testdb: %v", err)
 	}
 	return url
 }

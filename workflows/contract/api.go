@@ -182,3 +182,29 @@ type ConfirmInput struct {
 	Channel        string // ballot.ChannelSMS or ballot.ChannelEmail
 	LinkBase       string // the portal's public URL, for the email's link
 }
+
+// The retention purge.
+
+// RetentionWorkflowName is the workflow the retention schedule (RetentionScheduleID) starts
+// once a day: it finds the elections whose records period is over and, one after the other,
+// purges the personal data tied to each, keeping their counts and the audit log. Its runs'
+// ids are RetentionWorkflowID followed by the time Temporal started them.
+const RetentionWorkflowName = "RetentionPurge"
+
+// The retention schedule, which the worker creates or updates at start, and the id of the
+// workflows it starts.
+const (
+	RetentionScheduleID = "retention-purge"
+	RetentionWorkflowID = "retention-purge"
+)
+
+// RetentionInput starts a RetentionPurge run. It names nothing: each run finds the elections
+// that are due.
+type RetentionInput struct{}
+
+// RetentionResult is what a RetentionPurge run did, by election id.
+type RetentionResult struct {
+	Purged []string // purged by this run
+	Kept   []string // found due, but their records period was moved later before the purge began
+	Failed []string // the purge failed; the next run starts it again where it stopped
+}
