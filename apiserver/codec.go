@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -16,9 +17,12 @@ import (
 
 // registerCodec serves the payload codec endpoint Temporal UI calls to show operators the
 // decrypted inputs, signals and results of a ballot's history: POST /codec/decode and
-// /codec/encode. Only operator keys may use it, and browsers only from the configured
-// Temporal UI origin. In dev (CodecWithoutKey) the embedded UI, which has no login, may call
-// it without a key; dev listens on loopback only.
+// /codec/encode. Only operators may use it: an operator key, or the access token of an
+// operator signed in with the county's identity provider, which Temporal UI forwards
+// (Authorization: Bearer <access token>, beside Authorization-Extras: <ID token>, which is
+// not read). Browsers may call it only from the configured Temporal UI origin. In dev
+// (CodecWithoutKey) the embedded UI, which has no login, may call it without a key; dev
+// listens on loopback only.
 func (h *handlers) registerCodec(r *gin.Engine) {
 	if h.cfg.Codec == nil {
 		return
@@ -86,19 +90,47 @@ func readCodecBody(c *gin.Context) ([]byte, bool) {
 	return body, true
 }
 
-// codecCORS lets the Temporal UI (and nothing else) call the codec from a browser.
+// codecCORS lets the Temporal UI (and nothing else) call the codec from a browser. A
+// browser names the page's origin exactly as it was opened: a UI opened at
+// http://localhost:8233 is not http://127.0.0.1:8233, so a refusal is logged with both.
 func (h *handlers) codecCORS(c *gin.Context) {
 	origin := c.GetHeader("Origin")
 	if origin == "" {
 		return
 	}
-	if h.cfg.CodecOrigin == "" || !strings.EqualFold(origin, strings.TrimRight(h.cfg.CodecOrigin, "/")) {
-		abort(c, http.StatusForbidden, "forbidden_origin", "this origin may not call the codec; set TEMPORAL_UI_URL", "")
+	allowed := originOf(h.cfg.CodecOrigin)
+	if allowed == "" || !strings.EqualFold(origin, allowed) {
+		h.cfg.Logger.Warn("codec call from an origin other than TEMPORAL_UI_URL's", "origin", bounded(origin, 200),
+			"allowed", allowed)
+		abort(c, http.StatusForbidden, "forbidden_origin",
+			"this origin may not call the codec: TEMPORAL_UI_URL must be the address operators open Temporal UI at, "+
+				"exactly (localhost is not 127.0.0.1)", "")
 		return
 	}
 	c.Header("Access-Control-Allow-Origin", origin)
 	c.Header("Access-Control-Allow-Credentials", "true")
 	c.Header("Access-Control-Allow-Methods", "POST, OPTIONS")
-	c.Header("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Namespace")
+	// Temporal UI sends the signed-in operator's ID token in Authorization-Extras; a
+	// preflight that does not allow it fails every call.
+	c.Header("Access-Control-Allow-Headers", "Authorization, Authorization-Extras, Content-Type, X-Namespace")
+	c.Header("Access-Control-Max-Age", "600")
 	c.Header("Vary", "Origin")
+}
+
+// originOf is the origin (scheme://host[:port]) of a URL such as TEMPORAL_UI_URL, which may
+// carry a path; "" when it has none.
+func originOf(rawURL string) string {
+	u, err := url.Parse(strings.TrimSpace(rawURL))
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return ""
+	}
+	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host)
+}
+
+// bounded cuts s to at most n bytes for a log line.
+func bounded(s string, n int) string {
+	if len(s) > n {
+		return strings.ToValidUTF8(s[:n], "") + "…"
+	}
+	return s
 }

@@ -11,8 +11,10 @@ import (
 // The operator dashboard: static HTML, CSS and JavaScript (web/operator/, embedded with the
 // portal's files), at /operator/. It also links the portal's /static/base.css (the look both
 // pages share) and /static/favicon.svg, which its CSP's 'self' allows. The page holds no data
-// of its own: the operator pastes an operator key, kept in the tab's sessionStorage only, and
-// the page calls the operator API with it.
+// of its own: the operator signs in with the county's identity provider (when
+// OIDC_OPERATOR_CLIENT_ID is set; see operator_signin.go) or pastes an operator key, and the
+// page calls the operator API with the access token or key, kept in the tab's
+// sessionStorage only.
 
 func (h *handlers) registerOperatorPage(r *gin.Engine) {
 	files, err := fs.Sub(webFiles, "web/operator")
@@ -26,7 +28,12 @@ func (h *handlers) registerOperatorPage(r *gin.Engine) {
 	// /operator redirects here (Gin's trailing-slash redirect).
 	r.GET("/operator/*file", securityHeaders, noStore, func(c *gin.Context) {
 		name := path.Clean(c.Param("file"))[1:]
+		if name == signInConfigFile {
+			h.signInConfig(c)
+			return
+		}
 		if name == "" || name == "index.html" {
+			h.operatorPageCSP(c)
 			c.Data(http.StatusOK, "text/html; charset=utf-8", index)
 			return
 		}

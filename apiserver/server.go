@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/ballotflow/ballotflow/internal/intake"
+	"github.com/ballotflow/ballotflow/internal/signin"
 	"github.com/ballotflow/ballotflow/internal/store"
 )
 
@@ -32,6 +33,12 @@ type Config struct {
 	Codec           converter.PayloadCodec
 	CodecOrigin     string
 	CodecWithoutKey bool
+	// Operators, when set (OIDC_ISSUER), admits operators who signed in with the county's
+	// OpenID Connect provider wherever an operator key is admitted: /codec (Temporal UI
+	// forwards their access token) and the operator API. OperatorSignIn lets the operator
+	// dashboard sign them in.
+	Operators      *signin.Verifier
+	OperatorSignIn OperatorSignIn
 	// PublicURL is the API's public URL (PUBLIC_URL): provider webhook signatures are checked
 	// against it, never against the Host header.
 	PublicURL string

@@ -12,7 +12,9 @@ status=0
 for f in deploy/postgres/init-databases.sh deploy/temporal/setup-schema.sh deploy/temporal/setup-namespace.sh; do
 	sh -n "$f" || status=1
 done
-[ -f deploy/temporal/dynamicconfig.yaml ] || { echo "missing deploy/temporal/dynamicconfig.yaml" >&2; status=1; }
+for f in deploy/temporal/dynamicconfig.yaml deploy/dex/config.yaml deploy/tls/Caddyfile; do
+	[ -f "$f" ] || { echo "missing $f" >&2; status=1; }
+done
 
 # Compose v1 (Debian's docker-compose 1.29) rejects the top-level `name:` and is
 # end-of-life: only v2 and later count.

@@ -131,11 +131,12 @@ func apiCommand() *cobra.Command {
 			}
 			retention := app.StartWebhookRetention(ctx, s.store, s.logger)
 			defer retention.Stop()
-			api := apiserver.Config{Store: s.store,
-				Temporal: s.temporal, Logger: s.logger, Codec: s.codec, CodecOrigin: cfg.TemporalUIURL,
-				TrustedProxies: cfg.TrustedProxies, TemporalUIURL: cfg.TemporalUIURL,
-				TemporalNamespace: cfg.TemporalNamespace}
-			return apiserver.Serve(ctx, ln, app.APIHandler(app.WithPortalLimits(app.WithMetrics(app.WithWebhooks(api, cfg), cfg), cfg)))
+			handler, err := app.API(cfg, s.store, s.temporal, s.codec, s.logger)
+			if err != nil {
+				ln.Close()
+				return err
+			}
+			return apiserver.Serve(ctx, ln, handler)
 		},
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/ballotflow/ballotflow/internal/intake"
 	"github.com/ballotflow/ballotflow/internal/metrics"
 	"github.com/ballotflow/ballotflow/internal/providers"
+	"github.com/ballotflow/ballotflow/internal/signin"
 	"github.com/ballotflow/ballotflow/internal/store"
 	"github.com/ballotflow/ballotflow/worker"
 )
@@ -152,6 +153,41 @@ func ServeMetrics(ctx context.Context, cfg config.Config, logger *slog.Logger) e
 		}
 	}()
 	return nil
+}
+
+// WithOperatorSignIn adds to api what signing operators in with the county's OpenID
+// Connect provider needs from cfg: the verifier of their access tokens (OIDC_ISSUER and the
+// variables beside it) and the operator dashboard's client. Without OIDC_ISSUER it changes
+// nothing: operators use keys.
+func WithOperatorSignIn(api apiserver.Config, cfg config.Config) (apiserver.Config, error) {
+	if cfg.OIDCIssuer == "" {
+		return api, nil
+	}
+	v, err := signin.New(signin.Config{Issuer: cfg.OIDCIssuer, Audiences: cfg.OIDCAudiences,
+		GroupsClaim: cfg.OIDCGroupsClaim, OperatorGroup: cfg.OIDCOperatorGroup})
+	if err != nil {
+		return api, err
+	}
+	api.Operators = v
+	api.OperatorSignIn = apiserver.OperatorSignIn{ClientID: cfg.OIDCOperatorClientID, Scopes: cfg.OIDCOperatorScopes}
+	return api, nil
+}
+
+// API returns the handler `ballotflow api` serves: the county, portal and operator API,
+// the webhooks, and /codec for operators (keys, or a sign-in when OIDC_ISSUER is set) from
+// TEMPORAL_UI_URL's origin.
+func API(cfg config.Config, st *store.Store, tc client.Client, pc *codec.Codec, logger *slog.Logger) (http.Handler, error) {
+	api := apiserver.Config{Store: st, Temporal: tc, Logger: logger, Codec: pc, CodecOrigin: cfg.TemporalUIURL,
+		TrustedProxies: cfg.TrustedProxies, TemporalUIURL: cfg.TemporalUIURL, TemporalNamespace: cfg.TemporalNamespace}
+	api, err := WithOperatorSignIn(api, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if api.Operators != nil {
+		logger.Info("operators may sign in with the identity provider", "issuer", cfg.OIDCIssuer,
+			"operator_group", cfg.OIDCOperatorGroup, "dashboard_client", cfg.OIDCOperatorClientID)
+	}
+	return APIHandler(WithPortalLimits(WithMetrics(WithWebhooks(api, cfg), cfg), cfg)), nil
 }
 
 // APIHandler returns the API's HTTP handler for cfg, with the intake service added.

@@ -28,10 +28,17 @@ type browser struct {
 // background networking on a closed network) and a fresh profile; it stops with the test.
 func newBrowser(t *testing.T, width, height int) *browser {
 	t.Helper()
+	return newBrowserWith(t, width, height)
+}
+
+// newBrowserWith is newBrowser with more of Chromium's flags (e.g. a test's own TLS
+// certificate to trust).
+func newBrowserWith(t *testing.T, width, height int, extra ...chromedp.ExecAllocatorOption) *browser {
+	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Fatalf("browser tests need Debian's Chromium at %s: run scripts/ensure-chromium.sh (make test does)", chromiumPath)
 	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append([]chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath),
 		chromedp.Flag("headless", true),
 		chromedp.NoSandbox,
@@ -45,7 +52,7 @@ func newBrowser(t *testing.T, width, height int) *browser {
 		chromedp.Flag("hide-scrollbars", true),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(width, height),
-	)
+	}, extra...)...)
 	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
 	b := &browser{t: t, ctx: bctx}
 

@@ -404,6 +404,7 @@ var devOverridden = []struct{ name, why string }{
 	{"TWILIO_BASE_URL", "dev sends every text and call to the sandbox; nobody is contacted"},
 	{"TEMPORAL_ADDRESS", "dev runs its own Temporal server on DEV_TEMPORAL_PORT"},
 	{"METRICS_ADDR", "dev serves /metrics on the API, which listens on loopback only"},
+	{"OIDC_ISSUER", "dev's Temporal UI has no sign-in and its codec takes no key (loopback only); run `ballotflow api` for operators' sign-in"},
 }
 
 // warnDevOverrides says loudly which of the variables set in the environment `dev`

@@ -50,6 +50,12 @@ var Vars = []Var{
 	{"DEV_TEMPORAL_PORT", "7233", "`dev`: the embedded Temporal frontend port"},
 	{"DEV_UI_PORT", "8233", "`dev`: the Temporal UI port"},
 	{"PAYLOAD_KEYS", "", "AES-256 keys that encrypt Temporal payloads, `id:base64,...` (first encrypts); `ballotflow payload-key` makes one; `dev` keeps its own in DEV_DATA_DIR"},
+	{"OIDC_ISSUER", "", "`api`: the issuer URL of the county's OpenID Connect provider, exactly as its tokens name it; operators who sign in there (Temporal UI, the operator dashboard) may use /codec and the operator API. Empty: operator keys only"},
+	{"OIDC_AUDIENCE", "", "`api`, with OIDC_ISSUER (required): comma-separated audiences an operator's access token must name one of (the API's audience at the provider, or the clients' ids)"},
+	{"OIDC_GROUPS_CLAIM", "groups", "`api`: the token claim that lists a person's groups or roles; a dotted path reads a nested claim (Keycloak: `realm_access.roles`)"},
+	{"OIDC_OPERATOR_GROUP", "", "`api`, with OIDC_ISSUER (required): the group (or role) in OIDC_GROUPS_CLAIM that makes a person an operator"},
+	{"OIDC_OPERATOR_CLIENT_ID", "", "`api`: the operator dashboard's public client at the provider (authorization code with PKCE, no secret; redirect URI `<API URL>/operator/`); empty: the dashboard takes operator keys only"},
+	{"OIDC_OPERATOR_SCOPES", "openid profile email", "`api`: the scopes the operator dashboard asks for at sign-in (add `groups` for Dex)"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"LOG_FORMAT", "json", "json or text (`dev` defaults to text)"},
 }
@@ -99,6 +105,14 @@ type Config struct {
 	PayloadKeys                   string
 	LogLevel                      string
 	LogFormat                     string
+
+	// Operators' sign-in with the county's OpenID Connect provider (see signin.Config).
+	OIDCIssuer           string
+	OIDCAudiences        []string
+	OIDCGroupsClaim      string
+	OIDCOperatorGroup    string
+	OIDCOperatorClientID string
+	OIDCOperatorScopes   []string
 
 	// TemporalRetention is how long the namespace keeps closed workflows.
 	TemporalRetention time.Duration
@@ -191,6 +205,12 @@ func FromEnv() (Config, error) {
 		DevTemporalPort:               port("DEV_TEMPORAL_PORT"),
 		DevUIPort:                     port("DEV_UI_PORT"),
 		PayloadKeys:                   str("PAYLOAD_KEYS"),
+		OIDCIssuer:                    strings.TrimSpace(str("OIDC_ISSUER")),
+		OIDCAudiences:                 words(str("OIDC_AUDIENCE")),
+		OIDCGroupsClaim:               strings.TrimSpace(str("OIDC_GROUPS_CLAIM")),
+		OIDCOperatorGroup:             strings.TrimSpace(str("OIDC_OPERATOR_GROUP")),
+		OIDCOperatorClientID:          strings.TrimSpace(str("OIDC_OPERATOR_CLIENT_ID")),
+		OIDCOperatorScopes:            words(str("OIDC_OPERATOR_SCOPES")),
 		LogLevel:                      str("LOG_LEVEL"),
 		LogFormat:                     str("LOG_FORMAT"),
 		set:                           set,
@@ -230,6 +250,11 @@ func parseRetention(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("must be a number of days (90d) or a duration (2160h), at most ten years, not %q", s)
 	}
 	return d, nil
+}
+
+// words splits a list written with commas or spaces.
+func words(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
 }
 
 // twilioErrors refuses half a Twilio configuration. The account and its token go together:

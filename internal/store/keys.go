@@ -36,10 +36,20 @@ type APIKey struct {
 	Label     string
 	CreatedAt time.Time
 	RevokedAt *time.Time
+	// SignedIn, on an operator who signed in with the county's identity provider instead of
+	// sending a key, names that person ("oidc:<subject> <email>"); such a caller has no
+	// stored key, and its Prefix is empty.
+	SignedIn string
 }
 
-// Actor names the key in the audit log; it never reveals the secret.
-func (k APIKey) Actor() string { return "key:" + k.Prefix }
+// Actor names the key in the audit log; it never reveals the secret. A signed-in operator
+// is named by SignedIn.
+func (k APIKey) Actor() string {
+	if k.SignedIn != "" {
+		return k.SignedIn
+	}
+	return "key:" + k.Prefix
+}
 
 var lowerBase32 = base32.StdEncoding.WithPadding(base32.NoPadding)
 

@@ -9,6 +9,10 @@
   "use strict";
 
   var KEY_STORAGE = "ballotflow.operatorKey";
+  // Set while the credential in KEY_STORAGE is an access token from signing in.
+  var SIGNED_IN_STORAGE = "ballotflow.operatorSignedIn";
+  // A sign-in under way: its PKCE verifier and state, until the provider sends the browser back.
+  var PENDING_STORAGE = "ballotflow.operatorSignInPending";
   var SVG_NS = "http://www.w3.org/2000/svg";
 
   var STATUS_LABEL = {
@@ -35,7 +39,9 @@
     channel_bounced: "A channel bounced"
   };
 
-  var key = null;
+  var key = null; // an operator key, or the access token of a signed-in operator
+  var signedIn = false;
+  var signIn = null; // how operators sign in here, from /operator/sign-in.json; null: keys only
   var elections = [];
   var current = null; // { election, county } of the report on screen
   var countyNames = {}; // county slug -> name, for the selected election's state
@@ -59,29 +65,144 @@
   // ---- Key ------------------------------------------------------------------------------
 
   function loadKey() {
-    try { return sessionStorage.getItem(KEY_STORAGE); } catch (e) { return null; }
+    try {
+      signedIn = sessionStorage.getItem(SIGNED_IN_STORAGE) === "1";
+      return sessionStorage.getItem(KEY_STORAGE);
+    } catch (e) { return null; }
   }
 
-  function saveKey(k) {
+  // saveKey keeps the credential for this tab; viaSignIn says it is an access token.
+  function saveKey(k, viaSignIn) {
     key = k;
+    signedIn = !!(k && viaSignIn);
     try {
       if (k) { sessionStorage.setItem(KEY_STORAGE, k); } else { sessionStorage.removeItem(KEY_STORAGE); }
+      if (signedIn) { sessionStorage.setItem(SIGNED_IN_STORAGE, "1"); } else { sessionStorage.removeItem(SIGNED_IN_STORAGE); }
     } catch (e) { /* storage unavailable: the key lasts as long as the page */ }
   }
 
-  function showKeyForm(message) {
+  // showKeyForm goes back to signing in; a message about a sign-in is shown above its
+  // button, one about a key at the key's field.
+  function showKeyForm(message, aboutSignIn) {
     saveKey(null);
     $("dashboard").hidden = true;
     $("forget-key").hidden = true;
+    $("sign-out").hidden = true;
     clearVoter();
     $("key-section").hidden = false;
     $("operator-key").value = "";
-    if (message) {
+    $("signin-error").hidden = true;
+    if (message && aboutSignIn && signIn) {
+      $("signin-error").textContent = message;
+      $("signin-error").hidden = false;
+      $("signin-error").focus();
+    } else if (message) {
       fieldError("operator-key", message);
       $("operator-key").focus();
     } else {
       $("key-heading").focus();
     }
+  }
+
+  // ---- Sign-in with the county's identity provider ----------------------------------------
+  // The authorization code flow with PKCE, as a public client: the page sends the browser to
+  // the provider, which sends it back here with a code; the page exchanges the code (and its
+  // PKCE verifier) at the provider's token endpoint for an access token, and sends that to
+  // the operator API as it would a key. Nothing is kept but in this tab's sessionStorage.
+
+  function base64url(bytes) {
+    var s = "";
+    for (var i = 0; i < bytes.length; i++) { s += String.fromCharCode(bytes[i]); }
+    return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  function randomString() {
+    var b = new Uint8Array(32);
+    crypto.getRandomValues(b);
+    return base64url(b);
+  }
+
+  function redirectURI() { return window.location.origin + "/operator/"; }
+
+  function loadSignIn() {
+    return fetch("/operator/sign-in.json", { headers: { "Accept": "application/json" }, credentials: "omit", cache: "no-store" })
+      .then(function (resp) {
+        return resp.json().catch(function () { return null; }).then(function (body) {
+          if (resp.ok && body && body.enabled) {
+            signIn = body;
+          } else if (body && body.error) {
+            $("signin-error").textContent = body.error.message;
+            $("signin-error").hidden = false;
+          }
+          $("signin").hidden = !(signIn || (body && body.error));
+          $("signin-button").hidden = !signIn;
+        });
+      }, function () { /* keys still work */ });
+  }
+
+  function startSignIn() {
+    if (!signIn) { return; }
+    var verifier = randomString(), state = randomString();
+    crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)).then(function (digest) {
+      try {
+        sessionStorage.setItem(PENDING_STORAGE, JSON.stringify({ verifier: verifier, state: state }));
+      } catch (e) {
+        showKeyForm("This browser keeps nothing for this tab, so signing in cannot work here. Use an operator key.", true);
+        return;
+      }
+      var params = new URLSearchParams({
+        response_type: "code", client_id: signIn.client_id, redirect_uri: redirectURI(), scope: signIn.scope,
+        state: state, code_challenge: base64url(new Uint8Array(digest)), code_challenge_method: "S256"
+      });
+      var endpoint = signIn.authorization_endpoint;
+      window.location.assign(endpoint + (endpoint.indexOf("?") < 0 ? "?" : "&") + params.toString());
+    });
+  }
+
+  // finishSignIn handles the provider sending the browser back (?code=...&state=... or
+  // ?error=...); it returns false when this page load is not such a return.
+  function finishSignIn() {
+    var params = new URLSearchParams(window.location.search);
+    if (!params.has("code") && !params.has("error")) { return false; }
+    // The code leaves the address bar (and the history) at once.
+    window.history.replaceState(null, "", window.location.pathname);
+    var pending = null;
+    try {
+      pending = JSON.parse(sessionStorage.getItem(PENDING_STORAGE) || "null");
+      sessionStorage.removeItem(PENDING_STORAGE);
+    } catch (e) { pending = null; }
+    if (!signIn) {
+      showKeyForm("Signing in is not available here now. Use an operator key.", true);
+      return true;
+    }
+    if (params.has("error")) {
+      showKeyForm("Signing in did not finish: the identity provider answered " + params.get("error") + ".", true);
+      return true;
+    }
+    if (!pending || pending.state !== params.get("state")) {
+      showKeyForm("This sign-in was not started from this tab. Sign in again.", true);
+      return true;
+    }
+    var body = new URLSearchParams({
+      grant_type: "authorization_code", code: params.get("code"), redirect_uri: redirectURI(),
+      client_id: signIn.client_id, code_verifier: pending.verifier
+    });
+    fetch(signIn.token_endpoint, {
+      method: "POST", body: body.toString(), credentials: "omit", cache: "no-store",
+      headers: { "Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json" }
+    }).then(function (resp) {
+      return resp.json().catch(function () { return null; }).then(function (tokens) {
+        if (!resp.ok || !tokens || !tokens.access_token) {
+          throw new Error((tokens && tokens.error) || String(resp.status));
+        }
+        saveKey(tokens.access_token, true);
+        announce("Signed in.");
+        openDashboard(true);
+      });
+    }).catch(function (err) {
+      showKeyForm("Signing in did not finish: the identity provider refused the code (" + err.message + "). Sign in again.", true);
+    });
+    return true;
   }
 
   function fieldError(id, message) {
@@ -136,6 +257,14 @@
   // handleError sends the operator back to the key form when the key is the problem, and
   // shows anything else in the error box (boxId, the report's by default).
   function handleError(err, boxId) {
+    if (err.status === 401 && signedIn) {
+      showKeyForm("Your sign-in has ended. Sign in again.", true);
+      return;
+    }
+    if (err.status === 403 && signedIn) {
+      showKeyForm("You are signed in, but not as an operator: ask your administrator to add you to the operator group.", true);
+      return;
+    }
     if (err.status === 401) {
       showKeyForm("This key is not valid or was revoked. Paste a current operator key.");
       return;
@@ -163,7 +292,8 @@
   function openDashboard(focusHeading) {
     $("key-section").hidden = true;
     $("dashboard").hidden = false;
-    $("forget-key").hidden = false;
+    $("forget-key").hidden = signedIn;
+    $("sign-out").hidden = !signedIn;
     $("report-error").hidden = true;
     $("voter-error").hidden = true;
     return api("/v1/elections").then(function (body) {
@@ -750,6 +880,11 @@
       showKeyForm(null);
       announce("Your key is forgotten in this tab.");
     });
+    $("sign-out").addEventListener("click", function () {
+      showKeyForm(null);
+      announce("You are signed out of this dashboard in this tab.");
+    });
+    $("signin-button").addEventListener("click", startSignIn);
     $("election").addEventListener("change", function () {
       defaultVoterState();
       loadCounties().catch(handleError);
@@ -778,8 +913,11 @@
     $("csv-counts").addEventListener("click", function () { download(reportPath("counts")); });
     $("csv-unreachable").addEventListener("click", function () { download(reportPath("unreachable")); });
 
-    key = loadKey();
-    if (key) { openDashboard(false); } else { $("key-section").hidden = false; }
+    loadSignIn().then(function () {
+      if (finishSignIn()) { return; }
+      key = loadKey();
+      if (key) { openDashboard(false); } else { $("key-section").hidden = false; }
+    });
   }
 
   if (document.readyState === "loading") {
