@@ -46,6 +46,13 @@ type DevOptions struct {
 	// RetentionClock is the clock by which the retention purge decides that an election's
 	// records period is over (default time.Now), so that a test moves it 22 months on.
 	RetentionClock func() time.Time
+	// ExternalSandbox, when set, stands in for the in-process sandbox providers (a benchmark
+	// runs them in a process of their own, so that their CPU is not the stack's): StartDev
+	// calls it with the API's URL, where the sandbox is to post its signed webhooks, then
+	// sends to the sandbox URL it returns and verifies SendGrid events with the key it
+	// returns (base64 PKIX, as sandbox.Server.SendGridPublicKeyBase64). Dev.Sandbox is nil
+	// then, and the API serves no /dev/outbox: read the sandbox's own.
+	ExternalSandbox func(apiURL string) (sandboxURL, sendGridPublicKey string, err error)
 }
 
 // Dev is the whole of ballotflow in one process: an embedded Temporal server and UI, the
@@ -161,13 +168,20 @@ func StartDev(ctx context.Context, cfg config.Config, logger *slog.Logger, opts 
 			ballot.ChannelEmail: cfg.EmailRate, ballot.ChannelSMS: cfg.SMSRate, ballot.ChannelVoice: cfg.VoiceRate,
 		}
 	}
-	d.Sandbox, err = sandbox.New(sandboxOpts)
+	var outbox http.Handler
+	sendGridKey := ""
+	if opts.ExternalSandbox != nil {
+		sandboxLn.Close() // the providers run elsewhere
+		d.SandboxURL, sendGridKey, err = opts.ExternalSandbox(d.APIURL)
+	} else if d.Sandbox, err = sandbox.New(sandboxOpts); err == nil {
+		d.serve(serveCtx, sandboxLn, d.Sandbox.Handler())
+		outbox, sendGridKey = d.Sandbox.OutboxHandler(), d.Sandbox.SendGridPublicKeyBase64()
+	}
 	if err != nil {
 		apiLn.Close()
 		sandboxLn.Close()
 		return nil, err
 	}
-	d.serve(serveCtx, sandboxLn, d.Sandbox.Handler())
 
 	// The dev process has no provider credentials on purpose: everything goes to the sandbox.
 	cfg.SendGridAPIKey, cfg.TwilioAccountSID = "", ""
@@ -181,9 +195,9 @@ func StartDev(ctx context.Context, cfg config.Config, logger *slog.Logger, opts 
 		return nil, err
 	}
 	d.serve(serveCtx, apiLn, APIHandler(WithPortalLimits(apiserver.Config{Store: d.Store, Temporal: d.Temporal, Logger: logger,
-		Outbox: d.Sandbox.OutboxHandler(), Codec: d.Codec, CodecOrigin: d.Stack.UIURL(), CodecWithoutKey: true,
+		Outbox: outbox, Codec: d.Codec, CodecOrigin: d.Stack.UIURL(), CodecWithoutKey: true,
 		PublicURL: cfg.PublicURL, TwilioAuthToken: config.SandboxTwilioAuthToken,
-		SendGridWebhookPublicKey: d.Sandbox.SendGridPublicKeyBase64(), TrustedProxies: cfg.TrustedProxies,
+		SendGridWebhookPublicKey: sendGridKey, TrustedProxies: cfg.TrustedProxies,
 		TemporalUIURL: d.Stack.UIURL(), TemporalNamespace: d.Stack.Namespace(),
 		// Dev listens on loopback only, so its metrics stay on the API (behind METRICS_TOKEN
 		// when set).

@@ -2,9 +2,11 @@ package app_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -34,121 +36,179 @@ import (
 // BenchmarkMailOutDayToTheOutbox is mail-out day end to end (issue 12, item 1): N voters
 // (BALLOTFLOW_BENCH_VOTERS, default 5,000), each with an email and an active SMS
 // subscription reachable at any hour, get a "mailed" event, and the clock runs until every
-// notice (2 per voter) is in the sandbox outbox. Two ways in, as sub-benchmarks on one
-// stack: one bulk file (POST /v1/ballot-events:bulk), and batched POSTs to
-// /v1/ballot-events (BALLOTFLOW_BENCH_BATCH events a batch, default 100; 1 means single
-// events, from BALLOTFLOW_BENCH_POSTERS goroutines, default 8).
+// notice (2 per voter) is in the sandbox outbox. The ways in are sub-benchmarks on one
+// stack, chosen by BALLOTFLOW_BENCH_MODES (comma-separated, default "bulk,batched,single"):
+//
+//   - bulk: one bulk file (POST /v1/ballot-events:bulk), as bulk-file;
+//   - batched: POSTs to /v1/ballot-events of BALLOTFLOW_BENCH_BATCH events each (default
+//     100), as batched-posts-<batch>;
+//   - single: one event a POST (the bare event, as a county system posts each as it
+//     happens), as single-posts.
+//
+// Batched and single POSTs come from BALLOTFLOW_BENCH_POSTERS goroutines (default 8), each
+// keeping its connection alive.
 //
 // Beside each, measured in the same run on the same embedded Temporal server: the ceiling,
 // bare SignalWithStart of a no-op workflow at its best concurrency (the same no-op workflow
 // and signaling loop as BenchmarkBulkEvents, tried from 4, 16 and 64 goroutines).
 //
-// It prints events/s and its ratio to the ceiling; p50/p99 from the POST (for the bulk
-// file: from the moment the file was stored, when the POST answered) to the outbox;
-// CPU-ms per event of this process and of PostgreSQL; Temporal history events and
-// estimated Temporal Cloud actions per ballot; and worker memory per cached workflow.
-// The provider rates (EMAIL_RATE, SMS_RATE) and INGEST_RATE are lifted so that the pace,
-// not the configured limits, is measured.
+// The sandbox providers run in a process of their own (this test binary run again, see
+// mailout_sandbox_test.go; the dev stack sends to it and verifies its webhooks through
+// DevOptions.ExternalSandbox), and the outbox is read over its HTTP API. CPU is reported per
+// event for each process: this one (the API, the worker and the embedded Temporal server
+// together, with the benchmark's own posting and outbox reading), the sandbox process (its
+// /proc/<pid>/stat), and PostgreSQL (every postgres process's /proc/<pid>/stat, with the
+// backends that exited counted through the postmaster). The figures "to the outbox" stop
+// when the last notice is in the outbox; the "settled" ones when the three processes are
+// quiet again (webhooks processed, deliveries recorded), at most a minute later.
 //
-// Everything (API, worker, Temporal server, sandbox providers) runs in this one process,
-// so the process CPU includes the sandbox's: `ballotflow dev` has no way yet to point its
-// worker at a sandbox in another process and still verify the sandbox's signed webhooks.
-// The split by component is left to the production-topology benchmark (issue 12, item 3).
+// It prints events/s and its ratio to the ceiling; p50/p99 of the emails (sent at once)
+// from the POST (for the bulk file: from the moment the file was stored, when the POST
+// answered) to their first appearance in the outbox (the sandbox's received_at), and the
+// texts' in the log; the CPU above; Temporal history events and estimated Temporal Cloud
+// actions per ballot; and worker memory per cached workflow. The provider rates
+// (EMAIL_RATE, SMS_RATE) and INGEST_RATE are lifted so that the pace, not the configured
+// limits, is measured.
 //
 // The benchmark fails only when a notice is missing; duplicates are reported, not failed.
 func BenchmarkMailOutDayToTheOutbox(b *testing.B) {
 	n := envInt(b, "BALLOTFLOW_BENCH_VOTERS", 5000)
 	batch := envInt(b, "BALLOTFLOW_BENCH_BATCH", 100)
 	posters := envInt(b, "BALLOTFLOW_BENCH_POSTERS", 8)
-	d := startDevWith(b, app.DevOptions{}, func(c *config.Config) {
+	modes := map[string]bool{}
+	for _, m := range strings.Split(cmp.Or(os.Getenv("BALLOTFLOW_BENCH_MODES"), "bulk,batched,single"), ",") {
+		switch m = strings.TrimSpace(m); m {
+		case "bulk", "batched", "single":
+			modes[m] = true
+		default:
+			b.Fatalf("BALLOTFLOW_BENCH_MODES: %q is not one of bulk, batched, single", m)
+		}
+	}
+	var sb *benchSandbox
+	d := startDevWith(b, app.DevOptions{ExternalSandbox: func(apiURL string) (string, string, error) {
+		var key string
+		var err error
+		sb, key, err = startSandboxProcess(b, apiURL)
+		if err != nil {
+			return "", "", err
+		}
+		return sb.url, key, nil
+	}}, func(c *config.Config) {
 		c.IngestRate, c.EmailRate, c.SMSRate = 1e6, 1e6, 1e6
 	})
 	noop := sdkworker.New(d.Temporal, "bench-noop", sdkworker.Options{})
 	noop.RegisterWorkflowWithOptions(noopWorkflow, workflow.RegisterOptions{Name: "BenchNoop"})
 	require.NoError(b, noop.Start())
 	b.Cleanup(noop.Stop)
+	// The posters' client keeps a connection each, as a county system would.
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: posters}, Timeout: 5 * time.Minute}
 
 	began := time.Now()
 	voters := mailOutVoters(b, d, n)
-	b.Logf("%d voters with email and SMS at any hour created in %s", n, time.Since(began).Round(time.Millisecond))
+	b.Logf("%d voters with email and SMS at any hour created in %s; sandbox providers in process %d",
+		n, time.Since(began).Round(time.Millisecond), sb.pid)
 	at := time.Now().Add(-time.Hour).Truncate(time.Second)
 
 	round := 0
-	b.Run("bulk-file", func(b *testing.B) {
-		for b.Loop() {
-			round++
-			prefix := fmt.Sprintf("MO%d-", round)
-			var file bytes.Buffer
-			file.WriteString(bulkHeader + "\n")
-			for i, v := range voters.ids {
-				fmt.Fprintf(&file, "mailout-%d-%d,%s,%s,%s%d,mailed,%s,,\n", round, i, demo.ElectionID, v, prefix, i,
-					at.Format(time.RFC3339))
+	if modes["bulk"] {
+		b.Run("bulk-file", func(b *testing.B) {
+			for b.Loop() {
+				round++
+				prefix := fmt.Sprintf("MO%d-", round)
+				var file bytes.Buffer
+				file.WriteString(bulkHeader + "\n")
+				for i, v := range voters.ids {
+					fmt.Fprintf(&file, "mailout-%d-%d,%s,%s,%s%d,mailed,%s,,\n", round, i, demo.ElectionID, v, prefix, i,
+						at.Format(time.RFC3339))
+				}
+				mailOutRound(b, d, sb, voters, round, prefix, func(sent []time.Time) {
+					res := postBulk(b, d, d.DemoKey, "text/csv", file.String())
+					require.Equal(b, http.StatusAccepted, res.Status, res.Body)
+					require.Equal(b, n, res.Accepted)
+					stored := time.Now()
+					for i := range sent {
+						sent[i] = stored
+					}
+				})
 			}
-			mailOutRound(b, d, voters, round, prefix, func(sent []time.Time) {
-				res := postBulk(b, d, d.DemoKey, "text/csv", file.String())
-				require.Equal(b, http.StatusAccepted, res.Status, res.Body)
-				require.Equal(b, n, res.Accepted)
-				stored := time.Now()
-				for i := range sent {
-					sent[i] = stored
-				}
-			})
-		}
-	})
-	b.Run(fmt.Sprintf("batched-posts-%d", batch), func(b *testing.B) {
-		for b.Loop() {
-			round++
-			prefix := fmt.Sprintf("MO%d-", round)
-			mailOutRound(b, d, voters, round, prefix, func(sent []time.Time) {
-				work := make(chan int)
-				var wg sync.WaitGroup
-				for range posters {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						for from := range work {
-							to := min(from+batch, n)
-							events := make([]string, 0, to-from)
-							for i := from; i < to; i++ {
-								events = append(events, eventJSON(fmt.Sprintf("mailout-%d-%d", round, i), voters.ids[i],
-									fmt.Sprintf("%s%d", prefix, i), "mailed", at))
-							}
-							posted := time.Now()
-							for i := from; i < to; i++ {
-								sent[i] = posted
-							}
-							results, err := tryPostBatch(d, `{"events":[`+strings.Join(events, ",")+`]}`)
-							if err != nil {
-								b.Error(err)
-								continue
-							}
-							for _, r := range results {
-								if r.Result != intake.Accepted {
-									b.Errorf("event not accepted: %s", r.Result)
-								}
-							}
+		})
+	}
+	// postEvents posts the round's events from the posters, size events a request: a bare
+	// event when size is 0, else {"events": [...]}.
+	postEvents := func(b *testing.B, round int, prefix string, size int, sent []time.Time) {
+		work := make(chan int)
+		var wg sync.WaitGroup
+		for range posters {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for from := range work {
+					to := min(from+max(size, 1), n)
+					events := make([]string, 0, to-from)
+					for i := from; i < to; i++ {
+						events = append(events, eventJSON(fmt.Sprintf("mailout-%d-%d", round, i), voters.ids[i],
+							fmt.Sprintf("%s%d", prefix, i), "mailed", at))
+					}
+					body := events[0]
+					if size > 0 {
+						body = `{"events":[` + strings.Join(events, ",") + `]}`
+					}
+					posted := time.Now()
+					for i := from; i < to; i++ {
+						sent[i] = posted
+					}
+					results, err := tryPostEvents(client, d, body)
+					if err != nil {
+						b.Error(err)
+						continue
+					}
+					for _, r := range results {
+						if r.Result != intake.Accepted {
+							b.Errorf("event not accepted: %s", r.Result)
 						}
-					}()
+					}
 				}
-				for from := 0; from < n; from += batch {
-					work <- from
-				}
-				close(work)
-				wg.Wait()
-			})
+			}()
 		}
-	})
+		for from := 0; from < n; from += max(size, 1) {
+			work <- from
+		}
+		close(work)
+		wg.Wait()
+	}
+	if modes["batched"] {
+		b.Run(fmt.Sprintf("batched-posts-%d", batch), func(b *testing.B) {
+			for b.Loop() {
+				round++
+				prefix := fmt.Sprintf("MO%d-", round)
+				mailOutRound(b, d, sb, voters, round, prefix, func(sent []time.Time) {
+					postEvents(b, round, prefix, batch, sent)
+				})
+			}
+		})
+	}
+	if modes["single"] {
+		b.Run("single-posts", func(b *testing.B) {
+			for b.Loop() {
+				round++
+				prefix := fmt.Sprintf("MO%d-", round)
+				mailOutRound(b, d, sb, voters, round, prefix, func(sent []time.Time) {
+					postEvents(b, round, prefix, 0, sent)
+				})
+			}
+		})
+	}
 }
 
-// tryPostBatch is postBatch for other goroutines than the benchmark's: it returns its error.
-func tryPostBatch(d *app.Dev, body string) ([]intake.Result, error) {
+// tryPostEvents posts a body to /v1/ballot-events from any goroutine: it returns its error.
+func tryPostEvents(client *http.Client, d *app.Dev, body string) ([]intake.Result, error) {
 	req, err := http.NewRequest(http.MethodPost, d.APIURL+"/v1/ballot-events", strings.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+d.DemoKey)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +218,7 @@ func tryPostBatch(d *app.Dev, body string) ([]intake.Result, error) {
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusAccepted {
-		return nil, fmt.Errorf("batch answered %d: %s", resp.StatusCode, out.Error.Code)
+		return nil, fmt.Errorf("POST /v1/ballot-events answered %d: %s", resp.StatusCode, out.Error.Code)
 	}
 	return out.Results, nil
 }
@@ -209,66 +269,126 @@ func mailOutVoters(b *testing.B, d *app.Dev, n int) mailOutVoterSet {
 	return set
 }
 
+// cpuSplit is the CPU used so far by this process, the sandbox process and PostgreSQL.
+type cpuSplit struct{ self, sandbox, pg time.Duration }
+
+func cpuNow(sb *benchSandbox) cpuSplit {
+	return cpuSplit{self: processCPU(), sandbox: sb.cpu(), pg: postgresCPU()}
+}
+
+func (c cpuSplit) sub(o cpuSplit) cpuSplit {
+	return cpuSplit{self: c.self - o.self, sandbox: c.sandbox - o.sandbox, pg: c.pg - o.pg}
+}
+
+func (c cpuSplit) total() time.Duration { return c.self + c.sandbox + c.pg }
+
+// perEvent is each share in ms per event.
+func (c cpuSplit) perEvent(n int) (self, sandbox, pg, total float64) {
+	return ms(c.self) / float64(n), ms(c.sandbox) / float64(n), ms(c.pg) / float64(n), ms(c.total()) / float64(n)
+}
+
 // mailOutRound measures one round: the ceiling first, then send (which posts the events and
 // fills in, per voter, when its event was posted or stored), until every voter's email and
 // text are in the outbox.
-func mailOutRound(b *testing.B, d *app.Dev, voters mailOutVoterSet, round int, prefix string, send func(sent []time.Time)) {
+func mailOutRound(b *testing.B, d *app.Dev, sb *benchSandbox, voters mailOutVoterSet, round int, prefix string,
+	send func(sent []time.Time)) {
 	b.Helper()
 	n := len(voters.ids)
 	ceiling := bestSignalCeiling(b, d, round, min(n, 1000))
 
-	d.Sandbox.ResetOutbox()
+	require.NoError(b, sb.resetOutbox())
+	accepted0, err := sb.accepted()
+	require.NoError(b, err)
 	runtime.GC()
-	cpu0, pg0 := processCPU(), postgresCPU()
+	cpu0 := cpuNow(sb)
 	start := time.Now()
 	sent := make([]time.Time, n)
 	send(sent)
 	posted := time.Since(start)
 
-	// Wait until every voter has both notices.
+	// Wait until every voter has both notices: the sandbox's counter of accepted provider
+	// requests first (cheap), then the outbox itself.
 	deadline := start.Add(max(10*time.Minute, time.Duration(n)*200*time.Millisecond))
-	var msgs []sandboxMessage
+	var (
+		msgs   []sandboxMessage
+		cpuOut cpuSplit
+		reads  int
+	)
 	for {
-		msgs = outboxOf(d)
-		if countCovered(msgs, voters) == 2*n {
-			break
+		accepted, err := sb.accepted()
+		require.NoError(b, err)
+		if accepted-accepted0 >= 2*n {
+			cpuOut = cpuNow(sb)
+			msgs, err = sb.outbox()
+			require.NoError(b, err)
+			reads++
+			if countCovered(msgs, voters) == 2*n {
+				break
+			}
 		}
 		if time.Now().After(deadline) {
-			b.Fatalf("after %s only %d of %d voters' notices are in the outbox", time.Since(start).Round(time.Second),
-				countCovered(msgs, voters), 2*n)
+			msgs, err = sb.outbox()
+			require.NoError(b, err)
+			b.Fatalf("after %s only %d of %d voters' notices are in the outbox (%d provider requests accepted)",
+				time.Since(start).Round(time.Second), countCovered(msgs, voters), 2*n, accepted-accepted0)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	cpuOut, pgOut := processCPU(), postgresCPU()
-	last := start
-	latencies := make([]time.Duration, 0, len(msgs))
+	// Each notice's first appearance in the outbox.
+	first := make(map[string]sandboxMessage, 2*n)
 	for _, m := range msgs {
-		if i, ok := voters.byAddr[m.to]; ok {
-			latencies = append(latencies, m.at.Sub(sent[i]))
-			last = later(last, m.at)
+		if _, ok := voters.byAddr[m.to]; !ok {
+			continue
+		}
+		if f, seen := first[m.to]; !seen || m.at.Before(f.at) {
+			first[m.to] = m
 		}
 	}
+	last := start
+	var emailLat, smsLat []time.Duration
+	for addr, m := range first {
+		lat := m.at.Sub(sent[voters.byAddr[addr]])
+		if m.channel == ballot.ChannelEmail {
+			emailLat = append(emailLat, lat)
+		} else {
+			smsLat = append(smsLat, lat)
+		}
+		last = later(last, m.at)
+	}
 	elapsed := last.Sub(start)
-	// Then until the process is quiet (webhooks settled, deliveries recorded), at most a minute.
-	settled := waitQuiet(time.Minute)
-	cpuAll, pgAll := processCPU(), postgresCPU()
-	duplicates := len(outboxOf(d)) - 2*n
+	// Then until the three processes are quiet (webhooks settled, deliveries recorded), at
+	// most a minute.
+	settled := waitQuiet(sb, time.Minute)
+	cpuAll := cpuNow(sb)
+	msgs, err = sb.outbox()
+	require.NoError(b, err)
+	duplicates := len(msgs) - 2*n
 
-	slices.Sort(latencies)
-	pct := func(p float64) time.Duration { return latencies[min(len(latencies)-1, int(p*float64(len(latencies))))] }
+	pct := func(lat []time.Duration, p float64) time.Duration {
+		if len(lat) == 0 {
+			return 0
+		}
+		slices.Sort(lat)
+		return lat[min(len(lat)-1, int(p*float64(len(lat))))]
+	}
 	perSecond := float64(n) / elapsed.Seconds()
 	hist, actions, kinds := historyPerBallot(b, d, prefix, 5)
 	memPerWF := memoryPerCachedWorkflow(n)
+	out0, outSB, outPG, out := cpuOut.sub(cpu0).perEvent(n)
+	all0, allSB, allPG, all := cpuAll.sub(cpu0).perEvent(n)
 
 	b.ReportMetric(perSecond, "events/s")
 	b.ReportMetric(ceiling.perSecond, "ceiling-signals/s")
 	b.ReportMetric(perSecond/ceiling.perSecond, "e2e/ceiling")
-	b.ReportMetric(float64(pct(0.5).Milliseconds()), "p50-ms")
-	b.ReportMetric(float64(pct(0.99).Milliseconds()), "p99-ms")
-	b.ReportMetric(ms(cpuOut-cpu0)/float64(n), "cpu-ms/event")
-	b.ReportMetric(ms(pgOut-pg0)/float64(n), "pg-cpu-ms/event")
-	b.ReportMetric(ms(cpuAll-cpu0)/float64(n), "settled-cpu-ms/event")
-	b.ReportMetric(ms(pgAll-pg0)/float64(n), "settled-pg-cpu-ms/event")
+	b.ReportMetric(float64(pct(emailLat, 0.5).Milliseconds()), "email-p50-ms")
+	b.ReportMetric(float64(pct(emailLat, 0.99).Milliseconds()), "email-p99-ms")
+	b.ReportMetric(out0, "cpu-ms/event")
+	b.ReportMetric(outSB, "sandbox-cpu-ms/event")
+	b.ReportMetric(outPG, "pg-cpu-ms/event")
+	b.ReportMetric(all0, "settled-cpu-ms/event")
+	b.ReportMetric(allSB, "settled-sandbox-cpu-ms/event")
+	b.ReportMetric(allPG, "settled-pg-cpu-ms/event")
+	b.ReportMetric(all, "settled-total-cpu-ms/event")
 	b.ReportMetric(ceiling.cpuPerSignal, "ceiling-cpu-ms/signal")
 	b.ReportMetric(hist, "history-events/ballot")
 	b.ReportMetric(actions, "cloud-actions/ballot")
@@ -277,30 +397,47 @@ func mailOutRound(b *testing.B, d *app.Dev, voters mailOutVoterSet, round int, p
 	}
 	b.ReportMetric(float64(duplicates), "duplicates")
 	b.Logf("%d events, %d notices: posted in %s, all in the outbox after %s: %.1f events/s end to end, %.3f of the "+
-		"ceiling (SignalWithStart of a no-op workflow: %.0f/s from %d goroutines, %.2f CPU-ms a signal); "+
-		"POST→outbox p50 %s p99 %s; CPU per event to the outbox %.1f ms in this process (API, worker, Temporal "+
-		"server and the sandbox, all in-process) + %.1f ms in PostgreSQL; settled (%s later) %.1f + %.1f ms; "+
-		"history %.1f events and ~%.1f Temporal Cloud actions a ballot; worker memory %.1f KiB a cached "+
-		"workflow; %d duplicate notices",
+		"ceiling (SignalWithStart of a no-op workflow: %.0f/s from %d goroutines, %.2f CPU-ms a signal in this process)",
 		n, 2*n, posted.Round(time.Millisecond), elapsed.Round(time.Millisecond), perSecond, perSecond/ceiling.perSecond,
-		ceiling.perSecond, ceiling.goroutines, ceiling.cpuPerSignal, pct(0.5).Round(time.Millisecond),
-		pct(0.99).Round(time.Millisecond), ms(cpuOut-cpu0)/float64(n), ms(pgOut-pg0)/float64(n), settled.Round(time.Millisecond),
-		ms(cpuAll-cpu0)/float64(n), ms(pgAll-pg0)/float64(n), hist, actions, memPerWF/1024, duplicates)
+		ceiling.perSecond, ceiling.goroutines, ceiling.cpuPerSignal)
+	b.Logf("POST→outbox: emails p50 %s p99 %s, texts p50 %s p99 %s",
+		pct(emailLat, 0.5).Round(time.Millisecond), pct(emailLat, 0.99).Round(time.Millisecond),
+		pct(smsLat, 0.5).Round(time.Millisecond), pct(smsLat, 0.99).Round(time.Millisecond))
+	b.Logf("CPU-ms per event to the outbox: %.2f this process (API, worker and Temporal server together, with the "+
+		"benchmark's posting) + %.2f sandbox process + %.2f PostgreSQL = %.2f; settled (%s later): %.2f + %.2f + %.2f = %.2f "+
+		"(outbox read %d times)",
+		out0, outSB, outPG, out, settled.Round(time.Millisecond), all0, allSB, allPG, all, reads+1)
+	b.Logf("history %.1f events and ~%.1f Temporal Cloud actions a ballot; worker memory %.1f KiB a cached "+
+		"workflow; %d duplicate notices", hist, actions, memPerWF/1024, duplicates)
 	b.Logf("history of one ballot by event type: %s", kinds)
+	b.Logf("provider webhooks the API has taken since the stack started: %s", webhookCounts(d))
+}
+
+// webhookCounts is the API's ballotflow_webhooks_total series from its /metrics, to show
+// that the sandbox process's signed webhooks reach the API and are verified (result="ok").
+func webhookCounts(d *app.Dev) string {
+	resp, err := http.Get(d.APIURL + "/metrics")
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err.Error()
+	}
+	var series []string
+	for line := range strings.Lines(string(body)) {
+		if strings.HasPrefix(line, "ballotflow_webhooks_total{") {
+			series = append(series, strings.TrimPrefix(strings.TrimSpace(line), "ballotflow_webhooks_total"))
+		}
+	}
+	return strings.Join(series, ", ")
 }
 
 type sandboxMessage struct {
-	to string
-	at time.Time
-}
-
-func outboxOf(d *app.Dev) []sandboxMessage {
-	out := d.Sandbox.Outbox()
-	msgs := make([]sandboxMessage, len(out))
-	for i, m := range out {
-		msgs[i] = sandboxMessage{to: m.To, at: m.ReceivedAt}
-	}
-	return msgs
+	channel string
+	to      string
+	at      time.Time
 }
 
 // countCovered counts the distinct benchmark addresses in the outbox.
@@ -356,43 +493,57 @@ func processCPU() time.Duration {
 
 // postgresCPU sums the CPU of every process named postgres on this machine, from
 // /proc/<pid>/stat: user and system time, and that of their reaped children (so that a
-// backend that exited between two readings still counts, through the postmaster). It
-// counts clock ticks of 1/100 s, the Linux USER_HZ. Other databases' work on the same
-// server counts too; the benchmark's run is the only one expected.
+// backend that exited between two readings still counts, through the postmaster). Other
+// databases' work on the same server counts too; the benchmark's run is the only one
+// expected.
 func postgresCPU() time.Duration {
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	var ticks int64
+	var total time.Duration
 	for _, dir := range dirs {
 		comm, err := os.ReadFile(dir + "/comm")
 		if err != nil || strings.TrimSpace(string(comm)) != "postgres" {
 			continue
 		}
-		stat, err := os.ReadFile(dir + "/stat")
-		if err != nil {
-			continue
-		}
-		// Fields after "pid (comm) ": state is the 3rd field, utime the 14th .. cstime the 17th.
-		rest := string(stat[bytes.LastIndexByte(stat, ')')+2:])
-		fields := strings.Fields(rest)
-		if len(fields) < 15 {
-			continue
-		}
-		for _, f := range fields[11:15] {
-			v, _ := strconv.ParseInt(f, 10, 64)
-			ticks += v
-		}
+		total += procCPU(dir, true)
+	}
+	return total
+}
+
+// procCPU is the user and system CPU of the process at dir (/proc/<pid>) from its stat, and
+// with children that of its reaped children too; 0 when it is gone. It counts clock ticks
+// of 1/100 s, the Linux USER_HZ.
+func procCPU(dir string, children bool) time.Duration {
+	stat, err := os.ReadFile(dir + "/stat")
+	if err != nil {
+		return 0
+	}
+	// Fields after "pid (comm) ": state is the 3rd field, utime the 14th, stime the 15th,
+	// cutime and cstime the 16th and 17th.
+	rest := string(stat[bytes.LastIndexByte(stat, ')')+2:])
+	fields := strings.Fields(rest)
+	if len(fields) < 15 {
+		return 0
+	}
+	upTo := 13
+	if children {
+		upTo = 15
+	}
+	var ticks int64
+	for _, f := range fields[11:upTo] {
+		v, _ := strconv.ParseInt(f, 10, 64)
+		ticks += v
 	}
 	return time.Duration(ticks) * 10 * time.Millisecond
 }
 
-// waitQuiet waits until this process and PostgreSQL together use less than a tenth of a
-// core over half a second, at most limit, and says how long it waited.
-func waitQuiet(limit time.Duration) time.Duration {
+// waitQuiet waits until this process, the sandbox process and PostgreSQL together use less
+// than a tenth of a core over half a second, at most limit, and says how long it waited.
+func waitQuiet(sb *benchSandbox, limit time.Duration) time.Duration {
 	start := time.Now()
 	for time.Since(start) < limit {
-		c0 := processCPU() + postgresCPU()
+		c0 := cpuNow(sb).total()
 		time.Sleep(500 * time.Millisecond)
-		if processCPU()+postgresCPU()-c0 < 50*time.Millisecond {
+		if cpuNow(sb).total()-c0 < 50*time.Millisecond {
 			break
 		}
 	}
