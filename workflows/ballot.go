@@ -233,7 +233,7 @@ func (b *ballotRun) applyInbox(ctx workflow.Context) error {
 			b.planNotices(ctx, ev)
 		}
 		in := activities.RecordStatusInput{BallotKey: b.In.BallotKey, Status: ev.Status, At: ev.OccurredAt, EventID: ev.EventID}
-		if waits := b.waits(); !slices.Equal(waits, b.WaitsRecorded) {
+		if waits := b.waits(); !sameWaits(waits, b.WaitsRecorded) {
 			in.SyncWaits, in.Waits = true, waits
 		}
 		if err := workflow.ExecuteLocalActivity(ctx, acts.RecordStatus, in).Get(ctx, nil); err != nil {
@@ -563,7 +563,7 @@ func (b *ballotRun) waits() []activities.NoticeWait {
 // local activity is new in version 1 of noticeWaitsChange: ballots started before it skip it.
 func (b *ballotRun) recordWaits(ctx workflow.Context) error {
 	waits := b.waits()
-	if slices.Equal(waits, b.WaitsRecorded) {
+	if sameWaits(waits, b.WaitsRecorded) {
 		return nil
 	}
 	if workflow.GetVersion(ctx, noticeWaitsChange, workflow.DefaultVersion, 1) >= 1 {
@@ -574,6 +574,14 @@ func (b *ballotRun) recordWaits(ctx workflow.Context) error {
 	}
 	b.WaitsRecorded = waits
 	return nil
+}
+
+// sameWaits compares two sets of held notices by instant, not by time.Time's ==: times that
+// crossed continue-as-new come back from JSON with a location of their own.
+func sameWaits(a, b []activities.NoticeWait) bool {
+	return slices.EqualFunc(a, b, func(x, y activities.NoticeWait) bool {
+		return x.Seq == y.Seq && x.Channel == y.Channel && x.DueAt.Equal(y.DueAt)
+	})
 }
 
 // noticeWaitsChange is the change id of recording held notices outside a status move.

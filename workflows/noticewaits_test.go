@@ -1,13 +1,17 @@
 package workflows_test
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/ballotflow/ballotflow/activities"
 	"github.com/ballotflow/ballotflow/internal/ballot"
+	"github.com/ballotflow/ballotflow/workflows"
+	"github.com/ballotflow/ballotflow/workflows/contract"
 )
 
 // The notices held for contact hours are written to PostgreSQL (the "notices waiting" gauge
@@ -115,4 +119,30 @@ func TestBallotsFromBeforeTheWaitsChangeSkipTheNewActivity(t *testing.T) {
 		require.Equal(t, "RecordStatus", c.By, "no RecordNoticeWaits on the old version")
 	}
 	require.Empty(t, h.f.all(ballot.ChannelSMS), "and the ballot behaves as before")
+}
+
+// A held text carried through continue-as-new is not written again: its time came back
+// from JSON with a location of its own, but it is the same instant.
+func TestHeldTextsCarriedAcrossContinueAsNewAreNotRewritten(t *testing.T) {
+	h := newHarness(t, day(0, 9, 0), emailSMS())
+	mailed := h.signal(day(0, 22, 30), ballot.StatusMailed)
+	h.at(day(0, 23, 0), func() {
+		h.env.SetCurrentHistoryLength(2500)
+		h.signalEvent(mailed) // a duplicate wakes the workflow, which then continues as new
+	})
+	h.env.ExecuteWorkflow(contract.BallotWorkflowName, h.in)
+	var can *workflow.ContinueAsNewError
+	require.True(t, errors.As(h.env.GetWorkflowError(), &can), "want continue-as-new, got %v", h.env.GetWorkflowError())
+	var next workflows.BallotStart
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	require.Len(t, next.Resume.WaitsRecorded, 1)
+
+	h2 := newHarness(t, h.env.Now(), emailSMS())
+	h2.in = next
+	h2.signal(day(1, 12, 0), ballot.StatusCounted)
+	h2.run()
+	require.Equal(t, []string{"mailed", "counted"}, statuses(h2.f.sent(ballot.ChannelSMS)))
+	for _, c := range h2.f.waitsCalls() {
+		require.NotEqual(t, "RecordNoticeWaits", c.By, "nothing changed but the run: %+v", c)
+	}
 }
