@@ -29,6 +29,7 @@ import (
 	"github.com/ballotflow/ballotflow/internal/sandbox"
 	"github.com/ballotflow/ballotflow/internal/store"
 	"github.com/ballotflow/ballotflow/internal/testdb"
+	"github.com/ballotflow/ballotflow/internal/tzdb"
 	"github.com/ballotflow/ballotflow/workflows/contract"
 )
 
@@ -61,8 +62,29 @@ func startDevWith(tb testing.TB, opts app.DevOptions, tune func(*config.Config))
 // texts and calls go at once whatever the time the test runs at.
 func reachAnyHour(tb testing.TB, d *app.Dev, voterRef int64, channel, address string) {
 	tb.Helper()
-	require.NoError(tb, d.Store.SubscriptionUpsert(context.Background(), store.Subscription{VoterRef: voterRef,
-		Channel: channel, Address: address, State: "active", Source: "portal", ContactStart: "00:00", ContactEnd: "00:00"}))
+	subscribeHours(tb, d.Store, voterRef, channel, address, "00:00", "00:00")
+}
+
+// subscribeHours subscribes a voter's address on channel, active, with contact hours from-to
+// (HH:MM in the county's zone; 00:00-00:00 is any hour).
+func subscribeHours(tb testing.TB, st *store.Store, voterRef int64, channel, address, from, to string) {
+	tb.Helper()
+	require.NoError(tb, st.SubscriptionUpsert(context.Background(), store.Subscription{VoterRef: voterRef,
+		Channel: channel, Address: address, State: "active", Source: "portal", ContactStart: from, ContactEnd: to}))
+}
+
+// hoursEndedAgo returns contact hours of one hour that ended ago before now (HH:MM in now's
+// zone): a text planned now waits until they come round tomorrow.
+func hoursEndedAgo(now time.Time, ago time.Duration) (from, to string) {
+	return now.Add(-ago - time.Hour).Format("15:04"), now.Add(-ago).Format("15:04")
+}
+
+// denverNow is the time now in the demo county's zone.
+func denverNow(tb testing.TB) time.Time {
+	tb.Helper()
+	denver, err := tzdb.Load("America/Denver")
+	require.NoError(tb, err)
+	return time.Now().In(denver)
 }
 
 // demoVoter returns a demo voter's registration, with SMS (when the demo voter has a number)

@@ -19,8 +19,6 @@ import (
 	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/demo"
 	"github.com/ballotflow/ballotflow/internal/sandbox"
-	"github.com/ballotflow/ballotflow/internal/store"
-	"github.com/ballotflow/ballotflow/internal/tzdb"
 	"github.com/ballotflow/ballotflow/workflows/contract"
 )
 
@@ -111,13 +109,8 @@ func recordHeldTextMoved(t *testing.T, d *app.Dev) {
 	maria := demo.Voters[0]
 	voter, err := d.Store.VoterGetByID(ctx, "CO", maria.VoterID)
 	require.NoError(t, err)
-	denver, err := tzdb.Load("America/Denver")
-	require.NoError(t, err)
-	now := time.Now().In(denver)
-	hours := func(start, end string) {
-		require.NoError(t, d.Store.SubscriptionUpsert(ctx, store.Subscription{VoterRef: voter.Ref, Channel: "sms",
-			Address: maria.SMS, State: "active", Source: "portal", ContactStart: start, ContactEnd: end}))
-	}
+	now := denverNow(t)
+	hours := func(from, to string) { subscribeHours(t, d.Store, voter.Ref, "sms", maria.SMS, from, to) }
 	pending := func(workflowID string) []contract.PendingNotice {
 		q, err := d.Temporal.QueryWorkflow(ctx, workflowID, "", ballot.QueryStatus)
 		require.NoError(t, err)
@@ -125,7 +118,7 @@ func recordHeldTextMoved(t *testing.T, d *app.Dev) {
 		require.NoError(t, q.Get(&v))
 		return v.Pending
 	}
-	hours(now.Add(-3*time.Hour).Format("15:04"), now.Add(-2*time.Hour).Format("15:04"))
+	hours(hoursEndedAgo(now, 2*time.Hour))
 	at := time.Now().Add(-time.Hour).Truncate(time.Second)
 	resp := post(t, d, d.DemoKey, "application/json", eventJSON("hist-held-0", maria.VoterID, "HIST-HELD", "mailed", at))
 	require.Equal(t, http.StatusAccepted, resp.Status, "%+v", resp)
@@ -133,12 +126,12 @@ func recordHeldTextMoved(t *testing.T, d *app.Dev) {
 	require.Eventually(t, func() bool { p := pending(workflowID); return len(p) == 1 && p[0].Channel == "sms" },
 		30*time.Second, 50*time.Millisecond)
 
-	moved := now.Add(-5 * time.Hour).Truncate(time.Minute)
-	hours(moved.Format("15:04"), now.Add(-4*time.Hour).Format("15:04"))
+	moved, movedTo := hoursEndedAgo(now, 4*time.Hour)
+	hours(moved, movedTo)
 	require.NoError(t, d.Temporal.SignalWorkflow(ctx, workflowID, "", ballot.SignalPreferencesChanged, contract.PreferencesChanged{Reason: "portal"}))
 	require.Eventually(t, func() bool {
 		p := pending(workflowID)
-		return len(p) == 1 && p[0].DueAt.In(denver).Format("15:04") == moved.Format("15:04")
+		return len(p) == 1 && p[0].DueAt.In(now.Location()).Format("15:04") == moved
 	}, 30*time.Second, 50*time.Millisecond)
 
 	hours("00:00", "00:00")
@@ -156,8 +149,7 @@ func recordHeldTextMoved(t *testing.T, d *app.Dev) {
 func anyHour(t *testing.T, d *app.Dev, v demo.Voter) {
 	voter, err := d.Store.VoterGetByID(context.Background(), "CO", v.VoterID)
 	require.NoError(t, err)
-	require.NoError(t, d.Store.SubscriptionUpsert(context.Background(), store.Subscription{VoterRef: voter.Ref,
-		Channel: "sms", Address: v.SMS, State: "active", Source: "portal", ContactStart: "00:00", ContactEnd: "00:00"}))
+	reachAnyHour(t, d, voter.Ref, "sms", v.SMS)
 }
 
 // waitIdle waits until the ballot has no notice pending, so each event is its own step.

@@ -15,7 +15,6 @@ import (
 	"github.com/ballotflow/ballotflow/internal/demo"
 	"github.com/ballotflow/ballotflow/internal/metrics"
 	"github.com/ballotflow/ballotflow/internal/store"
-	"github.com/ballotflow/ballotflow/internal/tzdb"
 	"github.com/ballotflow/ballotflow/worker"
 	"github.com/ballotflow/ballotflow/workflows/contract"
 )
@@ -30,14 +29,9 @@ func TestNoticesWaitingSurviveAWorkerRestart(t *testing.T) {
 	maria := demo.Voters[0]
 	voter, err := d.Store.VoterGetByID(ctx, "CO", maria.VoterID)
 	require.NoError(t, err)
-	// Contact hours that have just ended in Denver: the text waits until tomorrow.
-	denver, err := tzdb.Load("America/Denver")
-	require.NoError(t, err)
-	now := time.Now().In(denver)
-	window := func(from, to time.Time) (string, string) { return from.Format("15:04"), to.Format("15:04") }
-	start, end := window(now.Add(-3*time.Hour), now.Add(-2*time.Hour))
-	require.NoError(t, d.Store.SubscriptionUpsert(ctx, store.Subscription{VoterRef: voter.Ref, Channel: "sms",
-		Address: maria.SMS, State: "active", Source: "portal", ContactStart: start, ContactEnd: end}))
+	// Contact hours that ended in Denver two hours ago: the text waits until tomorrow.
+	from, to := hoursEndedAgo(denverNow(t), 2*time.Hour)
+	subscribeHours(t, d.Store, voter.Ref, "sms", maria.SMS, from, to)
 
 	resp := post(t, d, d.DemoKey, "application/json",
 		eventJSON("waits-1", maria.VoterID, "DEN-WAITS", "mailed", time.Now().Add(-time.Minute).Truncate(time.Second)))
@@ -58,8 +52,7 @@ func TestNoticesWaitingSurviveAWorkerRestart(t *testing.T) {
 	require.Equal(t, int64(1), waiting(), "a restart changes nothing")
 
 	// She widens her hours to any time: the workflow re-plans, the text goes, its row goes.
-	require.NoError(t, d.Store.SubscriptionUpsert(ctx, store.Subscription{VoterRef: voter.Ref, Channel: "sms",
-		Address: maria.SMS, State: "active", Source: "portal", ContactStart: "00:00", ContactEnd: "00:00"}))
+	reachAnyHour(t, d, voter.Ref, "sms", maria.SMS)
 	require.NoError(t, d.Temporal.SignalWorkflow(ctx, workflowID, "", ballot.SignalPreferencesChanged,
 		contract.PreferencesChanged{Reason: "portal"}))
 	require.Eventually(t, func() bool { return len(outboxFor(d, "sms", maria.SMS)) == 1 }, 30*time.Second, 50*time.Millisecond)

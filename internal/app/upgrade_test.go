@@ -30,7 +30,6 @@ import (
 	"github.com/ballotflow/ballotflow/internal/sandbox"
 	"github.com/ballotflow/ballotflow/internal/store"
 	"github.com/ballotflow/ballotflow/internal/testdb"
-	"github.com/ballotflow/ballotflow/internal/tzdb"
 	"github.com/ballotflow/ballotflow/worker"
 	"github.com/ballotflow/ballotflow/workflows/contract"
 )
@@ -125,15 +124,11 @@ func TestBallotsOfTheLastReleaseFinishOnThisCode(t *testing.T) {
 		return got.Ref
 	}
 	// Maria's hours ended two hours ago: her text waits until tomorrow.
-	denver, err := tzdb.Load("America/Denver")
-	require.NoError(t, err)
-	now := time.Now().In(denver)
-	require.NoError(t, st.SubscriptionUpsert(ctx, store.Subscription{VoterRef: voterRef(maria), Channel: "sms",
-		Address: maria.SMS, State: "active", Source: "portal",
-		ContactStart: now.Add(-3 * time.Hour).Format("15:04"), ContactEnd: now.Add(-2 * time.Hour).Format("15:04")}))
+	now := denverNow(t)
+	from, to := hoursEndedAgo(now, 2*time.Hour)
+	subscribeHours(t, st, voterRef(maria), "sms", maria.SMS, from, to)
 	// José's texts fail at the provider (503) until the new code takes over.
-	require.NoError(t, st.SubscriptionUpsert(ctx, store.Subscription{VoterRef: voterRef(jose), Channel: "sms",
-		Address: jose.SMS, State: "active", Source: "portal", ContactStart: "00:00", ContactEnd: "00:00"}))
+	subscribeHours(t, st, voterRef(jose), "sms", jose.SMS, "00:00", "00:00")
 	faults, _ := json.Marshal([]sandbox.Fault{{Channel: ballot.ChannelSMS, To: jose.SMS, Kind: sandbox.ServerError, Code: 503}})
 	resp, err := http.Post(sandboxURL+"/dev/faults", "application/json", bytes.NewReader(faults))
 	require.NoError(t, err)
@@ -195,17 +190,15 @@ func TestBallotsOfTheLastReleaseFinishOnThisCode(t *testing.T) {
 		slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	defer oldTemporal.Close()
-	movedFrom := now.Add(-5 * time.Hour).Truncate(time.Minute)
-	require.NoError(t, st.SubscriptionUpsert(ctx, store.Subscription{VoterRef: voterRef(maria), Channel: "sms",
-		Address: maria.SMS, State: "active", Source: "portal",
-		ContactStart: movedFrom.Format("15:04"), ContactEnd: now.Add(-4 * time.Hour).Format("15:04")}))
+	movedFrom, movedTo := hoursEndedAgo(now, 4*time.Hour)
+	subscribeHours(t, st, voterRef(maria), "sms", maria.SMS, movedFrom, movedTo)
 	require.NoError(t, oldTemporal.SignalWorkflow(ctx, waiting, "", ballot.SignalPreferencesChanged,
 		contract.PreferencesChanged{Reason: "portal"}))
 	require.Eventually(t, func() bool {
 		q, err := oldTemporal.QueryWorkflow(ctx, waiting, "", ballot.QueryStatus)
 		var v contract.BallotView
 		return err == nil && q.Get(&v) == nil && len(v.Pending) == 1 &&
-			v.Pending[0].DueAt.In(denver).Format("15:04") == movedFrom.Format("15:04")
+			v.Pending[0].DueAt.In(now.Location()).Format("15:04") == movedFrom
 	}, time.Minute, 100*time.Millisecond, "the release re-plans Maria's text for her new hours")
 	challenged := send(apiURL, oldKey, "up-2", james, "DEN-UP-2", "mailed", at, "")
 	await(oldEmails(james), 1, "James's mailed email")
@@ -250,8 +243,7 @@ func TestBallotsOfTheLastReleaseFinishOnThisCode(t *testing.T) {
 	require.Eventually(t, func() bool { return len(outboxFor(d, "sms", jose.SMS)) == 1 }, 2*time.Minute, 100*time.Millisecond,
 		"José's text is sent by the new worker's retry")
 	// The waiting text goes when Maria widens her hours.
-	require.NoError(t, d.Store.SubscriptionUpsert(ctx, store.Subscription{VoterRef: voterRef(maria), Channel: "sms",
-		Address: maria.SMS, State: "active", Source: "portal", ContactStart: "00:00", ContactEnd: "00:00"}))
+	reachAnyHour(t, d, voterRef(maria), "sms", maria.SMS)
 	require.NoError(t, d.Temporal.SignalWorkflow(ctx, waiting, "", ballot.SignalPreferencesChanged,
 		contract.PreferencesChanged{Reason: "portal"}))
 	require.Eventually(t, func() bool { return len(outboxFor(d, "sms", maria.SMS)) == 1 }, time.Minute, 100*time.Millisecond)
