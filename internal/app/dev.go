@@ -24,6 +24,7 @@ import (
 	"github.com/ballotflow/ballotflow/internal/config"
 	"github.com/ballotflow/ballotflow/internal/demo"
 	"github.com/ballotflow/ballotflow/internal/devstack"
+	"github.com/ballotflow/ballotflow/internal/loopback"
 	"github.com/ballotflow/ballotflow/internal/metrics"
 	"github.com/ballotflow/ballotflow/internal/sandbox"
 	"github.com/ballotflow/ballotflow/internal/store"
@@ -440,7 +441,7 @@ func devListenAddrs(cfg config.Config) (config.Config, error) {
 		cfg.APIAddr = config.DevAPIAddr
 	}
 	for _, a := range []struct{ name, addr string }{{"API_ADDR", cfg.APIAddr}, {"SANDBOX_ADDR", cfg.SandboxAddr}} {
-		if !isLoopbackAddr(a.addr) {
+		if !loopback.Addr(a.addr) {
 			return cfg, fmt.Errorf("%s=%s is not a loopback address: `ballotflow dev` serves the sandbox outbox and "+
 				"the payload codec without a key, so it listens on this machine only; use 127.0.0.1:PORT or "+
 				"localhost:PORT (a tunnel or SSH forward reaches it from elsewhere), or run `ballotflow api` "+
@@ -448,18 +449,4 @@ func devListenAddrs(cfg config.Config) (config.Config, error) {
 		}
 	}
 	return cfg, nil
-}
-
-// isLoopbackAddr reports whether a listen address (host:port) binds loopback only; an empty
-// host binds every interface.
-func isLoopbackAddr(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -16,10 +16,11 @@ import (
 	"net"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/ballotflow/ballotflow/internal/loopback"
 )
 
 // The demo users. Their passwords are their names: this provider is for development only.
@@ -86,7 +87,7 @@ func Start(opts Options) (*Provider, error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	if !isLoopback(addr) {
+	if !loopback.Addr(addr) {
 		return nil, fmt.Errorf("devidp: %s is not a loopback address: the development provider signs anyone in with a demo password, so it listens on this machine only", addr)
 	}
 	if opts.TokenLifetime <= 0 {
@@ -167,16 +168,4 @@ func userBySubject(subject string) (User, bool) {
 		return User{}, false
 	}
 	return Users[i], true
-}
-
-func isLoopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -20,6 +19,8 @@ import (
 	"unicode"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+
+	"github.com/ballotflow/ballotflow/internal/loopback"
 )
 
 // Config is what the verifier needs; see OIDC_ISSUER and the variables beside it.
@@ -106,7 +107,7 @@ func New(cfg Config) (*Verifier, error) {
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return nil, errors.New("OIDC_ISSUER must be the provider's issuer URL, e.g. https://login.example.gov/realms/county")
 	}
-	if u.Scheme == "http" && !isLoopback(u.Hostname()) && !strings.HasSuffix(u.Hostname(), ".localhost") {
+	if u.Scheme == "http" && !loopback.Host(u.Hostname()) && !strings.HasSuffix(u.Hostname(), ".localhost") {
 		return nil, errors.New("OIDC_ISSUER must be an https URL (http only on this machine, for development)")
 	}
 	cfg.Audiences = slices.DeleteFunc(slices.Clone(cfg.Audiences), func(a string) bool { return strings.TrimSpace(a) == "" })
@@ -283,9 +284,4 @@ func printable(s string) string {
 		s = strings.ToValidUTF8(s[:200], "")
 	}
 	return s
-}
-
-func isLoopback(host string) bool {
-	ip := net.ParseIP(host)
-	return host == "localhost" || (ip != nil && ip.IsLoopback())
 }
