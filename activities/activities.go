@@ -47,8 +47,11 @@ type Activities struct {
 	// address turned off (a household sharing it), so that they re-plan waiting notices at
 	// once (prefs.Notify). Nil tells nobody: tests of a single activity run without Temporal.
 	Temporal client.Client
-	Now      func() time.Time
-	Logger   *slog.Logger
+	// Budgets hold each channel's send rate across all workers (Budget); a channel without
+	// one is not limited here (tests of a single activity).
+	Budgets map[string]*Budget
+	Now     func() time.Time
+	Logger  *slog.Logger
 }
 
 // LoadRecipient returns the voter's active channels and contact hours for a ballot: what the
@@ -98,40 +101,90 @@ func storeWaits(waits []NoticeWait) []store.NoticeWait {
 	return out
 }
 
-// SendEmail delivers a notice by email through SendGrid.
+// SendEmail delivers a notice by email through SendGrid: the queued delivery, when SendNow
+// could not send at once.
 func (a *Activities) SendEmail(ctx context.Context, n Notice) (NoticeResult, error) {
-	return a.deliver(ctx, n, ballot.ChannelEmail, func(c recipient.Recipient, sub store.Subscription, msg notices.Message) (providers.Accepted, error) {
-		return a.Email.SendEmail(ctx, providers.Email{
-			To: sub.Address, ToName: c.Voter.FirstName + " " + c.Voter.LastName,
-			From: c.Jurisdiction.EmailFrom, FromName: c.Jurisdiction.EmailFromName,
-			Subject: msg.Subject, Text: msg.Text, HTML: "<p>" + html.EscapeString(msg.Text) + "</p>",
-			IdempotencyKey: n.IdempotencyKey,
-		})
-	})
+	return a.deliver(ctx, n, ballot.ChannelEmail, a.takeQueued)
 }
 
 // SendSMS delivers a notice by text message through Twilio.
 func (a *Activities) SendSMS(ctx context.Context, n Notice) (NoticeResult, error) {
-	return a.deliver(ctx, n, ballot.ChannelSMS, func(c recipient.Recipient, sub store.Subscription, msg notices.Message) (providers.Accepted, error) {
-		return a.Phone.SendSMS(ctx, providers.SMS{
-			To: sub.Address, From: c.Jurisdiction.SMSFrom,
-			Body:           msg.SMS,
-			StatusCallback: providers.WithIdempotencyKey(a.TwilioStatusCallbackURL, n.IdempotencyKey),
-		})
-	})
+	return a.deliver(ctx, n, ballot.ChannelSMS, a.takeQueued)
 }
 
-// PlaceCall delivers a notice by a voice call through Twilio that reads it aloud and offers
-// to read it again (press 1, answered by the API's voice webhook).
+// PlaceCall delivers a notice by a voice call through Twilio.
 func (a *Activities) PlaceCall(ctx context.Context, n Notice) (NoticeResult, error) {
-	return a.deliver(ctx, n, ballot.ChannelVoice, func(c recipient.Recipient, sub store.Subscription, msg notices.Message) (providers.Accepted, error) {
-		return a.Phone.PlaceCall(ctx, providers.Call{
-			To: sub.Address, From: c.Jurisdiction.VoiceFrom,
-			Twiml: notices.CallTwiML(c.Language(sub.Channel), msg.Speech,
-				providers.WithIdempotencyKey(a.TwilioVoiceURL, n.IdempotencyKey)),
-			StatusCallback: providers.WithIdempotencyKey(a.TwilioStatusCallbackURL, n.IdempotencyKey),
-		})
+	return a.deliver(ctx, n, ballot.ChannelVoice, a.takeQueued)
+}
+
+// SendNow is a delivery's first try, run by the ballot workflow as a local activity: in the
+// workflow task that planned the notice, with no task queue round trip and one history
+// event instead of three and a workflow task. It sends only if the channel's budget has a
+// send to spare this moment; otherwise it returns Deferred and the workflow hands the
+// notice to the channel's queued activity (SendEmail, SendSMS, PlaceCall), which waits its
+// turn and retries provider outages with backoff. A transient failure fails this try
+// (the workflow then queues it too); a permanent refusal and a closed window are the
+// queued activities' errors.
+func (a *Activities) SendNow(ctx context.Context, n Notice) (SendNowResult, error) {
+	deferred := false
+	res, err := a.deliver(ctx, n, n.Channel, func(ctx context.Context, channel string) error {
+		ok, err := a.Budgets[channel].TryTake(ctx)
+		if err == nil && !ok {
+			deferred = true
+			return errDeferred
+		}
+		return err
 	})
+	if deferred {
+		return SendNowResult{Deferred: DeferredRate}, nil
+	}
+	return SendNowResult{Result: res}, err
+}
+
+// errDeferred stops deliver before it writes anything when SendNow's budget is spent.
+var errDeferred = errors.New("deferred: the channel's send budget is spent")
+
+// queuedBudgetWait is how long a queued delivery waits for its channel's budget before it
+// fails the attempt (retried with backoff). The queue's own rate limit normally keeps it
+// short; it is long only while local first tries spend most of the budget.
+const queuedBudgetWait = 30 * time.Second
+
+func (a *Activities) takeQueued(ctx context.Context, channel string) error {
+	return a.Budgets[channel].TakeWithin(ctx, queuedBudgetWait)
+}
+
+// sender returns the provider call of a channel.
+func (a *Activities) sender(ctx context.Context, n Notice, channel string) sendFunc {
+	switch channel {
+	case ballot.ChannelSMS:
+		return func(c recipient.Recipient, sub store.Subscription, msg notices.Message) (providers.Accepted, error) {
+			return a.Phone.SendSMS(ctx, providers.SMS{
+				To: sub.Address, From: c.Jurisdiction.SMSFrom,
+				Body:           msg.SMS,
+				StatusCallback: providers.WithIdempotencyKey(a.TwilioStatusCallbackURL, n.IdempotencyKey),
+			})
+		}
+	case ballot.ChannelVoice:
+		// A voice call reads the notice aloud and offers to read it again (press 1, answered
+		// by the API's voice webhook).
+		return func(c recipient.Recipient, sub store.Subscription, msg notices.Message) (providers.Accepted, error) {
+			return a.Phone.PlaceCall(ctx, providers.Call{
+				To: sub.Address, From: c.Jurisdiction.VoiceFrom,
+				Twiml: notices.CallTwiML(c.Language(sub.Channel), msg.Speech,
+					providers.WithIdempotencyKey(a.TwilioVoiceURL, n.IdempotencyKey)),
+				StatusCallback: providers.WithIdempotencyKey(a.TwilioStatusCallbackURL, n.IdempotencyKey),
+			})
+		}
+	default:
+		return func(c recipient.Recipient, sub store.Subscription, msg notices.Message) (providers.Accepted, error) {
+			return a.Email.SendEmail(ctx, providers.Email{
+				To: sub.Address, ToName: c.Voter.FirstName + " " + c.Voter.LastName,
+				From: c.Jurisdiction.EmailFrom, FromName: c.Jurisdiction.EmailFromName,
+				Subject: msg.Subject, Text: msg.Text, HTML: "<p>" + html.EscapeString(msg.Text) + "</p>",
+				IdempotencyKey: n.IdempotencyKey,
+			})
+		}
+	}
 }
 
 // errProviderConfiguration: the provider refused ballotflow's credentials or settings.
@@ -140,15 +193,28 @@ const errProviderConfiguration = "ProviderConfiguration"
 
 type sendFunc func(c recipient.Recipient, sub store.Subscription, msg notices.Message) (providers.Accepted, error)
 
-// deliver is the one path of every delivery: read the voter at send time, write the
-// deliveries row before calling the provider, and settle it after. A retried or re-run
-// activity that finds the row accepted does not send again.
-func (a *Activities) deliver(ctx context.Context, n Notice, channel string, send sendFunc) (res NoticeResult, err error) {
-	defer func() { metrics.Notices.WithLabelValues(channel, outcomeLabel(res, err)).Inc() }()
+// takeFunc takes one send from a channel's budget, or says why not.
+type takeFunc func(ctx context.Context, channel string) error
+
+// deliver is the one path of every delivery: take a send from the channel's budget, read
+// the voter at send time, write the deliveries row before calling the provider, and settle
+// it after. A retried or re-run activity that finds the row accepted does not send again.
+func (a *Activities) deliver(ctx context.Context, n Notice, channel string, take takeFunc) (res NoticeResult, err error) {
+	defer func() {
+		if !errors.Is(err, errDeferred) {
+			metrics.Notices.WithLabelValues(channel, outcomeLabel(res, err)).Inc()
+		}
+	}()
 	if !n.NotAfter.IsZero() && a.now().After(n.NotAfter) {
 		return NoticeResult{}, temporal.NewNonRetryableApplicationError(
 			"the voter's contact hours ended before the notice could be sent", ErrWindowClosed, nil)
 	}
+	// Before anything is written: a send deferred for the budget leaves no trace. A token
+	// taken for a notice that turns out to be settled or skipped is simply not used.
+	if err := take(ctx, channel); err != nil {
+		return NoticeResult{}, err
+	}
+	send := a.sender(ctx, n, channel)
 	c, err := a.contact(ctx, n.BallotKey)
 	if err != nil {
 		return NoticeResult{}, err

@@ -123,3 +123,13 @@ type NoticeResult struct {
 	Outcome    string
 	ProviderID string
 }
+
+// SendNowResult is how a delivery's first try (SendNow, a local activity) ended without an
+// error: sent (or found settled) with Result, or Deferred to the channel's queued activity.
+type SendNowResult struct {
+	Result   NoticeResult
+	Deferred string // why the queued activity must send it; "" when Result holds
+}
+
+// DeferredRate: the channel's send budget had nothing to spare at that moment.
+const DeferredRate = "rate"

@@ -79,6 +79,10 @@ func (a *Activities) SendConfirmation(ctx context.Context, in ConfirmationInput)
 	lang := ballot.NoticeLanguage(sub.Language, voter.Language, j.Languages)
 	data := notices.ConfirmData{FirstName: voter.FirstName, LastName: voter.LastName, Jurisdiction: j.Name, HelpText: j.HelpText}
 
+	// Confirmations share the channel's send rate with notices.
+	if err := a.takeQueued(ctx, in.Channel); err != nil {
+		return NoticeResult{}, err
+	}
 	var accepted providers.Accepted
 	switch in.Channel {
 	case ballot.ChannelSMS:

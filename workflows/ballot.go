@@ -37,6 +37,7 @@ type ballotRun struct {
 
 	inbox        []contract.StatusEvent
 	prefsChanged bool
+	sendNow      *bool // sendNowVersion, once asked
 }
 
 // BallotState is everything a ballot workflow knows, carried whole into the next run by
@@ -334,7 +335,14 @@ func (b *ballotRun) dispatchDue(ctx workflow.Context, done workflow.Channel) int
 			BallotKey:      b.In.BallotKey, Seq: n.Seq, Status: n.Status, Channel: n.Channel,
 			Reason: n.Reason, CureDeadline: n.CureDeadline, NotAfter: n.NotAfter,
 		}
+		sendNow := b.sendNowFirst(ctx)
 		workflow.Go(ctx, func(gctx workflow.Context) {
+			if sendNow {
+				if d, sent := trySendNow(gctx, n, in); sent {
+					done.Send(gctx, d)
+					return
+				}
+			}
 			actx := workflow.WithActivityOptions(gctx, deliveryOptions(n.Channel))
 			var res activities.NoticeResult
 			err := workflow.ExecuteActivity(actx, deliveryActivity(n.Channel), in).Get(actx, &res)
@@ -342,6 +350,46 @@ func (b *ballotRun) dispatchDue(ctx workflow.Context, done workflow.Channel) int
 		})
 	}
 	return started
+}
+
+// sendNowVersion versions the change that tries every delivery first as a local activity
+// (SendNow) and queues it only when that could not send: ballots started before it keep
+// queuing every delivery, so their histories replay.
+const sendNowVersion = "send-now-first"
+
+// sendNowFirst says whether this run tries deliveries as local activities first. It asks
+// Temporal once per run, at the first delivery, so that a ballot that never delivers
+// records no marker.
+func (b *ballotRun) sendNowFirst(ctx workflow.Context) bool {
+	if b.sendNow == nil {
+		v := workflow.GetVersion(ctx, sendNowVersion, workflow.DefaultVersion, 1) >= 1
+		b.sendNow = &v
+	}
+	return *b.sendNow
+}
+
+// sendNowOptions: one try, short. A provider answering slowly or not at all is the queued
+// activity's to retry with backoff, and a workflow task must not wait for it.
+var sendNowOptions = workflow.LocalActivityOptions{
+	StartToCloseTimeout: 15 * time.Second,
+	RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
+}
+
+// trySendNow runs a delivery's first try as a local activity. It reports sent when that
+// settled the notice (sent, found settled, refused for good, or its window closed); on a
+// deferral for the channel's rate or any other failure the caller queues the delivery.
+func trySendNow(ctx workflow.Context, n *Notice, in activities.Notice) (deliveryDone, bool) {
+	lctx := workflow.WithLocalActivityOptions(ctx, sendNowOptions)
+	var res activities.SendNowResult
+	err := workflow.ExecuteLocalActivity(lctx, acts.SendNow, in).Get(lctx, &res)
+	var appErr *temporal.ApplicationError
+	switch {
+	case err == nil && res.Deferred == "":
+		return deliveryDone{Notice: n, Result: res.Result}, true
+	case errors.As(err, &appErr) && (appErr.Type() == activities.ErrPermanent || appErr.Type() == activities.ErrWindowClosed):
+		return deliveryDone{Notice: n, Err: err}, true
+	}
+	return deliveryDone{}, false
 }
 
 // busyChannels returns the channels with a delivery in flight.

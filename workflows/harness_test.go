@@ -66,6 +66,7 @@ type attempt struct {
 	Err        error
 	Done       time.Time // wall clock, when the fake returned
 	Begun      time.Time // wall clock, when the fake started
+	Local      bool      // the first try, SendNow, a local activity
 }
 
 // fake implements the activities. Hooks may refuse a delivery.
@@ -80,6 +81,9 @@ type fake struct {
 	attempts  []attempt
 	// deliver, when set, decides a delivery attempt: nil, nil means the provider accepted it.
 	deliver func(a attempt) (*activities.NoticeResult, error)
+	// deferNow, when set, says which first tries find the channel's budget spent.
+	deferNow func(n activities.Notice) bool
+	deferred []activities.Notice
 }
 
 func (f *fake) LoadRecipient(_ context.Context, in activities.LoadRecipientInput) (activities.Recipient, error) {
@@ -136,10 +140,28 @@ func (f *fake) PlaceCall(ctx context.Context, n activities.Notice) (activities.N
 	return f.send(ctx, "PlaceCall", n)
 }
 
+// SendNow is the first try: the channel's attempt, marked Local, unless deferNow says the
+// budget is spent.
+func (f *fake) SendNow(ctx context.Context, n activities.Notice) (activities.SendNowResult, error) {
+	f.mu.Lock()
+	deferNow := f.deferNow
+	f.mu.Unlock()
+	if deferNow != nil && deferNow(n) {
+		f.mu.Lock()
+		f.deferred = append(f.deferred, n)
+		f.mu.Unlock()
+		return activities.SendNowResult{Deferred: activities.DeferredRate}, nil
+	}
+	name := map[string]string{ballot.ChannelEmail: "SendEmail", ballot.ChannelSMS: "SendSMS", ballot.ChannelVoice: "PlaceCall"}[n.Channel]
+	res, err := f.send(ctx, name, n)
+	return activities.SendNowResult{Result: res}, err
+}
+
 func (f *fake) send(ctx context.Context, name string, n activities.Notice) (activities.NoticeResult, error) {
 	info := activity.GetInfo(ctx)
 	id, _ := strconv.Atoi(info.ActivityID)
-	a := attempt{Activity: name, At: f.env.Now(), Notice: n, ActivityID: id, Attempt: info.Attempt, Begun: time.Now()}
+	a := attempt{Activity: name, At: f.env.Now(), Notice: n, ActivityID: id, Attempt: info.Attempt, Begun: time.Now(),
+		Local: info.IsLocalActivity}
 	f.mu.Lock()
 	deliver := f.deliver
 	f.mu.Unlock()
@@ -248,6 +270,7 @@ func newHarness(t *testing.T, start time.Time, r activities.Recipient) *harness 
 	env.RegisterActivityWithOptions(f.SendEmail, activity.RegisterOptions{Name: "SendEmail"})
 	env.RegisterActivityWithOptions(f.SendSMS, activity.RegisterOptions{Name: "SendSMS"})
 	env.RegisterActivityWithOptions(f.PlaceCall, activity.RegisterOptions{Name: "PlaceCall"})
+	env.RegisterActivityWithOptions(f.SendNow, activity.RegisterOptions{Name: "SendNow"})
 
 	return &harness{t: t, suite: s, env: env, f: f, start: start, in: workflows.BallotStart{BallotInput: contract.BallotInput{
 		BallotKey: "bTEST", ElectionID: "e1", State: "CO", County: "denver",

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ballotflow/ballotflow/activities"
 	"github.com/ballotflow/ballotflow/apiserver"
+	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/codec"
 	"github.com/ballotflow/ballotflow/internal/config"
 	"github.com/ballotflow/ballotflow/internal/intake"
@@ -79,7 +80,10 @@ func startWorker(cfg config.Config, st *store.Store, tc client.Client, sandboxUR
 			TwilioStatusCallbackURL: cfg.PublicURL + apiserver.PathTwilioStatus,
 			TwilioVoiceURL:          cfg.PublicURL + apiserver.PathTwilioVoice,
 			Temporal:                tc,
-			Logger:                  logger.With("component", "activities"),
+			Budgets: activities.NewBudgets(st.SendBudgetLease, map[string]float64{
+				ballot.ChannelEmail: cfg.EmailRate, ballot.ChannelSMS: cfg.SMSRate, ballot.ChannelVoice: cfg.VoiceRate,
+			}),
+			Logger: logger.With("component", "activities"),
 		},
 		Rates:  worker.Rates{EmailPerSecond: cfg.EmailRate, SMSPerSecond: cfg.SMSRate, VoicePerSecond: cfg.VoiceRate},
 		Intake: in,

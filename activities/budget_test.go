@@ -1,0 +1,121 @@
+package activities_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ballotflow/ballotflow/activities"
+	"github.com/ballotflow/ballotflow/internal/ballot"
+	"github.com/ballotflow/ballotflow/internal/demo"
+	"github.com/ballotflow/ballotflow/internal/store"
+)
+
+// leaser is a shared budget that grants what grant says, counting the asks.
+type leaser struct {
+	asks  []int
+	grant func(want int) int
+}
+
+func (l *leaser) lease(_ context.Context, channel string, rate, burst float64, want int) (int, error) {
+	l.asks = append(l.asks, want)
+	if channel != "sms" || rate != 50 || burst != 25 {
+		return 0, errors.New("unexpected lease")
+	}
+	return l.grant(want), nil
+}
+
+// A process leases a fifth of a second's worth of sends, spends them without asking
+// again, lets what it did not spend lapse after a second, and after an empty answer does
+// not ask again until a token could have come back.
+func TestBudgetLeasesInChunksAndLetsThemLapse(t *testing.T) {
+	now := time.Date(2026, 11, 3, 8, 0, 0, 0, time.UTC)
+	l := &leaser{grant: func(want int) int { return want }}
+	b := &activities.Budget{Lease: l.lease, Channel: "sms", Rate: 50, Now: func() time.Time { return now }}
+
+	for range 10 {
+		ok, err := b.TryTake(context.Background())
+		require.NoError(t, err)
+		require.True(t, ok)
+	}
+	require.Equal(t, []int{10}, l.asks, "one lease of 0.2 s × 50/s for ten sends")
+
+	ok, _ := b.TryTake(context.Background())
+	require.True(t, ok)
+	require.Len(t, l.asks, 2)
+	now = now.Add(1100 * time.Millisecond) // nine leased sends unspent lapse
+	l.grant = func(int) int { return 0 }
+	ok, _ = b.TryTake(context.Background())
+	require.False(t, ok, "lapsed tokens are not spent")
+	require.Len(t, l.asks, 3)
+	ok, _ = b.TryTake(context.Background())
+	require.False(t, ok)
+	require.Len(t, l.asks, 3, "no ask while the budget cannot have refilled")
+	now = now.Add(20 * time.Millisecond)
+	l.grant = func(int) int { return 1 }
+	ok, _ = b.TryTake(context.Background())
+	require.True(t, ok)
+	require.Len(t, l.asks, 4)
+
+	// A wait that the budget never ends is an error the queued delivery retries.
+	l.grant = func(int) int { return 0 }
+	b2 := &activities.Budget{Lease: l.lease, Channel: "sms", Rate: 50}
+	require.ErrorIs(t, b2.TakeWithin(context.Background(), 50*time.Millisecond), activities.ErrBudgetWait)
+
+	// No budget (a channel without a rate) never limits.
+	var none *activities.Budget
+	ok, err := none.TryTake(context.Background())
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.NoError(t, none.TakeWithin(context.Background(), time.Second))
+}
+
+// A first try that finds the channel's budget spent defers without a trace: no provider
+// call, no deliveries row; with the budget back, it sends.
+func TestSendNowDefersWhenTheBudgetIsSpent(t *testing.T) {
+	t.Parallel()
+	bg := context.Background()
+	st := demoStore(t)
+	maria, err := st.VoterGetByID(bg, "CO", demo.Voters[0].VoterID)
+	require.NoError(t, err)
+	rec, err := st.BallotEventRecord(bg, store.BallotEvent{JurisdictionID: store.JurisdictionID("CO", "denver"),
+		ElectionID: demo.ElectionID, BallotID: "B-BUDGET", VoterRef: maria.Ref, EventID: "ev-budget", Status: "mailed",
+		OccurredAt: time.Now().Add(-time.Hour)})
+	require.NoError(t, err)
+
+	spent := true
+	lease := func(context.Context, string, float64, float64, int) (int, error) {
+		if spent {
+			return 0, nil
+		}
+		return 1, nil
+	}
+	s := &senders{}
+	env := activityEnv(&activities.Activities{Store: st, Email: s, Phone: s,
+		Budgets: activities.NewBudgets(lease, map[string]float64{ballot.ChannelEmail: 10})})
+	n := activities.Notice{IdempotencyKey: rec.Ballot.Key + "/1/email", BallotKey: rec.Ballot.Key, Seq: 1,
+		Status: "mailed", Channel: ballot.ChannelEmail}
+	v, err := env.ExecuteActivity("SendNow", n)
+	require.NoError(t, err)
+	var res activities.SendNowResult
+	require.NoError(t, v.Get(&res))
+	require.Equal(t, activities.DeferredRate, res.Deferred)
+	require.Empty(t, s.emails)
+	var rows int
+	require.NoError(t, st.Pool().QueryRow(bg, `SELECT count(*) FROM deliveries WHERE idempotency_key = $1`,
+		n.IdempotencyKey).Scan(&rows))
+	require.Zero(t, rows)
+
+	spent = false
+	env = activityEnv(&activities.Activities{Store: st, Email: s, Phone: s,
+		Budgets: activities.NewBudgets(lease, map[string]float64{ballot.ChannelEmail: 10})})
+	v, err = env.ExecuteActivity("SendNow", n)
+	require.NoError(t, err)
+	require.NoError(t, v.Get(&res))
+	require.Empty(t, res.Deferred)
+	require.Equal(t, activities.OutcomeSent, res.Result.Outcome)
+	require.Len(t, s.emails, 1)
+}
