@@ -70,6 +70,9 @@ import (
 // (EMAIL_RATE, SMS_RATE) and INGEST_RATE are lifted so that the pace, not the configured
 // limits, is measured.
 //
+// With BALLOTFLOW_BENCH_SERIES set to a directory it also writes each round's time series
+// there, for `go run ./benchmarks/chart`.
+//
 // The benchmark fails only when a notice is missing; duplicates are reported, not failed.
 func BenchmarkMailOutDayToTheOutbox(b *testing.B) {
 	n := envInt(b, "BALLOTFLOW_BENCH_VOTERS", 5000)
@@ -344,6 +347,7 @@ func mailOutRound(b *testing.B, d *app.Dev, sb *benchSandbox, voters mailOutVote
 			first[m.to] = m
 		}
 	}
+	writeMailOutSeries(b, start, first, voters)
 	last := start
 	var emailLat, smsLat []time.Duration
 	for addr, m := range first {
