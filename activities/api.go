@@ -106,10 +106,23 @@ type Notice struct {
 	Channel        string
 	Reason         string // challenged, rejected
 	CureDeadline   string // YYYY-MM-DD
+	// Kind is what the notice says about Status: "" for the status itself, or one of the
+	// NoticeKind values (a mail scan).
+	Kind string
+	// ScannedAt and Facility are the mail scan a KindMailOutbound or KindMailReturn notice
+	// tells of.
+	ScannedAt time.Time
+	Facility  string
 	// NotAfter is the end of the contact window the notice was planned for (zero for email
 	// that may go at any hour). A retry after it fails with ErrWindowClosed.
 	NotAfter time.Time
 }
+
+// Notice kinds besides the status itself.
+const (
+	KindMailOutbound = "mail_outbound" // USPS has the ballot on its way to the voter
+	KindMailReturn   = "mail_return"   // USPS has the voter's ballot on its way back
+)
 
 // Delivery outcomes.
 const (

@@ -36,6 +36,7 @@ type ballotRun struct {
 	BallotState
 
 	inbox        []contract.StatusEvent
+	scans        []contract.MailScan
 	prefsChanged bool
 	sendNow      *bool // sendNowVersion, once asked
 }
@@ -54,6 +55,8 @@ type BallotState struct {
 	Recipient   activities.Recipient
 	Pending     []*Notice
 	NextSeq     int
+	MailScans   []contract.MailScanEntry // the newest maxMailScans
+	MailTold    map[string]bool          // directions the voter was told of (at most once each)
 	// WaitsRecorded is the set of held notices PostgreSQL was last told of (a delivery
 	// removes its own row when it starts): the workflow writes the set again only when the
 	// two differ.
@@ -64,6 +67,8 @@ type BallotState struct {
 type Notice struct {
 	Seq          int
 	Status       ballot.Status
+	Kind         string             // "" for the status; activities.KindMail* for a mail scan
+	Scan         *contract.MailScan `json:",omitempty"` // the scan a mail notice tells of
 	Channel      string
 	Reason       string
 	CureDeadline string
@@ -116,6 +121,7 @@ func (b *ballotRun) run(ctx workflow.Context) error {
 		signals = append(signals, workflow.GetSignalChannel(ctx, string(s)))
 	}
 	prefs := workflow.GetSignalChannel(ctx, ballot.SignalPreferencesChanged)
+	mail := workflow.GetSignalChannel(ctx, ballot.SignalMailScan)
 	done := workflow.NewChannel(ctx)
 	canvass := workflow.NewTimerWithOptions(ctx, b.In.CanvassEndsAt.Sub(workflow.Now(ctx)),
 		workflow.TimerOptions{Summary: "end of canvass"})
@@ -123,6 +129,7 @@ func (b *ballotRun) run(ctx workflow.Context) error {
 
 	for {
 		b.drainSignals(ctx, signals, prefs)
+		b.drainScans(mail)
 		if b.prefsChanged {
 			b.prefsChanged = false
 			if err := b.loadRecipient(ctx); err != nil {
@@ -133,6 +140,7 @@ func (b *ballotRun) run(ctx workflow.Context) error {
 		if err := b.applyInbox(ctx); err != nil {
 			return err
 		}
+		b.applyScans(ctx)
 		inFlight += b.dispatchDue(ctx, done)
 		if err := b.recordWaits(ctx); err != nil {
 			return err
@@ -153,6 +161,7 @@ func (b *ballotRun) run(ctx workflow.Context) error {
 			sel.AddReceive(ch, func(workflow.ReceiveChannel, bool) {}) // drained at the top of the loop
 		}
 		sel.AddReceive(prefs, func(workflow.ReceiveChannel, bool) {})
+		sel.AddReceive(mail, func(workflow.ReceiveChannel, bool) {})
 		sel.AddReceive(done, func(c workflow.ReceiveChannel, _ bool) {
 			var d deliveryDone
 			c.Receive(ctx, &d)
@@ -194,6 +203,89 @@ func (b *ballotRun) drainSignals(ctx workflow.Context, signals []workflow.Receiv
 		}
 		b.prefsChanged = true
 	}
+}
+
+// drainScans moves every buffered mail scan into the scan inbox.
+func (b *ballotRun) drainScans(mail workflow.ReceiveChannel) {
+	for {
+		var m contract.MailScan
+		if !mail.ReceiveAsync(&m) {
+			return
+		}
+		b.scans = append(b.scans, m)
+	}
+}
+
+// mailScansVersion versions the handling of mail scans: a ballot whose history holds a scan
+// signal its old code never read (it had no such channel) drops it on replay as it did then.
+const mailScansVersion = "mail-scans"
+
+// maxMailScans bounds the scans a ballot keeps in its state and view.
+const maxMailScans = 20
+
+// applyScans records the mail scans received and tells the voter of the first of each
+// direction while the ballot is still "mailed": a scan that comes after the county received,
+// accepted or counted the ballot, or after it was replaced, is recorded, never told.
+func (b *ballotRun) applyScans(ctx workflow.Context) {
+	scans := b.scans
+	b.scans = nil
+	if len(scans) == 0 || workflow.GetVersion(ctx, mailScansVersion, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return
+	}
+	slices.SortStableFunc(scans, func(x, y contract.MailScan) int { return x.ScannedAt.Compare(y.ScannedAt) })
+	for _, m := range scans {
+		e := contract.MailScanEntry{MailScan: m}
+		switch {
+		case m.Direction != contract.MailOutbound && m.Direction != contract.MailReturn:
+			e.Why = "unknown direction"
+		case b.MailTold[m.Direction]:
+			e.Why = "the voter was told of this direction already"
+		case b.Closed != "":
+			e.Why = "the ballot's tracking is closed: " + b.Closed
+		case b.Status != ballot.StatusMailed:
+			e.Why = fmt.Sprintf("the ballot is %s: a scan says nothing newer", b.Status)
+		case !b.Recipient.Notifiable || len(b.Recipient.Channels) == 0:
+			e.Why = "the voter has no channel to tell"
+		default:
+			if b.MailTold == nil {
+				b.MailTold = map[string]bool{}
+			}
+			b.MailTold[m.Direction] = true
+			e.Told = b.planMailNotice(ctx, m)
+			if !e.Told {
+				e.Why = "the voter is still to hear that the ballot was mailed"
+			}
+		}
+		b.MailScans = lastN(append(b.MailScans, e), maxMailScans)
+	}
+}
+
+// planMailNotice plans a notice of the scan on each active channel. An outbound scan is not
+// told on a channel whose "mailed" notice is still waiting: the voter is about to hear that.
+// It reports whether any channel got one.
+func (b *ballotRun) planMailNotice(ctx workflow.Context, m contract.MailScan) bool {
+	kind := activities.KindMailOutbound
+	if m.Direction == contract.MailReturn {
+		kind = activities.KindMailReturn
+	}
+	planned := false
+	seq := b.NextSeq + 1
+	for _, ch := range b.Recipient.Channels {
+		if kind == activities.KindMailOutbound && slices.ContainsFunc(b.Pending, func(n *Notice) bool {
+			return n.Channel == ch.Channel && n.Kind == "" && n.Status == ballot.StatusMailed && !n.InFlight
+		}) {
+			continue
+		}
+		scan := m
+		n := &Notice{Seq: seq, Status: b.Status, Kind: kind, Scan: &scan, Channel: ch.Channel}
+		b.schedule(ctx, n, ch)
+		b.Pending = append(b.Pending, n)
+		planned = true
+	}
+	if planned {
+		b.NextSeq = seq
+	}
+	return planned
 }
 
 // applyInbox runs the status graph over the received events, in the order they happened at
@@ -333,7 +425,10 @@ func (b *ballotRun) dispatchDue(ctx workflow.Context, done workflow.Channel) int
 		in := activities.Notice{
 			IdempotencyKey: fmt.Sprintf("%s/%d/%s", b.In.BallotKey, n.Seq, n.Channel),
 			BallotKey:      b.In.BallotKey, Seq: n.Seq, Status: n.Status, Channel: n.Channel,
-			Reason: n.Reason, CureDeadline: n.CureDeadline, NotAfter: n.NotAfter,
+			Reason: n.Reason, CureDeadline: n.CureDeadline, NotAfter: n.NotAfter, Kind: n.Kind,
+		}
+		if n.Scan != nil {
+			in.ScannedAt, in.Facility = n.Scan.ScannedAt, n.Scan.Facility
 		}
 		sendNow := b.sendNowFirst(ctx)
 		workflow.Go(ctx, func(gctx workflow.Context) {
@@ -483,7 +578,8 @@ func (b *ballotRun) fallback(ctx workflow.Context, failed *Notice) {
 		if b.hasNotice(failed.Seq, "") {
 			return // another channel already has it: the voter is told
 		}
-		n := &Notice{Seq: failed.Seq, Status: failed.Status, Channel: name, Reason: failed.Reason, CureDeadline: failed.CureDeadline}
+		n := &Notice{Seq: failed.Seq, Status: failed.Status, Kind: failed.Kind, Scan: failed.Scan, Channel: name,
+			Reason: failed.Reason, CureDeadline: failed.CureDeadline}
 		b.schedule(ctx, n, ch)
 		b.Pending = append(b.Pending, n)
 		return
@@ -697,9 +793,11 @@ func (b *ballotRun) view() (contract.BallotView, error) {
 		Timeline:   slices.Clone(b.Timeline),
 		Ignored:    slices.Clone(b.Ignored),
 		Deliveries: slices.Clone(b.Outcomes),
+		MailScans:  slices.Clone(b.MailScans),
 	}
 	for _, n := range b.Pending {
-		v.Pending = append(v.Pending, contract.PendingNotice{Seq: n.Seq, Status: n.Status, Channel: n.Channel, DueAt: n.DueAt, InFlight: n.InFlight})
+		v.Pending = append(v.Pending, contract.PendingNotice{Seq: n.Seq, Status: n.Status, Kind: n.Kind, Channel: n.Channel,
+			DueAt: n.DueAt, InFlight: n.InFlight})
 	}
 	return v, nil
 }

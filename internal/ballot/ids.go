@@ -28,6 +28,10 @@ const (
 	// SignalPreferencesChanged tells a ballot that its voter's channels or contact hours
 	// changed; the workflow reloads them and re-plans waiting notices.
 	SignalPreferencesChanged = "preferences-changed"
+	// SignalMailScan hands a ballot the first USPS scan of its envelope in one direction
+	// (contract.MailScan); the workflow records it and tells the voter at most once a
+	// direction, never against a later status.
+	SignalMailScan = "mail-scan"
 )
 
 // QueryStatus returns a ballot workflow's view of its ballot.

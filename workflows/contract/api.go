@@ -78,6 +78,27 @@ type PreferencesChanged struct {
 	Reason string // "portal", "opt-out", "webhook", ...
 }
 
+// Mail directions of a ballot envelope, as USPS scans it.
+const (
+	MailOutbound = "outbound" // from the county to the voter
+	MailReturn   = "return"   // from the voter back to the county
+)
+
+// MailScan is the payload of the ballot.SignalMailScan signal: a USPS scan of the ballot's
+// envelope. Where is a facility, never an address.
+type MailScan struct {
+	Direction string    // MailOutbound or MailReturn
+	ScannedAt time.Time // UTC
+	Facility  string    // the facility's name, or its city and state; may be empty
+}
+
+// MailScanEntry is a scan as the ballot's history shows it: whether the voter was told.
+type MailScanEntry struct {
+	MailScan
+	Told bool
+	Why  string // why the voter was not told, when not
+}
+
 // BallotView is what the status query (ballot.QueryStatus) returns: the ballot as its
 // workflow sees it.
 type BallotView struct {
@@ -89,6 +110,7 @@ type BallotView struct {
 	Deliveries  []DeliveryOutcome
 	Unreachable bool // a notice could be delivered on none of the voter's channels
 	Closed      string
+	MailScans   []MailScanEntry // the newest 20
 }
 
 // TimelineEntry is one status the ballot moved to.
@@ -112,6 +134,7 @@ type IgnoredEvent struct {
 type PendingNotice struct {
 	Seq      int
 	Status   ballot.Status
+	Kind     string // "" for the status itself; a NoticeKind otherwise
 	Channel  string
 	DueAt    time.Time
 	InFlight bool
