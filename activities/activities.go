@@ -73,7 +73,48 @@ func (a *Activities) LoadRecipient(ctx context.Context, in LoadRecipientInput) (
 		w.Start, w.End, w.TimeZone = recipient.ContactHours(s, c.Jurisdiction)
 		r.Channels = append(r.Channels, ChannelPlan{Channel: s.Channel, Window: w, HoldForHours: s.HoldForHours})
 	}
+	if len(r.Channels) == 0 {
+		return r, nil
+	}
+	plan, err := a.reminderPlan(ctx, c)
+	if err != nil {
+		return Recipient{}, err
+	}
+	r.Reminders = plan
 	return r, nil
+}
+
+// reminderPlan reads the county's reminders for the ballot's election and places them in
+// time: nil when it sends none.
+func (a *Activities) reminderPlan(ctx context.Context, c recipient.Recipient) (*ReminderPlan, error) {
+	rem, err := a.Store.RemindersGet(ctx, c.Ballot.ElectionID, c.Ballot.State, c.Ballot.County)
+	if err != nil {
+		return nil, err
+	}
+	if len(rem.ReturnDays) == 0 && len(rem.CureDays) == 0 {
+		return nil, nil
+	}
+	e, err := a.Store.ElectionGetByID(ctx, c.Ballot.ElectionID)
+	if err != nil {
+		return nil, notFoundIsPermanent(err)
+	}
+	loc, err := time.LoadLocation(c.Jurisdiction.TimeZone)
+	if err != nil {
+		return nil, temporal.NewNonRetryableApplicationError("the county's time zone is unknown", "BadTimeZone", err)
+	}
+	closes, err := time.Parse("15:04", rem.ReturnsClose)
+	if err != nil {
+		return nil, err
+	}
+	y, m, d := e.ElectionDay.Date()
+	p := &ReminderPlan{
+		ReturnBy: time.Date(y, m, d, closes.Hour(), closes.Minute(), 0, 0, loc).UTC(),
+		CureDays: rem.CureDays, TimeZone: c.Jurisdiction.TimeZone,
+	}
+	for _, days := range rem.ReturnDays { // most days first: earliest first
+		p.ReturnAt = append(p.ReturnAt, time.Date(y, m, d-days, ReminderHour, 0, 0, 0, loc).UTC())
+	}
+	return p, nil
 }
 
 // RecordStatus stores the status the workflow moved a ballot to, for reads that must not ask

@@ -64,7 +64,21 @@ type Recipient struct {
 	// Notifiable is false when the voter may not be contacted at all (canceled, inactive or confidential: ballot.Notifiable).
 	Notifiable bool
 	Channels   []ChannelPlan // active channels only, in the order email, sms, voice
+	// Reminders are the county's reminders for the ballot's election; nil for none.
+	Reminders *ReminderPlan `json:",omitempty"`
 }
+
+// ReminderPlan is when a ballot's reminders fall, as the county set them for its election.
+type ReminderPlan struct {
+	ReturnBy time.Time   // election day at the time ballots must be in
+	ReturnAt []time.Time // return reminders, earliest first
+	CureDays []int       // cure reminders, days before the cure deadline, most first
+	TimeZone string      // the county's: a cure reminder goes at ReminderHour on its day
+}
+
+// ReminderHour is the local time of day (in the county's time zone) a reminder is due; each
+// voter's contact hours then apply as to any notice.
+const ReminderHour = 10
 
 // LoadRecipientInput names the ballot whose voter to load.
 type LoadRecipientInput struct {
@@ -120,8 +134,10 @@ type Notice struct {
 
 // Notice kinds besides the status itself.
 const (
-	KindMailOutbound = "mail_outbound" // USPS has the ballot on its way to the voter
-	KindMailReturn   = "mail_return"   // USPS has the voter's ballot on its way back
+	KindMailOutbound   = "mail_outbound"   // USPS has the ballot on its way to the voter
+	KindMailReturn     = "mail_return"     // USPS has the voter's ballot on its way back
+	KindReturnReminder = "reminder_return" // the mailed ballot is not back yet: the deadline
+	KindCureReminder   = "reminder_cure"   // the challenge is not cured yet: the cure deadline
 )
 
 // Delivery outcomes.

@@ -39,6 +39,7 @@ type ballotRun struct {
 	scans        []contract.MailScan
 	prefsChanged bool
 	sendNow      *bool // sendNowVersion, once asked
+	reminders    *bool // remindersVersion, once asked
 }
 
 // BallotState is everything a ballot workflow knows, carried whole into the next run by
@@ -57,6 +58,8 @@ type BallotState struct {
 	NextSeq     int
 	MailScans   []contract.MailScanEntry // the newest maxMailScans
 	MailTold    map[string]bool          // directions the voter was told of (at most once each)
+	// RemindersDone holds the reminders planned or dropped: never twice.
+	RemindersDone map[string]bool
 	// WaitsRecorded is the set of held notices PostgreSQL was last told of (a delivery
 	// removes its own row when it starts): the workflow writes the set again only when the
 	// two differ.
@@ -126,6 +129,7 @@ func (b *ballotRun) run(ctx workflow.Context) error {
 	canvass := workflow.NewTimerWithOptions(ctx, b.In.CanvassEndsAt.Sub(workflow.Now(ctx)),
 		workflow.TimerOptions{Summary: "end of canvass"})
 	inFlight := 0
+	var remTimer reminderTimer
 
 	for {
 		b.drainSignals(ctx, signals, prefs)
@@ -141,6 +145,7 @@ func (b *ballotRun) run(ctx workflow.Context) error {
 			return err
 		}
 		b.applyScans(ctx)
+		b.dueReminders(ctx)
 		inFlight += b.dispatchDue(ctx, done)
 		if err := b.recordWaits(ctx); err != nil {
 			return err
@@ -168,6 +173,7 @@ func (b *ballotRun) run(ctx workflow.Context) error {
 			inFlight--
 			b.settle(ctx, d)
 		})
+		remTimer.add(ctx, b, sel)
 		if b.Closed == "" {
 			sel.AddFuture(canvass, func(workflow.Future) { b.close(ctx, "the election's canvass closed") })
 		}
@@ -320,6 +326,7 @@ func (b *ballotRun) applyInbox(ctx workflow.Context) error {
 		moved = true
 		// Plan first (it issues no command), so that the status and the notices now held
 		// are recorded together.
+		b.dropReminders(ctx, "the ballot moved on to "+string(ev.Status))
 		if ev.Status == ballot.StatusReplaced {
 			b.cancelPending(ctx, "the ballot was replaced")
 		} else {
