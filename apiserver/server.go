@@ -110,6 +110,7 @@ func New(cfg Config) http.Handler {
 	h.registerRoll(v1)
 	h.registerImports(v1)
 	h.registerAdmin(v1)
+	h.registerReminders(v1)
 	h.registerPortal(r, v1)
 	h.registerOperator(r, v1)
 	if cfg.Outbox != nil {

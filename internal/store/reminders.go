@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Reminders is what a county sends for one election beyond status notices: return
@@ -34,21 +35,30 @@ const (
 	remindersActorMax = 200
 )
 
-// ValidateReminders checks settings and puts their days in order, naming the field at fault.
+// ReminderFieldError is a reminder setting refused, with the field at fault.
+type ReminderFieldError struct {
+	Field   string
+	Message string
+}
+
+func (e *ReminderFieldError) Error() string { return e.Field + ": " + e.Message }
+
+// ValidateReminders checks settings and puts their days in order (most first). A refusal
+// is a *ReminderFieldError.
 func ValidateReminders(r *Reminders) error {
 	check := func(field string, days []int, most int) ([]int, error) {
 		if len(days) > MaxReminders {
-			return nil, fmt.Errorf("%s: at most %d reminders", field, MaxReminders)
+			return nil, &ReminderFieldError{field, fmt.Sprintf("at most %d reminders", MaxReminders)}
 		}
 		out := slices.Clone(days)
 		slices.Sort(out)
 		out = slices.Compact(out)
 		if len(out) != len(days) {
-			return nil, fmt.Errorf("%s: a day is given twice", field)
+			return nil, &ReminderFieldError{field, "a day is given twice"}
 		}
 		for _, d := range out {
 			if d < 1 || d > most {
-				return nil, fmt.Errorf("%s: %d days: between 1 and %d", field, d, most)
+				return nil, &ReminderFieldError{field, fmt.Sprintf("%d days: each between 1 and %d", d, most)}
 			}
 		}
 		slices.Reverse(out)
@@ -65,7 +75,7 @@ func ValidateReminders(r *Reminders) error {
 		r.ReturnsClose = DefaultReturnsBy
 	}
 	if t, err := time.Parse("15:04", r.ReturnsClose); err != nil || t.Format("15:04") != r.ReturnsClose {
-		return errors.New(`returns_close: a local time "HH:MM"`)
+		return &ReminderFieldError{"returns_close", `a local time "HH:MM", e.g. "19:00"`}
 	}
 	if r.ReturnDays == nil {
 		r.ReturnDays = []int{}
@@ -99,6 +109,10 @@ func (s *Store) RemindersSave(ctx context.Context, r Reminders, actor string) (R
 			updated_by = EXCLUDED.updated_by
 		RETURNING updated_at`,
 		r.ElectionID, JurisdictionID(r.State, r.County), r.ReturnDays, r.CureDays, r.ReturnsClose, actor).Scan(&r.UpdatedAt)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23503" { // foreign_key_violation: no such county
+		return Reminders{}, fmt.Errorf("county %s of %s: %w", r.County, r.State, ErrNotFound)
+	}
 	if err != nil {
 		return Reminders{}, fmt.Errorf("save reminders: %w", err)
 	}
