@@ -360,7 +360,7 @@ func electionsCommand() *cobra.Command {
 		},
 	}
 	list.Flags().StringVar(&listState, "state", "", "only this state")
-	cmd.AddCommand(create, list, electionsExportCommand())
+	cmd.AddCommand(create, list, electionsExportCommand(), electionsRemindersCommand())
 	return cmd
 }
 
