@@ -99,6 +99,7 @@ type operatorBallotJSON struct {
 	Status        string             `json:"status"` // empty until the workflow recorded one
 	StatusAt      *time.Time         `json:"status_at"`
 	History       []statusChangeJSON `json:"history"`
+	MailScans     []mailScanJSON     `json:"mail_scans"` // USPS scans of its envelopes, oldest first
 }
 
 type operatorSubscriptionJSON struct {
@@ -139,7 +140,8 @@ func (h *handlers) getOperatorBallots(c *gin.Context) {
 	for i, b := range ballots {
 		id := ballot.WorkflowID(b.ElectionID, b.Key)
 		out[i] = operatorBallotJSON{ElectionID: b.ElectionID, BallotID: b.BallotID, County: b.County, WorkflowID: id,
-			TemporalUIURL: h.temporalURL(id), Status: b.Status, StatusAt: b.StatusAt, History: make([]statusChangeJSON, len(b.History))}
+			TemporalUIURL: h.temporalURL(id), Status: b.Status, StatusAt: b.StatusAt, History: make([]statusChangeJSON, len(b.History)),
+			MailScans: mailScansView(b.MailScans)}
 		for j, s := range b.History {
 			out[i].History[j] = statusChangeView(s)
 			out[i].History[j].At = s.At.UTC()

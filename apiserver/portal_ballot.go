@@ -18,6 +18,8 @@ type ballotJSON struct {
 	Status   string             `json:"status"`
 	StatusAt *time.Time         `json:"status_at"`
 	Timeline []statusChangeJSON `json:"timeline"`
+	// Mail is the latest USPS scan of each of the ballot's envelopes, outbound first.
+	Mail []portalMailJSON `json:"mail"`
 }
 
 // getPortalBallot answers the voter's ballots, newest first, from PostgreSQL: a page view
@@ -45,6 +47,7 @@ func (h *handlers) getPortalBallot(c *gin.Context) {
 		for _, t := range b.Timeline {
 			j.Timeline = append(j.Timeline, statusChangeView(t))
 		}
+		j.Mail = portalMailView(b.Mail)
 		out = append(out, j)
 	}
 	c.JSON(http.StatusOK, gin.H{

@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/ballotflow/ballotflow/internal/intake"
+	"github.com/ballotflow/ballotflow/internal/mailtrack"
 	"github.com/ballotflow/ballotflow/internal/signin"
 	"github.com/ballotflow/ballotflow/internal/store"
 )
@@ -26,6 +27,10 @@ type Config struct {
 	Store    *store.Store
 	Temporal client.Client
 	Intake   *intake.Service
+	// ScanNotifier, when set, gets the first USPS scan of each direction of a ballot's
+	// envelopes (POST /v1/mail-scans and :bulk) for the ballot's workflow (internal/app
+	// signals it). While it is nil, scans are stored and nothing is signaled.
+	ScanNotifier mailtrack.Notifier
 	// Outbox, when set (dev mode), is served at GET /dev/outbox.
 	Outbox http.Handler
 	// Codec, when set, is served at /codec for Temporal UI (operator keys only), to browsers
@@ -109,6 +114,7 @@ func New(cfg Config) http.Handler {
 	h.registerWebhooks(v1)
 	h.registerRoll(v1)
 	h.registerImports(v1)
+	h.registerMailScans(v1)
 	h.registerAdmin(v1)
 	h.registerReminders(v1)
 	h.registerPortal(r, v1)

@@ -18,6 +18,7 @@ import (
 	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/metrics"
 	"github.com/ballotflow/ballotflow/internal/store"
+	"github.com/ballotflow/ballotflow/internal/usps"
 	"github.com/ballotflow/ballotflow/internal/workflowclient"
 	"github.com/ballotflow/ballotflow/workflows/contract"
 )
@@ -32,6 +33,11 @@ type Event struct {
 	OccurredAt   string `json:"occurred_at"`
 	Reason       string `json:"reason,omitempty"`
 	CureDeadline string `json:"cure_deadline,omitempty"`
+	// OutboundIMb and ReturnIMb are the Intelligent Mail barcodes of the envelopes a "mailed"
+	// event sends: the ballot's outbound envelope and the return envelope inside it. Only
+	// their tracking codes are kept (see envelopeBarcodes).
+	OutboundIMb string `json:"outbound_imb,omitempty"`
+	ReturnIMb   string `json:"return_imb,omitempty"`
 }
 
 // Result outcomes.
@@ -160,6 +166,10 @@ func (s *Service) record(ctx context.Context, caller Caller, ev Event) (store.Re
 	case errors.Is(err, store.ErrBallotOfOtherVoter):
 		return rec, errBallotOfOtherVoter()
 	}
+	var inUse *store.BarcodeInUseError
+	if errors.As(err, &inUse) {
+		return rec, errIMbInUse(inUse.Direction)
+	}
 	return rec, err
 }
 
@@ -186,6 +196,15 @@ func errCanvassClosed(e store.Election) *Error {
 	return &Error{Status: 422, Code: "canvass_closed", Field: "election_id",
 		Message: "the canvass of this election ended at " + e.CanvassEndsAt.UTC().Format(time.RFC3339) +
 			"; ballot events are no longer accepted for it"}
+}
+
+// errIMbInUse refuses an envelope barcode (direction store.MailOutbound or MailReturn) that
+// the county registered for another ballot, or for the other envelope, in the election.
+func errIMbInUse(direction string) *Error {
+	field := direction + "_imb"
+	return &Error{Status: 409, Code: "imb_in_use", Field: field,
+		Message: field + " is already the barcode of another ballot's envelope (or of this ballot's other envelope) in this election; " +
+			"each envelope needs its own serial number"}
 }
 
 func errBallotOfOtherVoter() *Error {
@@ -254,10 +273,48 @@ func Validate(ev Event, now time.Time) (store.BallotEvent, *Error) {
 	if ev.CureDeadline != "" && status != ballot.StatusChallenged {
 		return store.BallotEvent{}, invalid("cure_deadline", "cure_deadline is only for challenged ballots")
 	}
-	return store.BallotEvent{
+	env, verr := envelopeBarcodes(ev, status)
+	if verr != nil {
+		return store.BallotEvent{}, verr
+	}
+	out := store.BallotEvent{
 		ElectionID: ev.ElectionID, BallotID: ev.BallotID, EventID: ev.EventID, Status: string(status),
 		OccurredAt: at.UTC(), Reason: ev.Reason, CureDeadline: deadline,
-	}, nil
+	}
+	if !env.Outbound.IsZero() {
+		out.OutboundIMb = env.Outbound.TrackingCode()
+	}
+	if !env.Return.IsZero() {
+		out.ReturnIMb = env.Return.TrackingCode()
+	}
+	return out, nil
+}
+
+// envelopeBarcodes reads a "mailed" event's envelope barcodes. Only their tracking codes
+// are kept: an outbound envelope's routing code is the voter's ZIP+4 and delivery point.
+// Messages never repeat a barcode.
+func envelopeBarcodes(ev Event, status ballot.Status) (usps.Envelopes, *Error) {
+	var env usps.Envelopes
+	for _, f := range []struct {
+		name, value string
+		into        *usps.IMb
+	}{{"outbound_imb", ev.OutboundIMb, &env.Outbound}, {"return_imb", ev.ReturnIMb, &env.Return}} {
+		if f.value == "" {
+			continue
+		}
+		if status != ballot.StatusMailed {
+			return env, invalid(f.name, "%s is only for mailed events", f.name)
+		}
+		imb, err := usps.ParseIMb(f.value)
+		if err != nil {
+			return env, invalid(f.name, "%s is not an Intelligent Mail barcode: %s", f.name, err.Error())
+		}
+		*f.into = imb
+	}
+	if !env.Distinct() {
+		return env, invalid("return_imb", "return_imb must be another envelope than outbound_imb: their service type, mailer ID and serial number are the same")
+	}
+	return env, nil
 }
 
 // statusLabel keeps the metric's label set bounded: an unknown status counts as "invalid".

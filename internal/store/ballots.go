@@ -43,6 +43,10 @@ type BallotEvent struct {
 	Reason         string
 	CureDeadline   *time.Time
 	ReceivedBy     int64 // api key id, 0 when none
+	// OutboundIMb and ReturnIMb are the 20-digit tracking codes of the envelopes a "mailed"
+	// event gives (usps.IMb.TrackingCode), or empty; see mailscans.go.
+	OutboundIMb string
+	ReturnIMb   string
 }
 
 // RecordedEvent is what BallotEventRecord did with an event.
@@ -80,35 +84,39 @@ func (s *Store) BallotEventRecord(ctx context.Context, e BallotEvent) (RecordedE
 			receivedBy = &e.ReceivedBy
 		}
 		err = tx.QueryRow(ctx, `
-			INSERT INTO ballot_events (jurisdiction_id, event_id, ballot_ref, status, occurred_at, reason, cure_deadline, received_by)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			INSERT INTO ballot_events (jurisdiction_id, event_id, ballot_ref, status, occurred_at, reason, cure_deadline, received_by,
+				outbound_imb, return_imb)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULLIF($9, ''), NULLIF($10, ''))
 			ON CONFLICT (jurisdiction_id, event_id) DO NOTHING RETURNING id`,
-			e.JurisdictionID, e.EventID, b.Ref, e.Status, e.OccurredAt, e.Reason, e.CureDeadline, receivedBy).Scan(&out.EventRef)
+			e.JurisdictionID, e.EventID, b.Ref, e.Status, e.OccurredAt, e.Reason, e.CureDeadline, receivedBy,
+			e.OutboundIMb, e.ReturnIMb).Scan(&out.EventRef)
 		if err == nil {
-			return nil
+			return registerBarcodes(ctx, tx, out.EventRef, b, e)
 		}
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("insert ballot event: %w", err)
 		}
 		var ballotRef int64
-		var status, reason string
+		var status, reason, outboundIMb, returnIMb string
 		var occurred time.Time
 		var deadline *time.Time
 		var signaledAt, discardedAt *time.Time
 		var importActive *bool
 		err = tx.QueryRow(ctx, `
 			SELECT e.id, e.ballot_ref, e.status, e.occurred_at, e.reason, e.cure_deadline, e.signaled_at, e.discarded_at,
+				coalesce(e.outbound_imb, ''), coalesce(e.return_imb, ''),
 				i.status IN ('checking', 'held', 'signaling')
 					OR (i.status = 'loading' AND i.updated_at >= now() - make_interval(secs => $3))
 			FROM ballot_events e LEFT JOIN imports i ON i.id = e.import_id
 			WHERE e.jurisdiction_id = $1 AND e.event_id = $2
 			FOR UPDATE OF e`, e.JurisdictionID, e.EventID, staleLoad.Seconds()).
-			Scan(&out.EventRef, &ballotRef, &status, &occurred, &reason, &deadline, &signaledAt, &discardedAt, &importActive)
+			Scan(&out.EventRef, &ballotRef, &status, &occurred, &reason, &deadline, &signaledAt, &discardedAt,
+				&outboundIMb, &returnIMb, &importActive)
 		if err != nil {
 			return fmt.Errorf("read earlier event: %w", err)
 		}
 		if ballotRef != b.Ref || status != e.Status || !occurred.Equal(e.OccurredAt) || reason != e.Reason ||
-			!sameDate(deadline, e.CureDeadline) {
+			!sameDate(deadline, e.CureDeadline) || outboundIMb != e.OutboundIMb || returnIMb != e.ReturnIMb {
 			return ErrEventConflict
 		}
 		out.Duplicate = true

@@ -120,6 +120,9 @@ type StagedEvent struct {
 	OccurredAt   time.Time
 	Reason       string
 	CureDeadline *time.Time
+	// OutboundIMb and ReturnIMb are envelope tracking codes, as on BallotEvent; empty for none.
+	OutboundIMb string
+	ReturnIMb   string
 }
 
 // Why the database side of an event import refuses a row; the caller words the message.
@@ -130,6 +133,9 @@ const (
 	RefusedOtherCounty      = "other_county"
 	RefusedEventIDReused    = "event_id_reused"
 	RefusedBallotOtherVoter = "ballot_of_other_voter"
+	// An envelope barcode registered for another ballot or direction (see ErrBarcodeInUse).
+	RefusedOutboundIMbInUse = "outbound_imb_in_use"
+	RefusedReturnIMbInUse   = "return_imb_in_use"
 )
 
 // EventRefusal is a row EventImportLoadBatch refused: its line, why, and for an event_id repeated
@@ -211,14 +217,14 @@ func (l *eventLoader) stage(ctx context.Context, events []StagedEvent) error {
 		CREATE TEMP TABLE bulk_events (
 			line integer NOT NULL, event_id text NOT NULL, election_id text NOT NULL, voter_id text NOT NULL,
 			ballot_id text NOT NULL, status text NOT NULL, occurred_at timestamptz NOT NULL, reason text NOT NULL,
-			cure_deadline date, new_key text NOT NULL,
+			cure_deadline date, new_key text NOT NULL, outbound_imb text NOT NULL, return_imb text NOT NULL,
 			voter_ref bigint, county text, jurisdiction_id text, ballot_ref bigint, event_ref bigint
 		) ON COMMIT DROP`)
 	if err != nil {
 		return fmt.Errorf("create event staging table: %w", err)
 	}
 	_, err = l.tx.CopyFrom(ctx, pgx.Identifier{"bulk_events"}, []string{"line", "event_id", "election_id", "voter_id",
-		"ballot_id", "status", "occurred_at", "reason", "cure_deadline", "new_key"},
+		"ballot_id", "status", "occurred_at", "reason", "cure_deadline", "new_key", "outbound_imb", "return_imb"},
 		pgx.CopyFromSlice(len(events), func(i int) ([]any, error) {
 			e := events[i]
 			// A key for the ballot in case this row creates it; only the first row of a new
@@ -228,7 +234,7 @@ func (l *eventLoader) stage(ctx context.Context, events []StagedEvent) error {
 				return nil, err
 			}
 			return []any{int32(e.Line), e.EventID, e.ElectionID, e.VoterID, e.BallotID, e.Status, e.OccurredAt,
-				e.Reason, e.CureDeadline, key}, nil
+				e.Reason, e.CureDeadline, key, e.OutboundIMb, e.ReturnIMb}, nil
 		}))
 	if err != nil {
 		return fmt.Errorf("copy events into staging: %w", err)
@@ -294,8 +300,9 @@ func (l *eventLoader) repeatedInBatch(ctx context.Context) error {
 		DELETE FROM bulk_events s USING first f
 		WHERE s.jurisdiction_id = f.jurisdiction_id AND s.event_id = f.event_id AND s.line <> f.line
 		RETURNING s.line, f.line,
-			(s.election_id, s.ballot_id, s.voter_ref, s.status, s.occurred_at, s.reason, s.cure_deadline)
-				IS NOT DISTINCT FROM (f.election_id, f.ballot_id, f.voter_ref, f.status, f.occurred_at, f.reason, f.cure_deadline)`)
+			(s.election_id, s.ballot_id, s.voter_ref, s.status, s.occurred_at, s.reason, s.cure_deadline, s.outbound_imb, s.return_imb)
+				IS NOT DISTINCT FROM (f.election_id, f.ballot_id, f.voter_ref, f.status, f.occurred_at, f.reason, f.cure_deadline,
+					f.outbound_imb, f.return_imb)`)
 	if err != nil {
 		return fmt.Errorf("find repeated event ids: %w", err)
 	}
@@ -343,6 +350,9 @@ func (l *eventLoader) store(ctx context.Context) error {
 		RETURNING s.line`); err != nil {
 		return err
 	}
+	if err := l.barcodesInUse(ctx); err != nil {
+		return err
+	}
 	var receivedBy *int64
 	if l.scope.KeyID != 0 {
 		receivedBy = &l.scope.KeyID
@@ -351,8 +361,9 @@ func (l *eventLoader) store(ctx context.Context) error {
 	tag, err := l.tx.Exec(ctx, `
 		WITH ins AS (
 			INSERT INTO ballot_events (jurisdiction_id, event_id, ballot_ref, status, occurred_at, reason, cure_deadline,
-				received_by, import_id)
-			SELECT jurisdiction_id, event_id, ballot_ref, status, occurred_at, reason, cure_deadline, $2, $1
+				received_by, import_id, outbound_imb, return_imb)
+			SELECT jurisdiction_id, event_id, ballot_ref, status, occurred_at, reason, cure_deadline, $2, $1,
+				NULLIF(outbound_imb, ''), NULLIF(return_imb, '')
 			FROM bulk_events ORDER BY line
 			ON CONFLICT (jurisdiction_id, event_id) DO NOTHING
 			RETURNING id, jurisdiction_id, event_id)
@@ -362,6 +373,9 @@ func (l *eventLoader) store(ctx context.Context) error {
 		return fmt.Errorf("insert events: %w", err)
 	}
 	l.out.Accepted += int(tag.RowsAffected())
+	if err := l.registerBarcodes(ctx); err != nil {
+		return err
+	}
 	return l.recordedBefore(ctx)
 }
 
@@ -374,7 +388,8 @@ func (l *eventLoader) recordedBefore(ctx context.Context) error {
 		WHERE s.event_ref IS NULL AND e.jurisdiction_id = s.jurisdiction_id AND e.event_id = s.event_id
 		RETURNING s.line, e.id,
 			coalesce(e.ballot_ref = s.ballot_ref, false) AND e.status = s.status AND e.occurred_at = s.occurred_at
-				AND e.reason = s.reason AND e.cure_deadline IS NOT DISTINCT FROM s.cure_deadline`)
+				AND e.reason = s.reason AND e.cure_deadline IS NOT DISTINCT FROM s.cure_deadline
+				AND coalesce(e.outbound_imb, '') = s.outbound_imb AND coalesce(e.return_imb, '') = s.return_imb`)
 	if err != nil {
 		return fmt.Errorf("find recorded events: %w", err)
 	}

@@ -16,7 +16,8 @@ import (
 // OperatorBallot is one of a voter's ballots with the statuses it moved through.
 type OperatorBallot struct {
 	Ballot
-	History []StatusChange // oldest first
+	History   []StatusChange // oldest first
+	MailScans []MailScan     // USPS scans of its envelopes, in the order they were scanned
 }
 
 // BallotListByVoterWithHistory returns a voter's ballots, newest first, each with its status history.
@@ -33,9 +34,13 @@ func (s *Store) BallotListByVoterWithHistory(ctx context.Context, voterRef int64
 	if err != nil {
 		return nil, err
 	}
+	scans, err := s.mailScanHistories(ctx, refs)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]OperatorBallot, len(ballots))
 	for i, b := range ballots {
-		out[i] = OperatorBallot{Ballot: b, History: histories[b.Ref]}
+		out[i] = OperatorBallot{Ballot: b, History: histories[b.Ref], MailScans: scans[b.Ref]}
 	}
 	return out, nil
 }
