@@ -3,7 +3,6 @@ package activities
 import (
 	"context"
 	"errors"
-	"html"
 	"log/slog"
 	"time"
 
@@ -43,6 +42,9 @@ type Activities struct {
 	// TwilioVoiceURL is where a call's "press 1 to hear this again" goes (the API's voice
 	// webhook); empty reads each notice twice instead.
 	TwilioVoiceURL string
+	// PublicURL is the API's public URL: notice emails link to its portal and to their
+	// one-click unsubscribe (List-Unsubscribe) there. Empty sends emails without either.
+	PublicURL string
 	// Temporal signals the running ballots of other voters whose subscription a refused
 	// address turned off (a household sharing it), so that they re-plan waiting notices at
 	// once (prefs.Notify). Nil tells nobody: tests of a single activity run without Temporal.
@@ -148,7 +150,8 @@ func (a *Activities) SendEmail(ctx context.Context, n Notice) (NoticeResult, err
 	return a.deliver(ctx, n, ballot.ChannelEmail, a.takeQueued)
 }
 
-// SendSMS delivers a notice by text message through Twilio.
+// SendSMS delivers a notice by text message through Twilio, with the opt-out footer when
+// the number is due one (sms.go).
 func (a *Activities) SendSMS(ctx context.Context, n Notice) (NoticeResult, error) {
 	return a.deliver(ctx, n, ballot.ChannelSMS, a.takeQueued)
 }
@@ -194,36 +197,44 @@ func (a *Activities) takeQueued(ctx context.Context, channel string) error {
 	return a.Budgets[channel].TakeWithin(ctx, queuedBudgetWait)
 }
 
-// sender returns the provider call of a channel.
+// sender returns the provider call of a channel: it renders the notice for the voter and
+// sends it.
 func (a *Activities) sender(ctx context.Context, n Notice, channel string) sendFunc {
 	switch channel {
 	case ballot.ChannelSMS:
-		return func(c recipient.Recipient, sub store.Subscription, msg notices.Message) (providers.Accepted, error) {
+		// With the opt-out footer when the number is due one (sms.go).
+		return func(c recipient.Recipient, sub store.Subscription) (providers.Accepted, error) {
+			body, err := a.noticeSMS(ctx, n, c, sub)
+			if err != nil {
+				return providers.Accepted{}, err
+			}
 			return a.Phone.SendSMS(ctx, providers.SMS{
 				To: sub.Address, From: c.Jurisdiction.SMSFrom,
-				Body:           msg.SMS,
+				Body:           body,
 				StatusCallback: providers.WithIdempotencyKey(a.TwilioStatusCallbackURL, n.IdempotencyKey),
 			})
 		}
 	case ballot.ChannelVoice:
 		// A voice call reads the notice aloud and offers to read it again (press 1, answered
 		// by the API's voice webhook).
-		return func(c recipient.Recipient, sub store.Subscription, msg notices.Message) (providers.Accepted, error) {
+		return func(c recipient.Recipient, sub store.Subscription) (providers.Accepted, error) {
+			twiml, err := notices.NoticeCall(c.Language(sub.Channel), n.MessageKey(), noticeData(c, n, c.Language(sub.Channel)),
+				providers.WithIdempotencyKey(a.TwilioVoiceURL, n.IdempotencyKey))
+			if err != nil {
+				return providers.Accepted{}, renderFailed{err}
+			}
 			return a.Phone.PlaceCall(ctx, providers.Call{
-				To: sub.Address, From: c.Jurisdiction.VoiceFrom,
-				Twiml: notices.CallTwiML(c.Language(sub.Channel), msg.Speech,
-					providers.WithIdempotencyKey(a.TwilioVoiceURL, n.IdempotencyKey)),
+				To: sub.Address, From: c.Jurisdiction.VoiceFrom, Twiml: twiml,
 				StatusCallback: providers.WithIdempotencyKey(a.TwilioStatusCallbackURL, n.IdempotencyKey),
 			})
 		}
 	default:
-		return func(c recipient.Recipient, sub store.Subscription, msg notices.Message) (providers.Accepted, error) {
-			return a.Email.SendEmail(ctx, providers.Email{
-				To: sub.Address, ToName: c.Voter.FirstName + " " + c.Voter.LastName,
-				From: c.Jurisdiction.EmailFrom, FromName: c.Jurisdiction.EmailFromName,
-				Subject: msg.Subject, Text: msg.Text, HTML: "<p>" + html.EscapeString(msg.Text) + "</p>",
-				IdempotencyKey: n.IdempotencyKey,
-			})
+		return func(c recipient.Recipient, sub store.Subscription) (providers.Accepted, error) {
+			email, err := a.noticeEmail(ctx, n, c, sub) // email.go
+			if err != nil {
+				return providers.Accepted{}, err
+			}
+			return a.Email.SendEmail(ctx, email)
 		}
 	}
 }
@@ -232,7 +243,15 @@ func (a *Activities) sender(ctx context.Context, n Notice, channel string) sendF
 // Retryable: the notice waits until an operator fixes the configuration.
 const errProviderConfiguration = "ProviderConfiguration"
 
-type sendFunc func(c recipient.Recipient, sub store.Subscription, msg notices.Message) (providers.Accepted, error)
+// sendFunc renders a notice for the voter and hands it to the provider. A notice that cannot
+// be rendered is a renderFailed error (the renderers in sms.go and email.go wrap it so):
+// retrying would not help, unlike a database or provider error on the way.
+type sendFunc func(c recipient.Recipient, sub store.Subscription) (providers.Accepted, error)
+
+// renderFailed is a sendFunc's error when the notice could not be rendered.
+type renderFailed struct{ err error }
+
+func (e renderFailed) Error() string { return "render notice: " + e.err.Error() }
 
 // takeFunc takes one send from a channel's budget, or says why not.
 type takeFunc func(ctx context.Context, channel string) error
@@ -262,7 +281,7 @@ func (a *Activities) deliver(ctx context.Context, n Notice, channel string, take
 	}
 	d, err := a.Store.DeliveryBegin(ctx, store.Delivery{
 		IdempotencyKey: n.IdempotencyKey, BallotRef: c.Ballot.Ref, VoterRef: c.Voter.Ref,
-		NoticeSeq: n.Seq, NoticeStatus: string(n.Status), Channel: channel,
+		NoticeSeq: n.Seq, NoticeStatus: n.MessageKey(), Channel: channel, // what the voter was told
 	})
 	if err != nil {
 		return NoticeResult{}, err
@@ -289,17 +308,13 @@ func (a *Activities) deliver(ctx context.Context, n Notice, channel string, take
 			return NoticeResult{}, a.refuseNumber(ctx, n, c, channel, sub, err)
 		}
 	}
-	msg, err := notices.Render(c.Language(sub.Channel), string(n.Status), notices.Data{
-		FirstName: c.Voter.FirstName, LastName: c.Voter.LastName, Jurisdiction: c.Jurisdiction.Name,
-		HelpText: c.Jurisdiction.HelpText, Reason: n.Reason, CureDeadline: n.CureDeadline,
-	})
-	if err != nil {
-		return NoticeResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "RenderFailed", err)
-	}
-
 	start := time.Now()
-	accepted, err := send(c, sub, msg)
+	accepted, err := send(c, sub)
 	metrics.ProviderLatency.WithLabelValues(channel).Observe(time.Since(start).Seconds())
+	var rf renderFailed
+	if errors.As(err, &rf) {
+		return NoticeResult{}, temporal.NewNonRetryableApplicationError(rf.err.Error(), "RenderFailed", rf.err)
+	}
 	if err != nil {
 		return NoticeResult{}, a.providerFailure(ctx, n, c, channel, err)
 	}

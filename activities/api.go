@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ballotflow/ballotflow/internal/ballot"
+	"github.com/ballotflow/ballotflow/internal/notices"
 )
 
 // Task queues for deliveries: one per channel, so that each worker can cap its rate at what
@@ -119,7 +120,7 @@ type Notice struct {
 	Status         ballot.Status
 	Channel        string
 	Reason         string // challenged, rejected
-	CureDeadline   string // YYYY-MM-DD
+	CureDeadline   string // YYYY-MM-DD: a challenge's; a return reminder's is election day
 	// Kind is what the notice says about Status: "" for the status itself, or one of the
 	// NoticeKind values (a mail scan).
 	Kind string
@@ -132,13 +133,21 @@ type Notice struct {
 	NotAfter time.Time
 }
 
-// Notice kinds besides the status itself.
+// Notice kinds besides the status itself (internal/notices names their texts).
 const (
-	KindMailOutbound   = "mail_outbound"   // USPS has the ballot on its way to the voter
-	KindMailReturn     = "mail_return"     // USPS has the voter's ballot on its way back
-	KindReturnReminder = "reminder_return" // the mailed ballot is not back yet: the deadline
-	KindCureReminder   = "reminder_cure"   // the challenge is not cured yet: the cure deadline
+	KindMailOutbound   = notices.KindMailOutbound   // USPS has the ballot on its way to the voter
+	KindMailReturn     = notices.KindMailReturn     // USPS has the voter's ballot on its way back
+	KindReturnReminder = notices.KindReturnReminder // the mailed ballot is not back yet: the deadline
+	KindCureReminder   = notices.KindCureReminder   // the challenge is not cured yet: the cure deadline
 )
+
+// MessageKey names the notice's texts in the catalogs: its kind, or its status.
+func (n Notice) MessageKey() string {
+	if n.Kind != "" {
+		return n.Kind
+	}
+	return string(n.Status)
+}
 
 // Delivery outcomes.
 const (

@@ -77,7 +77,7 @@ func (a *Activities) SendConfirmation(ctx context.Context, in ConfirmationInput)
 	// In the languages the county offers, as its notices are: the voter replies to the
 	// county's number, and its HELP text is in the county's language.
 	lang := ballot.NoticeLanguage(sub.Language, voter.Language, j.Languages)
-	data := notices.ConfirmData{FirstName: voter.FirstName, LastName: voter.LastName, Jurisdiction: j.Name, HelpText: j.HelpText}
+	data := notices.ConfirmData{FirstName: voter.FirstName, LastName: voter.LastName, Jurisdiction: j.Name, HelpText: j.HelpTextIn(lang)}
 
 	// Confirmations share the channel's send rate with notices.
 	if err := a.takeQueued(ctx, in.Channel); err != nil {
@@ -93,6 +93,11 @@ func (a *Activities) SendConfirmation(ctx context.Context, in ConfirmationInput)
 		accepted, err = a.Phone.SendSMS(ctx, providers.SMS{To: sub.Address, From: j.SMSFrom, Body: msg.SMS})
 		if err != nil {
 			return NoticeResult{}, a.confirmationFailure(ctx, sub, err)
+		}
+		// The confirmation says how to get help and to stop: the number's first notice needs
+		// no footer (notices.SMSFooterPeriod). Sent either way; a lost record costs a footer.
+		if err := a.Store.SMSFooterRecord(ctx, j.SMSFrom, sub.Address, a.now()); err != nil {
+			a.logger().Warn("record the confirmation's opt-out instructions", "subscription", sub.ID, "error", err)
 		}
 	case ballot.ChannelEmail:
 		token, err := confirmationToken()
@@ -110,7 +115,7 @@ func (a *Activities) SendConfirmation(ctx context.Context, in ConfirmationInput)
 		}
 		accepted, err = a.Email.SendEmail(ctx, providers.Email{
 			To: sub.Address, ToName: voter.FirstName + " " + voter.LastName, From: j.EmailFrom, FromName: j.EmailFromName,
-			Subject: msg.Subject, Text: msg.Text,
+			ReplyTo: j.ReplyTo, Subject: msg.Subject, Text: msg.Text,
 			HTML: confirmationHTML(msg.Text, data.Link),
 		})
 		if err != nil {

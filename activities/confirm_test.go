@@ -84,7 +84,7 @@ func TestSendConfirmationReadsTheSubscriptionAtSendTime(t *testing.T) {
 	require.Len(t, s.texts, 1)
 	require.Equal(t, "+13035550177", s.texts[0].To)
 	require.Equal(t, "+17205550100", s.texts[0].From, "from the county's number, which the voter replies to")
-	require.Contains(t, s.texts[0].Body, "Ana Smith")
+	require.Contains(t, s.texts[0].Body, "Ana", "households share phones: the text names its voter")
 	require.Contains(t, s.texts[0].Body, "YES")
 
 	res, err = send(subOf["email"], "email")

@@ -37,13 +37,18 @@ type jurisdictionJSON struct {
 	SMSFrom       string   `json:"sms_from"`
 	VoiceFrom     string   `json:"voice_from"`
 	HelpText      string   `json:"help_text"`
-	Languages     []string `json:"languages,omitempty"` // default ["en", "es"]; the first is the county's default
+	ReplyTo       string   `json:"reply_to,omitempty"`  // the office's contact address: Reply-To of notice emails
+	Languages     []string `json:"languages,omitempty"` // default: the reviewed catalogs (en, es); the first is the county's default
+
+	// HelpTexts is the help text in the county's other languages, by code ({"es": "..."});
+	// help_text is the one in its default language, and the answer where none is given.
+	HelpTexts map[string]string `json:"help_texts,omitempty"`
 }
 
 func jurisdictionView(j store.Jurisdiction) jurisdictionJSON {
 	return jurisdictionJSON{ID: j.ID, State: j.State, County: j.County, Name: j.Name, TimeZone: j.TimeZone,
 		EmailFrom: j.EmailFrom, EmailFromName: j.EmailFromName, SMSFrom: j.SMSFrom, VoiceFrom: j.VoiceFrom, HelpText: j.HelpText,
-		Languages: j.Languages}
+		ReplyTo: j.ReplyTo, Languages: j.Languages, HelpTexts: j.HelpTexts}
 }
 
 // postJurisdiction creates a county's jurisdiction, or replaces its settings: 201 when
@@ -63,7 +68,8 @@ func (h *handlers) postJurisdiction(c *gin.Context) {
 	}
 	j, err := roll.CheckJurisdiction(store.Jurisdiction{State: state, County: body.County, Name: body.Name,
 		TimeZone: body.TimeZone, EmailFrom: body.EmailFrom, EmailFromName: body.EmailFromName, SMSFrom: body.SMSFrom,
-		VoiceFrom: body.VoiceFrom, HelpText: body.HelpText, Languages: body.Languages})
+		VoiceFrom: body.VoiceFrom, HelpText: body.HelpText, ReplyTo: body.ReplyTo, Languages: body.Languages,
+		HelpTexts: body.HelpTexts})
 	if abortOnFieldError(c, err) {
 		return
 	}

@@ -125,6 +125,11 @@ func FuzzAdminBodies(f *testing.F) {
 		strings.Replace(goodJurisdiction, `"CO"`, `"WY"`, 1),
 		strings.Replace(goodJurisdiction, "Call 720-555-0100.", strings.Repeat("x", 600), 1),
 		strings.Replace(goodJurisdiction, `"help_text"`, `"languages":["xx"],"help_text"`, 1),
+		strings.Replace(goodJurisdiction, `"help_text"`, `"languages":["en","vi"],"help_texts":{"vi":"Xin gọi."},"help_text"`, 1),
+		strings.Replace(goodJurisdiction, `"help_text"`, `"help_texts":{"es":"a\u0000b"},"help_text"`, 1),
+		strings.Replace(goodJurisdiction, `"help_text"`, `"help_texts":[],"help_text"`, 1),
+		strings.Replace(goodJurisdiction, `"help_text"`, `"reply_to":"elections@denver.example.org","help_text"`, 1),
+		strings.Replace(goodJurisdiction, `"help_text"`, `"reply_to":"a@b\u0000.org","help_text"`, 1),
 		"{\"name\":\"\xff\xfe\"}",
 		`{"id":"x","id":"y"}`, `{"election_day":7}`, `[]`, `null`, `{}`, `"`, ``,
 		goodElection + goodElection,
@@ -151,4 +156,28 @@ func FuzzAdminBodies(f *testing.F) {
 			require.NotEmpty(t, errorField(answer, "message"), answer)
 		}
 	})
+}
+
+// A county's reply-to address (where voters' answers to notice emails go) is optional,
+// checked like any address, and read back as saved.
+func TestJurisdictionReplyTo(t *testing.T) {
+	a := newAdminAPI(t)
+	status, answer := a.post(t, "/v1/jurisdictions", a.coState,
+		strings.Replace(goodJurisdiction, `"help_text"`, `"reply_to":"not an address","help_text"`, 1))
+	require.Equal(t, http.StatusBadRequest, status, answer)
+	require.Equal(t, "reply_to", errorField(answer, "field"))
+
+	status, answer = a.post(t, "/v1/jurisdictions", a.coState,
+		strings.Replace(goodJurisdiction, `"help_text"`, `"reply_to":" Elections@Denver.Example.org ","help_text"`, 1))
+	require.Less(t, status, 300, answer)
+	j, err := a.st.JurisdictionGetByCounty(rollCtx, "CO", "denver")
+	require.NoError(t, err)
+	require.Equal(t, answer["jurisdiction"].(map[string]any)["reply_to"], j.ReplyTo)
+	require.Contains(t, []string{"Elections@Denver.Example.org", "Elections@denver.example.org", "elections@denver.example.org"}, j.ReplyTo)
+
+	status, answer = a.post(t, "/v1/jurisdictions", a.coState, goodJurisdiction)
+	require.Less(t, status, 300, answer)
+	j, err = a.st.JurisdictionGetByCounty(rollCtx, "CO", "denver")
+	require.NoError(t, err)
+	require.Empty(t, j.ReplyTo, "left out, it is removed")
 }

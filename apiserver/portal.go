@@ -22,12 +22,15 @@ const maxPortalBody = 16 << 10
 // registerPortal serves the portal API under /v1/portal and the web page at /.
 func (h *handlers) registerPortal(r *gin.Engine, v1 *gin.RouterGroup) {
 	h.registerPage(r)
+	r.GET("/i18n.js", securityHeaders, portalScript()) // portal_texts.go
 	p := v1.Group("/portal", noStore, securityHeaders)
 	guard := &lookupGuard{}
 	p.POST("/session", func(c *gin.Context) { h.postPortalSession(c, guard) })
 	p.DELETE("/session", h.deletePortalSession)
 	p.GET("/confirm-email", h.confirmEmailLink)
 	p.POST("/confirm-email", h.postConfirmEmail)
+	p.GET("/languages", h.getPortalLanguages) // portal_texts.go
+	p.GET("/texts/:lang", h.getPortalTexts)
 	auth := p.Group("", h.portalSession)
 	auth.GET("/ballot", h.getPortalBallot)
 	auth.GET("/preferences", h.getPortalPreferences)

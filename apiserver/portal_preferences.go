@@ -26,6 +26,9 @@ type preferencesJSON struct {
 	ContactHours              *contactHoursJSON `json:"contact_hours,omitempty"`
 	Language                  string            `json:"language,omitempty"`
 	EmailWaitsForContactHours *bool             `json:"email_waits_for_contact_hours,omitempty"`
+	// LanguagesOffered (read only): the languages the voter's county writes in, its default
+	// first; a language it does not offer falls back to the default.
+	LanguagesOffered []string `json:"languages_offered,omitempty"`
 	// ConfirmationsSent (answers to PUT only): the channels a confirmation was just sent on.
 	ConfirmationsSent []string `json:"confirmations_sent,omitempty"`
 	// ConfirmationsNotSent (answers to PUT only): channels saved as pending whose
@@ -91,6 +94,7 @@ func (h *handlers) preferences(ctx context.Context, ref int64) (preferencesJSON,
 		Language:     voter.Language,
 
 		EmailWaitsForContactHours: &hold,
+		LanguagesOffered:          j.Languages,
 	}
 	settingsFrom := false
 	for _, s := range subs {

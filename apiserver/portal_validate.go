@@ -132,10 +132,11 @@ func validatePreferences(req *preferencesJSON, onFile map[string]string) (store.
 		p.ContactStart, p.ContactEnd, p.TimeZone = hrs.Start, hrs.End, hrs.TimeZone
 	}
 	if req.Language != "" {
-		if !ballot.IsLanguage(req.Language) {
-			return p, "language", "Choose en (English) or es (Spanish)."
+		code, ok := ballot.LanguageCode(req.Language)
+		if !ok {
+			return p, "language", "Choose a language: one of " + ballot.LanguageList() + "."
 		}
-		p.Language = req.Language
+		p.Language = code
 	}
 	p.EmailHoldForHours = req.EmailWaitsForContactHours
 	return p, "", ""

@@ -117,7 +117,9 @@ func New(cfg Config) http.Handler {
 	h.registerMailScans(v1)
 	h.registerAdmin(v1)
 	h.registerReminders(v1)
+	h.registerNotices(v1)
 	h.registerPortal(r, v1)
+	h.registerUnsubscribe(v1)
 	h.registerOperator(r, v1)
 	if cfg.Outbox != nil {
 		r.GET("/dev/outbox", gin.WrapH(cfg.Outbox))

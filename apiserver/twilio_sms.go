@@ -155,17 +155,21 @@ func (w *webhooks) replySMS(ctx context.Context, c *gin.Context, reply notices.R
 		twiml(c, "")
 		return
 	}
-	lang, d := w.replyContext(ctx, subs, to)
+	lang, d, helpTexts := w.replyContext(ctx, subs, to)
 	if spanishKeywords[word] {
 		lang = ballot.LanguageSpanish
+	}
+	if t := helpTexts[lang]; t != "" {
+		d.HelpText = t // the county's help text in the reply's language
 	}
 	twiml(c, "<Message>"+html.EscapeString(notices.Reply(lang, reply, d))+"</Message>")
 }
 
-// replyContext picks the language and jurisdiction of a reply: those of the voter written to
-// from the number texted (to), else of the first voter on the phone, else of the
-// jurisdiction that owns the number texted, in English.
-func (w *webhooks) replyContext(ctx context.Context, subs []store.PhoneSubscriber, to string) (string, notices.Data) {
+// replyContext picks the language and jurisdiction of a reply, and the jurisdiction's help
+// texts by language: those of the voter written to from the number texted (to), else of the
+// first voter on the phone, else of the jurisdiction that owns the number texted, in its
+// default language.
+func (w *webhooks) replyContext(ctx context.Context, subs []store.PhoneSubscriber, to string) (string, notices.Data, map[string]string) {
 	if len(subs) > 0 {
 		s := subs[0]
 		for _, cand := range subs {
@@ -174,12 +178,16 @@ func (w *webhooks) replyContext(ctx context.Context, subs []store.PhoneSubscribe
 				break
 			}
 		}
-		return s.Language, notices.Data{Jurisdiction: s.JurisdictionName, HelpText: s.HelpText}
+		return s.Language, notices.Data{Jurisdiction: s.JurisdictionName, HelpText: s.HelpText}, s.HelpTexts
 	}
 	if to != "" {
 		if j, err := w.cfg.Store.JurisdictionGetBySMSNumber(ctx, to); err == nil {
-			return ballot.LanguageEnglish, notices.Data{Jurisdiction: j.Name, HelpText: j.HelpText}
+			lang := ballot.LanguageEnglish
+			if len(j.Languages) > 0 {
+				lang = j.Languages[0] // the county's default
+			}
+			return lang, notices.Data{Jurisdiction: j.Name, HelpText: j.HelpText}, j.HelpTexts
 		}
 	}
-	return ballot.LanguageEnglish, notices.Data{}
+	return ballot.LanguageEnglish, notices.Data{}, nil
 }

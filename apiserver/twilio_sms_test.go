@@ -70,7 +70,7 @@ func TestSMSKeywords(t *testing.T) {
 		{name: "ayuda", body: "ayuda", before: [2]string{"active", "active"}, after: [2]string{"active", "active"},
 			reply: []string{help, "Responda STOP"}},
 		{name: "hello", body: "hello", before: [2]string{"active", "active"}, after: [2]string{"active", "active"},
-			reply: []string{"Reply HELP for help, STOP to stop"}, notInReply: "YES"},
+			reply: []string{"Reply HELP for help, STOP to end"}, notInReply: "YES"},
 		{name: "hello with a pending number mentions YES", body: "hello", before: [2]string{"pending", "active"},
 			after: [2]string{"pending", "active"}, reply: []string{"Reply YES"}},
 		{name: "stop inside a sentence is not a keyword", body: "please stop texting", before: [2]string{"active", "active"},
@@ -139,7 +139,7 @@ func TestSMSFromAnUnknownNumberStoresNothing(t *testing.T) {
 		a := f.sms(t, stranger, body)
 		require.Equal(t, http.StatusOK, a.status, a.body)
 		if body == "hello" {
-			require.Contains(t, a.body, "Reply HELP for help, STOP to stop")
+			require.Contains(t, a.body, "Reply HELP for help, STOP to end")
 		}
 	}
 	a := f.sms(t, stranger, "HELP")

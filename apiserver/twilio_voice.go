@@ -43,7 +43,8 @@ func (w *webhooks) twilioVoice(c *gin.Context) {
 	c.Data(http.StatusOK, "text/xml; charset=utf-8", []byte(xmlProlog+doc))
 }
 
-// repeatCall renders a call's notice again from its delivery, as PlaceCall did.
+// repeatCall renders a call's notice again from its delivery, as PlaceCall did: the same
+// voice, the same words, dates and names spoken the same way.
 func (w *webhooks) repeatCall(ctx context.Context, key string) (string, error) {
 	d, err := w.cfg.Store.DeliveryGetByKey(ctx, key)
 	if err != nil {
@@ -58,15 +59,17 @@ func (w *webhooks) repeatCall(ctx context.Context, key string) (string, error) {
 		return "", err
 	}
 	lang := r.Language(ballot.ChannelVoice)
-	reason, deadline, err := w.cfg.Store.BallotGetStatusDetails(ctx, r.Ballot.Ref, d.NoticeStatus)
-	if err != nil {
-		return "", err
+	// A delivery records what the voter was told: a status, or a kind of notice about one
+	// (a cure reminder repeats the challenge's deadline).
+	detailsOf := d.NoticeStatus
+	if detailsOf == notices.KindCureReminder {
+		detailsOf = string(ballot.StatusChallenged)
 	}
-	msg, err := notices.Render(lang, d.NoticeStatus, notices.Data{FirstName: r.Voter.FirstName, LastName: r.Voter.LastName,
-		Jurisdiction: r.Jurisdiction.Name, HelpText: r.Jurisdiction.HelpText, Reason: reason, CureDeadline: deadline})
+	reason, deadline, err := w.cfg.Store.BallotGetStatusDetails(ctx, r.Ballot.Ref, detailsOf)
 	if err != nil {
 		return "", err
 	}
 	repeat := providers.WithIdempotencyKey(w.publicURL+PathTwilioVoice, key)
-	return notices.CallTwiML(lang, msg.Speech, repeat), nil
+	return notices.NoticeCall(lang, d.NoticeStatus, notices.Data{FirstName: r.Voter.FirstName, LastName: r.Voter.LastName,
+		Jurisdiction: r.Jurisdiction.Name, HelpText: r.Jurisdiction.HelpTextIn(lang), Reason: reason, CureDeadline: deadline}, repeat)
 }

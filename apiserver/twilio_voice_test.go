@@ -26,6 +26,7 @@ func TestVoiceRepeat(t *testing.T) {
 	require.Contains(t, a.body, "José Núñez")
 	require.Contains(t, a.body, "falta la firma")
 	require.Contains(t, a.body, `language="es-US"`)
+	require.Contains(t, a.body, `voice="Polly.Lupe-Neural"`, "the voice of the call itself (notices.NoticeCall)")
 	require.Contains(t, a.body, `<Gather numDigits="1"`)
 	require.Contains(t, a.body, `action="`+whPublicURL+apiserver.PathTwilioVoice+"?d="+url.QueryEscape(key)+`"`)
 

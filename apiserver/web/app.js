@@ -4,258 +4,25 @@
 (function () {
   "use strict";
 
-  // ---- Texts, in English and Spanish --------------------------------------------------
-  var TEXT = {
-    en: {
-      title: "Track your mail ballot",
-      skip: "Skip to main content",
-      brand: "Mail ballot tracking",
-      languageSwitch: "Language",
-      logout: "Sign out",
-      lookupHeading: "Find your ballot",
-      lookupIntro: "Enter your name, date of birth and residential ZIP code exactly as they appear on your voter registration.",
-      firstName: "First name",
-      lastName: "Last name",
-      dob: "Date of birth",
-      dobHint: "MM-DD-YYYY, for example 01-23-1980",
-      zip: "Residential ZIP code",
-      zipHint: "5 digits. Overseas voters: the ZIP code of your residential address in your state.",
-      voterId: "Voter ID",
-      voterIdHint: "More than one voter matches what you entered. Your voter ID is on your voter registration card.",
-      find: "Find my ballot",
-      ballotHeading: "Your ballot",
-      refresh: "Check again",
-      prefsHeading: "How we tell you about your ballot",
-      prefsIntro: "Choose email, text messages or voice calls, and when we may text or call you.",
-      email: "Email",
-      emailEnabled: "Send me email",
-      emailAddress: "Email address",
-      emailWaits: "Send email only during my contact hours",
-      sms: "Text messages",
-      smsEnabled: "Send me text messages",
-      mobile: "Mobile number",
-      phoneHint: "US and Canadian numbers only, for example +13035550123",
-      voice: "Voice calls",
-      voiceEnabled: "Call me and read my ballot status aloud",
-      phone: "Phone number",
-      hours: "Contact hours for texts and calls",
-      hoursHint: "24-hour clock, HH:MM. We never text or call outside these hours.",
-      hoursStart: "From",
-      hoursEnd: "Until",
-      timeZone: "Time zone",
-      noticeLanguage: "Language of your notices",
-      save: "Save my choices",
-      optOutHeading: "Stop all notices",
-      optOutText: "You can stop every email, text and call about your ballot. This does not change your voter registration or your ballot.",
-      optOut: "Opt out of all notices",
-      optOutConfirm: "Stop every email, text and call about your ballot?",
-      privacy: "We track the envelope of your ballot, never your vote. Your information is used only to send you these notices; it is never sold or shared.",
+  // ---- Texts ------------------------------------------------------------------------
+  // The page's words are in ballotflow's message catalogs, beside the notices' (one file a
+  // language, internal/notices/catalogs). /i18n.js, loaded before this file, lists the
+  // languages and holds the English texts; /v1/portal/texts/<code> holds another language's.
+  var BOOT = window.ballotflowI18n || { languages: [], texts: {} };
+  var TEXT = BOOT.texts || {};           // language code -> its texts, once loaded
+  var LANGUAGES = BOOT.languages || [];  // [{code, name, needs_review}], English first
 
-      greeting: "Signed in as {name}. Your session ends at {time}.",
-      noBallots: "Your county has not mailed you a ballot for an upcoming election yet. Ballot updates will appear here once ballots are mailed.",
-      currentStatus: "Current status: {status}",
-      since: "since {date}",
-      awaiting: "Waiting for the first update from your county",
-      timelineLabel: "History of this ballot",
-      electionDay: "Election day: {date}",
-      county: "Election office: {county}",
-      reason: "Reason: {reason}",
-      cureBy: "Return your cure form by {date}.",
-      status: {
-        mailed: "Mailed", undeliverable: "Returned as undeliverable", received: "Received",
-        challenged: "Needs your action", cured: "Issue resolved", accepted: "Accepted",
-        rejected: "Could not be counted", counted: "Counted", replaced: "Replaced by a new ballot"
-      },
-      explain: {
-        mailed: "Your county mailed your ballot. Vote it, sign the envelope and return it by 7 p.m. on Election Day.",
-        undeliverable: "The post office returned your ballot. Contact your county election office to update your address.",
-        received: "Your county received your ballot. Next, the signature on the envelope is verified.",
-        challenged: "Your ballot cannot be counted yet. Complete the cure form your county sends you and return it by the deadline.",
-        cured: "The issue with your ballot is resolved; your county will now process it.",
-        accepted: "Your ballot passed signature verification and will be counted.",
-        rejected: "Your ballot could not be counted. Contact your county election office if you have questions.",
-        counted: "Your ballot was counted. Thank you for voting.",
-        replaced: "A new ballot replaced this one; follow the new ballot above."
-      },
-      state: {
-        active: "<strong>On.</strong> You will receive notices here.",
-        pendingSms: "<strong>Pending.</strong> We sent a text to this number. Reply YES to it to start receiving texts.",
-        pendingEmail: "<strong>Pending.</strong> We sent an email to this address. Open the link in it to confirm.",
-        opted_out: "<strong>Off.</strong> You opted out of this channel.",
-        bounced: "<strong>Not working.</strong> We could not reach this address. Check it and save again.",
-        problem: "<strong>Not used.</strong> We no longer text or call the number on file (we text and call only US and Canadian numbers). Enter another number, or turn this off.",
-        off: "<strong>Off.</strong>"
-      },
-      saved: "Your choices are saved.",
-      savedSms: "We sent a text message to {phone}. Reply YES to it to confirm.",
-      savedEmail: "We sent an email to {email}. Open the link in it to confirm.",
-      notSentSms: "Your number is saved, but we did not send a new confirmation text: several were sent recently. Save again after {time} to get one.",
-      notSentEmail: "Your email address is saved, but we did not send a new confirmation email: several were sent recently. Save again after {time} to get one.",
-      optedOut: "You will not receive any more notices about your ballot. You can turn channels back on at any time.",
-      loggedOut: "You are signed out.",
-      found: "We found your registration.",
-      emailConfirmed: "Your email address is confirmed. You will receive ballot notices there.",
-      emailConfirmInvalid: "This confirmation link is not valid any more. Sign in and save your email address again to get a new link.",
-      confirmEmailHeading: "Confirm your email address for ballot notices",
-      confirmEmailIntro: "Press the button to receive notices about your ballot at the email address this link was sent to.",
-      confirmEmailButton: "Confirm my email address",
-      tzOther: "{tz}",
-      err: {
-        firstName: "Enter your first name as it appears on your voter registration.",
-        lastName: "Enter your last name as it appears on your voter registration.",
-        dobFormat: "Enter your date of birth as MM-DD-YYYY, for example 01-23-1980.",
-        dob1900: "Date of Birth (DOB) cannot be before 01-01-1900.",
-        dobFuture: "Date of Birth (DOB) cannot be in the future.",
-        zip: "Enter the 5-digit ZIP code of your residential address, for example 80202.",
-        voterIdRequired: "More than one voter matches; enter your voter ID too.",
-        noMatch: "The information you entered does not match any voters in our system.",
-        noMatchHelp: "Check that your name, date of birth and ZIP code match your voter registration exactly (for example, James, not Jim). If you registered or moved recently, try again in a few days.",
-        rateLimited: "Too many attempts. Please wait {wait} and try again.",
-        lookupsPaused: "Looking up voters is paused for everyone for a moment because of unusual traffic. Please wait {wait} and try again.",
-        minutes: "{n} minutes",
-        aMinute: "a minute",
-        email: "Enter an email address like name@example.org.",
-        phone: "Enter a US or Canadian phone number: +1 and 10 digits, for example +13035550123.",
-        time: "Enter a time as HH:MM (24-hour clock), for example 08:00.",
-        timeZone: "Choose a time zone.",
-        language: "Choose English or Spanish.",
-        session: "Your session has ended. Please look yourself up again.",
-        confirmNotSent: "Your choices were saved, but the confirmation message could not be sent right now. Please save again in a few minutes.",
-        unavailable: "Something went wrong on our side. Please try again in a minute.",
-        network: "We could not reach the server. Check your connection and try again."
-      }
-    },
-    es: {
-      title: "Siga su boleta por correo",
-      skip: "Saltar al contenido principal",
-      brand: "Seguimiento de boletas por correo",
-      languageSwitch: "Idioma",
-      logout: "Cerrar sesión",
-      lookupHeading: "Encuentre su boleta",
-      lookupIntro: "Escriba su nombre, fecha de nacimiento y código postal residencial tal como aparecen en su registro de votante.",
-      firstName: "Nombre",
-      lastName: "Apellido",
-      dob: "Fecha de nacimiento",
-      dobHint: "MM-DD-AAAA, por ejemplo 01-23-1980",
-      zip: "Código postal residencial",
-      zipHint: "5 dígitos. Votantes en el extranjero: el código postal de su domicilio residencial en su estado.",
-      voterId: "Número de identificación de votante",
-      voterIdHint: "Más de un votante coincide con lo que escribió. Su número de votante está en su tarjeta de registro.",
-      find: "Buscar mi boleta",
-      ballotHeading: "Su boleta",
-      refresh: "Consultar de nuevo",
-      prefsHeading: "Cómo le informamos sobre su boleta",
-      prefsIntro: "Elija correo electrónico, mensajes de texto o llamadas, y cuándo podemos enviarle textos o llamarle.",
-      email: "Correo electrónico",
-      emailEnabled: "Enviarme correos electrónicos",
-      emailAddress: "Dirección de correo electrónico",
-      emailWaits: "Enviar correos solo durante mi horario de contacto",
-      sms: "Mensajes de texto",
-      smsEnabled: "Enviarme mensajes de texto",
-      mobile: "Número de celular",
-      phoneHint: "Solo números de EE. UU. y Canadá, por ejemplo +13035550123",
-      voice: "Llamadas",
-      voiceEnabled: "Llamarme y leer en voz alta el estado de mi boleta",
-      phone: "Número de teléfono",
-      hours: "Horario de contacto para textos y llamadas",
-      hoursHint: "Reloj de 24 horas, HH:MM. Nunca enviamos textos ni llamamos fuera de este horario.",
-      hoursStart: "Desde",
-      hoursEnd: "Hasta",
-      timeZone: "Zona horaria",
-      noticeLanguage: "Idioma de sus avisos",
-      save: "Guardar mis opciones",
-      optOutHeading: "Dejar de recibir avisos",
-      optOutText: "Puede dejar de recibir todos los correos, textos y llamadas sobre su boleta. Esto no cambia su registro de votante ni su boleta.",
-      optOut: "Cancelar todos los avisos",
-      optOutConfirm: "¿Dejar de recibir todos los correos, textos y llamadas sobre su boleta?",
-      privacy: "Seguimos el sobre de su boleta, nunca su voto. Su información se usa solo para enviarle estos avisos; nunca se vende ni se comparte.",
-
-      greeting: "Sesión iniciada como {name}. Su sesión termina a las {time}",
-      noBallots: "Su condado aún no le ha enviado una boleta para una próxima elección. Las novedades aparecerán aquí cuando se envíen las boletas.",
-      currentStatus: "Estado actual: {status}",
-      since: "desde el {date}",
-      awaiting: "Esperando la primera novedad de su condado",
-      timelineLabel: "Historial de esta boleta",
-      electionDay: "Día de la elección: {date}",
-      county: "Oficina electoral: {county}",
-      reason: "Motivo: {reason}",
-      cureBy: "Devuelva su formulario de corrección antes del {date}.",
-      status: {
-        mailed: "Enviada por correo", undeliverable: "Devuelta como no entregable", received: "Recibida",
-        challenged: "Requiere su acción", cured: "Problema resuelto", accepted: "Aceptada",
-        rejected: "No pudo ser contada", counted: "Contada", replaced: "Reemplazada por una nueva boleta"
-      },
-      explain: {
-        mailed: "Su condado le envió su boleta. Vote, firme el sobre y devuélvalo antes de las 7 p.m. del Día de las Elecciones.",
-        undeliverable: "El correo devolvió su boleta. Comuníquese con la oficina electoral de su condado para actualizar su dirección.",
-        received: "Su condado recibió su boleta. A continuación se verifica la firma del sobre.",
-        challenged: "Su boleta aún no puede ser contada. Complete el formulario de corrección que le envía su condado y devuélvalo antes de la fecha límite.",
-        cured: "Se resolvió el problema con su boleta; su condado la procesará ahora.",
-        accepted: "Su boleta pasó la verificación de firma y será contada.",
-        rejected: "Su boleta no pudo ser contada. Comuníquese con la oficina electoral de su condado si tiene preguntas.",
-        counted: "Su boleta fue contada. Gracias por votar.",
-        replaced: "Una nueva boleta reemplazó a esta; siga la nueva boleta arriba."
-      },
-      state: {
-        active: "<strong>Activado.</strong> Recibirá avisos aquí.",
-        pendingSms: "<strong>Pendiente.</strong> Enviamos un texto a este número. Responda YES para empezar a recibir textos.",
-        pendingEmail: "<strong>Pendiente.</strong> Enviamos un correo a esta dirección. Abra el enlace para confirmarla.",
-        opted_out: "<strong>Desactivado.</strong> Usted canceló este medio.",
-        bounced: "<strong>No funciona.</strong> No pudimos comunicarnos con esta dirección. Revísela y guarde de nuevo.",
-        problem: "<strong>No se usa.</strong> Ya no enviamos textos ni llamamos al número registrado (solo a números de EE. UU. y Canadá). Escriba otro número o desactive este medio.",
-        off: "<strong>Desactivado.</strong>"
-      },
-      saved: "Sus opciones están guardadas.",
-      savedSms: "Enviamos un mensaje de texto al {phone}. Responda YES para confirmarlo.",
-      savedEmail: "Enviamos un correo a {email}. Abra el enlace para confirmarlo.",
-      notSentSms: "Su número está guardado, pero no enviamos un nuevo texto de confirmación: se enviaron varios hace poco. Guarde de nuevo después de {time} para recibir uno.",
-      notSentEmail: "Su correo está guardado, pero no enviamos un nuevo correo de confirmación: se enviaron varios hace poco. Guarde de nuevo después de {time} para recibir uno.",
-      optedOut: "No recibirá más avisos sobre su boleta. Puede volver a activarlos cuando quiera.",
-      loggedOut: "Cerró la sesión.",
-      found: "Encontramos su registro.",
-      emailConfirmed: "Su correo electrónico está confirmado. Recibirá allí los avisos de su boleta.",
-      emailConfirmInvalid: "Este enlace de confirmación ya no es válido. Inicie sesión y guarde de nuevo su correo para recibir un enlace nuevo.",
-      confirmEmailHeading: "Confirme su correo electrónico para los avisos de su boleta",
-      confirmEmailIntro: "Presione el botón para recibir los avisos sobre su boleta en la dirección de correo a la que se envió este enlace.",
-      confirmEmailButton: "Confirmar mi correo electrónico",
-      tzOther: "{tz}",
-      err: {
-        firstName: "Escriba su nombre tal como aparece en su registro de votante.",
-        lastName: "Escriba su apellido tal como aparece en su registro de votante.",
-        dobFormat: "Escriba su fecha de nacimiento como MM-DD-AAAA, por ejemplo 01-23-1980.",
-        dob1900: "La fecha de nacimiento no puede ser anterior al 01-01-1900.",
-        dobFuture: "La fecha de nacimiento no puede ser una fecha futura.",
-        zip: "Escriba el código postal de 5 dígitos de su domicilio residencial, por ejemplo 80202.",
-        voterIdRequired: "Más de un votante coincide; escriba también su número de votante.",
-        noMatch: "La información que escribió no coincide con ningún votante en nuestro sistema.",
-        noMatchHelp: "Verifique que su nombre, fecha de nacimiento y código postal coincidan exactamente con su registro (por ejemplo, Francisco y no Paco). Si se registró o se mudó hace poco, intente de nuevo en unos días.",
-        rateLimited: "Demasiados intentos. Espere {wait} e intente de nuevo.",
-        lookupsPaused: "La búsqueda de votantes está en pausa para todos por un momento debido a un tráfico inusual. Espere {wait} e intente de nuevo.",
-        minutes: "{n} minutos",
-        aMinute: "un minuto",
-        email: "Escriba un correo electrónico como nombre@ejemplo.org.",
-        phone: "Escriba un número de EE. UU. o Canadá: +1 y 10 dígitos, por ejemplo +13035550123.",
-        time: "Escriba una hora como HH:MM (reloj de 24 horas), por ejemplo 08:00.",
-        timeZone: "Elija una zona horaria.",
-        language: "Elija inglés o español.",
-        session: "Su sesión terminó. Vuelva a buscar su registro.",
-        confirmNotSent: "Sus opciones se guardaron, pero el mensaje de confirmación no pudo enviarse ahora. Guarde de nuevo en unos minutos.",
-        unavailable: "Algo salió mal de nuestro lado. Intente de nuevo en un minuto.",
-        network: "No pudimos comunicarnos con el servidor. Revise su conexión e intente de nuevo."
-      }
-    }
-  };
-
+  // Time zones a voter may pick, with the key of their name in the texts (tz.<key>).
   var TIME_ZONES = [
-    ["America/New_York", "Eastern", "Este"],
-    ["America/Chicago", "Central", "Centro"],
-    ["America/Denver", "Mountain", "Montaña"],
-    ["America/Phoenix", "Arizona", "Arizona"],
-    ["America/Los_Angeles", "Pacific", "Pacífico"],
-    ["America/Anchorage", "Alaska", "Alaska"],
-    ["Pacific/Honolulu", "Hawaii", "Hawái"],
-    ["America/Puerto_Rico", "Puerto Rico", "Puerto Rico"],
-    ["Pacific/Guam", "Guam", "Guam"]
+    ["America/New_York", "eastern"],
+    ["America/Chicago", "central"],
+    ["America/Denver", "mountain"],
+    ["America/Phoenix", "arizona"],
+    ["America/Los_Angeles", "pacific"],
+    ["America/Anchorage", "alaska"],
+    ["Pacific/Honolulu", "hawaii"],
+    ["America/Puerto_Rico", "puerto_rico"],
+    ["Pacific/Guam", "guam"]
   ];
 
   // ---- State ------------------------------------------------------------------------
@@ -283,8 +50,60 @@
   }
 
   // ---- Language ---------------------------------------------------------------------
+  function getJSON(path) {
+    return fetch(path, { headers: { "Accept": "application/json" }, credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .catch(function () { return null; });
+  }
+
+  function loadTexts(l) {
+    if (TEXT[l]) { return Promise.resolve(true); }
+    return getJSON("/v1/portal/texts/" + encodeURIComponent(l)).then(function (body) {
+      if (!body || !body.texts) { return false; }
+      TEXT[l] = body.texts;
+      return true;
+    });
+  }
+
+  // The language the page shows; the latest choice wins when texts arrive out of order.
+  var languageRequest = 0;
   function setLanguage(l) {
-    lang = TEXT[l] ? l : "en";
+    var request = ++languageRequest;
+    return Promise.all([loadTexts("en"), loadTexts(l)]).then(function (ok) {
+      if (request === languageRequest) { applyLanguage(ok[1] ? l : "en"); }
+    });
+  }
+
+  // locale is what Intl formats dates and times with: the catalog says (intlLocale).
+  function locale() {
+    var l = t("intlLocale");
+    return l === "intlLocale" ? "en-US" : l;
+  }
+
+  function languageInfo(code) {
+    for (var i = 0; i < LANGUAGES.length; i++) { if (LANGUAGES[i].code === code) { return LANGUAGES[i]; } }
+    return null;
+  }
+
+  // buildLanguageSwitch puts a button for every language in the header, each labelled in its
+  // own language.
+  function buildLanguageSwitch() {
+    var box = $("lang-switch");
+    box.textContent = "";
+    LANGUAGES.forEach(function (l) {
+      var b = document.createElement("button");
+      b.type = "button";
+      b.id = "lang-" + l.code;
+      b.lang = l.code;
+      b.textContent = l.name;
+      b.setAttribute("aria-pressed", String(l.code === lang));
+      b.addEventListener("click", function () { setLanguage(l.code); });
+      box.appendChild(b);
+    });
+  }
+
+  function applyLanguage(l) {
+    lang = l;
     try { localStorage.setItem("ballotflow.lang", lang); } catch (e) { /* private mode */ }
     document.documentElement.lang = lang;
     document.querySelectorAll("[data-i18n]").forEach(function (el) {
@@ -293,8 +112,11 @@
     document.querySelectorAll("[data-i18n-label]").forEach(function (el) {
       el.setAttribute("aria-label", t(el.getAttribute("data-i18n-label")));
     });
-    $("lang-en").setAttribute("aria-pressed", String(lang === "en"));
-    $("lang-es").setAttribute("aria-pressed", String(lang === "es"));
+    document.querySelectorAll("#lang-switch button").forEach(function (b) {
+      b.setAttribute("aria-pressed", String(b.lang === lang));
+    });
+    var info = languageInfo(lang);
+    $("review-note").hidden = !(info && info.needs_review);
     fillTimeZones(selectedTimeZone());
     // Re-render what was drawn from data, and any error shown, in the new language.
     document.querySelectorAll(".error[data-key]").forEach(function (el) {
@@ -305,7 +127,7 @@
     });
     if (lastGreeting) { renderGreeting(lastGreeting); }
     if (lastBallots) { renderBallots(lastBallots); }
-    if (lastPrefs) { renderStates(lastPrefs); }
+    if (lastPrefs) { renderStates(lastPrefs); fillNoticeLanguages(lastPrefs); }
   }
 
   // ---- Status messages, errors and focus --------------------------------------------
@@ -525,18 +347,18 @@
     var d = new Date(iso);
     var opts = { year: "numeric", month: "long", day: "numeric" };
     if (withTime) { opts.hour = "numeric"; opts.minute = "2-digit"; }
-    return new Intl.DateTimeFormat(lang === "es" ? "es-US" : "en-US", opts).format(d);
+    return new Intl.DateTimeFormat(locale(), opts).format(d);
   }
 
   function formatDay(yyyymmdd) {
     var p = yyyymmdd.split("-");
     var d = new Date(Date.UTC(Number(p[0]), Number(p[1]) - 1, Number(p[2]), 12));
-    return new Intl.DateTimeFormat(lang === "es" ? "es-US" : "en-US",
+    return new Intl.DateTimeFormat(locale(),
       { year: "numeric", month: "long", day: "numeric", timeZone: "UTC" }).format(d);
   }
 
   function formatTime(iso) {
-    return new Intl.DateTimeFormat(lang === "es" ? "es-US" : "en-US", { hour: "numeric", minute: "2-digit" }).format(new Date(iso));
+    return new Intl.DateTimeFormat(locale(), { hour: "numeric", minute: "2-digit" }).format(new Date(iso));
   }
 
   function loadBallot() {
@@ -631,7 +453,7 @@
     TIME_ZONES.forEach(function (z) {
       var o = document.createElement("option");
       o.value = z[0];
-      o.textContent = (lang === "es" ? z[2] : z[1]) + " (" + z[0] + ")";
+      o.textContent = t("tz." + z[1]) + " (" + z[0] + ")";
       if (z[0] === current) { known = true; }
       sel.appendChild(o);
     });
@@ -656,9 +478,40 @@
     $("hours-start").value = p.contact_hours.start;
     $("hours-end").value = p.contact_hours.end;
     fillTimeZones(p.contact_hours.time_zone);
-    $("language-en").checked = p.language !== "es";
-    $("language-es").checked = p.language === "es";
+    fillNoticeLanguages(p);
     renderStates(p);
+  }
+
+  // fillNoticeLanguages offers the languages the voter's county writes in (all when it does
+  // not say), each named in its own language, with the voter's choice checked: a language the
+  // county does not offer reads as its default, the first.
+  function fillNoticeLanguages(p) {
+    var box = $("notice-languages");
+    var checked = box.querySelector("input[name=language]:checked");
+    var current = checked ? checked.value : p.language;
+    var codes = (p.languages_offered && p.languages_offered.length) ? p.languages_offered :
+      LANGUAGES.map(function (l) { return l.code; });
+    if (!codes.length) { codes = ["en"]; }
+    if (codes.indexOf(current) < 0) { current = codes[0]; }
+    box.textContent = "";
+    codes.forEach(function (code, i) {
+      var div = document.createElement("div");
+      div.className = "check";
+      var input = document.createElement("input");
+      input.type = "radio";
+      input.name = "language";
+      input.value = code;
+      input.id = i === 0 ? "language-first" : "language-" + code;
+      input.checked = code === current;
+      var label = document.createElement("label");
+      label.htmlFor = input.id;
+      label.lang = code;
+      var info = languageInfo(code);
+      label.textContent = info ? info.name : code;
+      div.appendChild(input);
+      div.appendChild(label);
+      box.appendChild(div);
+    });
   }
 
   function renderStates(p) {
@@ -669,7 +522,7 @@
       if (state === "pending") { key = c[0] === "email" ? "pendingEmail" : "pendingSms"; }
       if (c[1].problem) { key = "problem"; }
       box.setAttribute("data-state", state);
-      box.innerHTML = t("state." + key); // texts are ours (TEXT above), never data
+      box.innerHTML = t("state." + key); // texts are ours (the catalogs allow only <strong>), never data
     });
   }
 
@@ -678,7 +531,7 @@
     "sms.phone": ["sms-phone", "phone"], "sms.enabled": ["sms-enabled", "server"],
     "voice.phone": ["voice-phone", "phone"], "voice.enabled": ["voice-enabled", "server"],
     "contact_hours.start": ["hours-start", "time"], "contact_hours.end": ["hours-end", "time"],
-    "contact_hours.time_zone": ["time-zone", "timeZone"], "language": ["language-en", "language"]
+    "contact_hours.time_zone": ["time-zone", "timeZone"], "language": ["language-first", "language"]
   };
 
   var HHMM = /^([01]\d|2[0-3]):[0-5]\d$/;
@@ -701,7 +554,7 @@
       sms: { enabled: $("sms-enabled").checked, phone: $("sms-phone").value.trim() },
       voice: { enabled: $("voice-enabled").checked, phone: $("voice-phone").value.trim() },
       contact_hours: { start: $("hours-start").value.trim(), end: $("hours-end").value.trim(), time_zone: $("time-zone").value },
-      language: $("language-es").checked ? "es" : "en",
+      language: (document.querySelector("input[name=language]:checked") || { value: "" }).value || undefined,
       email_waits_for_contact_hours: $("email-waits").checked
     };
     var first = null;
@@ -831,16 +684,31 @@
     loadPrefs().then(toPrefs, toPrefs);
   }
 
+  // browserLanguage is the first of the browser's languages the page has: "zh-TW" and
+  // "zh-Hant-HK" read Traditional Chinese, "es-MX" Spanish, "fil" Tagalog.
+  function browserLanguage() {
+    var wanted = navigator.languages || [navigator.language || ""];
+    for (var i = 0; i < wanted.length; i++) {
+      var w = String(wanted[i]).toLowerCase();
+      if (/^zh-(hant|tw|hk|mo)/.test(w)) { w = "zh-hant"; }
+      if (w === "fil" || w.indexOf("fil-") === 0) { w = "tl"; }
+      for (var j = 0; j < LANGUAGES.length; j++) {
+        var code = LANGUAGES[j].code.toLowerCase();
+        if (w === code || (w.indexOf(code + "-") === 0 && code.indexOf("-") < 0 && code !== "zh")) { return LANGUAGES[j].code; }
+      }
+    }
+    return "en";
+  }
+
   // ---- Start --------------------------------------------------------------------------
   function start() {
     var link = takeConfirmLink(); // first: the token leaves the address bar before anything else
     var saved = null;
     try { saved = localStorage.getItem("ballotflow.lang"); } catch (e) { /* ignore */ }
-    if (!saved && navigator.language && navigator.language.slice(0, 2) === "es") { saved = "es"; }
-    setLanguage(saved || "en");
-
-    $("lang-en").addEventListener("click", function () { setLanguage("en"); });
-    $("lang-es").addEventListener("click", function () { setLanguage("es"); });
+    if (!LANGUAGES.length) { LANGUAGES = [{ code: "en", name: "English" }, { code: "es", name: "Español" }]; }
+    buildLanguageSwitch();
+    if (!saved) { saved = browserLanguage(); }
+    setLanguage(languageInfo(saved) ? saved : "en");
     $("lookup-form").addEventListener("submit", onLookup);
     $("prefs-form").addEventListener("submit", onSavePrefs);
     $("opt-out").addEventListener("click", onOptOut);

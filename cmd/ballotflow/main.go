@@ -41,7 +41,7 @@ run 'ballotflow env' to list them with their defaults.`,
 	}
 	root.AddCommand(devCommand(), workerCommand(), apiCommand(), sandboxCommand(), migrateCommand(),
 		keysCommand(), payloadKeyCommand(), votersCommand(), subscriptionsCommand(), jurisdictionsCommand(),
-		electionsCommand(), eventsCommand(), envCommand())
+		electionsCommand(), eventsCommand(), envCommand(), noticesCommand())
 	return root
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/fileimport"
+	"github.com/ballotflow/ballotflow/internal/notices"
 	"github.com/ballotflow/ballotflow/internal/roll"
 	"github.com/ballotflow/ballotflow/internal/store"
 )
@@ -259,7 +260,11 @@ func jurisdictionsCommand() *cobra.Command {
 	f.StringVar(&j.SMSFrom, "sms-from", "", "E.164 number texts come from (required)")
 	f.StringVar(&j.VoiceFrom, "voice-from", "", "E.164 number calls come from (required)")
 	f.StringVar(&j.HelpText, "help-text", "", "how voters reach the office; the answer to HELP (required)")
-	f.StringSliceVar(&j.Languages, "languages", nil, "languages the county offers, the default first (default "+strings.Join(ballot.Languages, ",")+")")
+	f.StringVar(&j.ReplyTo, "reply-to", "", "the office's contact address, where voters' answers to notice emails go")
+	f.StringSliceVar(&j.Languages, "languages", nil, "languages the county offers, the default first, of "+
+		strings.Join(ballot.Languages, ",")+" (default "+strings.Join(notices.ReviewedLanguages(), ",")+
+		": the catalogs a county has reviewed)")
+	f.StringToStringVar(&j.HelpTexts, "help-texts", nil, "the answer to HELP in the county's other languages, e.g. es='Llame al 720-555-0100.'")
 
 	var listState string
 	list := &cobra.Command{

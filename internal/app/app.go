@@ -79,6 +79,7 @@ func startWorker(cfg config.Config, st *store.Store, tc client.Client, sandboxUR
 			Store: st, Email: sg, Phone: tw,
 			TwilioStatusCallbackURL: cfg.PublicURL + apiserver.PathTwilioStatus,
 			TwilioVoiceURL:          cfg.PublicURL + apiserver.PathTwilioVoice,
+			PublicURL:               cfg.PublicURL,
 			Temporal:                tc,
 			Budgets: activities.NewBudgets(st.SendBudgetLease, map[string]float64{
 				ballot.ChannelEmail: cfg.EmailRate, ballot.ChannelSMS: cfg.SMSRate, ballot.ChannelVoice: cfg.VoiceRate,

@@ -21,6 +21,7 @@ import (
 	"github.com/ballotflow/ballotflow/internal/config"
 	"github.com/ballotflow/ballotflow/internal/demo"
 	"github.com/ballotflow/ballotflow/internal/intake"
+	"github.com/ballotflow/ballotflow/internal/notices"
 	"github.com/ballotflow/ballotflow/internal/sandbox"
 	"github.com/ballotflow/ballotflow/internal/store"
 	"github.com/ballotflow/ballotflow/internal/testdb"
@@ -128,10 +129,12 @@ func TestOneBallotEndToEnd(t *testing.T) {
 	}
 	require.Equal(t, []string{"Your ballot is in the mail", "Your ballot was received", "Your ballot was accepted",
 		"Your ballot was counted"}, subjects)
-	for _, m := range outboxFor(d, "sms", maria.SMS) {
+	for i, m := range outboxFor(d, "sms", maria.SMS) {
 		require.Equal(t, "+17205550100", m.From)
-		require.Contains(t, m.Text, "STOP to stop")
-		require.Contains(t, m.Text, "Maria Garcia")
+		require.Contains(t, m.Text, "Maria", "each text names its voter, by first name")
+		// How to stop goes on the first text to the number and once a month, not on every text (CTIA).
+		require.Equal(t, i == 0, strings.Contains(m.Text, "Reply STOP to opt out."), "text %d: %s", i, m.Text)
+		require.Equal(t, 1, notices.SMSCostOf(m.Text).Segments, m.Text)
 	}
 
 	q, err := d.Temporal.QueryWorkflow(ctx, workflowID, "", ballot.QueryStatus)

@@ -166,6 +166,18 @@ func TestPortalPageInARealBrowser(t *testing.T) {
 	require.Contains(t, text("#sms-state"), "Activado")
 	require.Equal(t, "true", eval(`document.getElementById("lang-es").getAttribute("aria-pressed")`))
 	run("screenshot (es)", screenshot(strings.TrimSuffix(screenshotPath, ".png")+"-es.png"))
+	require.Equal(t, "true", eval(`String(document.getElementById("review-note").hidden)`), "Spanish is reviewed")
+
+	// Every catalog's language, from its file: Vietnamese, which no county has reviewed yet,
+	// says so; the notices' language offers what the county writes in.
+	run("tiếng việt", chromedp.Focus(chromedp.ID("lang-vi")), chromedp.KeyEvent(kb.Enter))
+	waitFor("vietnamese", `document.documentElement.lang === "vi"`)
+	require.Equal(t, "Phiếu bầu của quý vị", text("#ballot-heading"))
+	require.Contains(t, text("#ballots"), "Tình trạng hiện tại: Đã gửi")
+	require.Equal(t, "false", eval(`String(document.getElementById("review-note").hidden)`))
+	require.Equal(t, "en,es", eval(`Array.from(document.querySelectorAll("input[name=language]")).map(function (i) { return i.value; }).join(",")`),
+		"Denver offers the reviewed languages")
+	run("screenshot (vi)", screenshot(strings.TrimSuffix(screenshotPath, ".png")+"-vi.png"))
 
 	// Sign out: the token stops working and the lookup form is back, with focus on its heading.
 	run("sign out", chromedp.Focus(chromedp.ID("logout")), chromedp.KeyEvent(kb.Enter))

@@ -110,7 +110,8 @@ func TestPortalConfirmationsGoThroughTemporalToTheVoter(t *testing.T) {
 		return false
 	}, 30*time.Second, 50*time.Millisecond, "a confirmation text and a confirmation email")
 	require.Contains(t, text.Text, "YES")
-	require.Contains(t, text.Text, "Maria Garcia")
+	require.Contains(t, text.Text, "Maria", "the text names its voter")
+	require.Contains(t, text.Text, "STOP", "the first text to a number says how to stop")
 	require.Equal(t, "+17205550100", text.From)
 	require.Contains(t, mail.Text, "Maria Garcia")
 

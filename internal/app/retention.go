@@ -5,11 +5,13 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/ballotflow/ballotflow/internal/notices"
 	"github.com/ballotflow/ballotflow/internal/store"
 )
 
 // WebhookRetention is the API's maintenance service that forgets inbound texts' MessageSids
-// older than store.InboundMessageRetention, once at start and then every Interval. Every API
+// older than store.InboundMessageRetention, and when numbers got the opt-out footer longer
+// ago than notices.SMSFooterPeriod, once at start and then every Interval. Every API
 // replica may run it: the delete is idempotent.
 type WebhookRetention struct {
 	Store     *store.Store
@@ -59,6 +61,15 @@ func (r *WebhookRetention) RunOnce(ctx context.Context) {
 		r.Logger.Warn("could not prune inbound messages; retrying later", "error", err)
 	case n > 0:
 		r.Logger.Info("pruned inbound messages", "count", n)
+	}
+	// A number whose opt-out footer is older than the period gets it with its next text
+	// whether or not its row is kept.
+	n, err = r.Store.SMSFooterForget(ctx, r.Now().Add(-notices.SMSFooterPeriod))
+	switch {
+	case err != nil && ctx.Err() == nil:
+		r.Logger.Warn("could not prune sms footers; retrying later", "error", err)
+	case n > 0:
+		r.Logger.Info("pruned sms footers", "count", n)
 	}
 }
 

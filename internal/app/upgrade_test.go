@@ -323,7 +323,7 @@ func buildRelease(t *testing.T, name, commit string) string {
 }
 
 // freePorts returns n loopback ports free a moment ago.
-func freePorts(t *testing.T, n int) []int {
+func freePorts(t testing.TB, n int) []int {
 	t.Helper()
 	var ports []int
 	var lns []net.Listener

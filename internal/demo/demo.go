@@ -47,10 +47,11 @@ var Voters = []Voter{
 var Jurisdictions = []store.Jurisdiction{
 	{State: "CO", County: "denver", Name: "Denver Elections Division", TimeZone: "America/Denver",
 		EmailFrom: "ballots@denver.example.org", EmailFromName: "Denver Elections", SMSFrom: "+17205550100",
-		VoiceFrom: "+17205550100", HelpText: "Questions? Call 720-555-0100 or visit denver.example.org/elections."},
+		VoiceFrom: "+17205550100", HelpText: "Questions? Call 720-555-0100 or visit denver.example.org/elections.",
+		ReplyTo: "elections@denver.example.org"},
 	{State: "CO", County: "arapahoe", Name: "Arapahoe County Elections", TimeZone: "America/Denver",
 		EmailFrom: "ballots@arapahoe.example.org", EmailFromName: "Arapahoe County Elections", SMSFrom: "+13035550200",
-		VoiceFrom: "+13035550200", HelpText: "Questions? Call 303-555-0200."},
+		VoiceFrom: "+13035550200", HelpText: "Questions? Call 303-555-0200.", ReplyTo: "elections@arapahoe.example.org"},
 }
 
 // Seed upserts the demo data. The demo election is always two weeks ahead, so the demo

@@ -14,10 +14,12 @@ func TestConfirmationsNameTheVoterAndSayWhatToDo(t *testing.T) {
 	for _, lang := range []string{"en", "es"} {
 		sms, err := notices.RenderConfirmation(lang, "sms", d)
 		require.NoError(t, err)
-		require.Contains(t, sms.SMS, "Ana Smith", "households share phones")
-		require.Contains(t, sms.SMS, "YES")
-		require.Contains(t, sms.SMS, "STOP")
-		require.LessOrEqual(t, len([]rune(sms.SMS)), 320, "two SMS segments at most")
+		require.Contains(t, sms.SMS, "Ana", "households share phones")
+		require.NotContains(t, sms.SMS, "Smith", "a text to a number nobody confirmed yet names no more than it must")
+		require.Regexp(t, `\b(YES|SI)\b`, sms.SMS)
+		require.Contains(t, sms.SMS, "STOP", "the first text to a number says how to stop (CTIA)")
+		require.Regexp(t, `\b(HELP|AYUDA)\b`, sms.SMS)
+		require.LessOrEqual(t, notices.SMSCostOf(sms.SMS).Segments, 2)
 
 		email, err := notices.RenderConfirmation(lang, "email", d)
 		require.NoError(t, err)

@@ -1,10 +1,12 @@
-// Package notices renders what a voter reads or hears about their ballot, in English and
-// Spanish. Every notice names its voter, because a household may share one email address,
-// and says what happens next.
+// Package notices renders what a voter reads or hears about their ballot, in every
+// language ballotflow has a catalog for (internal/notices/catalogs: one file a language,
+// loaded with go-i18n). Every notice names its voter, because a household may share one
+// email address or phone, and says what happens next.
 package notices
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,118 +18,143 @@ type Data struct {
 	FirstName    string
 	LastName     string
 	Jurisdiction string // "Denver County Elections"
-	HelpText     string // how to reach the office, e.g. "Call 720-913-8683 or visit denvervotes.org."
+	HelpText     string // how to reach the office, in the notice's language when the county gave one
 	Reason       string // challenge or rejection reason, as the county gave it
 	CureDeadline string // YYYY-MM-DD
+	// SMSFooter asks for the opt-out footer ("Reply STOP to opt out.") at the end of the text:
+	// the SMS delivery decides, by when the number last got it (see SMSFooterPeriod).
+	SMSFooter bool
 }
 
 // Message is a rendered notice for each channel.
 type Message struct {
 	Subject string // email
 	Text    string // email body: the notice and how to reach the office
-	SMS     string // the notice and the HELP/STOP keywords, short enough for a phone
+	SMS     string // the notice, short enough for the catalog's segments; the footer when asked for
 	Speech  string // read aloud on a call: the notice and how to reach the office
 }
 
-type template struct {
-	subject string
-	body    string // %[1]s voter name, %[2]s jurisdiction, %[3]s reason, %[4]s cure deadline
-}
-
-// templates has a notice for every status voters are told about (ballot.Status.Notifies), in
-// every one of ballot.Languages; a language it lacks falls back to English.
-var templates = map[string]map[ballot.Status]template{
-	ballot.LanguageEnglish: {
-		ballot.StatusMailed: {"Your ballot is in the mail",
-			"%[2]s has mailed the ballot of %[1]s. Vote it, sign the envelope and return it by mail or at a drop box by 7 p.m. on Election Day."},
-		ballot.StatusUndeliverable: {"Your ballot could not be delivered",
-			"The ballot %[2]s mailed to %[1]s was returned as undeliverable. Please contact your county election office to update your address and get a ballot."},
-		ballot.StatusReceived: {"Your ballot was received",
-			"%[2]s has received the ballot of %[1]s. Next, the signature on the envelope will be verified."},
-		ballot.StatusAccepted: {"Your ballot was accepted",
-			"The ballot of %[1]s passed signature verification at %[2]s and will be counted."},
-		ballot.StatusChallenged: {"Action needed: your ballot cannot be counted yet",
-			"The ballot of %[1]s could not be accepted yet by %[2]s: %[3]s. To have it counted, complete the cure form your county sends you (or download it from the county website) and return it by %[4]s."},
-		ballot.StatusCured: {"Your ballot issue is resolved",
-			"Thank you. The issue with the ballot of %[1]s is resolved and %[2]s will now process it."},
-		ballot.StatusRejected: {"Your ballot could not be counted",
-			"The ballot of %[1]s could not be counted by %[2]s: %[3]s. Please contact your county election office if you have questions."},
-		ballot.StatusCounted: {"Your ballot was counted",
-			"The ballot of %[1]s has been counted by %[2]s. Thank you for voting."},
-	},
-	ballot.LanguageSpanish: {
-		ballot.StatusMailed: {"Su boleta está en camino",
-			"%[2]s envió por correo la boleta de %[1]s. Vote, firme el sobre y devuélvalo por correo o en un buzón oficial antes de las 7 p.m. del Día de las Elecciones."},
-		ballot.StatusUndeliverable: {"No se pudo entregar su boleta",
-			"La boleta que %[2]s envió a %[1]s fue devuelta como no entregable. Comuníquese con la oficina electoral de su condado para actualizar su dirección y obtener una boleta."},
-		ballot.StatusReceived: {"Recibimos su boleta",
-			"%[2]s recibió la boleta de %[1]s. A continuación se verificará la firma del sobre."},
-		ballot.StatusAccepted: {"Su boleta fue aceptada",
-			"La boleta de %[1]s pasó la verificación de firma en %[2]s y será contada."},
-		ballot.StatusChallenged: {"Acción necesaria: su boleta aún no puede ser contada",
-			"%[2]s aún no pudo aceptar la boleta de %[1]s: %[3]s. Para que sea contada, complete el formulario de corrección que le enviará su condado (o descárguelo del sitio web del condado) y devuélvalo antes del %[4]s."},
-		ballot.StatusCured: {"Se resolvió el problema con su boleta",
-			"Gracias. Se resolvió el problema con la boleta de %[1]s y %[2]s la procesará ahora."},
-		ballot.StatusRejected: {"Su boleta no pudo ser contada",
-			"%[2]s no pudo contar la boleta de %[1]s: %[3]s. Comuníquese con la oficina electoral de su condado si tiene preguntas."},
-		ballot.StatusCounted: {"Su boleta fue contada",
-			"%[2]s contó la boleta de %[1]s. Gracias por votar."},
-	},
-}
-
-var smsFooters = map[string]string{
-	ballot.LanguageEnglish: "Reply HELP for help, STOP to stop.",
-	ballot.LanguageSpanish: "Responda AYUDA o HELP para ayuda, STOP para cancelar.",
-}
-
-var noReason = map[string]string{
-	ballot.LanguageEnglish: "the county did not give a reason",
-	ballot.LanguageSpanish: "el condado no indicó el motivo",
-}
-
-// Render returns the notice about status for a voter, in lang (English when lang has none).
+// Render returns the notice about status for a voter, in lang (English when lang has no
+// catalog).
 func Render(lang, status string, d Data) (Message, error) {
-	set, ok := templates[lang]
-	if !ok {
-		lang, set = ballot.LanguageEnglish, templates[ballot.LanguageEnglish]
-	}
-	t, ok := set[ballot.Status(status)]
-	if !ok {
+	return shipped.render(lang, status, d)
+}
+
+func (s *catalogSet) render(lang, status string, d Data) (Message, error) {
+	st := ballot.Status(status)
+	c := s.catalog(lang)
+	if !c.has(noticeID(st, "email")) {
 		return Message{}, fmt.Errorf("no notice for status %q", status)
 	}
-	name := strings.TrimSpace(d.FirstName + " " + d.LastName)
-	reason := strings.TrimSpace(d.Reason)
-	if reason == "" {
-		reason = noReason[lang]
+	data := templateData{Name: fullName(d.FirstName, d.LastName), FirstName: firstName(d.FirstName, d.LastName),
+		Jurisdiction: strings.TrimSpace(d.Jurisdiction), HelpText: strings.TrimSpace(d.HelpText), Reason: strings.TrimSpace(d.Reason)}
+	var err error
+	if data.Reason == "" {
+		if data.Reason, err = s.text(c, "notice.no_reason", templateData{}); err != nil {
+			return Message{}, err
+		}
 	}
-	deadline := formatDate(lang, d.CureDeadline)
-	body := fmt.Sprintf(t.body, name, d.Jurisdiction, reason, deadline)
-	withHelp := body
-	if d.HelpText != "" {
-		withHelp += " " + d.HelpText
+	if data.Deadline, err = s.date(c, d.CureDeadline, "date.long"); err != nil {
+		return Message{}, err
 	}
-	return Message{
-		Subject: t.subject,
-		Text:    withHelp,
-		SMS:     body + " " + smsFooters[lang],
-		Speech:  withHelp,
-	}, nil
+	var m Message
+	if m.Subject, err = s.text(c, noticeID(st, "subject"), data); err != nil {
+		return Message{}, err
+	}
+	body, err := s.text(c, noticeID(st, "email"), data)
+	if err != nil {
+		return Message{}, err
+	}
+	m.Text = withHelp(body, data.HelpText)
+	m.Speech = m.Text
+	if c.has(noticeID(st, "speech")) {
+		speech, err := s.text(c, noticeID(st, "speech"), data)
+		if err != nil {
+			return Message{}, err
+		}
+		m.Speech = withHelp(speech, data.HelpText)
+	}
+	if data.Deadline, err = s.date(c, d.CureDeadline, "date.short"); err != nil {
+		return Message{}, err
+	}
+	if m.SMS, err = s.sms(c, st, data, d.SMSFooter); err != nil {
+		return Message{}, err
+	}
+	return m, nil
 }
 
-var monthsES = []string{"enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto",
-	"septiembre", "octubre", "noviembre", "diciembre"}
+// sms picks the notice's text (see fit), with the footer when asked for.
+func (s *catalogSet) sms(c *Catalog, st ballot.Status, data templateData, footer bool) (string, error) {
+	end := ""
+	if footer {
+		f, err := s.text(c, "sms.footer", templateData{})
+		if err != nil {
+			return "", err
+		}
+		end = " " + f
+	}
+	text, err := s.fit(c, noticeID(st, "sms"), data, end)
+	if err != nil {
+		return "", err
+	}
+	return text + end, nil
+}
 
-// formatDate writes a YYYY-MM-DD date the way a reader of lang expects it.
-func formatDate(lang, date string) string {
+// fit renders text message id, or its shorter wording (id + "_short") when the catalog has
+// one and the text followed by end would take more than the catalog's segments.
+func (s *catalogSet) fit(c *Catalog, id string, data templateData, end string) (string, error) {
+	text, err := s.text(c, id, data)
+	if err != nil {
+		return "", err
+	}
+	if SMSCostOf(text+end).Segments > c.SMSSegments && c.has(id+shortSuffix) {
+		return s.text(c, id+shortSuffix, data)
+	}
+	return text, nil
+}
+
+// date writes a YYYY-MM-DD date with the catalog's format id (date.long or date.short), or
+// the catalog's words for a deadline the county did not give.
+func (s *catalogSet) date(c *Catalog, date, id string) (string, error) {
 	t, err := time.Parse(time.DateOnly, date)
 	if err != nil {
-		if lang == ballot.LanguageSpanish {
-			return "la fecha límite que indique su condado"
-		}
-		return "the deadline your county gives"
+		return s.text(c, "notice.no_deadline", templateData{})
 	}
-	if lang == ballot.LanguageSpanish {
-		return fmt.Sprintf("%d de %s de %d", t.Day(), monthsES[t.Month()-1], t.Year())
+	month, err := s.text(c, monthID(int(t.Month())), templateData{})
+	if err != nil {
+		return "", err
 	}
-	return t.Format("January 2, 2006")
+	return s.text(c, id, templateData{Day: strconv.Itoa(t.Day()), Month: month, Year: strconv.Itoa(t.Year())})
 }
+
+func withHelp(body, help string) string {
+	if help == "" {
+		return body
+	}
+	return body + " " + help
+}
+
+func fullName(first, last string) string {
+	return strings.TrimSpace(strings.TrimSpace(first) + " " + strings.TrimSpace(last))
+}
+
+// firstName is how a text greets its voter: by first name, or by full name when the roll
+// has no first name.
+func firstName(first, last string) string {
+	if f := strings.TrimSpace(first); f != "" {
+		return f
+	}
+	return fullName(first, last)
+}
+
+// SMSFooterPeriod is how often a number gets the opt-out footer ("Reply STOP to opt out.")
+// on a notice text. The CTIA Messaging Principles and Best Practices (May 2023) ask for
+// opt-out instructions in the opt-in confirmation (§5.1.2.1, "Confirm Opt-In for Recurring
+// Messages"; §5.1.3, "Consumer Opt-Out"), and carriers and aggregators read them, for
+// recurring programs, as repeating those instructions at regular intervals, commonly at
+// least monthly. So: the confirmation always says how to stop and get help; a number gets
+// the footer on its first notice (a subscription imported from an older system never got a
+// confirmation) and on its first notice once this period has passed since it last got it;
+// replies to HELP and other texts always say it. Never on every text: it would add a
+// segment to most of them.
+const SMSFooterPeriod = 30 * 24 * time.Hour

@@ -22,15 +22,30 @@ func TestEveryNotifiedStatusRendersInEveryLanguageAndNamesTheVoter(t *testing.T)
 			m, err := notices.Render(lang, string(status), data)
 			require.NoError(t, err, "%s %s", lang, status)
 			require.NotEmpty(t, m.Subject)
-			for _, text := range []string{m.Text, m.SMS, m.Speech} {
+			for _, text := range []string{m.Text, m.Speech} {
 				require.Contains(t, text, "Ana Smith", "%s %s: two voters may share an email", lang, status)
-				require.NotContains(t, text, "%!", "%s %s: formatting verb left over", lang, status)
+				require.NotContains(t, text, "<no value>", "%s %s: placeholder left over", lang, status)
 			}
+			// A text greets its voter by first name: short, and all a household needs.
+			require.Contains(t, m.SMS, "Ana", "%s %s: two voters may share a phone", lang, status)
+			require.Contains(t, m.SMS, data.Jurisdiction, "%s %s: a text says who sends it", lang, status)
 			require.Contains(t, m.Text, data.HelpText)
-			require.Contains(t, m.SMS, "STOP")
-			require.LessOrEqual(t, len([]rune(m.SMS)), 480, "%s %s: an SMS of at most three segments", lang, status)
+			require.LessOrEqual(t, notices.SMSCostOf(m.SMS).Segments, 2, "%s %s", lang, status)
 		}
 	}
+}
+
+func TestEveryLanguageHasItsOwnTexts(t *testing.T) {
+	en, err := notices.Render("en", "mailed", data)
+	require.NoError(t, err)
+	for _, l := range notices.Languages()[1:] {
+		m, err := notices.Render(l.Code, "mailed", data)
+		require.NoError(t, err)
+		require.NotEqual(t, en.SMS, m.SMS, "%s falls back to English: its catalog is not matched", l.Code)
+		require.NotEqual(t, en.Subject, m.Subject, l.Code)
+		require.NotEqual(t, notices.RepeatPrompt("en"), notices.RepeatPrompt(l.Code), l.Code)
+	}
+	require.Equal(t, notices.RepeatPrompt("en"), notices.RepeatPrompt("fr"), "no catalog: English")
 }
 
 func TestACureNoticeSaysWhyAndByWhen(t *testing.T) {
@@ -69,5 +84,24 @@ func TestSpanishNoticesAreSpanish(t *testing.T) {
 	m, err := notices.Render("es", "accepted", data)
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(m.Subject, "Su boleta"), m.Subject)
-	require.Contains(t, m.SMS, "Responda")
+	d := data
+	d.SMSFooter = true
+	m, err = notices.Render("es", "accepted", d)
+	require.NoError(t, err)
+	require.Contains(t, m.SMS, "Responda STOP")
+}
+
+func TestALongReasonGivesWayToTheShortText(t *testing.T) {
+	d := data
+	d.Reason = strings.Repeat("the envelope was damaged in the mail and ", 3) + "cannot be read"
+	m, err := notices.Render("en", "challenged", d)
+	require.NoError(t, err)
+	require.Equal(t, 1, notices.SMSCostOf(m.SMS).Segments, m.SMS)
+	require.Contains(t, m.SMS, "November 12", "the deadline stays")
+	require.NotContains(t, m.SMS, "damaged")
+	require.Contains(t, m.Text, "damaged", "the email says why")
+
+	m, err = notices.Render("en", "challenged", data)
+	require.NoError(t, err)
+	require.Contains(t, m.SMS, data.Reason, "a short reason fits the text")
 }

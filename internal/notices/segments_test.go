@@ -66,27 +66,39 @@ func FuzzSMSCost(f *testing.F) {
 	})
 }
 
-// BenchmarkSMSSegmentsPerVoter prints what today's texts cost a voter over one election
-// (mailed, received, accepted, counted) with long but realistic names, by language: the
-// figure the county's text bill grows with.
+// BenchmarkSMSSegmentsPerVoter prints what a voter's texts cost over one election (mailed,
+// received, accepted, counted) with long but realistic names, by language: the figure the
+// county's text bill grows with. segments/voter has the opt-out footer on the first text, as
+// for a number that has not had it this month (notices.SMSFooterPeriod); bare/voter without
+// it; typical/voter with everyday names (a 25-character county, "Maria").
 func BenchmarkSMSSegmentsPerVoter(b *testing.B) {
 	long := notices.Data{FirstName: "Maximiliano Alejandro", LastName: "Castellanos-Villanueva",
 		Jurisdiction: "City and County of Broomfield Elections Division", HelpText: "Call 303-555-0100.",
 		Reason: "the signature does not match", CureDeadline: "2026-11-12"}
+	typical := notices.Data{FirstName: "Maria", LastName: "Garcia", Jurisdiction: "Denver Elections Division"}
+	election := []ballot.Status{ballot.StatusMailed, ballot.StatusReceived, ballot.StatusAccepted, ballot.StatusCounted}
+	cost := func(b *testing.B, lang string, d notices.Data, footerFirst bool) int {
+		total := 0
+		for i, status := range election {
+			d := d
+			d.SMSFooter = footerFirst && i == 0
+			m, err := notices.Render(lang, string(status), d)
+			if err != nil {
+				b.Fatal(err)
+			}
+			total += notices.SMSCostOf(m.SMS).Segments
+		}
+		return total
+	}
 	for _, lang := range ballot.Languages {
 		b.Run(lang, func(b *testing.B) {
-			total := 0
+			var withFooter, bare, everyday int
 			for range b.N {
-				total = 0
-				for _, status := range []ballot.Status{ballot.StatusMailed, ballot.StatusReceived, ballot.StatusAccepted, ballot.StatusCounted} {
-					m, err := notices.Render(lang, string(status), long)
-					if err != nil {
-						b.Fatal(err)
-					}
-					total += notices.SMSCostOf(m.SMS).Segments
-				}
+				withFooter, bare, everyday = cost(b, lang, long, true), cost(b, lang, long, false), cost(b, lang, typical, true)
 			}
-			b.ReportMetric(float64(total), "segments/voter")
+			b.ReportMetric(float64(withFooter), "segments/voter")
+			b.ReportMetric(float64(bare), "bare/voter")
+			b.ReportMetric(float64(everyday), "typical/voter")
 		})
 	}
 }

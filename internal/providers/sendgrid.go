@@ -25,7 +25,18 @@ type Email struct {
 	// IdempotencyKey is sent as SendGrid custom_args {"idempotency_key": ...}
 	// so event webhooks can be correlated with the notification. No PII.
 	IdempotencyKey string
+	// ListUnsubscribe is the https URL that unsubscribes the recipient with one click: sent
+	// as List-Unsubscribe with List-Unsubscribe-Post (RFC 8058), which Gmail and Yahoo ask
+	// of bulk senders. Empty sends neither header.
+	ListUnsubscribe string
 }
+
+// Headers of one-click unsubscribe (RFC 2369, RFC 8058).
+const (
+	HeaderListUnsubscribe     = "List-Unsubscribe"
+	HeaderListUnsubscribePost = "List-Unsubscribe-Post"
+	ListUnsubscribeOneClick   = "List-Unsubscribe=One-Click"
+)
 
 // IdempotencyKeyArg is the SendGrid custom_args key carrying Email.IdempotencyKey.
 // SendGrid merges custom args into every event webhook payload.
@@ -109,6 +120,20 @@ func buildMail(m Email) *mail.SGMailV3 {
 	if m.IdempotencyKey != "" {
 		sg.SetCustomArg(IdempotencyKeyArg, m.IdempotencyKey)
 	}
+	if m.ListUnsubscribe != "" {
+		sg.SetHeader(HeaderListUnsubscribe, "<"+m.ListUnsubscribe+">")
+		sg.SetHeader(HeaderListUnsubscribePost, ListUnsubscribeOneClick)
+	}
+	// No tracking whatever the account's defaults: click tracking would rewrite every link
+	// (the unsubscribe link among them) through SendGrid, open tracking adds a pixel that
+	// reports when a voter reads about their ballot, and subscription tracking would add
+	// SendGrid's own unsubscribe link and header beside ballotflow's.
+	off := false
+	sg.SetTrackingSettings(&mail.TrackingSettings{
+		ClickTracking:        &mail.ClickTrackingSetting{Enable: &off, EnableText: &off},
+		OpenTracking:         &mail.OpenTrackingSetting{Enable: &off},
+		SubscriptionTracking: &mail.SubscriptionTrackingSetting{Enable: &off},
+	})
 	return sg
 }
 

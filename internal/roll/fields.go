@@ -104,11 +104,12 @@ func ClockTime(s string) (string, bool) {
 	return t.Format("15:04"), true
 }
 
-// Language reads a notice language; empty is "".
+// Language reads a notice language, a code of ballot.Languages in any case ("ZH-HANT" is
+// zh-Hant); empty is "".
 func Language(s string) (string, bool) {
-	l := strings.ToLower(strings.TrimSpace(s))
-	if l != "" && !ballot.IsLanguage(l) {
-		return "", false
+	l := strings.TrimSpace(s)
+	if l == "" {
+		return "", true
 	}
-	return l, true
+	return ballot.LanguageCode(l)
 }

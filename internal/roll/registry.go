@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ballotflow/ballotflow/internal/ballot"
+	"github.com/ballotflow/ballotflow/internal/notices"
 	"github.com/ballotflow/ballotflow/internal/store"
 )
 
@@ -52,6 +53,11 @@ func CheckJurisdiction(j store.Jurisdiction) (store.Jurisdiction, error) {
 	if j.EmailFromName == "" || !Name(j.EmailFromName) {
 		return bad("email_from_name", "email_from_name is required: the sender name voters see, at most %d characters", maxNameLength)
 	}
+	if j.ReplyTo = strings.TrimSpace(j.ReplyTo); j.ReplyTo != "" {
+		if j.ReplyTo, ok = Email(j.ReplyTo); !ok {
+			return bad("reply_to", "reply_to must be the email address voters' answers to notices go to (the office's contact address), or left out")
+		}
+	}
 	if j.SMSFrom, ok = Phone(j.SMSFrom); !ok {
 		return bad("sms_from", "sms_from must be the E.164 number texts are sent from, e.g. +17205550100")
 	}
@@ -62,14 +68,56 @@ func CheckJurisdiction(j store.Jurisdiction) (store.Jurisdiction, error) {
 		return bad("help_text", "help_text is required: how voters reach the office (sent in answer to HELP), at most %d characters", maxHelpText)
 	}
 	if len(j.Languages) == 0 {
-		j.Languages = slices.Clone(ballot.Languages)
+		// Only catalogs a county has reviewed: one that needs review is offered by a county
+		// that lists it, having read it.
+		j.Languages = notices.ReviewedLanguages()
 	}
+	j.Languages = slices.Clone(j.Languages)
 	for i, l := range j.Languages {
-		if !ballot.IsLanguage(l) || slices.Contains(j.Languages[:i], l) {
+		code, ok := ballot.LanguageCode(strings.TrimSpace(l))
+		if !ok || slices.Contains(j.Languages[:i], code) {
 			return bad("languages", "languages must list, once each, languages ballotflow writes notices in: %s (the first is the default)",
-				strings.Join(ballot.Languages, ", "))
+				ballot.LanguageList())
 		}
+		j.Languages[i] = code
 	}
+	return checkHelpTexts(j)
+}
+
+// checkHelpTexts normalizes a jurisdiction's help texts by language: each in a language the
+// county offers other than its default (HelpText is that one), within the bounds of
+// HelpText. The field named is help_texts.<code>, or help_texts for a key that is no code.
+func checkHelpTexts(j store.Jurisdiction) (store.Jurisdiction, error) {
+	if len(j.HelpTexts) == 0 {
+		j.HelpTexts = nil
+		return j, nil
+	}
+	if len(j.HelpTexts) > len(ballot.Languages) {
+		return store.Jurisdiction{}, &FieldError{Field: "help_texts", Message: "help_texts has one text for each language the county offers, at most"}
+	}
+	out := make(map[string]string, len(j.HelpTexts))
+	for key, text := range j.HelpTexts {
+		code, ok := ballot.LanguageCode(strings.TrimSpace(key))
+		if !ok || !slices.Contains(j.Languages, code) {
+			return store.Jurisdiction{}, &FieldError{Field: "help_texts", Message: "help_texts is keyed by the languages the county offers (" +
+				strings.Join(j.Languages, ", ") + ")"}
+		}
+		field := "help_texts." + code
+		text = strings.TrimSpace(text)
+		if _, dup := out[code]; dup {
+			return store.Jurisdiction{}, &FieldError{Field: field, Message: field + " is given twice"}
+		}
+		if text == "" || utf8.RuneCountInString(text) > maxHelpText || !ballot.PlainText(text) {
+			return store.Jurisdiction{}, &FieldError{Field: field, Message: fmt.Sprintf(
+				"%s must be how voters reach the office, in that language, at most %d characters (leave it out to answer with help_text)",
+				field, maxHelpText)}
+		}
+		if code == j.Languages[0] {
+			return store.Jurisdiction{}, &FieldError{Field: field, Message: field + " is the county's default language: that text is help_text"}
+		}
+		out[code] = text
+	}
+	j.HelpTexts = out
 	return j, nil
 }
 

@@ -68,7 +68,13 @@ type Message struct {
 	Subject    string            `json:"subject,omitempty"`
 	Text       string            `json:"text"`           // email plain text, SMS body, or the spoken text of the TwiML <Say> elements
 	Meta       map[string]string `json:"meta,omitempty"` // custom args, status_callback, html, twiml, ...
-	ReceivedAt time.Time         `json:"received_at"`
+	// Headers are an email's custom headers (List-Unsubscribe, ...), as SendGrid adds them.
+	Headers map[string]string `json:"headers,omitempty"`
+	// MIME is an email as SendGrid would deliver it to the inbox: an RFC 5322 message with
+	// its headers (From, To, Reply-To, Subject, the custom ones) and a multipart/alternative
+	// body of the text/plain and text/html parts. Tests read it with net/mail.
+	MIME       string    `json:"mime,omitempty"`
+	ReceivedAt time.Time `json:"received_at"`
 }
 
 // Server is a sandbox instance. It is safe for concurrent use.

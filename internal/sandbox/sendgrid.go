@@ -44,6 +44,7 @@ type sgPersonalization struct {
 	To         []sgAddress       `json:"to"`
 	Subject    string            `json:"subject"`
 	CustomArgs map[string]string `json:"custom_args"`
+	Headers    map[string]string `json:"headers"`
 }
 
 type sgContent struct {
@@ -59,6 +60,8 @@ type sgMail struct {
 	Subject          string              `json:"subject"`
 	Content          []sgContent         `json:"content"`
 	CustomArgs       map[string]string   `json:"custom_args"`
+	Headers          map[string]string   `json:"headers"`
+	TrackingSettings json.RawMessage     `json:"tracking_settings"`
 }
 
 func validEmail(addr string) bool {
@@ -100,6 +103,10 @@ func (m *sgMail) validate() []sendGridError {
 	if len(m.Content) == 0 {
 		errs = append(errs, sendGridError{Field: field("content"),
 			Message: "Unless a valid template_id is provided, the content parameter is required. There must be at least one defined content block."})
+	}
+	errs = append(errs, validateHeaders("headers", m.Headers)...)
+	for i, p := range m.Personalizations {
+		errs = append(errs, validateHeaders(fmt.Sprintf("personalizations.%d.headers", i), p.Headers)...)
 	}
 	for i, c := range m.Content {
 		if c.Value == "" {
@@ -249,10 +256,15 @@ func (s *Server) acceptMail(m *sgMail, messageID string) ([]Message, []map[strin
 			if m.ReplyTo != nil && m.ReplyTo.Email != "" {
 				meta["reply_to"] = m.ReplyTo.Email
 			}
+			if len(m.TrackingSettings) > 0 {
+				meta["tracking_settings"] = string(m.TrackingSettings)
+			}
+			headers := mergeHeaders(m.Headers, p.Headers)
 			msgs = append(msgs, Message{
 				Channel: ballot.ChannelEmail, ProviderID: messageID,
 				From: m.From.Email, To: to.Email, Subject: subject, Text: text,
-				Meta: meta, ReceivedAt: now,
+				Meta: meta, Headers: headers, ReceivedAt: now,
+				MIME: deliveredMail(m, to, subject, text, html, headers, sgMessageID, now),
 			})
 			for _, ev := range []string{"processed", "delivered"} {
 				e := map[string]any{

@@ -37,18 +37,20 @@ func (s *Store) JurisdictionSave(ctx context.Context, j Jurisdiction, actor stri
 		var inserted bool
 		err := tx.QueryRow(ctx, `
 			INSERT INTO jurisdictions AS j (id, state, county, name, time_zone, email_from, email_from_name, sms_from,
-				voice_from, help_text, languages)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, coalesce($11, '{en,es}'::text[]))
+				voice_from, help_text, languages, reply_to, help_texts)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, coalesce($11, '{en,es}'::text[]), $12, $13)
 			ON CONFLICT (id) DO UPDATE SET name = excluded.name, time_zone = excluded.time_zone,
 				email_from = excluded.email_from, email_from_name = excluded.email_from_name,
 				sms_from = excluded.sms_from, voice_from = excluded.voice_from, help_text = excluded.help_text,
-				languages = excluded.languages
-			WHERE (j.name, j.time_zone, j.email_from, j.email_from_name, j.sms_from, j.voice_from, j.help_text, j.languages)
+				languages = excluded.languages, reply_to = excluded.reply_to, help_texts = excluded.help_texts
+			WHERE (j.name, j.time_zone, j.email_from, j.email_from_name, j.sms_from, j.voice_from, j.help_text, j.languages,
+					j.reply_to, j.help_texts)
 				IS DISTINCT FROM (excluded.name, excluded.time_zone, excluded.email_from, excluded.email_from_name,
-					excluded.sms_from, excluded.voice_from, excluded.help_text, excluded.languages)
+					excluded.sms_from, excluded.voice_from, excluded.help_text, excluded.languages, excluded.reply_to,
+					excluded.help_texts)
 			RETURNING (j.xmax = 0)`,
 			j.ID, j.State, j.County, j.Name, j.TimeZone, j.EmailFrom, j.EmailFromName, j.SMSFrom, j.VoiceFrom, j.HelpText,
-			j.Languages).
+			j.Languages, j.ReplyTo, helpTexts(j)).
 			Scan(&inserted)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
@@ -63,6 +65,7 @@ func (s *Store) JurisdictionSave(ctx context.Context, j Jurisdiction, actor stri
 		return audit(ctx, tx, actor, "jurisdiction."+verb(outcome), "jurisdiction:"+j.ID, map[string]any{
 			"name": j.Name, "time_zone": j.TimeZone, "email_from": j.EmailFrom, "email_from_name": j.EmailFromName,
 			"sms_from": j.SMSFrom, "voice_from": j.VoiceFrom, "help_text": j.HelpText, "languages": j.Languages,
+			"reply_to": j.ReplyTo, "help_texts": helpTexts(j),
 		})
 	})
 	if err != nil {
@@ -75,7 +78,8 @@ func (s *Store) JurisdictionSave(ctx context.Context, j Jurisdiction, actor stri
 // empty, ordered by state and county.
 func (s *Store) JurisdictionList(ctx context.Context, state string) ([]Jurisdiction, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT id, state, county, name, time_zone, email_from, email_from_name, sms_from, voice_from, help_text, languages
+		SELECT id, state, county, name, time_zone, email_from, email_from_name, sms_from, voice_from, help_text, languages,
+			reply_to, help_texts
 		FROM jurisdictions WHERE $1 = '' OR state = $1 ORDER BY state, county`, state)
 	if err != nil {
 		return nil, fmt.Errorf("list jurisdictions: %w", err)
@@ -83,7 +87,7 @@ func (s *Store) JurisdictionList(ctx context.Context, state string) ([]Jurisdict
 	js, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Jurisdiction, error) {
 		var j Jurisdiction
 		err := row.Scan(&j.ID, &j.State, &j.County, &j.Name, &j.TimeZone, &j.EmailFrom, &j.EmailFromName, &j.SMSFrom,
-			&j.VoiceFrom, &j.HelpText, &j.Languages)
+			&j.VoiceFrom, &j.HelpText, &j.Languages, &j.ReplyTo, &j.HelpTexts)
 		return j, err
 	})
 	if err != nil {

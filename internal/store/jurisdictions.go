@@ -19,7 +19,29 @@ type Jurisdiction struct {
 	SMSFrom       string
 	VoiceFrom     string
 	HelpText      string
-	Languages     []string // the languages it offers, first the default; nil means the default {en, es}
+	// HelpTexts is the help text in other languages the county offers, by language code;
+	// HelpText is the one in its default language. See HelpTextIn.
+	HelpTexts map[string]string
+	// ReplyTo is the office's contact address, the Reply-To of notice emails; empty for none.
+	ReplyTo   string
+	Languages []string // the languages it offers, first the default; nil means the default {en, es}
+}
+
+// HelpTextIn is how voters reach the office, in lang when the county gave it in lang, else
+// in the county's default language.
+func (j Jurisdiction) HelpTextIn(lang string) string {
+	if t := j.HelpTexts[lang]; t != "" {
+		return t
+	}
+	return j.HelpText
+}
+
+// helpTexts is j.HelpTexts as stored: a JSON object, never null.
+func helpTexts(j Jurisdiction) map[string]string {
+	if j.HelpTexts == nil {
+		return map[string]string{}
+	}
+	return j.HelpTexts
 }
 
 // JurisdictionID is the id of a state's county: "co-denver".
@@ -31,11 +53,12 @@ func JurisdictionID(state, county string) string {
 func (s *Store) JurisdictionUpsert(ctx context.Context, j Jurisdiction) (Jurisdiction, error) {
 	j.ID = JurisdictionID(j.State, j.County)
 	_, err := s.pool.Exec(ctx, `
-		INSERT INTO jurisdictions (id, state, county, name, time_zone, email_from, email_from_name, sms_from, voice_from, help_text)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		INSERT INTO jurisdictions (id, state, county, name, time_zone, email_from, email_from_name, sms_from, voice_from, help_text,
+			reply_to)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		ON CONFLICT (id) DO UPDATE SET name = $4, time_zone = $5, email_from = $6, email_from_name = $7,
-			sms_from = $8, voice_from = $9, help_text = $10`,
-		j.ID, j.State, j.County, j.Name, j.TimeZone, j.EmailFrom, j.EmailFromName, j.SMSFrom, j.VoiceFrom, j.HelpText)
+			sms_from = $8, voice_from = $9, help_text = $10, reply_to = $11`,
+		j.ID, j.State, j.County, j.Name, j.TimeZone, j.EmailFrom, j.EmailFromName, j.SMSFrom, j.VoiceFrom, j.HelpText, j.ReplyTo)
 	if err != nil {
 		return Jurisdiction{}, notFound(err, "upsert jurisdiction "+j.ID)
 	}
@@ -46,10 +69,11 @@ func (s *Store) JurisdictionUpsert(ctx context.Context, j Jurisdiction) (Jurisdi
 func (s *Store) JurisdictionGetByCounty(ctx context.Context, state, county string) (Jurisdiction, error) {
 	var j Jurisdiction
 	err := s.pool.QueryRow(ctx, `
-		SELECT id, state, county, name, time_zone, email_from, email_from_name, sms_from, voice_from, help_text, languages
+		SELECT id, state, county, name, time_zone, email_from, email_from_name, sms_from, voice_from, help_text, languages,
+			reply_to, help_texts
 		FROM jurisdictions WHERE state = $1 AND county = $2`, state, county).
 		Scan(&j.ID, &j.State, &j.County, &j.Name, &j.TimeZone, &j.EmailFrom, &j.EmailFromName, &j.SMSFrom, &j.VoiceFrom, &j.HelpText,
-			&j.Languages)
+			&j.Languages, &j.ReplyTo, &j.HelpTexts)
 	if err != nil {
 		return Jurisdiction{}, notFound(err, "jurisdiction "+JurisdictionID(state, county))
 	}

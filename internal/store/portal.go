@@ -52,6 +52,8 @@ type PortalBallot struct {
 	Status       string // empty until the ballot workflow recorded one
 	StatusAt     *time.Time
 	Timeline     []StatusChange // oldest first
+	// Mail is the latest USPS scan of each envelope, outbound first (see mailscans.go).
+	Mail []MailScan
 }
 
 // BallotListByVoterForPortal returns a voter's ballots, newest first, each with its timeline. A ballot
@@ -84,8 +86,13 @@ func (s *Store) BallotListByVoterForPortal(ctx context.Context, voterRef int64) 
 	if err != nil {
 		return nil, fmt.Errorf("portal timelines: %w", err)
 	}
+	scans, err := s.mailScanHistories(ctx, refs)
+	if err != nil {
+		return nil, fmt.Errorf("portal mail scans: %w", err)
+	}
 	for i, ref := range refs {
 		ballots[i].Timeline = histories[ref]
+		ballots[i].Mail = latestMailScans(scans[ref])
 	}
 	return ballots, nil
 }

@@ -36,6 +36,8 @@ type PortalPreferences struct {
 	// the save may ask for (zero fields take DefaultConfirmationLimits).
 	SessionID int64
 	Limits    ConfirmationLimits
+	// Actor names who saves in the audit log; empty is "portal".
+	Actor string
 }
 
 // PreferencesSaved is what SubscriptionSavePreferences did.
@@ -113,7 +115,11 @@ func (s *Store) SubscriptionSavePreferences(ctx context.Context, voterRef int64,
 		if len(detail) == 0 {
 			return nil
 		}
-		return audit(ctx, tx, "portal", "portal.preferences", fmt.Sprintf("voter:%d", voterRef), detail)
+		actor := p.Actor
+		if actor == "" {
+			actor = "portal"
+		}
+		return audit(ctx, tx, actor, "portal.preferences", fmt.Sprintf("voter:%d", voterRef), detail)
 	})
 	if err != nil {
 		return PreferencesSaved{}, err

@@ -19,7 +19,8 @@ type PhoneSubscriber struct {
 	State            string // the SMS subscription's state
 	Language         string // the subscription's language, else the voter's
 	JurisdictionName string
-	HelpText         string
+	HelpText         string            // in the county's default language
+	HelpTexts        map[string]string // in its other languages (Jurisdiction.HelpTexts)
 	SMSFrom          string
 }
 
@@ -27,7 +28,7 @@ type PhoneSubscriber struct {
 // oldest registration first. Households share phones, so there may be several.
 func (s *Store) SubscriptionListSMSByPhone(ctx context.Context, phone string) ([]PhoneSubscriber, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT s.voter_ref, s.state, coalesce(s.language, v.language), j.name, j.help_text, j.sms_from
+		SELECT s.voter_ref, s.state, coalesce(s.language, v.language), j.name, j.help_text, j.help_texts, j.sms_from
 		FROM subscriptions s JOIN voters v ON v.id = s.voter_ref
 			JOIN jurisdictions j ON j.state = v.state AND j.county = v.county
 		WHERE s.channel = 'sms' AND lower(s.address) = lower($1)
@@ -37,7 +38,7 @@ func (s *Store) SubscriptionListSMSByPhone(ctx context.Context, phone string) ([
 	}
 	subs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (PhoneSubscriber, error) {
 		var p PhoneSubscriber
-		err := row.Scan(&p.VoterRef, &p.State, &p.Language, &p.JurisdictionName, &p.HelpText, &p.SMSFrom)
+		err := row.Scan(&p.VoterRef, &p.State, &p.Language, &p.JurisdictionName, &p.HelpText, &p.HelpTexts, &p.SMSFrom)
 		return p, err
 	})
 	if err != nil {
@@ -51,9 +52,11 @@ func (s *Store) SubscriptionListSMSByPhone(ctx context.Context, phone string) ([
 func (s *Store) JurisdictionGetBySMSNumber(ctx context.Context, number string) (Jurisdiction, error) {
 	var j Jurisdiction
 	err := s.pool.QueryRow(ctx, `
-		SELECT id, state, county, name, time_zone, email_from, email_from_name, sms_from, voice_from, help_text
+		SELECT id, state, county, name, time_zone, email_from, email_from_name, sms_from, voice_from, help_text, help_texts,
+			languages
 		FROM jurisdictions WHERE sms_from = $1 ORDER BY id LIMIT 1`, number).
-		Scan(&j.ID, &j.State, &j.County, &j.Name, &j.TimeZone, &j.EmailFrom, &j.EmailFromName, &j.SMSFrom, &j.VoiceFrom, &j.HelpText)
+		Scan(&j.ID, &j.State, &j.County, &j.Name, &j.TimeZone, &j.EmailFrom, &j.EmailFromName, &j.SMSFrom, &j.VoiceFrom, &j.HelpText,
+			&j.HelpTexts, &j.Languages)
 	if err != nil {
 		return Jurisdiction{}, notFound(err, "jurisdiction of an SMS number")
 	}
