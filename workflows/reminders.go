@@ -26,6 +26,7 @@ type reminder struct {
 	At       time.Time
 	Kind     string
 	Deadline time.Time // none goes after it
+	Date     string    // the deadline's day (YYYY-MM-DD, county time), as the notice says it
 }
 
 // remindersOn says whether this run sends reminders (remindersVersion).
@@ -48,9 +49,13 @@ func (b *ballotRun) nextReminder() (reminder, bool) {
 	var out []reminder
 	switch b.Status {
 	case ballot.StatusMailed:
+		loc, err := tzdb.Load(p.TimeZone)
+		if err != nil {
+			return reminder{}, false
+		}
 		for _, at := range p.ReturnAt {
 			out = append(out, reminder{Key: "return/" + at.UTC().Format(time.RFC3339), At: at,
-				Kind: activities.KindReturnReminder, Deadline: p.ReturnBy})
+				Kind: activities.KindReturnReminder, Deadline: p.ReturnBy, Date: p.ReturnBy.In(loc).Format(time.DateOnly)})
 		}
 	case ballot.StatusChallenged:
 		deadline, ok := b.cureDeadlineEnd(p.TimeZone)
@@ -62,7 +67,7 @@ func (b *ballotRun) nextReminder() (reminder, bool) {
 		for _, days := range p.CureDays {
 			at := time.Date(y, m, d-days, activities.ReminderHour, 0, 0, 0, loc)
 			out = append(out, reminder{Key: fmt.Sprintf("cure/%s/%d", b.cureDeadline(), days), At: at,
-				Kind: activities.KindCureReminder, Deadline: deadline})
+				Kind: activities.KindCureReminder, Deadline: deadline, Date: b.cureDeadline()})
 		}
 	}
 	out = slices.DeleteFunc(out, func(r reminder) bool {
@@ -117,7 +122,7 @@ func (b *ballotRun) dueReminders(ctx workflow.Context) {
 		seq := b.NextSeq + 1
 		planned := false
 		for _, ch := range b.Recipient.Channels {
-			n := &Notice{Seq: seq, Status: b.Status, Kind: r.Kind, Channel: ch.Channel, CureDeadline: b.cureDeadline()}
+			n := &Notice{Seq: seq, Status: b.Status, Kind: r.Kind, Channel: ch.Channel, CureDeadline: r.Date}
 			b.schedule(ctx, n, ch)
 			if !n.DueAt.Before(r.Deadline) {
 				continue // the voter's hours open only after the deadline

@@ -36,6 +36,7 @@ func TestReturnRemindersUntilTheBallotIsReceived(t *testing.T) {
 	require.Equal(t, []string{"mailed", activities.KindReturnReminder, "received"}, kinds(sms))
 	requireAt(t, day(7, 10, 0), sms[1].At, "the 7-day reminder at 10:00")
 	requireAt(t, day(7, 20, 0), sms[1].Notice.NotAfter, "the text within that day's hours")
+	require.Equal(t, "2026-10-19", sms[1].Notice.CureDeadline, "the notice says election day")
 	email := h.f.sent(ballot.ChannelEmail)
 	require.Equal(t, []string{"mailed", activities.KindReturnReminder, "received"}, kinds(email))
 	requireAt(t, day(14, 19, 0), email[1].Notice.NotAfter, "an email never after the deadline")

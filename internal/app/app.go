@@ -198,6 +198,9 @@ func API(cfg config.Config, st *store.Store, tc client.Client, pc *codec.Codec, 
 // APIHandler returns the API's HTTP handler for cfg, with the intake service added.
 func APIHandler(cfg apiserver.Config) http.Handler {
 	cfg.Intake = NewIntake(cfg.Store, cfg.Temporal, cfg.Logger)
+	if cfg.Temporal != nil && cfg.ScanNotifier == nil {
+		cfg.ScanNotifier = scanSignaler{cfg.Temporal}
+	}
 	cfg.Logger = cfg.Logger.With("component", "api")
 	return apiserver.New(cfg)
 }
