@@ -260,11 +260,7 @@ type takeFunc func(ctx context.Context, channel string) error
 // the voter at send time, write the deliveries row before calling the provider, and settle
 // it after. A retried or re-run activity that finds the row accepted does not send again.
 func (a *Activities) deliver(ctx context.Context, n Notice, channel string, take takeFunc) (res NoticeResult, err error) {
-	defer func() {
-		if !errors.Is(err, errDeferred) {
-			metrics.Notices.WithLabelValues(channel, outcomeLabel(res, err)).Inc()
-		}
-	}()
+	defer func() { metrics.Notices.WithLabelValues(channel, outcomeLabel(res, err)).Inc() }()
 	if !n.NotAfter.IsZero() && a.now().After(n.NotAfter) {
 		return NoticeResult{}, temporal.NewNonRetryableApplicationError(
 			"the voter's contact hours ended before the notice could be sent", ErrWindowClosed, nil)
@@ -353,6 +349,8 @@ func outcomeLabel(res NoticeResult, err error) string {
 	switch {
 	case err == nil:
 		return res.Outcome
+	case errors.Is(err, errDeferred):
+		return "deferred" // the first try found the channel's rate spent: queued
 	case errors.As(err, &appErr) && appErr.Type() == ErrPermanent:
 		return "permanent_failure"
 	case errors.As(err, &appErr) && appErr.Type() == ErrWindowClosed:

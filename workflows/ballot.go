@@ -440,9 +440,17 @@ func (b *ballotRun) dispatchDue(ctx workflow.Context, done workflow.Channel) int
 		sendNow := b.sendNowFirst(ctx)
 		workflow.Go(ctx, func(gctx workflow.Context) {
 			if sendNow {
-				if d, sent := trySendNow(gctx, n, in); sent {
+				d, sent, wait := trySendNow(gctx, n, in)
+				if sent {
 					done.Send(gctx, d)
 					return
+				}
+				if wait > 0 {
+					// The provider failed the first try: the queued delivery is its retry, and
+					// waits as a retry would (Retry-After, else the first retry interval), so that a
+					// provider that took the message and dropped the connection has time to report
+					// it delivered before it could be sent twice.
+					_ = workflow.NewTimerWithOptions(gctx, wait, workflow.TimerOptions{Summary: "provider retry"}).Get(gctx, nil)
 				}
 			}
 			actx := workflow.WithActivityOptions(gctx, deliveryOptions(n.Channel))
@@ -478,20 +486,26 @@ var sendNowOptions = workflow.LocalActivityOptions{
 }
 
 // trySendNow runs a delivery's first try as a local activity. It reports sent when that
-// settled the notice (sent, found settled, refused for good, or its window closed); on a
-// deferral for the channel's rate or any other failure the caller queues the delivery.
-func trySendNow(ctx workflow.Context, n *Notice, in activities.Notice) (deliveryDone, bool) {
+// settled the notice (sent, found settled, refused for good, or its window closed).
+// Otherwise the caller queues the delivery: at once when the try was deferred for the
+// channel's rate, after wait when it failed (what the provider asked for, at least the
+// retry policy's first interval).
+func trySendNow(ctx workflow.Context, n *Notice, in activities.Notice) (d deliveryDone, sent bool, wait time.Duration) {
 	lctx := workflow.WithLocalActivityOptions(ctx, sendNowOptions)
 	var res activities.SendNowResult
 	err := workflow.ExecuteLocalActivity(lctx, acts.SendNow, in).Get(lctx, &res)
 	var appErr *temporal.ApplicationError
 	switch {
 	case err == nil && res.Deferred == "":
-		return deliveryDone{Notice: n, Result: res.Result}, true
+		return deliveryDone{Notice: n, Result: res.Result}, true, 0
+	case err == nil:
+		return deliveryDone{}, false, 0
 	case errors.As(err, &appErr) && (appErr.Type() == activities.ErrPermanent || appErr.Type() == activities.ErrWindowClosed):
-		return deliveryDone{Notice: n, Err: err}, true
+		return deliveryDone{Notice: n, Err: err}, true, 0
+	case errors.As(err, &appErr):
+		return deliveryDone{}, false, max(retryProviderOutage.InitialInterval, appErr.NextRetryDelay())
 	}
-	return deliveryDone{}, false
+	return deliveryDone{}, false, retryProviderOutage.InitialInterval
 }
 
 // busyChannels returns the channels with a delivery in flight.

@@ -572,18 +572,18 @@ func TestWindowClosedIsReplannedToTheNextWindow(t *testing.T) {
 	h.signal(day(1, 12, 0), ballot.StatusCounted)
 	h.run()
 
-	// The first try (local) and the queued delivery's first attempt both fail at 19:30.
+	// The first try (local) fails at 19:30; the queued delivery retries when the provider
+	// asked, at 20:30.
 	all := h.f.all(ballot.ChannelSMS)
-	require.Equal(t, []string{"10-05 19:30", "10-05 19:30", "10-05 20:30", "10-06 08:00", "10-06 12:00"}, localTimes(all))
+	require.Equal(t, []string{"10-05 19:30", "10-05 20:30", "10-06 08:00", "10-06 12:00"}, localTimes(all))
 	require.True(t, all[0].Local)
 	require.False(t, all[1].Local)
 	require.Error(t, all[0].Err)
-	require.Error(t, all[1].Err)
-	require.Error(t, all[2].Err, "the retry after 20:00 is refused")
-	require.NoError(t, all[3].Err)
-	require.True(t, all[3].Local, "the re-planned notice is tried at once again")
-	require.Equal(t, "bTEST/1/sms", all[3].Notice.IdempotencyKey, "the same notice, re-planned")
-	requireAt(t, day(1, 20, 0), all[3].Notice.NotAfter, "with the new window's end")
+	require.Error(t, all[1].Err, "the retry after 20:00 is refused")
+	require.NoError(t, all[2].Err)
+	require.True(t, all[2].Local, "the re-planned notice is tried at once again")
+	require.Equal(t, "bTEST/1/sms", all[2].Notice.IdempotencyKey, "the same notice, re-planned")
+	requireAt(t, day(1, 20, 0), all[2].Notice.NotAfter, "with the new window's end")
 	require.Equal(t, []string{"mailed", "counted"}, statuses(h.f.sent(ballot.ChannelSMS)))
 	require.False(t, h.query().Unreachable)
 }
@@ -792,8 +792,8 @@ func TestWindowClosedAfterChannelTurnedOff(t *testing.T) {
 	require.True(t, during.Pending[0].InFlight, "a retrying delivery is in flight")
 	require.Equal(t, ballot.ChannelSMS, during.Pending[0].Channel)
 
-	// The local first try and the queued attempt at 19:30, the queued retry at 20:30.
-	require.Equal(t, []string{"10-05 19:30", "10-05 19:30", "10-05 20:30"}, localTimes(h.f.all(ballot.ChannelSMS)))
+	// The local first try at 19:30, the queued retry when the provider asked, at 20:30.
+	require.Equal(t, []string{"10-05 19:30", "10-05 20:30"}, localTimes(h.f.all(ballot.ChannelSMS)))
 	require.Empty(t, h.f.sent(ballot.ChannelSMS))
 	v := h.query()
 	c := findOutcome(v, 1, ballot.ChannelSMS)
@@ -824,8 +824,8 @@ func TestRetriesExhausted(t *testing.T) {
 	all := h.f.all(ballot.ChannelSMS)
 	require.Greater(t, len(all), 2, "a transient failure is retried")
 	require.True(t, all[0].Local, "the first try is local")
-	requireAt(t, day(0, 12, 0), all[1].At, "then queued at once")
-	requireAt(t, day(0, 12, 0).Add(5*time.Second), all[2].At, "and retried after the initial interval")
+	requireAt(t, day(0, 12, 0).Add(5*time.Second), all[1].At, "then queued after the retry policy's first interval")
+	requireAt(t, day(0, 12, 0).Add(10*time.Second), all[2].At, "and retried after it again")
 	for _, a := range all {
 		require.Equal(t, 1, a.Notice.Seq, "counted is not texted once the number gave up")
 		require.Equal(t, "bTEST/1/sms", a.Notice.IdempotencyKey, "retries keep the idempotency key")
@@ -848,8 +848,8 @@ func TestNoFallbackAfterTheCanvassClosed(t *testing.T) {
 		if a.Activity != "SendSMS" {
 			return nil, nil
 		}
-		if a.Attempt == 1 {
-			return nil, transient(time.Hour) // retried at 13:00, after the close
+		if a.Local {
+			return nil, transient(time.Hour) // queued for 13:00, after the close
 		}
 		return nil, permanent("21211")
 	})
@@ -857,8 +857,8 @@ func TestNoFallbackAfterTheCanvassClosed(t *testing.T) {
 	h.prefsChanged(day(0, 12, 10), recipient(ballot.ChannelSMS, ballot.ChannelVoice))
 	h.run()
 
-	// The local first try and the queued attempt at 12:00, the queued retry at 13:00.
-	require.Equal(t, []string{"10-05 12:00", "10-05 12:00", "10-05 13:00"}, localTimes(h.f.all(ballot.ChannelSMS)))
+	// The local first try at 12:00, the queued one when the provider asked, at 13:00.
+	require.Equal(t, []string{"10-05 12:00", "10-05 13:00"}, localTimes(h.f.all(ballot.ChannelSMS)))
 	require.Empty(t, h.f.all(ballot.ChannelVoice), "no call placed after tracking closed")
 	v := h.query()
 	require.Equal(t, "the election's canvass closed", v.Closed)

@@ -182,9 +182,9 @@ func TestOneBallotEndToEnd(t *testing.T) {
 	require.Contains(t, string(exposition), `ballotflow_events_total{result="accepted",status="counted"}`)
 	require.Contains(t, string(exposition), `ballotflow_notice_attempts_total{channel="sms",outcome="sent"}`)
 	require.Contains(t, string(exposition), `ballotflow_provider_request_seconds_count{channel="email"}`)
-	// The SDK's own metrics: schedule-to-start latency shows deliveries waiting for the
-	// provider rate limit.
-	require.Regexp(t, `temporal_activity_schedule_to_start_latency_seconds_count\{[^}]*task_queue="notify-sms"`, string(exposition))
+	// The SDK's own metrics: deliveries are first tried as local activities (SendNow); only
+	// those deferred for the provider rate or retried are queued on notify-*.
+	require.Regexp(t, `temporal_local_activity_execution_latency_seconds_count\{activity_type="SendNow"`, string(exposition))
 	require.NotContains(t, string(exposition), maria.Email)
 
 	// Re-posting an event is harmless.

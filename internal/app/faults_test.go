@@ -12,6 +12,7 @@ package app_test
 import (
 	"context"
 	"fmt"
+	enumspb "go.temporal.io/api/enums/v1"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -576,17 +577,21 @@ func TestTemporalServerRestartMidBallot(t *testing.T) {
 
 	at := time.Now().Add(-2 * time.Hour)
 	workflowID, posted := postStatus(t, d, "tmp-1", maria.VoterID, "DEN-TEMPORAL", "mailed", at)
+	// The first try (a local activity) failed: the workflow waits the 30 s on a timer in the
+	// server before the queued retry.
 	require.Eventually(t, func() bool {
-		desc, err := d.Temporal.DescribeWorkflowExecution(ctx, workflowID, "")
-		if err != nil {
-			return false
-		}
-		for _, a := range desc.GetPendingActivities() {
-			if a.GetActivityType().GetName() == "SendSMS" && a.GetLastFailure() != nil {
-				return true
+		timers := 0
+		iter := d.Temporal.GetWorkflowHistory(ctx, workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for iter.HasNext() {
+			ev, err := iter.Next()
+			if err != nil {
+				return false
+			}
+			if ev.GetEventType() == enumspb.EVENT_TYPE_TIMER_STARTED {
+				timers++
 			}
 		}
-		return false
+		return timers >= 2 // the canvass's and the retry's
 	}, faultWait, 20*time.Millisecond, "the server recorded the failed attempt and waits to retry")
 	// Nothing in flight: the email is settled (a completion the stopped server never heard of
 	// would be retried only after the activity's one-minute timeout).
