@@ -3,10 +3,10 @@ GO ?= go
 DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/ballotflow?sslmode=disable
 export DATABASE_URL
 
-.PHONY: run test bench build postgres clean help histories fuzz
+.PHONY: run test bench bench-cluster build postgres clean help histories fuzz
 
 help: ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 run: postgres build ## start everything: Temporal server and UI, worker, API, sandbox providers, demo data
 	@# Run the binary itself, not `go run`, so Ctrl-C reaches it directly and it shuts down cleanly.
@@ -19,6 +19,9 @@ test: postgres ## run every test against PostgreSQL and the embedded Temporal se
 
 bench: postgres ## run the benchmarks; they print figures and ratios, never pass or fail on speed
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./...
+
+bench-cluster: postgres ## mail-out day on the production topology: Temporal on PostgreSQL, 2 APIs, 1 then 2 workers, sandbox
+	scripts/bench-cluster.sh
 
 build: ## build bin/ballotflow
 	$(GO) build -o bin/ballotflow ./cmd/ballotflow

@@ -39,7 +39,7 @@ run 'ballotflow env' to list them with their defaults.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(devCommand(), workerCommand(), apiCommand(), sandboxCommand(), migrateCommand(),
+	root.AddCommand(devCommand(), workerCommand(), apiCommand(), sandboxCommand(), sandboxKeyCommand(), migrateCommand(),
 		keysCommand(), payloadKeyCommand(), votersCommand(), subscriptionsCommand(), jurisdictionsCommand(),
 		electionsCommand(), eventsCommand(), envCommand(), noticesCommand())
 	return root

@@ -151,13 +151,7 @@ func sandboxCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			sb, err := sandbox.New(sandbox.Options{
-				TwilioAccountSID: config.SandboxTwilioAccountSID, TwilioAuthToken: config.SandboxTwilioAuthToken,
-				SendGridAPIKey: config.SandboxSendGridAPIKey, Logger: logger,
-				// Inbound texts (POST /dev/sms/inbound) go to the API; SendGrid events do not,
-				// because the API cannot know this process's fresh signing key.
-				TwilioInboundSMSURL: cfg.PublicURL + apiserver.PathTwilioSMS,
-			})
+			sb, err := sandbox.New(sandboxOptions(cfg, logger))
 			if err != nil {
 				return err
 			}
@@ -167,7 +161,48 @@ func sandboxCommand() *cobra.Command {
 				return err
 			}
 			logger.Warn("sandbox providers listening: messages sent here reach nobody", "addr", ln.Addr().String())
+			if cfg.SandboxSendGridKey != nil {
+				// The public half, not a secret: what the API's SENDGRID_WEBHOOK_PUBLIC_KEY must be.
+				logger.Info("SendGrid events are posted to the API, signed", "url", cfg.PublicURL+apiserver.PathSendGridEvents,
+					"verification_key", sb.SendGridPublicKeyBase64())
+			} else {
+				logger.Info("SANDBOX_SENDGRID_SIGNING_KEY is not set: no SendGrid events are posted (`ballotflow sandbox-key` makes a key pair)")
+			}
 			return apiserver.Serve(cmd.Context(), ln, sb.Handler())
+		},
+	}
+}
+
+// sandboxOptions is what `ballotflow sandbox` runs the sandbox providers with: the sandbox
+// credentials; Twilio status callbacks go where each request says (the worker's PUBLIC_URL),
+// inbound texts (POST /dev/sms/inbound) to PUBLIC_URL; SendGrid events too, signed with
+// SANDBOX_SENDGRID_SIGNING_KEY, when it is set, since only then can the API have been given
+// their verification key.
+func sandboxOptions(cfg config.Config, logger *slog.Logger) sandbox.Options {
+	opts := sandbox.Options{
+		TwilioAccountSID: config.SandboxTwilioAccountSID, TwilioAuthToken: config.SandboxTwilioAuthToken,
+		SendGridAPIKey: config.SandboxSendGridAPIKey, Logger: logger,
+		TwilioInboundSMSURL: cfg.PublicURL + apiserver.PathTwilioSMS,
+	}
+	if cfg.SandboxSendGridKey != nil {
+		opts.SendGridSigningKey = cfg.SandboxSendGridKey
+		opts.SendGridEventWebhookURL = cfg.PublicURL + apiserver.PathSendGridEvents
+	}
+	return opts
+}
+
+func sandboxKeyCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "sandbox-key",
+		Short: "Print a key pair for the sandbox's signed SendGrid events: SANDBOX_SENDGRID_SIGNING_KEY for `sandbox`, SENDGRID_WEBHOOK_PUBLIC_KEY for `api`",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			signing, public, err := config.NewSandboxSendGridKey()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "SANDBOX_SENDGRID_SIGNING_KEY=%s\nSENDGRID_WEBHOOK_PUBLIC_KEY=%s\n", signing, public)
+			return nil
 		},
 	}
 }

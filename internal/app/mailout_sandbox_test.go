@@ -29,9 +29,10 @@ const sandboxChildEnv = "BALLOTFLOW_BENCH_SANDBOX_FOR_API"
 
 // The sandbox process of BenchmarkMailOutDayToTheOutbox is this test binary run again with
 // sandboxChildEnv set. It is the sandbox `ballotflow dev` runs in-process (same options:
-// SendGrid events and inbound texts posted, signed, to the API), where `ballotflow sandbox`
-// posts no SendGrid events (it cannot tell the API its signing key), so the work measured
-// is the same as in dev. It runs here, before the tests' flags are parsed, and exits.
+// SendGrid events and inbound texts posted, signed, to the API, with the bench's /bench/accepted
+// counter beside it), so the work measured is the same as in dev; BenchmarkMailOutDayCluster
+// runs `ballotflow sandbox` itself, with SANDBOX_SENDGRID_SIGNING_KEY so that it posts the
+// same events. It runs here, before the tests' flags are parsed, and exits.
 func init() {
 	if api := os.Getenv(sandboxChildEnv); api != "" {
 		if err := runSandboxChild(api); err != nil {

@@ -3,6 +3,12 @@
 package config
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -41,6 +47,7 @@ var Vars = []Var{
 	{"TWILIO_BASE_URL", "", "Twilio API base URL; empty = api.twilio.com, or the sandbox when no account is set"},
 	{"SANDBOX_ADDR", "127.0.0.1:8026", "where the sandbox providers listen (`dev`, `sandbox`); `dev` refuses any address that is not loopback"},
 	{"SANDBOX_URL", "http://127.0.0.1:8026", "the sandbox providers' URL, for workers without provider credentials"},
+	{"SANDBOX_SENDGRID_SIGNING_KEY", "", "`sandbox`: the ECDSA P-256 key (base64 PKCS#8) that signs its SendGrid events; set, the sandbox posts them to PUBLIC_URL's SendGrid webhook as SendGrid does, and the API verifies them with SENDGRID_WEBHOOK_PUBLIC_KEY set to its public half (`ballotflow sandbox-key` makes the pair). Empty: no SendGrid events, so emails stay `accepted`, never `delivered`"},
 	{"EMAIL_RATE", "50", "email requests per second, across all workers"},
 	{"SMS_RATE", "10", "text messages per second, across all workers"},
 	{"VOICE_RATE", "1", "calls per second, across all workers"},
@@ -113,6 +120,10 @@ type Config struct {
 	OIDCOperatorGroup    string
 	OIDCOperatorClientID string
 	OIDCOperatorScopes   []string
+
+	// SandboxSendGridKey signs the sandbox's SendGrid events (`ballotflow sandbox`); nil: none
+	// are posted.
+	SandboxSendGridKey *ecdsa.PrivateKey
 
 	// TemporalRetention is how long the namespace keeps closed workflows.
 	TemporalRetention time.Duration
@@ -224,6 +235,12 @@ func FromEnv() (Config, error) {
 		}
 		c.TrustedProxies = append(c.TrustedProxies, p)
 	}
+	if v := str("SANDBOX_SENDGRID_SIGNING_KEY"); v != "" {
+		var err error
+		if c.SandboxSendGridKey, err = ParseSigningKey(v); err != nil {
+			errs = append(errs, "SANDBOX_SENDGRID_SIGNING_KEY "+err.Error())
+		}
+	}
 	if c.ImportHoldShare > 1 {
 		errs = append(errs, "IMPORT_HOLD_SHARE must be a share between 0 and 1, e.g. 0.05")
 	}
@@ -250,6 +267,43 @@ func parseRetention(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("must be a number of days (90d) or a duration (2160h), at most ten years, not %q", s)
 	}
 	return d, nil
+}
+
+// ParseSigningKey reads an ECDSA P-256 private key written as base64 PKCS#8 DER (what
+// NewSandboxSendGridKey makes). Its errors never quote the key.
+func ParseSigningKey(s string) (*ecdsa.PrivateKey, error) {
+	der, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s))
+	if err != nil {
+		return nil, errors.New("must be base64 (make one with `ballotflow sandbox-key`)")
+	}
+	parsed, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, errors.New("must be a PKCS#8 private key (make one with `ballotflow sandbox-key`)")
+	}
+	key, ok := parsed.(*ecdsa.PrivateKey)
+	if !ok || key.Curve != elliptic.P256() {
+		return nil, errors.New("must be an ECDSA P-256 key, the kind SendGrid signs its events with")
+	}
+	return key, nil
+}
+
+// NewSandboxSendGridKey makes a key pair for the sandbox's SendGrid events: the signing key
+// for SANDBOX_SENDGRID_SIGNING_KEY and its public half, base64 PKIX as SendGrid's settings
+// show it, for SENDGRID_WEBHOOK_PUBLIC_KEY.
+func NewSandboxSendGridKey() (signing, public string, err error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return "", "", err
+	}
+	priv, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return "", "", err
+	}
+	pub, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		return "", "", err
+	}
+	return base64.StdEncoding.EncodeToString(priv), base64.StdEncoding.EncodeToString(pub), nil
 }
 
 // words splits a list written with commas or spaces.

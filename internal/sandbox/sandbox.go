@@ -43,6 +43,11 @@ type Options struct {
 	// SendGridEventWebhookURL is where signed SendGrid events (processed,
 	// delivered) are POSTed; empty disables them.
 	SendGridEventWebhookURL string
+	// SendGridSigningKey signs the SendGrid events (ECDSA P-256, as SendGrid's
+	// own); nil: a fresh key for this Server, whose public half only
+	// SendGridPublicKeyBase64 tells. A fixed key lets a verifier in another
+	// process be configured before the sandbox starts (`ballotflow sandbox`).
+	SendGridSigningKey *ecdsa.PrivateKey
 	// TwilioInboundSMSURL is where InboundSMS posts Twilio-signed inbound SMS
 	// webhooks; empty disables InboundSMS.
 	TwilioInboundSMSURL string
@@ -96,8 +101,9 @@ type Server struct {
 	requests []*Request // the request log, oldest first
 }
 
-// New returns a Server. It generates a fresh ECDSA P-256 key for signing
-// SendGrid events; configure verifiers with SendGridPublicKeyBase64.
+// New returns a Server. Unless Options.SendGridSigningKey is set, it generates
+// a fresh ECDSA P-256 key for signing SendGrid events; configure verifiers with
+// SendGridPublicKeyBase64.
 func New(opts Options) (*Server, error) {
 	if opts.TwilioAccountSID == "" || opts.TwilioAuthToken == "" || opts.SendGridAPIKey == "" {
 		return nil, errors.New("sandbox: TwilioAccountSID, TwilioAuthToken and SendGridAPIKey are required")
@@ -113,9 +119,14 @@ func New(opts Options) (*Server, error) {
 			return nil, fmt.Errorf("sandbox: %s must be an absolute http(s) URL", name)
 		}
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("sandbox: generating SendGrid signing key: %w", err)
+	key := opts.SendGridSigningKey
+	if key == nil {
+		var err error
+		if key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
+			return nil, fmt.Errorf("sandbox: generating SendGrid signing key: %w", err)
+		}
+	} else if key.Curve != elliptic.P256() {
+		return nil, errors.New("sandbox: SendGridSigningKey must be a P-256 key, as SendGrid's")
 	}
 	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
 	if err != nil {
