@@ -129,7 +129,7 @@ func (p voterParser) parse(line int, val []string) (store.RollVoter, *fileimport
 		}
 	}
 	if v.Language, ok = Language(val[vLanguage]); !ok {
-		return bad(vLanguage, "language must be one of "+ballot.LanguageList())
+		return bad(vLanguage, "language must be one of %s", ballot.LanguageList())
 	}
 	if v.Language == "" {
 		v.Language = ballot.LanguageEnglish
@@ -244,7 +244,7 @@ func (p subscriptionParser) parse(line int, val []string) (store.RollSubscriptio
 		}
 	}
 	if s.Language, ok = Language(val[sLanguage]); !ok {
-		return bad(sLanguage, "language must be one of "+ballot.LanguageList())
+		return bad(sLanguage, "language must be one of %s", ballot.LanguageList())
 	}
 	return s, nil
 }
