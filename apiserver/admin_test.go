@@ -52,7 +52,13 @@ func newAdminAPI(t testing.TB) *adminAPI {
 // post sends body to path with key and returns the status and the decoded answer.
 func (a *adminAPI) post(t testing.TB, path, key, body string) (int, map[string]any) {
 	t.Helper()
-	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+	return a.send(t, http.MethodPost, path, key, body)
+}
+
+// send sends body to path with method and key and returns the status and the decoded answer.
+func (a *adminAPI) send(t testing.TB, method, path, key, body string) (int, map[string]any) {
+	t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+key)
 	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()

@@ -1,10 +1,7 @@
 package apiserver_test
 
 import (
-	"encoding/json"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -15,14 +12,7 @@ import (
 // put sends body to path with key (PUT) and returns the status and the decoded answer.
 func (a *adminAPI) put(t testing.TB, path, key, body string) (int, map[string]any) {
 	t.Helper()
-	req := httptest.NewRequest(http.MethodPut, path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+key)
-	req.Header.Set("Content-Type", "application/json")
-	rec := httptest.NewRecorder()
-	a.h.ServeHTTP(rec, req)
-	var out map[string]any
-	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &out), "body: %s", rec.Body)
-	return rec.Code, out
+	return a.send(t, http.MethodPut, path, key, body)
 }
 
 // reminderRows counts stored reminder settings.
