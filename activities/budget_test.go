@@ -10,8 +10,6 @@ import (
 
 	"github.com/ballotflow/ballotflow/activities"
 	"github.com/ballotflow/ballotflow/internal/ballot"
-	"github.com/ballotflow/ballotflow/internal/demo"
-	"github.com/ballotflow/ballotflow/internal/store"
 )
 
 // leaser is a shared budget that grants what grant says, counting the asks.
@@ -79,12 +77,7 @@ func TestSendNowDefersWhenTheBudgetIsSpent(t *testing.T) {
 	t.Parallel()
 	bg := context.Background()
 	st := demoStore(t)
-	maria, err := st.VoterGetByID(bg, "CO", demo.Voters[0].VoterID)
-	require.NoError(t, err)
-	rec, err := st.BallotEventRecord(bg, store.BallotEvent{JurisdictionID: store.JurisdictionID("CO", "denver"),
-		ElectionID: demo.ElectionID, BallotID: "B-BUDGET", VoterRef: maria.Ref, EventID: "ev-budget", Status: "mailed",
-		OccurredAt: time.Now().Add(-time.Hour)})
-	require.NoError(t, err)
+	key := mariaMailed(t, st, "B-BUDGET")
 
 	spent := true
 	lease := func(context.Context, string, float64, float64, int) (int, error) {
@@ -96,7 +89,7 @@ func TestSendNowDefersWhenTheBudgetIsSpent(t *testing.T) {
 	s := &senders{}
 	env := activityEnv(&activities.Activities{Store: st, Email: s, Phone: s,
 		Budgets: activities.NewBudgets(lease, map[string]float64{ballot.ChannelEmail: 10})})
-	n := activities.Notice{IdempotencyKey: rec.Ballot.Key + "/1/email", BallotKey: rec.Ballot.Key, Seq: 1,
+	n := activities.Notice{IdempotencyKey: key + "/1/email", BallotKey: key, Seq: 1,
 		Status: "mailed", Channel: ballot.ChannelEmail}
 	v, err := env.ExecuteActivity("SendNow", n)
 	require.NoError(t, err)

@@ -29,3 +29,17 @@ func activityEnv(acts *activities.Activities) *testsuite.TestActivityEnvironment
 	env.RegisterActivity(acts)
 	return env
 }
+
+// mariaMailed records a "mailed" event an hour ago for the demo's first voter, Maria, on a
+// new ballot ballotID, and returns the ballot's key.
+func mariaMailed(t *testing.T, st *store.Store, ballotID string) string {
+	t.Helper()
+	bg := context.Background()
+	maria, err := st.VoterGetByID(bg, "CO", demo.Voters[0].VoterID)
+	require.NoError(t, err)
+	rec, err := st.BallotEventRecord(bg, store.BallotEvent{JurisdictionID: store.JurisdictionID("CO", "denver"),
+		ElectionID: demo.ElectionID, BallotID: ballotID, VoterRef: maria.Ref, EventID: "ev-" + ballotID, Status: "mailed",
+		OccurredAt: time.Now().Add(-time.Hour)})
+	require.NoError(t, err)
+	return rec.Ballot.Key
+}

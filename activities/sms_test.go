@@ -11,10 +11,8 @@ import (
 
 	"github.com/ballotflow/ballotflow/activities"
 	"github.com/ballotflow/ballotflow/internal/ballot"
-	"github.com/ballotflow/ballotflow/internal/demo"
 	"github.com/ballotflow/ballotflow/internal/notices"
 	"github.com/ballotflow/ballotflow/internal/providers"
-	"github.com/ballotflow/ballotflow/internal/store"
 )
 
 // The opt-out footer rides on the first text to a number and once a period after it (CTIA),
@@ -22,22 +20,16 @@ import (
 // the voter's language, with the county's help text in that language.
 func TestTheOptOutFooterGoesOnTheFirstTextAndOnceAMonth(t *testing.T) {
 	t.Parallel()
-	bg := context.Background()
 	st := demoStore(t)
-	maria, err := st.VoterGetByID(bg, "CO", demo.Voters[0].VoterID)
-	require.NoError(t, err)
-	rec, err := st.BallotEventRecord(bg, store.BallotEvent{JurisdictionID: store.JurisdictionID("CO", "denver"),
-		ElectionID: demo.ElectionID, BallotID: "B-FOOT", VoterRef: maria.Ref, EventID: "ev-foot", Status: "mailed",
-		OccurredAt: time.Now().Add(-time.Hour)})
-	require.NoError(t, err)
+	key := mariaMailed(t, st, "B-FOOT")
 
 	now := time.Now()
 	s := &textCounter{}
 	env := activityEnv(&activities.Activities{Store: st, Phone: s, Now: func() time.Time { return now }})
 	send := func(seq int, status ballot.Status) string {
 		t.Helper()
-		_, err := env.ExecuteActivity("SendSMS", activities.Notice{IdempotencyKey: rec.Ballot.Key + "/" + string(rune('0'+seq)) + "/sms",
-			BallotKey: rec.Ballot.Key, Seq: seq, Status: status, Channel: ballot.ChannelSMS})
+		_, err := env.ExecuteActivity("SendSMS", activities.Notice{IdempotencyKey: key + "/" + string(rune('0'+seq)) + "/sms",
+			BallotKey: key, Seq: seq, Status: status, Channel: ballot.ChannelSMS})
 		require.NoError(t, err)
 		return s.texts[len(s.texts)-1]
 	}
