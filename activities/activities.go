@@ -108,13 +108,17 @@ func (a *Activities) reminderPlan(ctx context.Context, c recipient.Recipient) (*
 	if err != nil {
 		return nil, err
 	}
+	at, err := time.Parse("15:04", rem.RemindAt)
+	if err != nil {
+		return nil, err
+	}
 	y, m, d := e.ElectionDay.Date()
 	p := &ReminderPlan{
 		ReturnBy: time.Date(y, m, d, closes.Hour(), closes.Minute(), 0, 0, loc).UTC(),
-		CureDays: rem.CureDays, TimeZone: c.Jurisdiction.TimeZone,
+		CureDays: rem.CureDays, TimeZone: c.Jurisdiction.TimeZone, RemindAt: rem.RemindAt,
 	}
 	for _, days := range rem.ReturnDays { // most days first: earliest first
-		p.ReturnAt = append(p.ReturnAt, time.Date(y, m, d-days, ReminderHour, 0, 0, 0, loc).UTC())
+		p.ReturnAt = append(p.ReturnAt, time.Date(y, m, d-days, at.Hour(), at.Minute(), 0, 0, loc).UTC())
 	}
 	return p, nil
 }

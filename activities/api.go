@@ -74,12 +74,9 @@ type ReminderPlan struct {
 	ReturnBy time.Time   // election day at the time ballots must be in
 	ReturnAt []time.Time // return reminders, earliest first
 	CureDays []int       // cure reminders, days before the cure deadline, most first
-	TimeZone string      // the county's: a cure reminder goes at ReminderHour on its day
+	TimeZone string      // the county's
+	RemindAt string      // "HH:MM" county time a reminder is due; each voter's contact hours then apply
 }
-
-// ReminderHour is the local time of day (in the county's time zone) a reminder is due; each
-// voter's contact hours then apply as to any notice.
-const ReminderHour = 10
 
 // LoadRecipientInput names the ballot whose voter to load.
 type LoadRecipientInput struct {

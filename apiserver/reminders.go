@@ -27,13 +27,14 @@ type remindersJSON struct {
 	ReturnDays   []int  `json:"return_days"`   // days before election day, e.g. [7, 2]; [] for none
 	CureDays     []int  `json:"cure_days"`     // days before a cure deadline, e.g. [3, 1]; [] for none
 	ReturnsClose string `json:"returns_close"` // "HH:MM" local on election day; default "19:00"
+	RemindAt     string `json:"remind_at"`     // "HH:MM" local, when a reminder is due; default "10:00"
 	UpdatedAt    string `json:"updated_at,omitempty"`
 	UpdatedBy    string `json:"updated_by,omitempty"`
 }
 
 func remindersView(r store.Reminders) remindersJSON {
 	v := remindersJSON{ElectionID: r.ElectionID, State: r.State, County: r.County, ReturnDays: r.ReturnDays,
-		CureDays: r.CureDays, ReturnsClose: r.ReturnsClose, UpdatedBy: r.UpdatedBy}
+		CureDays: r.CureDays, ReturnsClose: r.ReturnsClose, RemindAt: r.RemindAt, UpdatedBy: r.UpdatedBy}
 	if !r.UpdatedAt.IsZero() {
 		v.UpdatedAt = r.UpdatedAt.UTC().Format(time.RFC3339)
 	}
@@ -86,7 +87,7 @@ func (h *handlers) putReminders(c *gin.Context) {
 		return
 	}
 	r := store.Reminders{ElectionID: c.Param("election_id"), State: state, County: county,
-		ReturnDays: body.ReturnDays, CureDays: body.CureDays, ReturnsClose: body.ReturnsClose}
+		ReturnDays: body.ReturnDays, CureDays: body.CureDays, ReturnsClose: body.ReturnsClose, RemindAt: body.RemindAt}
 	if r.ReturnDays == nil || r.CureDays == nil {
 		field := "return_days"
 		if r.ReturnDays != nil {

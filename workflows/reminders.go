@@ -63,9 +63,10 @@ func (b *ballotRun) nextReminder() (reminder, bool) {
 			return reminder{}, false
 		}
 		loc, _ := tzdb.Load(p.TimeZone)
+		hh, mm := remindAt(p.RemindAt)
 		y, m, d := deadline.Add(-time.Second).In(loc).Date()
 		for _, days := range p.CureDays {
-			at := time.Date(y, m, d-days, activities.ReminderHour, 0, 0, 0, loc)
+			at := time.Date(y, m, d-days, hh, mm, 0, 0, loc)
 			out = append(out, reminder{Key: fmt.Sprintf("cure/%s/%d", b.cureDeadline(), days), At: at,
 				Kind: activities.KindCureReminder, Deadline: deadline, Date: b.cureDeadline()})
 		}
@@ -77,6 +78,15 @@ func (b *ballotRun) nextReminder() (reminder, bool) {
 		return reminder{}, false
 	}
 	return slices.MinFunc(out, func(x, y reminder) int { return x.At.Compare(y.At) }), true
+}
+
+// remindAt is the hour and minute of a ReminderPlan's RemindAt, 10:00 when it has none.
+func remindAt(s string) (int, int) {
+	t, err := time.Parse("15:04", s)
+	if err != nil {
+		return 10, 0
+	}
+	return t.Hour(), t.Minute()
 }
 
 // cureDeadline is the current challenge's cure deadline (YYYY-MM-DD), "" if it gave none.

@@ -20,6 +20,7 @@ func withReminders(r activities.Recipient) activities.Recipient {
 		ReturnAt: []time.Time{day(7, 10, 0).UTC(), day(12, 10, 0).UTC()},
 		CureDays: []int{3, 1},
 		TimeZone: "America/Denver",
+		RemindAt: "10:00",
 	}
 	return r
 }

@@ -21,7 +21,7 @@ func electionsRemindersCommand() *cobra.Command {
 		Short: "Show or set a county's return and cure reminders for an election",
 		Long: `Show a county's reminders for an election, or set them with --return-days and --cure-days
 (days before election day, and before a challenge's cure deadline; none for no reminders).
-A reminder is due at 10:00 county time on its day, then in each voter's contact hours, and
+A reminder is due at --remind-at (default 10:00) county time on its day, then in each voter's contact hours, and
 never after its deadline. Set them before mail-out: a ballot takes them when it starts.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -29,7 +29,8 @@ never after its deadline. Set them before mail-out: a ballot takes them when it 
 			if r.State == "" || r.County == "" {
 				return errors.New("name the county with --state and --county")
 			}
-			set = cmd.Flags().Changed("return-days") || cmd.Flags().Changed("cure-days") || cmd.Flags().Changed("returns-close")
+			set = cmd.Flags().Changed("return-days") || cmd.Flags().Changed("cure-days") || cmd.Flags().Changed("returns-close") ||
+				cmd.Flags().Changed("remind-at")
 			return withStore(cmd, func(ctx context.Context, st *store.Store) error {
 				if set {
 					if !cmd.Flags().Changed("return-days") || !cmd.Flags().Changed("cure-days") {
@@ -54,8 +55,8 @@ never after its deadline. Set them before mail-out: a ballot takes them when it 
 					}
 					r = got
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s %s-%s: return reminders: %s (ballots in by %s on election day); cure reminders: %s\n",
-					r.ElectionID, r.State, r.County, days(r.ReturnDays, "election day"), r.ReturnsClose, days(r.CureDays, "the cure deadline"))
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %s-%s: return reminders: %s (ballots in by %s on election day); cure reminders: %s; due at %s\n",
+					r.ElectionID, r.State, r.County, days(r.ReturnDays, "election day"), r.ReturnsClose, days(r.CureDays, "the cure deadline"), r.RemindAt)
 				return nil
 			})
 		},
@@ -66,6 +67,7 @@ never after its deadline. Set them before mail-out: a ballot takes them when it 
 	f.IntSliceVar(&r.ReturnDays, "return-days", nil, "days before election day to remind voters whose ballot is not back, e.g. 7,2")
 	f.IntSliceVar(&r.CureDays, "cure-days", nil, "days before a cure deadline to remind voters whose ballot is challenged, e.g. 3,1")
 	f.StringVar(&r.ReturnsClose, "returns-close", "", `local time on election day ballots must be in (default "19:00")`)
+	f.StringVar(&r.RemindAt, "remind-at", "", `local time a reminder is due, before each voter's contact hours apply (default "10:00")`)
 	return cmd
 }
 

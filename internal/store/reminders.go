@@ -14,7 +14,8 @@ import (
 // Reminders is what a county sends for one election beyond status notices: return
 // reminders ReturnDays days before election day and cure reminders CureDays days before a
 // challenge's cure deadline (descending, each at most once), and the local time on
-// election day by which ballots must be in (ReturnsClose, "HH:MM").
+// election day by which ballots must be in (ReturnsClose, "HH:MM"), and the local time of
+// day a reminder is due (RemindAt, "HH:MM"; each voter's contact hours then apply).
 type Reminders struct {
 	ElectionID   string
 	State        string
@@ -22,6 +23,7 @@ type Reminders struct {
 	ReturnDays   []int
 	CureDays     []int
 	ReturnsClose string
+	RemindAt     string
 	UpdatedAt    time.Time
 	UpdatedBy    string
 }
@@ -32,6 +34,7 @@ const (
 	MaxReturnDays     = 60
 	MaxCureDays       = 30
 	DefaultReturnsBy  = "19:00"
+	DefaultRemindAt   = "10:00"
 	remindersActorMax = 200
 )
 
@@ -77,6 +80,12 @@ func ValidateReminders(r *Reminders) error {
 	if t, err := time.Parse("15:04", r.ReturnsClose); err != nil || t.Format("15:04") != r.ReturnsClose {
 		return &ReminderFieldError{"returns_close", `a local time "HH:MM", e.g. "19:00"`}
 	}
+	if r.RemindAt == "" {
+		r.RemindAt = DefaultRemindAt
+	}
+	if t, err := time.Parse("15:04", r.RemindAt); err != nil || t.Format("15:04") != r.RemindAt {
+		return &ReminderFieldError{"remind_at", `a local time "HH:MM", e.g. "10:00"`}
+	}
 	if r.ReturnDays == nil {
 		r.ReturnDays = []int{}
 	}
@@ -102,13 +111,13 @@ func (s *Store) RemindersSave(ctx context.Context, r Reminders, actor string) (R
 		return Reminders{}, fmt.Errorf("election %q is not an election of %s: %w", r.ElectionID, r.State, ErrNotFound)
 	}
 	err = s.pool.QueryRow(ctx, `
-		INSERT INTO election_reminders (election_id, jurisdiction_id, return_days, cure_days, returns_close, updated_by)
-		VALUES ($1, $2, $3, $4, $5::time, $6)
+		INSERT INTO election_reminders (election_id, jurisdiction_id, return_days, cure_days, returns_close, remind_at, updated_by)
+		VALUES ($1, $2, $3, $4, $5::time, $6::time, $7)
 		ON CONFLICT (election_id, jurisdiction_id) DO UPDATE SET return_days = EXCLUDED.return_days,
-			cure_days = EXCLUDED.cure_days, returns_close = EXCLUDED.returns_close, updated_at = now(),
-			updated_by = EXCLUDED.updated_by
+			cure_days = EXCLUDED.cure_days, returns_close = EXCLUDED.returns_close, remind_at = EXCLUDED.remind_at,
+			updated_at = now(), updated_by = EXCLUDED.updated_by
 		RETURNING updated_at`,
-		r.ElectionID, JurisdictionID(r.State, r.County), r.ReturnDays, r.CureDays, r.ReturnsClose, actor).Scan(&r.UpdatedAt)
+		r.ElectionID, JurisdictionID(r.State, r.County), r.ReturnDays, r.CureDays, r.ReturnsClose, r.RemindAt, actor).Scan(&r.UpdatedAt)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23503" { // foreign_key_violation: no such county
 		return Reminders{}, fmt.Errorf("county %s of %s: %w", r.County, r.State, ErrNotFound)
@@ -124,18 +133,18 @@ func (s *Store) RemindersSave(ctx context.Context, r Reminders, actor string) (R
 // closing time) when it set none.
 func (s *Store) RemindersGet(ctx context.Context, electionID, state, county string) (Reminders, error) {
 	r := Reminders{ElectionID: electionID, State: state, County: county, ReturnDays: []int{}, CureDays: []int{},
-		ReturnsClose: DefaultReturnsBy}
-	var closes time.Time
+		ReturnsClose: DefaultReturnsBy, RemindAt: DefaultRemindAt}
+	var closes, remind time.Time
 	err := s.pool.QueryRow(ctx, `
-		SELECT return_days, cure_days, '2000-01-01'::date + returns_close, updated_at, updated_by
+		SELECT return_days, cure_days, '2000-01-01'::date + returns_close, '2000-01-01'::date + remind_at, updated_at, updated_by
 		FROM election_reminders WHERE election_id = $1 AND jurisdiction_id = $2`,
-		electionID, JurisdictionID(state, county)).Scan(&r.ReturnDays, &r.CureDays, &closes, &r.UpdatedAt, &r.UpdatedBy)
+		electionID, JurisdictionID(state, county)).Scan(&r.ReturnDays, &r.CureDays, &closes, &remind, &r.UpdatedAt, &r.UpdatedBy)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return r, nil
 	}
 	if err != nil {
 		return Reminders{}, fmt.Errorf("read reminders: %w", err)
 	}
-	r.ReturnsClose = closes.Format("15:04")
+	r.ReturnsClose, r.RemindAt = closes.Format("15:04"), remind.Format("15:04")
 	return r, nil
 }

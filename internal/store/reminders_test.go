@@ -19,7 +19,7 @@ func TestRemindersAreValidatedSavedAndReadBack(t *testing.T) {
 
 	for _, bad := range []store.Reminders{
 		{ReturnDays: []int{0}}, {ReturnDays: []int{61}}, {CureDays: []int{31}}, {ReturnDays: []int{7, 7}},
-		{ReturnDays: []int{1, 2, 3, 4, 5, 6}}, {ReturnsClose: "7pm"}, {ReturnsClose: "24:00"},
+		{ReturnDays: []int{1, 2, 3, 4, 5, 6}}, {ReturnsClose: "7pm"}, {ReturnsClose: "24:00"}, {RemindAt: "25:00"},
 	} {
 		bad.ElectionID, bad.State, bad.County = "e1", "CO", "denver"
 		_, err := st.RemindersSave(ctx, bad, "test")
@@ -37,5 +37,6 @@ func TestRemindersAreValidatedSavedAndReadBack(t *testing.T) {
 	require.Equal(t, []int{7, 2}, got.ReturnDays)
 	require.Equal(t, []int{3, 1}, got.CureDays)
 	require.Equal(t, "19:00", got.ReturnsClose)
+	require.Equal(t, "10:00", got.RemindAt, "the default")
 	require.Equal(t, "county-key:1", got.UpdatedBy)
 }
