@@ -191,7 +191,9 @@ func (a *Ingest) SignalBatch(ctx context.Context, in SignalBatchInput) (SignalBa
 // and stops at the first error; done is called after each event signaled. A panic while
 // signaling one event fails the page (the attempt is retried) instead of the worker.
 func (a *Ingest) signalAll(ctx context.Context, byBallot [][]store.UnsignaledEvent, done func()) (int, error) {
-	ctx, cancel := context.WithCancel(ctx)
+	// The first failure stops new signals, never one in flight: a signal canceled halfway may
+	// have reached Temporal without its caller knowing, and would be sent again by the retry.
+	stopCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	work := make(chan []store.UnsignaledEvent)
 	var mu sync.Mutex
@@ -204,6 +206,9 @@ func (a *Ingest) signalAll(ctx context.Context, byBallot [][]store.UnsignaledEve
 			defer wg.Done()
 			for events := range work {
 				for _, e := range events {
+					if stopCtx.Err() != nil {
+						break
+					}
 					err := a.signalOne(ctx, e)
 					mu.Lock()
 					if err != nil && firstErr == nil {
@@ -226,14 +231,14 @@ feed:
 	for _, events := range byBallot {
 		select {
 		case work <- events:
-		case <-ctx.Done():
+		case <-stopCtx.Done():
 			break feed
 		}
 	}
 	close(work)
 	wg.Wait()
-	if firstErr == nil && ctx.Err() != nil {
-		firstErr = ctx.Err()
+	if firstErr == nil && stopCtx.Err() != nil {
+		firstErr = stopCtx.Err()
 	}
 	return signaled, firstErr
 }
