@@ -165,6 +165,9 @@ func (im *Import) LoadVoters(ctx context.Context, rows []RollVoter) (BatchCounts
 	rows, out.Rejected = firstOfEachKey(rows, func(r RollVoter) (string, int) { return r.VoterID, r.Line },
 		"voter_id", "voter_id")
 	err := pgx.BeginFunc(ctx, im.conn, func(tx pgx.Tx) error {
+		if err := withoutJIT(ctx, tx); err != nil {
+			return err
+		}
 		_, err := tx.Exec(ctx, `
 			CREATE TEMP TABLE roll_voters (
 				line integer NOT NULL, voter_id text NOT NULL, county text NOT NULL, first_name text NOT NULL,
@@ -191,7 +194,7 @@ func (im *Import) LoadVoters(ctx context.Context, rows []RollVoter) (BatchCounts
 		if err != nil {
 			return err
 		}
-		err = tx.QueryRow(ctx, upsertVotersSQL, im.state, im.actor).
+		err = tx.QueryRow(ctx, mergeVotersSQL, im.state, im.actor).
 			Scan(&out.Inserted, &out.Updated, &out.Enrolled, &out.ConfidentialOptOuts)
 		if err != nil {
 			return fmt.Errorf("upsert voters: %w", err)
@@ -206,16 +209,33 @@ func (im *Import) LoadVoters(ctx context.Context, rows []RollVoter) (BatchCounts
 	return out, nil
 }
 
-// upsertVotersSQL applies the staged voters of state $1; $2 is the actor for audit rows.
-// Only rows that changed come back from the upsert, so the subscription steps touch only
-// new and changed voters. (xmax = 0) tells an inserted row from an updated one.
-const upsertVotersSQL = `
+// mergeVotersSQL applies the staged voters of state $1; $2 is the actor for audit rows.
+//
+// Each staged row first looks its voter up by the unique index (a scalar subquery is a probe
+// per row, which the planner cannot turn into a scan of the roll), and a voter whose
+// registration is unchanged goes no further: the upsert would lock it, and a lock is a
+// write (a page dirtied, a WAL record), so re-sending a roll of millions wrote millions of
+// them. Only new and changed voters come back from the upsert, so the subscription steps
+// touch only them; they find subscriptions by their voter's index and by row address
+// (LATERAL ... OFFSET 0, then ctid), never by reading the table, which a batch planned with
+// stale statistics did once per changed voter. (The conditions on a voter's subscriptions
+// stay outside the OFFSET 0 subquery, where no other index than their voter's can serve
+// them.) A voter inserted now has no subscription yet to follow or hide. (xmax = 0) tells an
+// inserted row from an updated one.
+const mergeVotersSQL = `
 WITH up AS (
 	INSERT INTO voters AS v (state, voter_id, county, first_name, middle_name, last_name, suffix, date_of_birth,
 		residential_zip, status, confidential, uocava, language, email, phone, lookup_first, lookup_last)
 	SELECT $1, voter_id, county, first_name, middle_name, last_name, suffix, date_of_birth, residential_zip, status,
 		confidential, uocava, language, email, phone, lookup_first, lookup_last
-	FROM roll_voters
+	FROM roll_voters s
+	WHERE (SELECT true FROM voters o WHERE o.state = $1 AND o.voter_id = s.voter_id
+		AND (o.county, o.first_name, o.middle_name, o.last_name, o.suffix, o.date_of_birth, o.residential_zip, o.status,
+			o.confidential, o.uocava, o.language, o.email, o.phone, o.lookup_first, o.lookup_last)
+		IS NOT DISTINCT FROM (s.county, s.first_name, s.middle_name, s.last_name, s.suffix, s.date_of_birth,
+			s.residential_zip, s.status, s.confidential, s.uocava, s.language, s.email, s.phone, s.lookup_first,
+			s.lookup_last)) IS NULL
+	ORDER BY line
 	ON CONFLICT (state, voter_id) DO UPDATE SET county = excluded.county, first_name = excluded.first_name,
 		middle_name = excluded.middle_name, last_name = excluded.last_name, suffix = excluded.suffix,
 		date_of_birth = excluded.date_of_birth, residential_zip = excluded.residential_zip, status = excluded.status,
@@ -235,15 +255,21 @@ WITH up AS (
 	ON CONFLICT (voter_ref, channel) DO NOTHING
 	RETURNING 1
 ), followed AS (
-	UPDATE subscriptions s SET address = up.email, state = 'active', updated_at = now()
-	FROM up
-	WHERE s.voter_ref = up.id AND s.channel = 'email' AND s.source = 'auto_enrolled'
-		AND s.state IN ('active', 'bounced') AND up.email IS NOT NULL AND s.address <> up.email AND NOT up.confidential
+	UPDATE subscriptions s SET address = f.email, state = 'active', updated_at = now()
+	FROM (SELECT x.at, up.email FROM up CROSS JOIN LATERAL (
+			SELECT ctid AS at, channel, source, state, address FROM subscriptions s WHERE s.voter_ref = up.id OFFSET 0) x
+		WHERE NOT up.inserted AND up.email IS NOT NULL AND NOT up.confidential
+			AND x.channel = 'email' AND x.source = 'auto_enrolled' AND x.state IN ('active', 'bounced')
+			AND x.address <> up.email) f
+	WHERE s.ctid = f.at
 	RETURNING 1
 ), hidden AS (
 	UPDATE subscriptions s SET state = 'opted_out', opted_out_at = now(), updated_at = now()
-	FROM up
-	WHERE s.voter_ref = up.id AND up.confidential AND s.state IN ('active', 'pending')
+	FROM (SELECT x.at FROM up CROSS JOIN LATERAL (
+			SELECT ctid AS at FROM subscriptions s WHERE s.voter_ref = up.id AND s.state IN ('active', 'pending')
+			OFFSET 0) x
+		WHERE NOT up.inserted AND up.confidential) f
+	WHERE s.ctid = f.at
 	RETURNING s.voter_ref, s.channel
 ), audited AS (
 	INSERT INTO audit_log (actor, action, subject, detail)
@@ -260,7 +286,8 @@ FROM up`
 // re-activated, and one the voter chose here (portal, county-assisted) is kept: the import
 // only creates subscriptions and updates auto-enrolled and migrated ones. Rows of voters not
 // on the state's roll, or confidential, are rejected; so is a (voter_id, channel) repeated
-// in the file.
+// in the file. Each row finds its voter by the unique index (a scalar subquery is a probe
+// per row, which the planner cannot turn into a scan of the roll).
 func (im *Import) LoadSubscriptions(ctx context.Context, rows []RollSubscription) (BatchCounts, error) {
 	if im.kind != ImportSubscriptions {
 		return BatchCounts{}, fmt.Errorf("load subscriptions into a %s import", im.kind)
@@ -270,6 +297,9 @@ func (im *Import) LoadSubscriptions(ctx context.Context, rows []RollSubscription
 	rows, out.Rejected = firstOfEachKey(rows, func(r RollSubscription) (string, int) { return r.VoterID + "/" + r.Channel, r.Line },
 		"channel", "voter_id and channel")
 	err := pgx.BeginFunc(ctx, im.conn, func(tx pgx.Tx) error {
+		if err := withoutJIT(ctx, tx); err != nil {
+			return err
+		}
 		_, err := tx.Exec(ctx, `
 			CREATE TEMP TABLE roll_subscriptions (
 				line integer NOT NULL, voter_id text NOT NULL, channel text NOT NULL, address text NOT NULL,
@@ -295,15 +325,15 @@ func (im *Import) LoadSubscriptions(ctx context.Context, rows []RollSubscription
 		}
 		unknown, err := dropRows(ctx, tx, `
 			DELETE FROM roll_subscriptions s
-			WHERE NOT EXISTS (SELECT 1 FROM voters v WHERE v.state = $1 AND v.voter_id = s.voter_id)
+			WHERE (SELECT true FROM voters v WHERE v.state = $1 AND v.voter_id = s.voter_id) IS NULL
 			RETURNING line`, "voter_id", "no voter with this voter_id is on the "+im.state+" roll; sync the roll first", im.state)
 		if err != nil {
 			return err
 		}
 		refused = append(refused, unknown...)
 		confidential, err := dropRows(ctx, tx, `
-			DELETE FROM roll_subscriptions s USING voters v
-			WHERE v.state = $1 AND v.voter_id = s.voter_id AND v.confidential
+			DELETE FROM roll_subscriptions s
+			WHERE (SELECT v.confidential FROM voters v WHERE v.state = $1 AND v.voter_id = s.voter_id)
 			RETURNING s.line`, "voter_id", "the voter is confidential; confidential voters are never enrolled", im.state)
 		if err != nil {
 			return err
@@ -327,9 +357,10 @@ const upsertSubscriptionsSQL = `
 WITH up AS (
 	INSERT INTO subscriptions AS sub (voter_ref, channel, address, state, source, contact_start, contact_end,
 		time_zone, language, consented_at, confirmed_at, opted_out_at)
-	SELECT v.id, s.channel, s.address, s.state, 'migrated', s.contact_start::time, s.contact_end::time, s.time_zone, s.language,
+	SELECT (SELECT v.id FROM voters v WHERE v.state = $1 AND v.voter_id = s.voter_id), s.channel, s.address, s.state,
+		'migrated', s.contact_start::time, s.contact_end::time, s.time_zone, s.language,
 		now(), CASE WHEN s.state = 'active' THEN now() END, CASE WHEN s.state = 'opted_out' THEN now() END
-	FROM roll_subscriptions s JOIN voters v ON v.state = $1 AND v.voter_id = s.voter_id
+	FROM roll_subscriptions s
 	ON CONFLICT (voter_ref, channel) DO UPDATE SET address = excluded.address, state = excluded.state,
 		source = 'migrated', contact_start = excluded.contact_start, contact_end = excluded.contact_end,
 		time_zone = excluded.time_zone, language = excluded.language, updated_at = now(),
@@ -368,10 +399,13 @@ func repeated(line, first int, field, what string) RowRejection {
 
 // dropRepeated removes from a staging table the rows whose key an earlier batch of the same
 // file already had, rejecting them with that batch's line, and remembers this batch's keys.
+// Each staged row looks its key up by the index of import_seen (a scalar subquery is a
+// probe per row): the keys seen grow to the size of the file, and reading them all once per
+// batch made a large file's load grow with the square of its rows.
 func dropRepeated(ctx context.Context, tx pgx.Tx, table, keyColumn, field, what string) ([]RowRejection, error) {
 	rows, err := tx.Query(ctx, `
-		DELETE FROM `+table+` s USING import_seen seen WHERE seen.key = s.`+keyColumn+`
-		RETURNING s.line, seen.line`)
+		DELETE FROM `+table+` s WHERE (SELECT line FROM import_seen seen WHERE seen.key = s.`+keyColumn+`) IS NOT NULL
+		RETURNING s.line, (SELECT line FROM import_seen seen WHERE seen.key = s.`+keyColumn+`)`)
 	if err != nil {
 		return nil, fmt.Errorf("find repeated rows: %w", err)
 	}
