@@ -136,56 +136,13 @@ func BenchmarkMailOutDayToTheOutbox(b *testing.B) {
 			}
 		})
 	}
-	// postEvents posts the round's events from the posters, size events a request: a bare
-	// event when size is 0, else {"events": [...]}.
-	postEvents := func(b *testing.B, round int, prefix string, size int, sent []time.Time) {
-		work := make(chan int)
-		var wg sync.WaitGroup
-		for range posters {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for from := range work {
-					to := min(from+max(size, 1), n)
-					events := make([]string, 0, to-from)
-					for i := from; i < to; i++ {
-						events = append(events, eventJSON(fmt.Sprintf("mailout-%d-%d", round, i), voters.ids[i],
-							fmt.Sprintf("%s%d", prefix, i), "mailed", at))
-					}
-					body := events[0]
-					if size > 0 {
-						body = `{"events":[` + strings.Join(events, ",") + `]}`
-					}
-					posted := time.Now()
-					for i := from; i < to; i++ {
-						sent[i] = posted
-					}
-					results, err := tryPostEvents(client, d, body)
-					if err != nil {
-						b.Error(err)
-						continue
-					}
-					for _, r := range results {
-						if r.Result != intake.Accepted {
-							b.Errorf("event not accepted: %s", r.Result)
-						}
-					}
-				}
-			}()
-		}
-		for from := 0; from < n; from += max(size, 1) {
-			work <- from
-		}
-		close(work)
-		wg.Wait()
-	}
 	if modes["batched"] {
 		b.Run(fmt.Sprintf("batched-posts-%d", batch), func(b *testing.B) {
 			for b.Loop() {
 				round++
 				prefix := fmt.Sprintf("MO%d-", round)
 				mailOutRound(b, d, sb, voters, round, prefix, func(sent []time.Time) {
-					postEvents(b, round, prefix, batch, sent)
+					postMailed(b, client, func(int) *app.Dev { return d }, posters, voters, at, fmt.Sprintf("mailout-%d-", round), prefix, batch, sent)
 				})
 			}
 		})
@@ -196,11 +153,60 @@ func BenchmarkMailOutDayToTheOutbox(b *testing.B) {
 				round++
 				prefix := fmt.Sprintf("MO%d-", round)
 				mailOutRound(b, d, sb, voters, round, prefix, func(sent []time.Time) {
-					postEvents(b, round, prefix, 0, sent)
+					postMailed(b, client, func(int) *app.Dev { return d }, posters, voters, at, fmt.Sprintf("mailout-%d-", round), prefix, 0, sent)
 				})
 			}
 		})
 	}
+}
+
+// postMailed posts a "mailed" event for every voter from posters goroutines, poster p to
+// the API of dev(p), size events a request: a bare event when size is 0, else
+// {"events": [...]}. Event ids are eventPrefix<i>, ballot ids ballotPrefix<i>; sent[i] is
+// when voter i's event was posted.
+func postMailed(b *testing.B, client *http.Client, dev func(poster int) *app.Dev, posters int, voters mailOutVoterSet,
+	at time.Time, eventPrefix, ballotPrefix string, size int, sent []time.Time) {
+	n := len(voters.ids)
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for p := range posters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d := dev(p)
+			for from := range work {
+				to := min(from+max(size, 1), n)
+				events := make([]string, 0, to-from)
+				for i := from; i < to; i++ {
+					events = append(events, eventJSON(fmt.Sprintf("%s%d", eventPrefix, i), voters.ids[i],
+						fmt.Sprintf("%s%d", ballotPrefix, i), "mailed", at))
+				}
+				body := events[0]
+				if size > 0 {
+					body = `{"events":[` + strings.Join(events, ",") + `]}`
+				}
+				posted := time.Now()
+				for i := from; i < to; i++ {
+					sent[i] = posted
+				}
+				results, err := tryPostEvents(client, d, body)
+				if err != nil {
+					b.Error(err)
+					continue
+				}
+				for _, r := range results {
+					if r.Result != intake.Accepted {
+						b.Errorf("event not accepted: %s", r.Result)
+					}
+				}
+			}
+		}()
+	}
+	for from := 0; from < n; from += max(size, 1) {
+		work <- from
+	}
+	close(work)
+	wg.Wait()
 }
 
 // tryPostEvents posts a body to /v1/ballot-events from any goroutine: it returns its error.

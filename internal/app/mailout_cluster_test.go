@@ -38,7 +38,6 @@ import (
 	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/config"
 	"github.com/ballotflow/ballotflow/internal/demo"
-	"github.com/ballotflow/ballotflow/internal/intake"
 	"github.com/ballotflow/ballotflow/internal/store"
 	"github.com/ballotflow/ballotflow/workflows/contract"
 )
@@ -107,50 +106,6 @@ func BenchmarkMailOutDayCluster(b *testing.B) {
 
 	var results []clusterResult
 	round := 0
-	// postEvents posts the round's events from the posters, poster i to API i mod 2, size
-	// events a request: a bare event when size is 0, else {"events": [...]}.
-	postEvents := func(b *testing.B, round int, prefix string, size int, sent []time.Time) {
-		work := make(chan int)
-		var wg sync.WaitGroup
-		for p := range posters {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				d := c.dev(p)
-				for from := range work {
-					to := min(from+max(size, 1), n)
-					events := make([]string, 0, to-from)
-					for i := from; i < to; i++ {
-						events = append(events, eventJSON(fmt.Sprintf("cluster-%d-%d", round, i), voters.ids[i],
-							fmt.Sprintf("%s%d", prefix, i), "mailed", at))
-					}
-					body := events[0]
-					if size > 0 {
-						body = `{"events":[` + strings.Join(events, ",") + `]}`
-					}
-					posted := time.Now()
-					for i := from; i < to; i++ {
-						sent[i] = posted
-					}
-					res, err := tryPostEvents(client, d, body)
-					if err != nil {
-						b.Error(err)
-						continue
-					}
-					for _, r := range res {
-						if r.Result != intake.Accepted {
-							b.Errorf("event not accepted: %s", r.Result)
-						}
-					}
-				}
-			}()
-		}
-		for from := 0; from < n; from += max(size, 1) {
-			work <- from
-		}
-		close(work)
-		wg.Wait()
-	}
 	for workers := 1; workers <= maxWorkers; workers++ {
 		c.startWorkers(b, workers)
 		b.Run(fmt.Sprintf("workers-%d", workers), func(b *testing.B) {
@@ -181,9 +136,13 @@ func BenchmarkMailOutDayCluster(b *testing.B) {
 								}
 							}
 						case "batched":
-							send = func(sent []time.Time) { postEvents(b, round, prefix, batch, sent) }
+							send = func(sent []time.Time) {
+								postMailed(b, client, c.dev, posters, voters, at, fmt.Sprintf("cluster-%d-", round), prefix, batch, sent)
+							}
 						case "single":
-							send = func(sent []time.Time) { postEvents(b, round, prefix, 0, sent) }
+							send = func(sent []time.Time) {
+								postMailed(b, client, c.dev, posters, voters, at, fmt.Sprintf("cluster-%d-", round), prefix, 0, sent)
+							}
 						}
 						r := clusterRound(b, c, voters, round, prefix, send)
 						r.workers, r.mode = workers, name
