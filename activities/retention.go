@@ -110,7 +110,8 @@ func (r *Retention) PurgeElection(ctx context.Context, in PurgeElectionInput) (P
 	}
 	if finished {
 		logger.Info("election purged", "ballots", p.Changed.Ballots, "events", p.Changed.Events,
-			"deliveries", p.Changed.Deliveries, "delivery_events", p.Changed.DeliveryEvents)
+			"deliveries", p.Changed.Deliveries, "delivery_events", p.Changed.DeliveryEvents,
+			"mail_barcodes", p.Changed.MailBarcodes, "mail_scans", p.Changed.MailScans)
 	}
 	return PurgeElectionResult{Changed: p.Changed, Finished: finished}, nil
 }

@@ -16,7 +16,9 @@ import (
 //   - ballots keep their election, county, status and status history, and lose their voter
 //     (voter_ref) and the county's envelope number (ballot_id);
 //   - ballot events keep their status, times, event_id and what became of them, and lose the
-//     county's free-text reason;
+//     county's free-text reason and the tracking codes of the envelopes a "mailed" event gave;
+//   - the ballot's envelopes (mail_barcodes) and the USPS scans of them (mail_scans) go: an
+//     outbound envelope was addressed to the voter, and its scans trace where the ballot went;
 //   - deliveries keep their channel, notice, state, attempts and times, and lose their voter,
 //     the provider's message id (the key to the message and its address in the provider's
 //     logs) and the provider's error text;
@@ -88,6 +90,9 @@ type PurgedRows struct {
 	Events         int64 `json:"events"`
 	Deliveries     int64 `json:"deliveries"`
 	DeliveryEvents int64 `json:"delivery_events"`
+	// Rows deleted: the ballots' envelopes and the USPS scans of them.
+	MailBarcodes int64 `json:"mail_barcodes"`
+	MailScans    int64 `json:"mail_scans"`
 }
 
 // Add adds o to r.
@@ -96,6 +101,8 @@ func (r *PurgedRows) Add(o PurgedRows) {
 	r.Events += o.Events
 	r.Deliveries += o.Deliveries
 	r.DeliveryEvents += o.DeliveryEvents
+	r.MailBarcodes += o.MailBarcodes
+	r.MailScans += o.MailScans
 }
 
 // PurgePage is what one ElectionPurgeBatch did.
@@ -138,7 +145,12 @@ func (s *Store) ElectionPurgeBatch(ctx context.Context, electionID string, after
 			n   *int64
 			sql string
 		}{
-			{&page.Changed.Events, `UPDATE ballot_events SET reason = '' WHERE ballot_ref = ANY($1) AND reason <> ''`},
+			{&page.Changed.Events, `
+				UPDATE ballot_events SET reason = '', outbound_imb = NULL, return_imb = NULL
+				WHERE ballot_ref = ANY($1) AND (reason <> '' OR outbound_imb IS NOT NULL OR return_imb IS NOT NULL)`},
+			// Scans before the envelopes they reference.
+			{&page.Changed.MailScans, `DELETE FROM mail_scans WHERE ballot_ref = ANY($1)`},
+			{&page.Changed.MailBarcodes, `DELETE FROM mail_barcodes WHERE ballot_ref = ANY($1)`},
 			{&page.Changed.DeliveryEvents, `
 				UPDATE delivery_events de SET detail = '', provider_event_id = NULL FROM deliveries d
 				WHERE de.delivery_ref = d.id AND d.ballot_ref = ANY($1)
@@ -185,14 +197,20 @@ func (s *Store) ElectionFinishPurge(ctx context.Context, electionID string) (boo
 		if !begun {
 			return fmt.Errorf("finish purge of election %s: %w", electionID, ErrPurgeNotBegun)
 		}
+		// A page purged by a release that kept the envelopes (a worker upgraded mid-purge
+		// resumes after it) leaves them: the election is not done, and the next run, which
+		// starts from its first ballot, takes them.
 		var left bool
 		if err := tx.QueryRow(ctx, `
-			SELECT EXISTS (SELECT 1 FROM ballots WHERE election_id = $1 AND (voter_ref IS NOT NULL OR ballot_id IS NOT NULL))`,
+			SELECT EXISTS (SELECT 1 FROM ballots b WHERE b.election_id = $1 AND (b.voter_ref IS NOT NULL OR b.ballot_id IS NOT NULL
+				OR EXISTS (SELECT 1 FROM mail_barcodes mb WHERE mb.ballot_ref = b.id)
+				OR EXISTS (SELECT 1 FROM ballot_events e WHERE e.ballot_ref = b.id
+					AND (e.outbound_imb IS NOT NULL OR e.return_imb IS NOT NULL))))`,
 			electionID).Scan(&left); err != nil {
 			return fmt.Errorf("finish purge of election %s: %w", electionID, err)
 		}
 		if left {
-			return fmt.Errorf("finish purge of election %s: ballots are still tied to voters; run the purge again", electionID)
+			return fmt.Errorf("finish purge of election %s: ballots are still tied to voters or envelopes; run the purge again", electionID)
 		}
 		var ballots, events, deliveries int64
 		if err := tx.QueryRow(ctx, `

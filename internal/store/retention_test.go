@@ -102,7 +102,7 @@ func newPurgeFixture(t *testing.T) purgeFixture {
 	deadline := occurred.AddDate(0, 0, 10)
 	var key string
 	for i, ev := range []store.BallotEvent{
-		{EventID: "ev-1", Status: "mailed"},
+		{EventID: "ev-1", Status: "mailed", OutboundIMb: outboundB1, ReturnIMb: returnB1},
 		{EventID: "ev-2", Status: "challenged", Reason: "signature does not match the one on file for Jose Nunez",
 			CureDeadline: &deadline},
 	} {
@@ -130,9 +130,19 @@ func newPurgeFixture(t *testing.T) purgeFixture {
 	require.NoError(t, st.ElectionUpsert(ctx, store.Election{ID: "e2", State: "CO", Name: "Recall",
 		ElectionDay: date("2026-12-01"), CanvassEndsAt: time.Now().AddDate(0, 2, 0)}))
 	other, err := st.BallotEventRecord(ctx, store.BallotEvent{JurisdictionID: "co-denver", ElectionID: "e2",
-		BallotID: "DEN-78", VoterRef: v.Ref, EventID: "ev-3", Status: "mailed", OccurredAt: occurred, Reason: "kept"})
+		BallotID: "DEN-78", VoterRef: v.Ref, EventID: "ev-3", Status: "mailed", OccurredAt: occurred, Reason: "kept",
+		OutboundIMb: outboundB2})
 	require.NoError(t, err)
 	f.otherRef = other.Ballot.Ref
+
+	// USPS scanned both envelopes of the purged ballot, and the other election's one.
+	scanned := occurred.Add(time.Hour)
+	counts, err := st.MailScanRecordBatch(ctx, denverScans, []store.StagedMailScan{
+		scan(2, outboundB1, scanned, "891", "80266"), scan(3, returnB1, scanned.Add(time.Minute), "271", "80266"),
+		scan(4, outboundB2, scanned, "891", "80266"),
+	}, time.Now())
+	require.NoError(t, err)
+	require.Equal(t, 3, counts.Matched)
 	return f
 }
 
@@ -185,7 +195,8 @@ func TestPurgeUntiesAnElectionFromItsVotersAndKeepsCountsAndAudit(t *testing.T) 
 	require.NoError(t, st.Pool().QueryRow(ctx, `SELECT count(*) FROM audit_log`).Scan(&auditBefore))
 
 	changed := f.purge(t, dayAfter)
-	require.Equal(t, store.PurgedRows{Ballots: 1, Events: 1, Deliveries: 2, DeliveryEvents: 2}, changed)
+	require.Equal(t, store.PurgedRows{Ballots: 1, Events: 2, Deliveries: 2, DeliveryEvents: 2, MailBarcodes: 2, MailScans: 2},
+		changed)
 
 	var voterRef *int64
 	var ballotID *string
@@ -203,6 +214,17 @@ func TestPurgeUntiesAnElectionFromItsVotersAndKeepsCountsAndAudit(t *testing.T) 
 	require.Equal(t, 0, reasons, "the county's free text is gone")
 	require.Equal(t, 2, events, "every event stays, with its status and times")
 	require.Equal(t, 1, deadlines)
+
+	// The envelopes' tracking codes and their scans say where the voter's ballot went, and
+	// the outbound one is tied to the voter's address: they go, the event that gave them stays.
+	var imbs, barcodes, scans int
+	require.NoError(t, st.Pool().QueryRow(ctx, `
+		SELECT (SELECT count(*) FROM ballot_events WHERE ballot_ref = $1 AND (outbound_imb IS NOT NULL OR return_imb IS NOT NULL)),
+			(SELECT count(*) FROM mail_barcodes WHERE ballot_ref = $1), (SELECT count(*) FROM mail_scans WHERE ballot_ref = $1)`,
+		f.ballotRef).Scan(&imbs, &barcodes, &scans))
+	require.Zero(t, imbs, "the events' tracking codes are gone")
+	require.Zero(t, barcodes, "the ballot's envelopes are gone")
+	require.Zero(t, scans, "the scans of its envelopes are gone")
 
 	rows, err := st.Pool().Query(ctx, `
 		SELECT d.voter_ref IS NULL, d.provider_id IS NULL, d.last_error, d.state, d.channel,
@@ -258,6 +280,11 @@ func TestPurgeUntiesAnElectionFromItsVotersAndKeepsCountsAndAudit(t *testing.T) 
 		SELECT e.reason FROM ballots b JOIN ballot_events e ON e.ballot_ref = b.id WHERE b.id = $1 AND b.voter_ref = $2`,
 		f.otherRef, f.voter.Ref).Scan(&otherReason))
 	require.Equal(t, "kept", otherReason)
+	require.NoError(t, st.Pool().QueryRow(ctx, `
+		SELECT (SELECT count(*) FROM ballot_events WHERE ballot_ref = $1 AND outbound_imb IS NOT NULL),
+			(SELECT count(*) FROM mail_barcodes WHERE ballot_ref = $1), (SELECT count(*) FROM mail_scans WHERE ballot_ref = $1)`,
+		f.otherRef).Scan(&imbs, &barcodes, &scans))
+	require.Equal(t, []int{1, 1, 1}, []int{imbs, barcodes, scans}, "the other election's envelope and its scan stay")
 	voter, err := st.VoterGetByID(ctx, "CO", f.voter.VoterID)
 	require.NoError(t, err)
 	require.Equal(t, f.voter.Email, voter.Email)
@@ -275,6 +302,33 @@ func TestPurgeUntiesAnElectionFromItsVotersAndKeepsCountsAndAudit(t *testing.T) 
 	_, _, err = st.ElectionSave(ctx, store.Election{ID: "e1", State: "CO", Name: "Renamed", ElectionDay: e.ElectionDay,
 		CanvassEndsAt: e.CanvassEndsAt}, "test")
 	require.ErrorIs(t, err, store.ErrElectionPurged)
+}
+
+// A page purged by a release that kept the envelopes leaves them (a worker upgraded
+// mid-purge resumes after that page): the purge is not finished until a run from the
+// election's first ballot took them.
+func TestPurgeIsNotFinishedWhileEnvelopesOfItsBallotsRemain(t *testing.T) {
+	f := newPurgeFixture(t)
+	st := f.st
+	dayAfter := f.recordsUntil.AddDate(0, 0, 1).Add(time.Hour)
+	_, err := st.ElectionBeginPurge(ctx, f.electionID, dayAfter)
+	require.NoError(t, err)
+	// What the earlier release did to the page: the ballot untied, its envelopes kept.
+	_, err = st.Pool().Exec(ctx, `UPDATE ballots SET voter_ref = NULL, ballot_id = NULL WHERE id = $1`, f.ballotRef)
+	require.NoError(t, err)
+
+	finished, err := st.ElectionFinishPurge(ctx, f.electionID)
+	require.ErrorContains(t, err, "run the purge again")
+	require.False(t, finished)
+	e, err := st.ElectionGetByID(ctx, f.electionID)
+	require.NoError(t, err)
+	require.Nil(t, e.PurgedAt)
+
+	changed := f.purge(t, dayAfter)
+	require.Equal(t, store.PurgedRows{Events: 2, Deliveries: 2, DeliveryEvents: 2, MailBarcodes: 2, MailScans: 2}, changed)
+	e, err = st.ElectionGetByID(ctx, f.electionID)
+	require.NoError(t, err)
+	require.NotNil(t, e.PurgedAt)
 }
 
 // The records of an election are its events and deliveries with the ballot's and the voter's
