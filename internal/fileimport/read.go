@@ -3,7 +3,6 @@ package fileimport
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ballotflow/ballotflow/internal/ballot"
+	"github.com/ballotflow/ballotflow/internal/jsonbound"
 )
 
 // record is one row as read: its values aligned with the file kind's columns, or why it
@@ -216,32 +216,29 @@ func (s *ndjsonSource) readLine() (line []byte, tooLong bool, err error) {
 	return bytes.TrimSuffix(line, []byte("\n")), tooLong, nil
 }
 
-// member is one name and value of a JSON object, as written.
-type member struct {
-	name  string
-	value json.RawMessage
-}
-
 func (s *ndjsonSource) decode(raw []byte) ([]string, *Rejection) {
-	members, ok := objectMembers(raw)
+	members, ok := jsonbound.ObjectMembers(raw)
 	if !ok {
 		return nil, &Rejection{Line: s.line, Reason: "the line is not one JSON object"}
 	}
 	values := make([]string, len(s.cols))
 	seen := make([]bool, len(s.cols))
 	for i, m := range members {
-		at := columnIndex(s.cols, m.name)
+		at := columnIndex(s.cols, m.Name)
 		if at < 0 {
-			return nil, s.unknownField(i, m.name)
+			return nil, s.unknownField(i, m.Name)
 		}
 		name := s.cols[at].Name
 		if seen[at] {
 			return nil, &Rejection{Line: s.line, Field: name, Reason: name + " appears twice in the object"}
 		}
 		seen[at] = true
-		v, reason := jsonText(m.value)
-		if reason != "" {
-			return nil, &Rejection{Line: s.line, Field: name, Reason: name + reason}
+		v, problem := jsonbound.Text(m.Value)
+		switch problem {
+		case jsonbound.NotUTF8:
+			return nil, &Rejection{Line: s.line, Field: name, Reason: name + " is not valid UTF-8 text"}
+		case jsonbound.NotText:
+			return nil, &Rejection{Line: s.line, Field: name, Reason: name + " must be a string"}
 		}
 		values[at] = v
 	}
@@ -259,56 +256,6 @@ func (s *ndjsonSource) unknownField(i int, name string) *Rejection {
 	}
 	return &Rejection{Line: s.line, Reason: fmt.Sprintf("field %d of the object is not a known field; the fields are %s",
 		i+1, columnList(s.cols))}
-}
-
-// objectMembers reads raw as exactly one JSON object, its members in the order written.
-func objectMembers(raw []byte) ([]member, bool) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return nil, false
-	}
-	var members []member
-	for dec.More() {
-		tok, err := dec.Token()
-		name, isName := tok.(string)
-		if err != nil || !isName {
-			return nil, false
-		}
-		var value json.RawMessage
-		if err := dec.Decode(&value); err != nil {
-			return nil, false
-		}
-		members = append(members, member{name: name, value: value})
-	}
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
-		return nil, false
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) { // nothing after the object
-		return nil, false
-	}
-	return members, true
-}
-
-// jsonText is a value of a line as text: strings as they are, booleans and numbers as
-// written, null as empty. reason (to follow the field's name) says why it cannot be.
-func jsonText(raw json.RawMessage) (text, reason string) {
-	switch raw[0] {
-	case '"':
-		if !utf8.Valid(raw) {
-			return "", " is not valid UTF-8 text"
-		}
-		if err := json.Unmarshal(raw, &text); err != nil {
-			return "", " must be a string"
-		}
-		return text, ""
-	case 't', 'f':
-		return string(raw), ""
-	case 'n':
-		return "", ""
-	case '{', '[':
-		return "", " must be a string"
-	}
-	return string(raw), "" // a number, as written
 }
 
 func columnIndex(cols []Column, name string) int {

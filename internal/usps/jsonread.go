@@ -1,14 +1,13 @@
 package usps
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"unicode/utf8"
 
 	"github.com/ballotflow/ballotflow/internal/fileimport"
+	"github.com/ballotflow/ballotflow/internal/jsonbound"
 )
 
 // JSONReader reads IV-MTR scans in JSON: a push body or a JSON file, {"events": [...]} with
@@ -201,14 +200,14 @@ func (j *JSONReader) event(raw json.RawMessage) Record {
 	if len(raw) > MaxEventBytes {
 		return bad("", fmt.Sprintf("event %d is larger than %d KiB", j.n, MaxEventBytes>>10))
 	}
-	members, ok := objectMembers(raw)
+	members, ok := jsonbound.ObjectMembers(raw)
 	if !ok {
 		return bad("", fmt.Sprintf("event %d is not a JSON object", j.n))
 	}
 	var rs rawScan
 	var seen [numFields]bool
 	for _, m := range members {
-		f, ok := lookupField(m.name)
+		f, ok := lookupField(m.Name)
 		if !ok {
 			continue
 		}
@@ -216,8 +215,8 @@ func (j *JSONReader) event(raw json.RawMessage) Record {
 			return bad(fieldNames[f], fmt.Sprintf("event %d gives %s twice (names are matched without case or punctuation)", j.n, fieldNames[f]))
 		}
 		seen[f] = true
-		v, ok := jsonText(m.value)
-		if !ok {
+		v, problem := jsonbound.Text(m.Value)
+		if problem != jsonbound.IsText {
 			return bad(fieldNames[f], fmt.Sprintf("%s of event %d must be a string", fieldNames[f], j.n))
 		}
 		if len(v) > MaxFieldBytes {
@@ -230,59 +229,4 @@ func (j *JSONReader) event(raw json.RawMessage) Record {
 		return Record{Line: j.n, Bad: rej}
 	}
 	return Record{Line: j.n, Scan: scan}
-}
-
-type member struct {
-	name  string
-	value json.RawMessage
-}
-
-// objectMembers reads raw as exactly one JSON object, its members in the order written.
-func objectMembers(raw []byte) ([]member, bool) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return nil, false
-	}
-	var members []member
-	for dec.More() {
-		tok, err := dec.Token()
-		name, isName := tok.(string)
-		if err != nil || !isName {
-			return nil, false
-		}
-		var value json.RawMessage
-		if err := dec.Decode(&value); err != nil {
-			return nil, false
-		}
-		members = append(members, member{name: name, value: value})
-	}
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
-		return nil, false
-	}
-	return members, true
-}
-
-// jsonText is a value as text: a string as it is, a number or boolean as written, null as
-// empty. Objects and lists are not text.
-func jsonText(raw json.RawMessage) (string, bool) {
-	if len(raw) == 0 {
-		return "", false
-	}
-	switch raw[0] {
-	case '"':
-		if !utf8.Valid(raw) {
-			return "", false
-		}
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return "", false
-		}
-		return s, true
-	case 'n':
-		return "", true
-	case '{', '[':
-		return "", false
-	}
-	return string(raw), true // a number or a boolean, as written
 }
