@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -144,6 +146,61 @@ func TestThePortalPagesTextsComeFromTheCatalogs(t *testing.T) {
 	require.True(t, strings.HasPrefix(string(raw), "window.ballotflowI18n = {"), string(raw[:40]))
 	require.Contains(t, string(raw), `"zh-Hant"`)
 	require.Contains(t, string(raw), `"Find your ballot"`)
+}
+
+// Every text the portal page names is in every catalog, in that catalog's language: the
+// keys app.js writes out, and those it builds from what the API answers (a mail scan's
+// direction). A key the page names and a catalog lacks would show as the bare key.
+func TestEveryTextThePortalPageNamesIsInEveryCatalog(t *testing.T) {
+	t.Parallel()
+	a := newAdminAPI(t)
+	script, err := os.ReadFile("web/app.js")
+	require.NoError(t, err)
+	keys := []string{"mail.outbound", "mail.return"}
+	for _, m := range regexp.MustCompile(`[^\w.]t\("([A-Za-z0-9_.]+)"\)`).FindAllStringSubmatch(string(script), -1) {
+		keys = append(keys, m[1])
+	}
+	require.Contains(t, keys, "mail.scannedIn")
+
+	status, raw := a.getRaw(t, "/v1/portal/languages", "")
+	require.Equal(t, http.StatusOK, status)
+	var langs struct {
+		Languages []struct {
+			Code string `json:"code"`
+		} `json:"languages"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &langs))
+	require.Len(t, langs.Languages, 6)
+	english := map[string]string{}
+	for _, l := range langs.Languages {
+		status, raw := a.getRaw(t, "/v1/portal/texts/"+l.Code, "")
+		require.Equal(t, http.StatusOK, status, l.Code)
+		var got struct {
+			Language struct {
+				Code string `json:"code"`
+			} `json:"language"`
+			Texts map[string]any `json:"texts"`
+		}
+		require.NoError(t, json.Unmarshal(raw, &got))
+		require.Equal(t, l.Code, got.Language.Code, "the catalog's own texts, not English's")
+		for _, key := range keys {
+			var node any = got.Texts
+			for _, part := range strings.Split(key, ".") {
+				m, ok := node.(map[string]any)
+				require.True(t, ok, "%s: %s", l.Code, key)
+				node = m[part]
+			}
+			text, ok := node.(string)
+			require.True(t, ok, "%s: the page's text %q is missing", l.Code, key)
+			require.NotEmpty(t, text, "%s: %s", l.Code, key)
+			if l.Code == "en" {
+				english[key] = text
+			} else if key == "mail.outbound" || key == "mail.return" {
+				require.NotEqual(t, english[key], text, "%s: %s is translated", l.Code, key)
+			}
+		}
+		require.Contains(t, got.Texts["mail"].(map[string]any)["scannedIn"], "{place}", l.Code)
+	}
 }
 
 // HELP answers with the county's help text in the reply's language when the county gave

@@ -456,10 +456,23 @@ func TestPortalBallotShowsTheVotersBallotsAndTimelineFromPostgres(t *testing.T) 
 		require.NoError(t, p.st.BallotSetStatus(portalCtx, rec.Ballot.Key, status, when))
 	}
 	deadline := voterDate(time.Now().AddDate(0, 0, 10).Format(time.DateOnly))
-	record(m, "DEN-1", "m1", "mailed", at, "", nil)
+	// Maria's ballot is mailed with its envelopes' tracking codes, and USPS scans both.
+	mailedEvent, err := p.st.BallotEventRecord(portalCtx, store.BallotEvent{JurisdictionID: "co-denver",
+		ElectionID: demo.ElectionID, BallotID: "DEN-1", VoterRef: m.Ref, EventID: "m1", Status: "mailed", OccurredAt: at,
+		OutboundIMb: mariaOutbound[:20], ReturnIMb: mariaReturn[:20]})
+	require.NoError(t, err)
+	require.NoError(t, p.st.BallotSetStatus(portalCtx, mailedEvent.Ballot.Key, "mailed", at))
 	record(m, "DEN-1", "m2", "received", at.Add(time.Hour), "", nil)
 	record(m, "DEN-1", "m3", "challenged", at.Add(2*time.Hour), "signature missing", &deadline)
 	record(james, "DEN-2", "j1", "mailed", at, "", nil)
+	scanned, err := p.st.MailScanRecordBatch(portalCtx, store.MailScanScope{State: "CO", County: "denver"}, []store.StagedMailScan{
+		{Line: 2, PieceKey: mariaOutbound[2:20], ScannedAt: at.Add(10 * time.Minute), OperationCode: "891",
+			FacilityZIP: "80266", FacilityName: "DENVER CO P&DC", FacilityCity: "DENVER", FacilityState: "CO"},
+		{Line: 3, PieceKey: mariaReturn[2:20], ScannedAt: at.Add(50 * time.Minute), OperationCode: "271",
+			FacilityZIP: "80266", FacilityName: "DENVER CO P&DC"},
+	}, time.Now())
+	require.NoError(t, err)
+	require.Equal(t, 2, scanned.Matched)
 
 	token := maria(p)
 	a := p.do(http.MethodGet, "/v1/portal/ballot", token, nil, "")
@@ -480,6 +493,14 @@ func TestPortalBallotShowsTheVotersBallotsAndTimelineFromPostgres(t *testing.T) 
 				Reason       string    `json:"reason"`
 				CureDeadline string    `json:"cure_deadline"`
 			} `json:"timeline"`
+			// What the page's history shows of the mail (apiserver/web/app.js, mailItem).
+			Mail []struct {
+				Direction string    `json:"direction"`
+				ScannedAt time.Time `json:"scanned_at"`
+				Facility  string    `json:"facility"`
+				City      string    `json:"city"`
+				State     string    `json:"state"`
+			} `json:"mail"`
 		} `json:"ballots"`
 	}
 	require.NoError(t, json.Unmarshal(a.Body, &got))
@@ -494,6 +515,14 @@ func TestPortalBallotShowsTheVotersBallotsAndTimelineFromPostgres(t *testing.T) 
 		[]string{b.Timeline[0].Status, b.Timeline[1].Status, b.Timeline[2].Status})
 	require.Equal(t, "signature missing", b.Timeline[2].Reason)
 	require.Equal(t, deadline.Format(time.DateOnly), b.Timeline[2].CureDeadline)
+	require.Len(t, b.Mail, 2)
+	require.Equal(t, store.MailOutbound, b.Mail[0].Direction)
+	require.True(t, b.Mail[0].ScannedAt.Equal(at.Add(10*time.Minute)))
+	require.Equal(t, []string{"DENVER CO P&DC", "DENVER", "CO"}, []string{b.Mail[0].Facility, b.Mail[0].City, b.Mail[0].State})
+	require.Equal(t, store.MailReturn, b.Mail[1].Direction)
+	require.Equal(t, []string{"DENVER CO P&DC", "", ""}, []string{b.Mail[1].Facility, b.Mail[1].City, b.Mail[1].State})
+	require.NotContains(t, string(a.Body), mariaOutbound[2:20], "no tracking code reaches the page")
+	require.NotContains(t, string(a.Body), "80202", "nor the routing code's ZIP")
 	require.NotContains(t, string(a.Body), "Smith")
 	require.NotContains(t, string(a.Body), "DEN-2")
 	require.Empty(t, p.tc.signals, "a page view never talks to Temporal")

@@ -410,24 +410,56 @@
       if (b.status && b.status_at) { current.appendChild(document.createTextNode(" (" + fill(t("since"), { date: formatDate(b.status_at, false) }) + ")")); }
       art.appendChild(current);
       if (b.status) { art.appendChild(el("p", "explain", t("explain." + b.status))); }
-      if (b.timeline.length) {
+      var history = ballotHistory(b);
+      if (history.length) {
         var label = el("h4", "", t("timelineLabel"));
         label.id = "timeline-label-" + i;
         art.appendChild(label);
         var ol = el("ol", "timeline");
         ol.setAttribute("aria-labelledby", label.id);
-        b.timeline.forEach(function (step) {
-          var li = el("li");
-          li.appendChild(el("strong", "", t("status." + step.status)));
-          li.appendChild(el("span", "when", formatDate(step.at, true)));
-          if (step.reason) { li.appendChild(el("span", "when", fill(t("reason"), { reason: step.reason }))); }
-          if (step.cure_deadline) { li.appendChild(el("span", "when", fill(t("cureBy"), { date: formatDay(step.cure_deadline) }))); }
-          ol.appendChild(li);
+        history.forEach(function (item) {
+          ol.appendChild(item.scan ? mailItem(item.scan) : statusItem(item.step));
         });
         art.appendChild(ol);
       }
       box.appendChild(art);
     });
+  }
+
+  // ballotHistory is the ballot's status changes and the latest USPS scan of each of its
+  // envelopes, in the order they happened (a status change first at the same instant).
+  function ballotHistory(b) {
+    var items = [];
+    (b.timeline || []).forEach(function (step) { items.push({ at: Date.parse(step.at), step: step }); });
+    (b.mail || []).forEach(function (scan) {
+      if (scan.direction === "outbound" || scan.direction === "return") {
+        items.push({ at: Date.parse(scan.scanned_at), scan: scan });
+      }
+    });
+    return items.map(function (item, n) { item.n = n; return item; }).sort(function (x, y) {
+      return (x.at - y.at) || (x.n - y.n);
+    });
+  }
+
+  function statusItem(step) {
+    var li = el("li");
+    li.appendChild(el("strong", "", t("status." + step.status)));
+    li.appendChild(el("span", "when", formatDate(step.at, true)));
+    if (step.reason) { li.appendChild(el("span", "when", fill(t("reason"), { reason: step.reason }))); }
+    if (step.cure_deadline) { li.appendChild(el("span", "when", fill(t("cureBy"), { date: formatDay(step.cure_deadline) }))); }
+    return li;
+  }
+
+  // mailItem is where USPS last scanned one of the ballot's envelopes: the facility's city
+  // and state, or its name when the scan gave no city.
+  function mailItem(scan) {
+    var li = el("li", "mail");
+    li.setAttribute("data-direction", scan.direction);
+    li.appendChild(el("strong", "", t("mail." + scan.direction)));
+    li.appendChild(el("span", "when", formatDate(scan.scanned_at, true)));
+    var place = scan.city ? scan.city + (scan.state ? ", " + scan.state : "") : (scan.facility || "");
+    li.appendChild(el("span", "when", place ? fill(t("mail.scannedIn"), { place: place }) : t("mail.scanned")));
+    return li;
   }
 
   // ---- Preferences ------------------------------------------------------------------

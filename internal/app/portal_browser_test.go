@@ -16,6 +16,7 @@ import (
 
 	"github.com/ballotflow/ballotflow/internal/demo"
 	"github.com/ballotflow/ballotflow/internal/sandbox"
+	"github.com/ballotflow/ballotflow/internal/store"
 )
 
 // screenshotPath is where the browser test leaves a picture of the page, for a person to look at.
@@ -34,9 +35,13 @@ func TestPortalPageInARealBrowser(t *testing.T) {
 	maria := demo.Voters[0]
 	const newPhone = "+17205550188"
 
-	// The county mails Maria's ballot; the workflow records "mailed" in PostgreSQL.
-	resp := post(t, d, d.DemoKey, "application/json",
-		eventJSON("browser-1", maria.VoterID, "DEN-WEB", "mailed", time.Now().Add(-time.Hour)))
+	// The county mails Maria's ballot with its envelopes' barcodes; the workflow records
+	// "mailed" in PostgreSQL.
+	const outbound, ret = "00300123456000000201", "00304123456000000202"
+	mailedAt := time.Now().Add(-time.Hour)
+	resp := post(t, d, d.DemoKey, "application/json", strings.TrimSuffix(
+		eventJSON("browser-1", maria.VoterID, "DEN-WEB", "mailed", mailedAt), "}")+
+		`,"outbound_imb":"`+outbound+`","return_imb":"`+ret+`"}`)
 	require.Equal(t, 202, resp.Status, "%+v", resp)
 	voter, err := d.Store.VoterGetByID(ctx, "CO", maria.VoterID)
 	require.NoError(t, err)
@@ -44,6 +49,13 @@ func TestPortalPageInARealBrowser(t *testing.T) {
 		b, err := d.Store.BallotListByVoter(ctx, voter.Ref)
 		return err == nil && len(b) == 1 && b[0].Status == "mailed"
 	}, 30*time.Second, 50*time.Millisecond)
+	// USPS scanned the outbound envelope on its way to her.
+	scans, err := d.Store.MailScanRecordBatch(ctx, store.MailScanScope{State: "CO", County: "denver"},
+		[]store.StagedMailScan{{Line: 2, PieceKey: outbound[2:], ScannedAt: mailedAt.Add(10 * time.Minute),
+			OperationCode: "891", FacilityZIP: "80266", FacilityName: "DENVER CO P&DC", FacilityCity: "DENVER",
+			FacilityState: "CO"}}, time.Now())
+	require.NoError(t, err)
+	require.Equal(t, 1, scans.Matched)
 
 	br := newBrowser(t, 1000, 1400)
 	run, text, eval, waitFor := br.run, br.text, br.eval, br.waitFor
@@ -71,6 +83,10 @@ func TestPortalPageInARealBrowser(t *testing.T) {
 	require.Contains(t, ballots, "Demo General Election")
 	require.Contains(t, ballots, "Current status: Mailed")
 	require.Contains(t, ballots, "Denver Elections Division")
+	require.Equal(t, "Mailed\nIn the mail, on its way to you",
+		eval(`Array.from(document.querySelectorAll("#ballots .timeline li strong")).map(function (s) { return s.textContent; }).join("\n")`),
+		"the scan follows the status it came after in the ballot's history")
+	require.Contains(t, text("#ballots .timeline li.mail"), "Last scanned by the U.S. Postal Service in DENVER, CO")
 	require.Contains(t, text("#greeting"), "Maria Garcia")
 	require.Contains(t, text("#sms-state"), "On.", "the demo voter's texts are on")
 
@@ -163,6 +179,8 @@ func TestPortalPageInARealBrowser(t *testing.T) {
 	waitFor("spanish", `document.documentElement.lang === "es"`)
 	require.Equal(t, "Su boleta", text("#ballot-heading"))
 	require.Contains(t, text("#ballots"), "Estado actual: Enviada por correo")
+	require.Contains(t, text("#ballots .timeline li.mail"), "En el correo, en camino a usted")
+	require.Contains(t, text("#ballots .timeline li.mail"), "Último escaneo del Servicio Postal (USPS) en DENVER, CO")
 	require.Contains(t, text("#sms-state"), "Activado")
 	require.Equal(t, "true", eval(`document.getElementById("lang-es").getAttribute("aria-pressed")`))
 	run("screenshot (es)", screenshot(strings.TrimSuffix(screenshotPath, ".png")+"-es.png"))
