@@ -243,51 +243,71 @@ func (c *Catalog) readMetadata(file string, flat map[string]any) error {
 }
 
 // checkMessage checks one text against its id's rule: a portal text against the
-// reference's, any other against the schema.
+// reference's, any other against the schema. A refusal of a schema text is a *TextError,
+// whose code says what kind of refusal it is (a county's override answers with it).
 func checkMessage(id, text string, reference *Catalog) error {
-	if strings.TrimSpace(text) == "" {
-		return errors.New("is empty")
-	}
-	if utf8.RuneCountInString(text) > maxMessageRunes {
-		return fmt.Errorf("is longer than %d characters", maxMessageRunes)
-	}
-	if !ballot.PlainText(text) {
-		return errors.New("holds a control character")
-	}
-	if !norm.NFC.IsNormalString(text) {
-		// A decomposed ế is two UCS-2 units instead of one, and compares unequal.
-		return errors.New("must be in Unicode NFC form (composed characters)")
+	if err := checkPlainText(text, maxMessageRunes); err != nil {
+		return err
 	}
 	if strings.HasPrefix(id, portalPrefix) {
 		return checkPortalText(id, text, reference)
 	}
 	r, ok := schema[id]
 	if !ok {
-		return errors.New("is not a message ballotflow has (see the English catalog for the ids)")
+		return textError(CodeUnknownMessage, "is not a message ballotflow has (see the English catalog for the ids)")
 	}
+	return checkPlaceholders(r, text)
+}
+
+// checkPlainText checks what every text must be: not empty, at most max characters, no
+// control characters, composed (NFC).
+func checkPlainText(text string, max int) error {
+	if strings.TrimSpace(text) == "" {
+		return textError(CodeInvalidText, "is empty")
+	}
+	if utf8.RuneCountInString(text) > max {
+		return textError(CodeInvalidText, fmt.Sprintf("is longer than %d characters", max))
+	}
+	if !ballot.PlainText(text) {
+		return textError(CodeInvalidText, "holds a control character")
+	}
+	if !norm.NFC.IsNormalString(text) {
+		// A decomposed ế is two UCS-2 units instead of one, and compares unequal.
+		return textError(CodeInvalidText, "must be in Unicode NFC form (composed characters)")
+	}
+	return nil
+}
+
+// checkPlaceholders checks a template against its rule: only placeholders, only the ones
+// it may use, every one it must use, its voter named, its keywords present.
+func checkPlaceholders(r rule, text string) error {
 	used, err := placeholders(text)
 	if err != nil {
-		return err
+		return textError(CodeNotAPlaceholder, err.Error())
 	}
 	for _, p := range used {
 		if !slices.Contains(r.allowed, p) {
 			if len(r.allowed) == 0 {
-				return fmt.Errorf("uses {{.%s}}, but this message takes no placeholders", p)
+				return textError(CodeUnknownPlaceholder, fmt.Sprintf("uses {{.%s}}, but this message takes no placeholders", p))
 			}
-			return fmt.Errorf("uses {{.%s}}, which it may not: it may use %s", p, placeholderList(r.allowed))
+			return textError(CodeUnknownPlaceholder, fmt.Sprintf("uses {{.%s}}, which it may not: it may use %s", p, placeholderList(r.allowed)))
 		}
 	}
 	for _, p := range r.required {
 		if !slices.Contains(used, p) {
-			return fmt.Errorf("must use {{.%s}}", p)
+			code := CodeMissingPlaceholder
+			if p == phName || p == phFirstName {
+				code = CodeMissingVoterName
+			}
+			return textError(code, fmt.Sprintf("must use {{.%s}}", p))
 		}
 	}
 	if len(r.oneOf) > 0 && !slices.ContainsFunc(r.oneOf, func(p string) bool { return slices.Contains(used, p) }) {
-		return fmt.Errorf("must name the voter with %s", placeholderList(r.oneOf))
+		return textError(CodeMissingVoterName, fmt.Sprintf("must name the voter with %s", placeholderList(r.oneOf)))
 	}
 	for _, group := range r.keywords {
 		if !slices.ContainsFunc(group, func(w string) bool { return containsWord(text, w) }) {
-			return fmt.Errorf("must contain the keyword %s", strings.Join(group, " or "))
+			return textError(CodeMissingKeyword, fmt.Sprintf("must contain the keyword %s", strings.Join(group, " or ")))
 		}
 	}
 	return nil

@@ -31,7 +31,7 @@ func (s *catalogSet) renderConfirmation(lang, channel string, d ConfirmData) (Me
 		Jurisdiction: d.Jurisdiction, Link: d.Link}
 	switch channel {
 	case ballot.ChannelSMS:
-		text, err := s.fit(c, "confirm.sms", data, "")
+		text, err := (&wording{catalogSet: s}).fit(c, "confirm.sms", data, "")
 		if err != nil {
 			return Message{}, err
 		}

@@ -35,6 +35,7 @@ type Email struct {
 	Subject string
 	Text    string // text/plain
 	HTML    string // text/html, the same words laid out
+	Version int64  // the version of the county's wording used; 0 for the catalog's alone (Message.Version)
 }
 
 // emailChrome is the wording around a notice in an email, by language.
@@ -122,7 +123,7 @@ func RenderEmail(lang, status string, d Data, links EmailLinks) (Email, error) {
 		foot = append(foot, page.Stop+": "+links.Unsubscribe)
 	}
 	text += "\n\n" + strings.Join(foot, "\n")
-	return Email{Subject: notice.Subject, Text: text, HTML: b.String()}, nil
+	return Email{Subject: notice.Subject, Text: text, HTML: b.String(), Version: max(full.EmailVersion, notice.EmailVersion)}, nil
 }
 
 // paragraphs splits text at blank lines.

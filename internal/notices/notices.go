@@ -24,6 +24,9 @@ type Data struct {
 	// SMSFooter asks for the opt-out footer ("Reply STOP to opt out.") at the end of the text:
 	// the SMS delivery decides, by when the number last got it (see SMSFooterPeriod).
 	SMSFooter bool
+	// Overrides is the county's own wording, taken over the catalog's texts; nil for the
+	// catalog's alone.
+	Overrides *Overrides
 }
 
 // Message is a rendered notice for each channel.
@@ -32,68 +35,128 @@ type Message struct {
 	Text    string // email body: the notice and how to reach the office
 	SMS     string // the notice, short enough for the catalog's segments; the footer when asked for
 	Speech  string // read aloud on a call: the notice and how to reach the office
+	// The version of the county's wording (Data.Overrides) each channel's texts used: 0 when
+	// they are the catalog's alone.
+	EmailVersion, SMSVersion, SpeechVersion int64
 }
 
 // Render returns the notice about status for a voter, in lang (English when lang has no
 // catalog).
 func Render(lang, status string, d Data) (Message, error) {
-	return shipped.render(lang, status, d)
+	return (&wording{catalogSet: shipped, overrides: d.Overrides}).render(lang, status, d)
 }
 
-func (s *catalogSet) render(lang, status string, d Data) (Message, error) {
-	st := ballot.Status(status)
-	c := s.catalog(lang)
-	if !c.has(noticeID(st, "email")) {
-		return Message{}, fmt.Errorf("no notice for status %q", status)
+// wording is the catalogs with a county's overrides over them, for one rendering: it notes
+// whether any override was used.
+type wording struct {
+	*catalogSet
+	overrides *Overrides
+	used      bool
+}
+
+// text renders message id of c with data: the county's text when it overrides it in c's
+// language, else the catalog's.
+func (w *wording) text(c *Catalog, id string, data templateData) (string, error) {
+	t, ok := w.overrides.lookup(c.Language, id)
+	if !ok {
+		return w.catalogSet.text(c, id, data)
 	}
+	var b strings.Builder
+	if err := t.Execute(&b, data); err != nil {
+		return "", fmt.Errorf("render the county's %s in %s: %w", id, c.Language, err)
+	}
+	w.used = true
+	return strings.TrimSpace(b.String()), nil
+}
+
+// has reports whether id has a text in c's language: the catalog's or the county's.
+func (w *wording) has(c *Catalog, id string) bool {
+	_, ok := w.overrides.lookup(c.Language, id)
+	return ok || c.has(id)
+}
+
+// since is the version of the county's wording used since the last call; 0 for none.
+func (w *wording) since() int64 {
+	used := w.used
+	w.used = false
+	if !used {
+		return 0
+	}
+	return w.overrides.Version
+}
+
+// noticeData is what a notice's placeholders say of d, its deadline in date.long.
+func (w *wording) noticeData(c *Catalog, d Data) (templateData, error) {
 	data := templateData{Name: fullName(d.FirstName, d.LastName), FirstName: firstName(d.FirstName, d.LastName),
 		Jurisdiction: strings.TrimSpace(d.Jurisdiction), HelpText: strings.TrimSpace(d.HelpText), Reason: strings.TrimSpace(d.Reason)}
 	var err error
 	if data.Reason == "" {
-		if data.Reason, err = s.text(c, "notice.no_reason", templateData{}); err != nil {
-			return Message{}, err
+		if data.Reason, err = w.text(c, "notice.no_reason", templateData{}); err != nil {
+			return templateData{}, err
 		}
 	}
-	if data.Deadline, err = s.date(c, d.CureDeadline, "date.long"); err != nil {
+	if data.Deadline, err = w.date(c, d.CureDeadline, "date.long"); err != nil {
+		return templateData{}, err
+	}
+	return data, nil
+}
+
+func (w *wording) render(lang, status string, d Data) (Message, error) {
+	st := ballot.Status(status)
+	c := w.catalog(lang)
+	if !c.has(noticeID(st, "email")) {
+		return Message{}, fmt.Errorf("no notice for status %q", status)
+	}
+	// Which texts each channel takes from the county is noted as they are rendered: the
+	// shared words (a missing reason or deadline), the subject, the body, the speech, the text.
+	data, err := w.noticeData(c, d)
+	if err != nil {
 		return Message{}, err
 	}
+	shared := w.since()
 	var m Message
-	if m.Subject, err = s.text(c, noticeID(st, "subject"), data); err != nil {
+	if m.Subject, err = w.text(c, noticeID(st, "subject"), data); err != nil {
 		return Message{}, err
 	}
-	body, err := s.text(c, noticeID(st, "email"), data)
+	subject := w.since()
+	body, err := w.text(c, noticeID(st, "email"), data)
 	if err != nil {
 		return Message{}, err
 	}
 	m.Text = withHelp(body, data.HelpText)
 	m.Speech = m.Text
-	if c.has(noticeID(st, "speech")) {
-		speech, err := s.text(c, noticeID(st, "speech"), data)
+	bodyVersion := w.since()
+	m.EmailVersion = max(shared, subject, bodyVersion)
+	m.SpeechVersion = max(shared, bodyVersion)
+	if w.has(c, noticeID(st, "speech")) {
+		speech, err := w.text(c, noticeID(st, "speech"), data)
 		if err != nil {
 			return Message{}, err
 		}
 		m.Speech = withHelp(speech, data.HelpText)
+		m.SpeechVersion = max(shared, w.since())
 	}
-	if data.Deadline, err = s.date(c, d.CureDeadline, "date.short"); err != nil {
+	if data.Deadline, err = w.date(c, d.CureDeadline, "date.short"); err != nil {
 		return Message{}, err
 	}
-	if m.SMS, err = s.sms(c, st, data, d.SMSFooter); err != nil {
+	if m.SMS, err = w.sms(c, st, data, d.SMSFooter); err != nil {
 		return Message{}, err
 	}
+	m.SMSVersion = max(shared, w.since())
 	return m, nil
 }
 
 // sms picks the notice's text (see fit), with the footer when asked for.
-func (s *catalogSet) sms(c *Catalog, st ballot.Status, data templateData, footer bool) (string, error) {
+func (w *wording) sms(c *Catalog, st ballot.Status, data templateData, footer bool) (string, error) {
 	end := ""
 	if footer {
-		f, err := s.text(c, "sms.footer", templateData{})
+		f, err := w.text(c, "sms.footer", templateData{})
 		if err != nil {
 			return "", err
 		}
 		end = " " + f
 	}
-	text, err := s.fit(c, noticeID(st, "sms"), data, end)
+	text, err := w.fit(c, noticeID(st, "sms"), data, end)
 	if err != nil {
 		return "", err
 	}
@@ -102,29 +165,29 @@ func (s *catalogSet) sms(c *Catalog, st ballot.Status, data templateData, footer
 
 // fit renders text message id, or its shorter wording (id + "_short") when the catalog has
 // one and the text followed by end would take more than the catalog's segments.
-func (s *catalogSet) fit(c *Catalog, id string, data templateData, end string) (string, error) {
-	text, err := s.text(c, id, data)
+func (w *wording) fit(c *Catalog, id string, data templateData, end string) (string, error) {
+	text, err := w.text(c, id, data)
 	if err != nil {
 		return "", err
 	}
-	if SMSCostOf(text+end).Segments > c.SMSSegments && c.has(id+shortSuffix) {
-		return s.text(c, id+shortSuffix, data)
+	if SMSCostOf(text+end).Segments > c.SMSSegments && w.has(c, id+shortSuffix) {
+		return w.text(c, id+shortSuffix, data)
 	}
 	return text, nil
 }
 
 // date writes a YYYY-MM-DD date with the catalog's format id (date.long or date.short), or
 // the catalog's words for a deadline the county did not give.
-func (s *catalogSet) date(c *Catalog, date, id string) (string, error) {
+func (w *wording) date(c *Catalog, date, id string) (string, error) {
 	t, err := time.Parse(time.DateOnly, date)
 	if err != nil {
-		return s.text(c, "notice.no_deadline", templateData{})
+		return w.text(c, "notice.no_deadline", templateData{})
 	}
-	month, err := s.text(c, monthID(int(t.Month())), templateData{})
+	month, err := w.text(c, monthID(int(t.Month())), templateData{})
 	if err != nil {
 		return "", err
 	}
-	return s.text(c, id, templateData{Day: strconv.Itoa(t.Day()), Month: month, Year: strconv.Itoa(t.Year())})
+	return w.text(c, id, templateData{Day: strconv.Itoa(t.Day()), Month: month, Year: strconv.Itoa(t.Year())})
 }
 
 func withHelp(body, help string) string {

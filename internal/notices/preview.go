@@ -50,6 +50,9 @@ type PreviewMessage struct {
 	Text    string      `json:"text"`
 	SMS     *TextCost   `json:"sms,omitempty"`    // texts
 	Speech  *SpeechCost `json:"speech,omitempty"` // calls
+	// Version is the version of the county's wording shown (Data.Overrides); absent when
+	// the message is the catalog's.
+	Version int64 `json:"version,omitempty"`
 }
 
 // TextCost is what a text costs: SMSCostOf, with its characters.
@@ -92,20 +95,31 @@ func Previews(lang string, d Data, filter PreviewFilter) Preview {
 	sms := func(id, note, text string) PreviewMessage {
 		return PreviewMessage{ID: id, Channel: ballot.ChannelSMS, Note: note, Text: text, SMS: textCost(c, text)}
 	}
+	keys := make([]string, 0, len(noticeStatuses)+len(NoticeKinds))
 	for _, st := range noticeStatuses {
-		plain, err := shipped.render(c.Language, string(st), d)
+		keys = append(keys, string(st))
+	}
+	keys = append(keys, NoticeKinds...)
+	for _, key := range keys {
+		st := ballot.Status(key)
+		plain, err := Render(c.Language, key, d)
 		if err != nil {
-			continue // every status is in every catalog: the loader checks
+			continue // every status and kind is in every catalog: the loader checks
 		}
 		footed := d
 		footed.SMSFooter = true
-		withFooter, _ := shipped.render(c.Language, string(st), footed)
+		withFooter, _ := Render(c.Language, key, footed)
+		version := func(parts ...string) int64 { return d.Overrides.versionOf(c.Language, st, parts...) }
 		add(PreviewMessage{ID: noticeID(st, "email"), Channel: ballot.ChannelEmail, Subject: plain.Subject,
-			Text: plain.Text, Note: "with the county's help text"})
-		add(sms(noticeID(st, "sms"), "", plain.SMS))
-		add(sms(noticeID(st, "sms"), "with the opt-out footer (first text to a number, then monthly)", withFooter.SMS))
+			Text: plain.Text, Note: "with the county's help text", Version: version("subject", "email")})
+		for _, m := range []PreviewMessage{sms(noticeID(st, "sms"), "", plain.SMS),
+			sms(noticeID(st, "sms"), "with the opt-out footer (first text to a number, then monthly)", withFooter.SMS)} {
+			m.Version = version("sms", "sms"+shortSuffix)
+			add(m)
+		}
 		add(PreviewMessage{ID: noticeID(st, "speech"), Channel: ballot.ChannelVoice, Text: plain.Speech,
-			Speech: SpokenLength(c.Language, plain.Speech), Note: "before the prompt to hear it again"})
+			Speech: SpokenLength(c.Language, plain.Speech), Note: "before the prompt to hear it again",
+			Version: version("speech", "email")})
 	}
 	cd := ConfirmData{FirstName: d.FirstName, LastName: d.LastName, Jurisdiction: d.Jurisdiction, HelpText: d.HelpText,
 		Link: "https://ballots.example.org/v1/portal/confirm-email?token=" + strings.Repeat("x", 43)}

@@ -34,7 +34,7 @@ func (s *catalogSet) reply(lang string, kind ReplyKind, d Data) string {
 	if !c.has(id) {
 		id = "reply." + string(ReplyOther)
 	}
-	text, err := s.fit(c, id, templateData{Jurisdiction: d.Jurisdiction, HelpText: d.HelpText}, "")
+	text, err := (&wording{catalogSet: s}).fit(c, id, templateData{Jurisdiction: d.Jurisdiction, HelpText: d.HelpText}, "")
 	if err != nil {
 		// Every reply is in every catalog (checked at load); answer rather than stay silent.
 		return "Reply HELP for help, STOP to end."

@@ -65,19 +65,31 @@ func sayElement(lang, ssml string) string {
 // "press 1 to hear it again", posted to repeatURL (without repeatURL the notice is read
 // twice). It fails only where Render fails.
 func NoticeCall(lang, status string, d Data, repeatURL string) (string, error) {
+	call, err := RenderCall(lang, status, d, repeatURL)
+	return call.TwiML, err
+}
+
+// Call is a notice rendered as a call.
+type Call struct {
+	TwiML   string
+	Version int64 // the version of the county's wording used; 0 for the catalog's alone (Message.Version)
+}
+
+// RenderCall is NoticeCall, saying which version of the county's wording it used.
+func RenderCall(lang, status string, d Data, repeatURL string) (Call, error) {
 	spoken := d
 	spoken.FirstName, spoken.LastName = SpokenName(d.FirstName), SpokenName(d.LastName)
 	spoken.HelpText = ""
 	m, err := Render(lang, status, spoken)
 	if err != nil {
-		return "", err
+		return Call{}, err
 	}
 	lang = shipped.catalog(lang).Language
 	ssml := speechSSML(lang, m.Speech, d.CureDeadline)
 	if help := strings.TrimSpace(d.HelpText); help != "" {
 		ssml += `<break time="700ms"/>` + speechSSML(lang, help, "")
 	}
-	return callDocument(lang, ssml, repeatURL), nil
+	return Call{TwiML: callDocument(lang, ssml, repeatURL), Version: m.SpeechVersion}, nil
 }
 
 // SpokenName is a name as a voice should read it: a name written in capitals only, as voter
@@ -112,7 +124,7 @@ func speechSSML(lang, text, deadline string) string {
 		return markSpeech(lang, text)
 	}
 	c := shipped.catalog(lang)
-	written, err := shipped.date(c, deadline, "date.long")
+	written, err := (&wording{catalogSet: shipped}).date(c, deadline, "date.long")
 	if err != nil || written == "" {
 		return markSpeech(lang, text)
 	}
