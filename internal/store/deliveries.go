@@ -29,6 +29,9 @@ type Delivery struct {
 	State          string
 	ProviderID     string
 	Attempts       int
+	// MessagesVersion is the version of the county's wording the message used (see
+	// MessageVersionSave); 0 when its texts were the catalog's alone.
+	MessagesVersion int64
 }
 
 // DeliveryBegin writes the delivery row before the provider is called, or finds the one an
@@ -66,6 +69,19 @@ func (s *Store) DeliveryFinish(ctx context.Context, key, state, providerID, last
 		WHERE idempotency_key = $1 AND state = 'sending'`, key, state, providerID, lastError)
 	if err != nil {
 		return fmt.Errorf("finish delivery as %s: %w", state, err)
+	}
+	return nil
+}
+
+// DeliveryAccept settles a delivery the provider accepted, with the provider's id and the
+// version of the county's wording its message used (0: the catalog's texts alone).
+func (s *Store) DeliveryAccept(ctx context.Context, key, providerID string, messagesVersion int64) error {
+	_, err := s.pool.Exec(ctx, `
+		UPDATE deliveries SET state = 'accepted', provider_id = NULLIF($2, ''), last_error = '',
+			messages_version = NULLIF($3, 0), updated_at = now()
+		WHERE idempotency_key = $1 AND state = 'sending'`, key, providerID, messagesVersion)
+	if err != nil {
+		return fmt.Errorf("finish delivery as accepted: %w", err)
 	}
 	return nil
 }

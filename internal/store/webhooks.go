@@ -364,9 +364,11 @@ func turnOffSubscriptions(ctx context.Context, tx pgx.Tx, d lockedDelivery, e Pr
 func (s *Store) DeliveryGetByKey(ctx context.Context, key string) (Delivery, error) {
 	var d Delivery
 	err := s.pool.QueryRow(ctx, `
-		SELECT idempotency_key, ballot_ref, coalesce(voter_ref, 0), notice_status, channel, state, coalesce(provider_id, ''), attempts
+		SELECT idempotency_key, ballot_ref, coalesce(voter_ref, 0), notice_status, channel, state, coalesce(provider_id, ''), attempts,
+			coalesce(messages_version, 0)
 		FROM deliveries WHERE idempotency_key = $1`, key).
-		Scan(&d.IdempotencyKey, &d.BallotRef, &d.VoterRef, &d.NoticeStatus, &d.Channel, &d.State, &d.ProviderID, &d.Attempts)
+		Scan(&d.IdempotencyKey, &d.BallotRef, &d.VoterRef, &d.NoticeStatus, &d.Channel, &d.State, &d.ProviderID, &d.Attempts,
+			&d.MessagesVersion)
 	if err != nil {
 		return Delivery{}, notFound(err, "delivery")
 	}
