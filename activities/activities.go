@@ -54,6 +54,8 @@ type Activities struct {
 	Budgets map[string]*Budget
 	Now     func() time.Time
 	Logger  *slog.Logger
+
+	wordings wordingCache // each county's own wording of its notices (wording.go)
 }
 
 // LoadRecipient returns the voter's active channels and contact hours for a ballot: what the
@@ -207,38 +209,45 @@ func (a *Activities) sender(ctx context.Context, n Notice, channel string) sendF
 	switch channel {
 	case ballot.ChannelSMS:
 		// With the opt-out footer when the number is due one (sms.go).
-		return func(c recipient.Recipient, sub store.Subscription) (providers.Accepted, error) {
-			body, err := a.noticeSMS(ctx, n, c, sub)
+		return func(c recipient.Recipient, sub store.Subscription) (providers.Accepted, int64, error) {
+			m, err := a.noticeSMS(ctx, n, c, sub)
 			if err != nil {
-				return providers.Accepted{}, err
+				return providers.Accepted{}, 0, err
 			}
-			return a.Phone.SendSMS(ctx, providers.SMS{
+			accepted, err := a.Phone.SendSMS(ctx, providers.SMS{
 				To: sub.Address, From: c.Jurisdiction.SMSFrom,
-				Body:           body,
+				Body:           m.SMS,
 				StatusCallback: providers.WithIdempotencyKey(a.TwilioStatusCallbackURL, n.IdempotencyKey),
 			})
+			return accepted, m.SMSVersion, err
 		}
 	case ballot.ChannelVoice:
 		// A voice call reads the notice aloud and offers to read it again (press 1, answered
 		// by the API's voice webhook).
-		return func(c recipient.Recipient, sub store.Subscription) (providers.Accepted, error) {
-			twiml, err := notices.NoticeCall(c.Language(sub.Channel), n.MessageKey(), noticeData(c, n, c.Language(sub.Channel)),
+		return func(c recipient.Recipient, sub store.Subscription) (providers.Accepted, int64, error) {
+			d, err := a.noticeData(ctx, c, n, c.Language(sub.Channel))
+			if err != nil {
+				return providers.Accepted{}, 0, err
+			}
+			call, err := notices.RenderCall(c.Language(sub.Channel), n.MessageKey(), d,
 				providers.WithIdempotencyKey(a.TwilioVoiceURL, n.IdempotencyKey))
 			if err != nil {
-				return providers.Accepted{}, renderFailed{err}
+				return providers.Accepted{}, 0, renderFailed{err}
 			}
-			return a.Phone.PlaceCall(ctx, providers.Call{
-				To: sub.Address, From: c.Jurisdiction.VoiceFrom, Twiml: twiml,
+			accepted, err := a.Phone.PlaceCall(ctx, providers.Call{
+				To: sub.Address, From: c.Jurisdiction.VoiceFrom, Twiml: call.TwiML,
 				StatusCallback: providers.WithIdempotencyKey(a.TwilioStatusCallbackURL, n.IdempotencyKey),
 			})
+			return accepted, call.Version, err
 		}
 	default:
-		return func(c recipient.Recipient, sub store.Subscription) (providers.Accepted, error) {
-			email, err := a.noticeEmail(ctx, n, c, sub) // email.go
+		return func(c recipient.Recipient, sub store.Subscription) (providers.Accepted, int64, error) {
+			email, version, err := a.noticeEmail(ctx, n, c, sub) // email.go
 			if err != nil {
-				return providers.Accepted{}, err
+				return providers.Accepted{}, 0, err
 			}
-			return a.Email.SendEmail(ctx, email)
+			accepted, err := a.Email.SendEmail(ctx, email)
+			return accepted, version, err
 		}
 	}
 }
@@ -247,10 +256,11 @@ func (a *Activities) sender(ctx context.Context, n Notice, channel string) sendF
 // Retryable: the notice waits until an operator fixes the configuration.
 const errProviderConfiguration = "ProviderConfiguration"
 
-// sendFunc renders a notice for the voter and hands it to the provider. A notice that cannot
+// sendFunc renders a notice for the voter and hands it to the provider; it returns the
+// version of the county's wording the message used (0: the catalog's). A notice that cannot
 // be rendered is a renderFailed error (the renderers in sms.go and email.go wrap it so):
 // retrying would not help, unlike a database or provider error on the way.
-type sendFunc func(c recipient.Recipient, sub store.Subscription) (providers.Accepted, error)
+type sendFunc func(c recipient.Recipient, sub store.Subscription) (providers.Accepted, int64, error)
 
 // renderFailed is a sendFunc's error when the notice could not be rendered.
 type renderFailed struct{ err error }
@@ -309,7 +319,7 @@ func (a *Activities) deliver(ctx context.Context, n Notice, channel string, take
 		}
 	}
 	start := time.Now()
-	accepted, err := send(c, sub)
+	accepted, version, err := send(c, sub)
 	metrics.ProviderLatency.WithLabelValues(channel).Observe(time.Since(start).Seconds())
 	var rf renderFailed
 	if errors.As(err, &rf) {
@@ -318,7 +328,7 @@ func (a *Activities) deliver(ctx context.Context, n Notice, channel string, take
 	if err != nil {
 		return NoticeResult{}, a.providerFailure(ctx, n, c, channel, err)
 	}
-	if err := a.recordAccepted(ctx, n.IdempotencyKey, accepted.ProviderID); err != nil {
+	if err := a.recordAccepted(ctx, n.IdempotencyKey, accepted.ProviderID, version); err != nil {
 		return NoticeResult{}, err
 	}
 	a.logger().Info("notice sent", "ballot", n.BallotKey, "notice", n.Seq, "status", n.Status, "channel", channel,
@@ -326,15 +336,16 @@ func (a *Activities) deliver(ctx context.Context, n Notice, channel string, take
 	return NoticeResult{Outcome: OutcomeSent, ProviderID: accepted.ProviderID}, nil
 }
 
-// recordAccepted settles a delivery the provider accepted. The message is out: were this
+// recordAccepted settles a delivery the provider accepted, with the version of the
+// county's wording its message used. The message is out: were this
 // write lost, the retry would send it again unless the provider's callback came first (and
 // SendGrid batches its events, often for longer than the first retry interval). So a failed
 // write, such as one on a connection the database just dropped, is tried again for a few
 // seconds, on a fresh connection, before the activity gives up.
-func (a *Activities) recordAccepted(ctx context.Context, key, providerID string) error {
+func (a *Activities) recordAccepted(ctx context.Context, key, providerID string, messagesVersion int64) error {
 	wait := 100 * time.Millisecond
 	for {
-		err := a.Store.DeliveryFinish(ctx, key, store.DeliveryAccepted, providerID, "")
+		err := a.Store.DeliveryAccept(ctx, key, providerID, messagesVersion)
 		if err == nil || wait > 2*time.Second {
 			return err
 		}

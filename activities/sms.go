@@ -12,20 +12,20 @@ import (
 // county's help text in that language, and with the opt-out footer when the number is due
 // one (notices.SMSFooterPeriod): the first text to the number from this county's number, and
 // the first once the period has passed. A retry of this delivery carries the footer again.
-func (a *Activities) noticeSMS(ctx context.Context, n Notice, c recipient.Recipient, sub store.Subscription) (string, error) {
+func (a *Activities) noticeSMS(ctx context.Context, n Notice, c recipient.Recipient, sub store.Subscription) (notices.Message, error) {
 	lang := c.Language(sub.Channel)
-	footer, err := a.Store.SMSFooterClaim(ctx, c.Jurisdiction.SMSFrom, sub.Address, n.IdempotencyKey,
+	d, err := a.noticeData(ctx, c, n, lang)
+	if err != nil {
+		return notices.Message{}, err
+	}
+	d.SMSFooter, err = a.Store.SMSFooterClaim(ctx, c.Jurisdiction.SMSFrom, sub.Address, n.IdempotencyKey,
 		notices.SMSFooterPeriod, a.now())
 	if err != nil {
-		return "", err
+		return notices.Message{}, err
 	}
-	m, err := notices.Render(lang, n.MessageKey(), notices.Data{
-		FirstName: c.Voter.FirstName, LastName: c.Voter.LastName, Jurisdiction: c.Jurisdiction.Name,
-		HelpText: c.Jurisdiction.HelpTextIn(lang), Reason: n.Reason, CureDeadline: n.CureDeadline,
-		SMSFooter: footer,
-	})
+	m, err := notices.Render(lang, n.MessageKey(), d)
 	if err != nil {
-		return "", renderFailed{err}
+		return notices.Message{}, renderFailed{err}
 	}
-	return m.SMS, nil
+	return m, nil
 }
