@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 	"unicode/utf8"
@@ -31,9 +32,17 @@ func (h *handlers) getNoticeLanguages(c *gin.Context) {
 
 // getNoticePreview renders the catalogs' messages: ?language= (repeatable; default every
 // catalog), ?message= (an id prefix: notice.mailed, confirm, reply), ?channel= (email, sms,
-// voice), and ?jurisdiction= and ?help_text= to see a county's own name and help text.
+// voice), ?jurisdiction= and ?help_text= to see a county's own name and help text, and
+// ?county= (with ?state= for an operator's key) to see the county's own wording in force.
 func (h *handlers) getNoticePreview(c *gin.Context) {
 	sample := notices.LongestNames
+	if c.Query("county") != "" || c.Query("state") != "" {
+		o, ok := h.countyWording(c)
+		if !ok {
+			return
+		}
+		sample.Overrides = o
+	}
 	var filter notices.PreviewFilter
 	for _, p := range []struct {
 		name string
@@ -72,4 +81,28 @@ func (h *handlers) getNoticePreview(c *gin.Context) {
 		previews = append(previews, notices.Previews(code, sample, filter))
 	}
 	c.JSON(http.StatusOK, gin.H{"previews": previews})
+}
+
+// countyWording is the wording in force of the county ?state= and ?county= name, as the key
+// may see it (countyInScope); false when it answered an error.
+func (h *handlers) countyWording(c *gin.Context) (*notices.Overrides, bool) {
+	state, county, ok := countyInScope(c, c.Query("state"), c.Query("county"))
+	if !ok {
+		return nil, false
+	}
+	j, err := h.cfg.Store.JurisdictionGetByCounty(c.Request.Context(), state, county)
+	if errors.Is(err, store.ErrNotFound) {
+		abort(c, http.StatusNotFound, "not_found", "no such county in this state", "county")
+		return nil, false
+	}
+	if err != nil {
+		h.adminUnavailable(c, "read jurisdiction", err)
+		return nil, false
+	}
+	version, list, err := h.cfg.Store.MessageOverrideList(c.Request.Context(), j.ID, 0)
+	if err != nil {
+		h.adminUnavailable(c, "read wording", err)
+		return nil, false
+	}
+	return notices.NewOverrides(version, overridesOf(list)), true
 }

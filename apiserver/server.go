@@ -117,6 +117,7 @@ func New(cfg Config) http.Handler {
 	h.registerMailScans(v1)
 	h.registerAdmin(v1)
 	h.registerReminders(v1)
+	h.registerMessages(v1)
 	h.registerNotices(v1)
 	h.registerPortal(r, v1)
 	h.registerUnsubscribe(v1)
