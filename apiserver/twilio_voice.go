@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -69,7 +70,25 @@ func (w *webhooks) repeatCall(ctx context.Context, key string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if d.NoticeStatus == notices.KindReturnReminder {
+		// A return reminder's deadline is election day, as the workflow gave it to the call.
+		e, err := w.cfg.Store.ElectionGetByID(ctx, r.Ballot.ElectionID)
+		if err != nil {
+			return "", err
+		}
+		deadline = e.ElectionDay.Format(time.DateOnly)
+	}
+	// The county's wording as the call read it: the version its delivery recorded.
+	var wording *notices.Overrides
+	if d.MessagesVersion > 0 {
+		version, list, err := w.cfg.Store.MessageOverrideList(ctx, r.Jurisdiction.ID, d.MessagesVersion)
+		if err != nil {
+			return "", err
+		}
+		wording = notices.NewOverrides(version, overridesOf(list))
+	}
 	repeat := providers.WithIdempotencyKey(w.publicURL+PathTwilioVoice, key)
 	return notices.NoticeCall(lang, d.NoticeStatus, notices.Data{FirstName: r.Voter.FirstName, LastName: r.Voter.LastName,
-		Jurisdiction: r.Jurisdiction.Name, HelpText: r.Jurisdiction.HelpTextIn(lang), Reason: reason, CureDeadline: deadline}, repeat)
+		Jurisdiction: r.Jurisdiction.Name, HelpText: r.Jurisdiction.HelpTextIn(lang), Reason: reason, CureDeadline: deadline,
+		Overrides: wording}, repeat)
 }

@@ -4,11 +4,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/ballotflow/ballotflow/apiserver"
+	"github.com/ballotflow/ballotflow/internal/demo"
+	"github.com/ballotflow/ballotflow/internal/notices"
+	"github.com/ballotflow/ballotflow/internal/store"
 )
 
 // TestVoiceRepeat: pressing 1 reads the call's notice again from its delivery, in the voter's
@@ -63,4 +67,34 @@ func TestVoiceRepeatIsInTheCallsLanguage(t *testing.T) {
 	require.Equal(t, http.StatusOK, a.status, a.body)
 	require.Contains(t, a.body, `language="en-US"`)
 	require.NotContains(t, a.body, `language="es-US"`)
+}
+
+// TestVoiceRepeatOfAReturnReminderSaysTheDeadline: pressing 1 on a return reminder's call
+// says its deadline (election day) again, as the call did, in the county's wording of the
+// version the call used, not a later one.
+func TestVoiceRepeatOfAReturnReminderSaysTheDeadline(t *testing.T) {
+	f := whSetup(t)
+	b := f.ballot(t, 0, "DEN-REMIND", "mailed", "") // Maria reads English
+	save := func(text string) int64 {
+		v, _, err := f.st.MessageVersionSave(whCtx, store.MessageVersion{JurisdictionID: "co-denver",
+			MessageID: "notice.reminder_return.speech", Language: "en", Text: text}, "key:test")
+		require.NoError(t, err)
+		return v.Version
+	}
+	used := save("Hello {{.Name}}. {{.Jurisdiction}} is still waiting for your ballot. Return it by {{.Deadline}}.")
+	save("{{.Name}}, a later wording of {{.Jurisdiction}}: return it by {{.Deadline}}.")
+	key := b.Key + "/2/voice"
+	f.delivery(t, b, key, notices.KindReturnReminder, "voice", "")
+	require.NoError(t, f.st.DeliveryAccept(whCtx, key, "CAremind", used))
+
+	a := f.twilio(t, apiserver.PathTwilioVoice+"?d="+url.QueryEscape(key), url.Values{"CallSid": {"CAremind"}, "Digits": {"1"}})
+	require.Equal(t, http.StatusOK, a.status, a.body)
+	require.Contains(t, a.body, "Hello Maria Garcia.", "the wording the call used")
+	require.NotContains(t, a.body, "a later wording")
+	e, err := f.st.ElectionGetByID(whCtx, demo.ElectionID)
+	require.NoError(t, err)
+	day := e.ElectionDay
+	require.Contains(t, a.body, day.Weekday().String()+`, <say-as interpret-as="date" format="md">`+
+		strconv.Itoa(int(day.Month()))+"/"+strconv.Itoa(day.Day())+"</say-as>", "election day, spoken")
+	require.NotContains(t, a.body, "the deadline your county gives")
 }
