@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/notices"
+	"github.com/ballotflow/ballotflow/internal/store"
 )
 
 func noticesCommand() *cobra.Command {
@@ -17,6 +19,7 @@ func noticesCommand() *cobra.Command {
 	var langs []string
 	var filter notices.PreviewFilter
 	var asJSON bool
+	var county string
 	sample := notices.LongestNames
 	preview := &cobra.Command{
 		Use:   "preview",
@@ -29,6 +32,24 @@ call takes to read. Catalogs no county has reviewed yet are marked "needs county
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if len(langs) == 0 {
 				langs = ballot.Languages
+			}
+			if county != "" {
+				// The county's own wording in force, from the database.
+				err := withStore(cmd, func(ctx context.Context, st *store.Store) error {
+					version, list, err := st.MessageOverrideList(ctx, county, 0)
+					if err != nil {
+						return err
+					}
+					texts := make([]notices.Override, len(list))
+					for i, v := range list {
+						texts[i] = notices.Override{MessageID: v.MessageID, Language: v.Language, Text: v.Text}
+					}
+					sample.Overrides = notices.NewOverrides(version, texts)
+					return nil
+				})
+				if err != nil {
+					return err
+				}
 			}
 			var previews []notices.Preview
 			for _, l := range langs {
@@ -58,6 +79,7 @@ call takes to read. Catalogs no county has reviewed yet are marked "needs county
 	f.StringVar(&sample.FirstName, "first-name", sample.FirstName, "the voter's first name")
 	f.StringVar(&sample.LastName, "last-name", sample.LastName, "the voter's last name")
 	f.BoolVar(&asJSON, "json", false, "print JSON, as GET /v1/notices/preview answers")
+	f.StringVar(&county, "county", "", "show this county's own wording in force, by its jurisdiction id, e.g. co-denver")
 	cmd.AddCommand(preview)
 	return cmd
 }
@@ -76,6 +98,9 @@ func printPreview(w io.Writer, p notices.Preview) {
 			head += ", " + m.Note
 		}
 		fmt.Fprintln(w, head+")")
+		if m.Version > 0 {
+			fmt.Fprintf(w, "   the county's wording, version %d\n", m.Version)
+		}
 		if m.Subject != "" {
 			fmt.Fprintln(w, "   subject: "+m.Subject)
 		}

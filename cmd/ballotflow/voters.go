@@ -287,7 +287,7 @@ func jurisdictionsCommand() *cobra.Command {
 		},
 	}
 	list.Flags().StringVar(&listState, "state", "", "only this state")
-	cmd.AddCommand(create, list)
+	cmd.AddCommand(create, list, jurisdictionsMessagesCommand())
 	return cmd
 }
 
