@@ -17,6 +17,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/ballotflow/ballotflow/internal/ballot"
+	"github.com/ballotflow/ballotflow/internal/notices"
 	"github.com/ballotflow/ballotflow/internal/prefs"
 	"github.com/ballotflow/ballotflow/internal/store"
 	"github.com/ballotflow/ballotflow/internal/unsubscribe"
@@ -165,18 +166,25 @@ func (h *handlers) openUnsubscribeToken(c *gin.Context) (unsubscribe.Claims, boo
 		return unsubscribe.Claims{}, false
 	}
 	h.unsubscribeError(c, http.StatusNotFound, acceptedLanguage(c), "unsubscribe_link_invalid",
-		unsubscribeTexts[ballot.LanguageEnglish].invalid)
+		notices.UnsubscribeTexts(ballot.LanguageEnglish).Invalid)
 	return unsubscribe.Claims{}, false
 }
 
-// acceptedLanguage is the first language of Accept-Language the pages have words in; "" for
-// none. A link that does not open says nothing of its email's language.
+// acceptedLanguage is the first language of Accept-Language that ballotflow has a catalog
+// in (the tag itself, zh-Hant, or its base language, es for es-US); "" for none. A link
+// that does not open says nothing of its email's language.
 func acceptedLanguage(c *gin.Context) string {
-	for _, part := range strings.Split(c.GetHeader("Accept-Language"), ",") {
+	for i, part := range strings.Split(c.GetHeader("Accept-Language"), ",") {
+		if i >= 16 {
+			break
+		}
 		tag, _, _ := strings.Cut(strings.TrimSpace(part), ";")
-		base, _, _ := strings.Cut(strings.ToLower(tag), "-")
-		if _, ok := unsubscribeTexts[base]; ok {
-			return base
+		if code, ok := ballot.LanguageCode(tag); ok {
+			return code
+		}
+		base, _, _ := strings.Cut(tag, "-")
+		if code, ok := ballot.LanguageCode(base); ok {
+			return code
 		}
 	}
 	return ""
@@ -251,40 +259,11 @@ const (
 	pageDone
 )
 
-type unsubscribeText struct {
-	title, confirm, button, done, portal, invalid string
-}
-
-// unsubscribeTexts are the pages' words by language; a language without them reads English.
-var unsubscribeTexts = map[string]unsubscribeText{
-	ballot.LanguageEnglish: {
-		title: "Stop ballot notices by email",
-		confirm: "Press the button to stop the ballot notices by email for the voter named in the email you received. " +
-			"Other voters who share this email address keep getting theirs, and texts and calls do not change.",
-		button: "Stop these emails",
-		done: "Done: the ballot notices by email for the voter named in the email have stopped. " +
-			"To get them again, or to change how you hear about your ballot, use the voter portal.",
-		portal: "Open the voter portal",
-		invalid: "This unsubscribe link does not work. Copy the whole link from the email into your browser, " +
-			"or change how you get ballot notices in the voter portal.",
-	},
-	ballot.LanguageSpanish: {
-		title: "Dejar de recibir avisos de la boleta por correo electrónico",
-		confirm: "Oprima el botón para dejar de recibir por correo electrónico los avisos de la boleta del votante nombrado en el correo que recibió. " +
-			"Otros votantes que comparten este correo electrónico seguirán recibiendo los suyos, y los mensajes de texto y las llamadas no cambian.",
-		button: "Dejar de recibir estos correos",
-		done: "Listo: se dejaron de enviar por correo electrónico los avisos de la boleta del votante nombrado en el correo. " +
-			"Para recibirlos de nuevo, o para cambiar cómo recibe los avisos de su boleta, use el portal para votantes.",
-		portal:  "Abrir el portal para votantes",
-		invalid: "Este enlace para cancelar la suscripción no funciona. Copie el enlace completo del correo en su navegador, o cambie cómo recibe los avisos de su boleta en el portal para votantes.",
-	},
-}
-
-func unsubscribeWords(lang string) (unsubscribeText, string) {
-	if t, ok := unsubscribeTexts[lang]; ok {
-		return t, lang
-	}
-	return unsubscribeTexts[ballot.LanguageEnglish], ballot.LanguageEnglish
+// unsubscribeWords are the pages' words in lang (the catalogs' unsubscribe.* texts), and
+// the language they are in: English when ballotflow has no catalog in lang.
+func unsubscribeWords(lang string) (notices.UnsubscribePage, string) {
+	words := notices.UnsubscribeTexts(lang)
+	return words, words.Language
 }
 
 type unsubscribePageData struct {
@@ -326,13 +305,13 @@ a { color: #1a4480; }
 // or the page that says it is done.
 func (h *handlers) unsubscribePage(c *gin.Context, status int, lang string, page int) {
 	words, lang := unsubscribeWords(lang)
-	data := unsubscribePageData{Lang: lang, Title: words.title, PortalText: words.portal}
+	data := unsubscribePageData{Lang: lang, Title: words.Title, PortalText: words.Portal}
 	switch page {
 	case pageConfirm:
-		data.Text, data.Button = words.confirm, words.button
+		data.Text, data.Button = words.Confirm, words.Button
 		data.Action = PathUnsubscribe + c.Param("token")
 	case pageDone:
-		data.Text = words.done
+		data.Text = words.Done
 	}
 	if c.NegotiateFormat(gin.MIMEHTML, gin.MIMEJSON) == gin.MIMEJSON {
 		c.JSON(status, gin.H{"unsubscribed": page == pageDone, "channel": ballot.ChannelEmail})
@@ -350,9 +329,9 @@ func (h *handlers) unsubscribeError(c *gin.Context, status int, lang, code, mess
 	}
 	words, lang := unsubscribeWords(lang)
 	if code == "unsubscribe_link_invalid" {
-		message = words.invalid
+		message = words.Invalid
 	}
-	h.renderUnsubscribe(c, status, unsubscribePageData{Lang: lang, Title: words.title, PortalText: words.portal, Error: message})
+	h.renderUnsubscribe(c, status, unsubscribePageData{Lang: lang, Title: words.Title, PortalText: words.Portal, Error: message})
 	c.Abort()
 }
 

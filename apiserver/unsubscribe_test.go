@@ -251,3 +251,20 @@ func TestOpenAPIDescribesUnsubscribe(t *testing.T) {
 	require.Contains(t, ops, "post")
 	require.Regexp(t, regexp.MustCompile(`List-Unsubscribe=One-Click`), string(ops["post"]))
 }
+
+// The pages are in every language ballotflow has a catalog in: the email's (from its link),
+// or for a link that does not open, the browser's first one that has a catalog.
+func TestUnsubscribePagesAreInTheEmailsLanguage(t *testing.T) {
+	t.Parallel()
+	p := newPortal(t, generous)
+	sub, _ := emailSub(t, p, demo.Voters[0].VoterID)
+	page := p.do(http.MethodGet, apiserver.PathUnsubscribe+unsubscribeToken(t, p, sub, "ko"), "", nil, "")
+	require.Equal(t, http.StatusOK, page.Status)
+	require.Contains(t, string(page.Body), `<html lang="ko">`)
+	require.Contains(t, string(page.Body), "이 이메일 중지")
+
+	bad := p.do(http.MethodGet, apiserver.PathUnsubscribe+"nope", "", nil, "", "Accept-Language", "fr-FR, zh-Hant;q=0.8, en;q=0.5")
+	require.Equal(t, http.StatusNotFound, bad.Status)
+	require.Contains(t, string(bad.Body), `<html lang="zh-Hant">`)
+	require.Contains(t, string(bad.Body), "此取消訂閱連結無效")
+}

@@ -82,6 +82,9 @@ func TestABadCatalogIsRefusedNamingTheField(t *testing.T) {
 		{"portal text the page lacks", "es.toml", replace(`[portal.tz]`, "[portal.tz]\nmars = \"Marte\""), "portal.tz.mars", "not a text of the portal"},
 		{"portal text missing", "es.toml", replace(`guam = "Guam"`, ``), "portal.tz.guam", "is missing"},
 		{"a key with a dot", "es.toml", replace(`[sms]`, "[sms]\n\"a.b\" = \"x\""), "sms.a.b", "letters, digits and _"},
+		{"email frame without the voter", "es.toml", replace(`de la boleta de {{.Name}}."`, `de la boleta."`), "email.sent_by", "{{.Name}}"},
+		{"weekday missing", "es.toml", replace(`6 = "sábado"`, ``), "speech.weekday.6", "is missing"},
+		{"unsubscribe page missing", "es.toml", replace(`button = "Dejar de recibir estos correos"`, ``), "unsubscribe.button", "is missing"},
 		{"not UTF-8", "es.toml", "\xff\xfe", "", "UTF-8"},
 		{"too big", "es.toml", strings.Repeat("#", 600<<10), "", "at most 512 KiB"},
 	} {

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"html/template"
 	"strings"
-
-	"github.com/ballotflow/ballotflow/internal/ballot"
 )
 
 // A notice as an email that inboxes accept and every reader can use: an HTML part with a
@@ -38,32 +36,6 @@ type Email struct {
 	Version int64  // the version of the county's wording used; 0 for the catalog's alone (Message.Version)
 }
 
-// emailChrome is the wording around a notice in an email, by language.
-type emailChrome struct {
-	questions   string // heading above the county's help text
-	writeTo     string // before the county's contact address
-	sentBy      string // %[1]s county, %[2]s voter
-	preferences string // the portal link's text
-	stop        string // the unsubscribe link's text; %[1]s voter
-}
-
-var emailChromes = map[string]emailChrome{
-	ballot.LanguageEnglish: {
-		questions:   "Questions?",
-		writeTo:     "Write to your election office:",
-		sentBy:      "%[1]s sent this notice to this email address because it gets ballot notices for %[2]s.",
-		preferences: "Change how you get ballot notices",
-		stop:        "Stop ballot notices by email for %[1]s",
-	},
-	ballot.LanguageSpanish: {
-		questions:   "¿Preguntas?",
-		writeTo:     "Escriba a su oficina electoral:",
-		sentBy:      "%[1]s envió este aviso a este correo electrónico porque recibe los avisos de la boleta de %[2]s.",
-		preferences: "Cambiar cómo recibe los avisos de su boleta",
-		stop:        "Dejar de recibir por correo electrónico los avisos de la boleta de %[1]s",
-	},
-}
-
 // Colors of the email, with their contrast on white (WCAG 2 AAA asks for 7:1).
 const (
 	emailTextColor  = "#1b1b1b" // 17.2:1
@@ -73,9 +45,8 @@ const (
 )
 
 // RenderEmail returns the notice about status as an email in lang (English when ballotflow
-// has no catalog in lang), with Render's words. The wording around the notice (headings,
-// footer, link texts) is in English and Spanish; in another language it is English, marked
-// lang="en" for screen readers.
+// has no catalog in lang), with Render's words, framed in the catalog's words (its email.*
+// messages: headings, footer, link texts).
 func RenderEmail(lang, status string, d Data, links EmailLinks) (Email, error) {
 	full, err := Render(lang, status, d)
 	if err != nil {
@@ -87,23 +58,22 @@ func RenderEmail(lang, status string, d Data, links EmailLinks) (Email, error) {
 	if err != nil {
 		return Email{}, err
 	}
-	lang = shipped.catalog(lang).Language // the language Render wrote in
-	chrome, chromeLang := emailChromes[lang], lang
-	if _, ok := emailChromes[lang]; !ok {
-		chrome, chromeLang = emailChromes[ballot.LanguageEnglish], ballot.LanguageEnglish
+	c := shipped.catalog(lang)
+	lang = c.Language // the language Render wrote in
+	frame := templateData{Jurisdiction: d.Jurisdiction, Name: fullName(d.FirstName, d.LastName)}
+	words := map[string]string{}
+	for _, id := range []string{"email.questions", "email.write_to", "email.sent_by", "email.preferences", "email.stop"} {
+		if words[id], err = shipped.text(c, id, frame); err != nil {
+			return Email{}, err
+		}
 	}
-	voter := strings.TrimSpace(d.FirstName + " " + d.LastName)
 
 	page := emailPage{
 		Lang: lang, Subject: notice.Subject, Jurisdiction: d.Jurisdiction,
 		Paragraphs: paragraphs(notice.Text), Help: strings.TrimSpace(d.HelpText),
 		ReplyTo: links.ReplyTo, Portal: links.Portal, Unsubscribe: links.Unsubscribe,
-		ChromeLang: "", Questions: chrome.questions, WriteTo: chrome.writeTo,
-		SentBy:      fmt.Sprintf(chrome.sentBy, d.Jurisdiction, voter),
-		Preferences: chrome.preferences, Stop: fmt.Sprintf(chrome.stop, voter),
-	}
-	if chromeLang != lang {
-		page.ChromeLang = chromeLang // say so, for screen readers, where the wording falls back to English
+		Questions: words["email.questions"], WriteTo: words["email.write_to"], SentBy: words["email.sent_by"],
+		Preferences: words["email.preferences"], Stop: words["email.stop"],
 	}
 	var b bytes.Buffer
 	if err := emailTemplate.Execute(&b, page); err != nil {
@@ -113,11 +83,11 @@ func RenderEmail(lang, status string, d Data, links EmailLinks) (Email, error) {
 	text := strings.TrimSpace(full.Text)
 	var foot []string
 	if links.ReplyTo != "" {
-		foot = append(foot, chrome.writeTo+" "+links.ReplyTo)
+		foot = append(foot, page.WriteTo+" "+links.ReplyTo)
 	}
 	foot = append(foot, page.SentBy)
 	if links.Portal != "" {
-		foot = append(foot, chrome.preferences+": "+links.Portal)
+		foot = append(foot, page.Preferences+": "+links.Portal)
 	}
 	if links.Unsubscribe != "" {
 		foot = append(foot, page.Stop+": "+links.Unsubscribe)
@@ -142,7 +112,6 @@ type emailPage struct {
 	Paragraphs                  []string
 	Help, ReplyTo, Portal       string
 	Unsubscribe                 string
-	ChromeLang                  string // set when the wording around the notice is in another language
 	Questions, WriteTo, SentBy  string
 	Preferences, Stop           string
 }
@@ -166,11 +135,11 @@ var emailTemplate = template.Must(template.New("email").Parse(strings.NewReplace
 <p style="margin:0 0 8px 0; font-size:16px; font-weight:bold; color:TEXT_COLOR;">{{.Jurisdiction}}</p>
 <h1 style="margin:0 0 16px 0; font-size:24px; line-height:1.25; color:TEXT_COLOR;">{{.Subject}}</h1>
 {{range .Paragraphs}}<p style="margin:0 0 16px 0; font-size:16px; color:TEXT_COLOR;">{{.}}</p>
-{{end}}{{if or .Help .ReplyTo}}<h2 style="margin:24px 0 8px 0; font-size:18px; line-height:1.3; color:TEXT_COLOR;"{{if .ChromeLang}} lang="{{.ChromeLang}}"{{end}}>{{.Questions}}</h2>
+{{end}}{{if or .Help .ReplyTo}}<h2 style="margin:24px 0 8px 0; font-size:18px; line-height:1.3; color:TEXT_COLOR;">{{.Questions}}</h2>
 {{if .Help}}<p style="margin:0 0 16px 0; font-size:16px; color:TEXT_COLOR;">{{.Help}}</p>
-{{end}}{{if .ReplyTo}}<p style="margin:0 0 16px 0; font-size:16px; color:TEXT_COLOR;"><span{{if .ChromeLang}} lang="{{.ChromeLang}}"{{end}}>{{.WriteTo}}</span> <a href="mailto:{{.ReplyTo}}" style="color:LINK_COLOR; text-decoration:underline;">{{.ReplyTo}}</a></p>
+{{end}}{{if .ReplyTo}}<p style="margin:0 0 16px 0; font-size:16px; color:TEXT_COLOR;"><span>{{.WriteTo}}</span> <a href="mailto:{{.ReplyTo}}" style="color:LINK_COLOR; text-decoration:underline;">{{.ReplyTo}}</a></p>
 {{end}}{{end}}<hr style="border:0; border-top:1px solid RULE_COLOR; margin:24px 0;" />
-<footer style="font-size:14px; color:MUTED_COLOR;"{{if .ChromeLang}} lang="{{.ChromeLang}}"{{end}}>
+<footer style="font-size:14px; color:MUTED_COLOR;">
 <p style="margin:0 0 12px 0; font-size:14px; color:MUTED_COLOR;">{{.SentBy}}</p>
 {{if .Portal}}<p style="margin:0 0 12px 0; font-size:14px;"><a href="{{.Portal}}" style="color:LINK_COLOR; text-decoration:underline;">{{.Preferences}}</a></p>
 {{end}}{{if .Unsubscribe}}<p style="margin:0 0 12px 0; font-size:14px;"><a href="{{.Unsubscribe}}" style="color:LINK_COLOR; text-decoration:underline;">{{.Stop}}</a></p>

@@ -142,6 +142,28 @@ func TestRenderEmailEscapesWhatCountiesAndRollsSay(t *testing.T) {
 	}
 }
 
+// The words around a notice (headings, footer, link texts) come from the notice's catalog,
+// in every language: a Vietnamese email is Vietnamese throughout, and names its voter.
+func TestRenderEmailFramesTheNoticeInItsLanguage(t *testing.T) {
+	d := notices.Data{FirstName: "Minh", LastName: "Nguyen", Jurisdiction: "Orange County", HelpText: "Call us."}
+	links := notices.EmailLinks{Unsubscribe: "https://x.example/u/1", Portal: "https://x.example/", ReplyTo: "v@x.example"}
+	for lang, want := range map[string][]string{
+		"vi":      {"Có thắc mắc?", "Ngừng nhận thông báo về lá phiếu của Minh Nguyen qua email"},
+		"ko":      {"문의 사항이 있으신가요?", "Minh Nguyen 님의 투표용지 이메일 알림 중지"},
+		"zh-Hant": {"有問題嗎？", "停止以電子郵件接收 Minh Nguyen 的選票通知"},
+		"tl":      {"May tanong?", "Itigil ang mga abiso sa email tungkol sa balota ni Minh Nguyen"},
+	} {
+		e, err := notices.RenderEmail(lang, "received", d, links)
+		require.NoError(t, err)
+		doc := parseEmailHTML(t, e.HTML)
+		require.Equal(t, lang, doc.all("html")[0].Attr["lang"])
+		require.Equal(t, want[0], doc.all("h2")[0].Text, lang)
+		require.Contains(t, e.HTML, want[1], lang)
+		require.Contains(t, e.Text, want[1]+": https://x.example/u/1", lang)
+		require.NotContains(t, e.Text, "Write to your election office", lang)
+	}
+}
+
 func TestRenderEmailMarksWordingThatFallsBackToEnglish(t *testing.T) {
 	d := notices.Data{FirstName: "Ana", LastName: "Smith", Jurisdiction: "Denver", HelpText: "Call us."}
 	e, err := notices.RenderEmail("xx", "received", d, notices.EmailLinks{Unsubscribe: "https://x.example/u/1"})

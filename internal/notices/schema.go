@@ -115,6 +115,19 @@ var schema = func() map[string]rule {
 	for month := 1; month <= 12; month++ {
 		m[monthID(month)] = rule{}
 	}
+	// The email's frame, the unsubscribe page and a call's weekdays (html.go, speech.go,
+	// apiserver/unsubscribe.go).
+	m["email.questions"] = rule{}
+	m["email.write_to"] = rule{}
+	m["email.sent_by"] = rule{allowed: []string{phJurisdiction, phName}, required: []string{phJurisdiction, phName}}
+	m["email.preferences"] = rule{}
+	m["email.stop"] = rule{allowed: []string{phName}, required: []string{phName}}
+	for _, id := range UnsubscribeIDs {
+		m[id] = rule{}
+	}
+	for day := range 7 {
+		m[weekdayID(day)] = rule{}
+	}
 	for _, s := range noticeStatuses {
 		needs := []string{phJurisdiction}
 		if s == ballot.StatusChallenged {
@@ -168,3 +181,6 @@ const shortSuffix = "_short"
 func noticeID(s ballot.Status, part string) string { return "notice." + string(s) + "." + part }
 
 func monthID(month int) string { return "date.month." + strconv.Itoa(month) }
+
+// weekdayID names a weekday a call says, from Sunday (0).
+func weekdayID(day int) string { return "speech.weekday." + strconv.Itoa(day) }

@@ -140,42 +140,44 @@ func speechSSML(lang, text, deadline string) string {
 	return b.String()
 }
 
-// spokenDate is SSML for a date in the coming weeks, as lang says it: its weekday, day and
-// month, without the year (a cure deadline is weeks away).
+// spokenDate is SSML for a date in the coming weeks, as lang says it: its weekday (the
+// catalog's speech.weekday), day and month, without the year (a cure deadline is weeks away).
 func spokenDate(lang string, t time.Time) string {
+	c := shipped.catalog(lang)
 	wd, m, d := int(t.Weekday()), int(t.Month()), t.Day()
 	day, month := strconv.Itoa(d), strconv.Itoa(m)
+	weekday, err := shipped.text(c, weekdayID(wd), templateData{})
+	if err != nil {
+		return escapeSpeech(t.Format("Monday, January 2")) // every catalog has every weekday: the loader checks
+	}
 	sayAs := func(format, value string) string {
 		return `<say-as interpret-as="date" format="` + format + `">` + value + `</say-as>`
 	}
-	switch lang {
+	switch c.Language {
 	case "en":
-		return escapeSpeech(englishWeekdays[wd]+", ") + sayAs("md", month+"/"+day)
+		return escapeSpeech(weekday+", ") + sayAs("md", month+"/"+day)
 	case "es":
-		return escapeSpeech(spanishWeekdays[wd]+" ") + sayAs("dm", day+"/"+month)
+		return escapeSpeech(weekday+" ") + sayAs("dm", day+"/"+month)
 	case "ko":
-		return escapeSpeech(month + "월 " + day + "일 " + koreanWeekdays[wd])
+		return escapeSpeech(month + "월 " + day + "일 " + weekday)
 	case "zh-Hant":
-		return escapeSpeech(month + "月" + day + "日" + chineseWeekdays[wd])
+		return escapeSpeech(month + "月" + day + "日" + weekday)
 	case "vi":
-		return escapeSpeech(vietnameseWeekdays[wd] + ", ngày " + day + " tháng " + month)
+		return escapeSpeech(weekday + ", ngày " + day + " tháng " + month)
 	case "tl":
-		return escapeSpeech(tagalogWeekdays[wd] + ", ika-" + day + " ng " + tagalogMonths[m-1])
+		monthName, err := shipped.text(c, monthID(m), templateData{})
+		if err != nil {
+			monthName = month
+		}
+		return escapeSpeech(weekday + ", ika-" + day + " ng " + monthName)
 	}
-	return escapeSpeech(t.Format("Monday, January 2"))
+	// A catalog added since: its weekday, then the date as its catalog writes it.
+	written, err := (&wording{catalogSet: shipped}).date(c, t.Format(time.DateOnly), "date.short")
+	if err != nil {
+		return escapeSpeech(weekday)
+	}
+	return escapeSpeech(weekday + ", " + written)
 }
-
-// Weekdays from Sunday, months from January.
-var (
-	englishWeekdays    = [7]string{"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"}
-	spanishWeekdays    = [7]string{"domingo", "lunes", "martes", "miércoles", "jueves", "viernes", "sábado"}
-	koreanWeekdays     = [7]string{"일요일", "월요일", "화요일", "수요일", "목요일", "금요일", "토요일"}
-	chineseWeekdays    = [7]string{"星期日", "星期一", "星期二", "星期三", "星期四", "星期五", "星期六"}
-	vietnameseWeekdays = [7]string{"Chủ Nhật", "thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy"}
-	tagalogWeekdays    = [7]string{"Linggo", "Lunes", "Martes", "Miyerkoles", "Huwebes", "Biyernes", "Sabado"}
-	tagalogMonths      = [12]string{"Enero", "Pebrero", "Marso", "Abril", "Mayo", "Hunyo", "Hulyo", "Agosto", "Setyembre",
-		"Oktubre", "Nobyembre", "Disyembre"}
-)
 
 var (
 	// clockTime is a time written "7 p.m." or "7:30 a.m.".

@@ -1,7 +1,8 @@
 // Package catalogs holds ballotflow's message catalogs, one TOML file per language
 // (en.toml, es.toml, zh-Hant.toml, ...), embedded in the binary. Every text a voter reads
 // or hears is in them: notices by email, text and call, confirmations, replies to HELP and
-// other texts, the call's prompt and the portal page. internal/notices loads and checks
+// other texts, the call's prompt and the weekdays it says, the words around a notice in an
+// email, the unsubscribe page and the portal page. internal/notices loads and checks
 // them; this package only lists them, so that internal/ballot can know which languages
 // exist without loading a catalog.
 //
