@@ -18,6 +18,7 @@ import (
 type templateData struct {
 	Name, FirstName, Jurisdiction, Reason, Deadline, HelpText, Link string
 	Day, Month, Year                                                string
+	Was, Now                                                        string // a correction's clauses
 }
 
 // catalogSet is every loaded catalog, by language, and the go-i18n bundle that renders them.

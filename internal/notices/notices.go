@@ -104,6 +104,12 @@ func (w *wording) noticeData(c *Catalog, d Data) (templateData, error) {
 func (w *wording) render(lang, status string, d Data) (Message, error) {
 	st := ballot.Status(status)
 	c := w.catalog(lang)
+	was, now, correction := parseCorrectionKey(status)
+	if correction {
+		st = KindCorrection
+	} else if st == KindCorrection || strings.HasPrefix(status, KindCorrection+"/") {
+		return Message{}, fmt.Errorf("a correction's notice is named by CorrectionKey, not %q", status)
+	}
 	if !c.has(noticeID(st, "email")) {
 		return Message{}, fmt.Errorf("no notice for status %q", status)
 	}
@@ -111,6 +117,20 @@ func (w *wording) render(lang, status string, d Data) (Message, error) {
 	// shared words (a missing reason or deadline), the subject, the body, the speech, the text.
 	data, err := w.noticeData(c, d)
 	if err != nil {
+		return Message{}, err
+	}
+	// A correction's clauses say the deadline as the text around them does: long, then short.
+	clauses := func() error {
+		if !correction {
+			return nil
+		}
+		if data.Was, err = w.text(c, statusWasID(was), data); err != nil {
+			return err
+		}
+		data.Now, err = w.text(c, statusNowID(now), data)
+		return err
+	}
+	if err := clauses(); err != nil {
 		return Message{}, err
 	}
 	shared := w.since()
@@ -137,6 +157,9 @@ func (w *wording) render(lang, status string, d Data) (Message, error) {
 		m.SpeechVersion = max(shared, w.since())
 	}
 	if data.Deadline, err = w.date(c, d.CureDeadline, "date.short"); err != nil {
+		return Message{}, err
+	}
+	if err := clauses(); err != nil {
 		return Message{}, err
 	}
 	if m.SMS, err = w.sms(c, st, data, d.SMSFooter); err != nil {
@@ -170,7 +193,7 @@ func (w *wording) fit(c *Catalog, id string, data templateData, end string) (str
 	if err != nil {
 		return "", err
 	}
-	if SMSCostOf(text+end).Segments > c.SMSSegments && w.has(c, id+shortSuffix) {
+	if SMSCostOf(text+end).Segments > c.SMSSegments+schema[id].extra && w.has(c, id+shortSuffix) {
 		return w.text(c, id+shortSuffix, data)
 	}
 	return text, nil

@@ -105,3 +105,36 @@ func TestALongReasonGivesWayToTheShortText(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, m.SMS, data.Reason, "a short reason fits the text")
 }
+
+// TestACorrectionSaysWhatWasWrongAndWhatIsRight renders a correction in every language: it
+// names the voter and the county, says the status told in error and the right one, with the
+// cure deadline when the right status needs the voter's action; a key that names no status
+// renders nothing.
+func TestACorrectionSaysWhatWasWrongAndWhatIsRight(t *testing.T) {
+	d := notices.Data{FirstName: "Maria", LastName: "Garcia", Jurisdiction: "Denver County Elections", CureDeadline: "2026-11-30"}
+	for _, l := range notices.Languages() {
+		m, err := notices.Render(l.Code, notices.CorrectionKey(ballot.StatusRejected, ballot.StatusChallenged), d)
+		require.NoError(t, err, l.Code)
+		for _, text := range []string{m.Text, m.SMS} {
+			require.Contains(t, text, "Maria", l.Code)
+			require.Contains(t, text, "Denver County Elections", l.Code)
+			require.Contains(t, text, "30", "%s: the cure deadline: %q", l.Code, text)
+		}
+		require.NotEmpty(t, m.Subject, l.Code)
+		other, err := notices.Render(l.Code, notices.CorrectionKey(ballot.StatusCounted, ballot.StatusChallenged), d)
+		require.NoError(t, err, l.Code)
+		require.NotEqual(t, m.Text, other.Text, "%s: the status told in error is said", l.Code)
+	}
+	m, err := notices.Render("en", notices.CorrectionKey(ballot.StatusRejected, ballot.StatusAccepted), d)
+	require.NoError(t, err)
+	require.Equal(t, "Earlier Denver County Elections told Maria Garcia that your ballot was rejected. "+
+		"That was a mistake, and we are sorry: your ballot was accepted.", m.Text)
+	m, err = notices.Render("en", notices.CorrectionKey(ballot.StatusMailed, ""), d)
+	require.NoError(t, err)
+	require.Contains(t, m.SMS, "we have not mailed your ballot yet")
+	for _, bad := range []string{"correction", "correction/", "correction/rejected", "correction/replaced/accepted",
+		"correction/rejected/bogus", "correction/none/accepted"} {
+		_, err := notices.Render("en", bad, d)
+		require.Error(t, err, bad)
+	}
+}

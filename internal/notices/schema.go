@@ -1,7 +1,9 @@
 package notices
 
 import (
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/ballotflow/ballotflow/internal/ballot"
 )
@@ -22,6 +24,8 @@ const (
 	phDay          = "Day"
 	phMonth        = "Month"
 	phYear         = "Year"
+	phWas          = "Was" // a correction: the status posted in error, as a clause (status.was.*)
+	phNow          = "Now" // a correction: the right status, as a clause (status.now.*)
 )
 
 // Keywords a text must contain, each group satisfied by any of its words: carriers and
@@ -41,6 +45,7 @@ type rule struct {
 	keywords [][]string // keyword groups it must contain
 	optional bool       // a catalog may leave it out
 	sms      bool       // a text message: it must fit the catalog's segments (checked by tests)
+	extra    int        // segments it may take beyond the catalog's (a correction's)
 }
 
 // Portal texts are the page's, keyed "portal.<key>": each catalog has the reference's keys,
@@ -160,8 +165,72 @@ var schema = func() map[string]rule {
 		m[id("sms")+shortSuffix] = rule{allowed: noticeText, required: []string{phJurisdiction},
 			oneOf: []string{phName, phFirstName}, optional: true, sms: true}
 	}
+	// A correction: "Earlier we told you that <was>. That was a mistake: <now>." The clauses
+	// are messages of their own, one per status (status.was.*, status.now.*), so that each
+	// language words them whole. A correction may take one segment more than other texts: it
+	// is rare, and it must be understood.
+	correction := append(slices.Clone(noticeText), phWas, phNow)
+	cid := func(part string) string { return "notice." + KindCorrection + "." + part }
+	m[cid("subject")] = rule{allowed: []string{phFirstName, phJurisdiction}}
+	m[cid("email")] = rule{allowed: correction, required: []string{phName, phJurisdiction, phWas, phNow}}
+	m[cid("speech")] = rule{allowed: correction, required: []string{phName, phJurisdiction, phWas, phNow}, optional: true}
+	m[cid("sms")] = rule{allowed: correction, required: []string{phJurisdiction, phWas, phNow},
+		oneOf: []string{phName, phFirstName}, sms: true, extra: CorrectionExtraSegments}
+	m[cid("sms")+shortSuffix] = rule{allowed: correction, required: []string{phJurisdiction, phNow},
+		oneOf: []string{phName, phFirstName}, optional: true, sms: true, extra: CorrectionExtraSegments}
+	for _, s := range noticeStatuses {
+		m[statusWasID(s)] = rule{}
+		m[statusNowID(s)] = rule{allowed: []string{phDeadline}}
+		if s == ballot.StatusChallenged {
+			m[statusNowID(s)] = rule{allowed: []string{phDeadline}, required: []string{phDeadline}}
+		}
+	}
+	m[statusNowID("")] = rule{}
 	return m
 }()
+
+// CorrectionExtraSegments is how many segments a correction's text may take beyond the
+// catalog's sms_segments.
+const CorrectionExtraSegments = 1
+
+func statusWasID(s ballot.Status) string { return "status.was." + string(s) }
+
+func statusNowID(s ballot.Status) string {
+	if s == "" {
+		return "status.now.none"
+	}
+	return "status.now." + string(s)
+}
+
+// CorrectionKey names the texts of a correction (the notice key a delivery records): was is
+// the status posted in error, now the right one ("" for none).
+func CorrectionKey(was, now ballot.Status) string {
+	if now == "" {
+		return KindCorrection + "/" + string(was) + "/none"
+	}
+	return KindCorrection + "/" + string(was) + "/" + string(now)
+}
+
+// CorrectionOf reads a CorrectionKey: the status posted in error and the right one.
+func CorrectionOf(key string) (was, now ballot.Status, ok bool) { return parseCorrectionKey(key) }
+
+// parseCorrectionKey reads a CorrectionKey.
+func parseCorrectionKey(key string) (was, now ballot.Status, ok bool) {
+	rest, found := strings.CutPrefix(key, KindCorrection+"/")
+	if !found {
+		return "", "", false
+	}
+	w, n, found := strings.Cut(rest, "/")
+	if !found {
+		return "", "", false
+	}
+	was, okWas := ballot.ParseStatus(w)
+	if n == "none" {
+		return was, "", okWas && was.Notifies()
+	}
+	now, okNow := ballot.ParseStatus(n)
+	return was, now, okWas && okNow && was.Notifies() && now.Notifies()
+}
 
 // Notice kinds besides a status: what the workflow plans about a ballot besides its moves
 // (activities.Notice.Kind). Each is a table notice.<kind> in every catalog.
@@ -170,6 +239,9 @@ const (
 	KindMailReturn     = "mail_return"     // USPS scanned the ballot on its way back
 	KindReturnReminder = "reminder_return" // the ballot is not back yet; Deadline: election day
 	KindCureReminder   = "reminder_cure"   // the challenge is not cured yet; Deadline: the cure deadline
+	// KindCorrection is a correction: its texts are named by CorrectionKey, never by the kind
+	// alone.
+	KindCorrection = "correction"
 )
 
 // NoticeKinds lists the kinds.
