@@ -128,6 +128,10 @@ func (a *Activities) reminderPlan(ctx context.Context, c recipient.Recipient) (*
 // RecordStatus stores the status the workflow moved a ballot to, for reads that must not ask
 // Temporal (the portal, reports).
 func (a *Activities) RecordStatus(ctx context.Context, in RecordStatusInput) error {
+	if c := in.Corrected; c != nil {
+		return a.Store.BallotCorrectStatus(ctx, in.BallotKey, store.StatusCorrection{Status: string(in.Status), At: in.At,
+			Wrong: string(c.Status), WrongAt: c.At, Moved: c.Moved}, in.SyncWaits, storeWaits(in.Waits))
+	}
 	if in.SyncWaits {
 		return a.Store.BallotSetStatusAndWaits(ctx, in.BallotKey, string(in.Status), in.At, storeWaits(in.Waits))
 	}

@@ -89,11 +89,23 @@ type RecordStatusInput struct {
 	Status    ballot.Status
 	At        time.Time
 	EventID   string
+	// Corrected, for a correction, is the status posted in error: the ballot's status history
+	// marks it so.
+	Corrected *CorrectedStatus `json:",omitempty"`
 	// SyncWaits asks for Waits to be recorded too, in the same transaction: the notices the
 	// workflow holds for the voter's contact hours after this move. Workflows from before
 	// the waits were recorded leave it false.
 	SyncWaits bool
 	Waits     []NoticeWait
+}
+
+// CorrectedStatus names a status posted in error: the status and when it was said to happen.
+type CorrectedStatus struct {
+	Status ballot.Status
+	At     time.Time
+	// Moved says the ballot moved to the input's status; false when a later status stood
+	// and only the mark is recorded.
+	Moved bool
 }
 
 // NoticeWait is one notice the workflow holds until the voter's contact hours.
@@ -119,8 +131,11 @@ type Notice struct {
 	Reason         string // challenged, rejected
 	CureDeadline   string // YYYY-MM-DD: a challenge's; a return reminder's is election day
 	// Kind is what the notice says about Status: "" for the status itself, or one of the
-	// NoticeKind values (a mail scan).
+	// NoticeKind values (a mail scan, a reminder, a correction).
 	Kind string
+	// Was is the status a KindCorrection notice says was posted in error (Status is the
+	// right one).
+	Was ballot.Status `json:",omitempty"`
 	// ScannedAt and Facility are the mail scan a KindMailOutbound or KindMailReturn notice
 	// tells of.
 	ScannedAt time.Time
@@ -136,10 +151,14 @@ const (
 	KindMailReturn     = notices.KindMailReturn     // USPS has the voter's ballot on its way back
 	KindReturnReminder = notices.KindReturnReminder // the mailed ballot is not back yet: the deadline
 	KindCureReminder   = notices.KindCureReminder   // the challenge is not cured yet: the cure deadline
+	KindCorrection     = notices.KindCorrection     // Was was posted in error; Status is right
 )
 
 // MessageKey names the notice's texts in the catalogs: its kind, or its status.
 func (n Notice) MessageKey() string {
+	if n.Kind == KindCorrection {
+		return notices.CorrectionKey(n.Was, n.Status)
+	}
 	if n.Kind != "" {
 		return n.Kind
 	}

@@ -185,6 +185,9 @@ func FuzzBallotEventsBody(f *testing.F) {
 		`{"event_id":"` + strings.Repeat("x", 200) + `"}`,
 		`{"events":[{"events":[]}]}`,
 		`{"event_id":"a","event_id":"b"}`,
+		event(map[string]any{"event_id": "fix-1", "status": "undeliverable", "corrects": "ev-1"}),
+		event(map[string]any{"event_id": "fix-1", "corrects": "fix-1"}),
+		event(map[string]any{"event_id": "fix-1", "corrects": strings.Repeat("y", 200)}),
 		"{\"reason\":\"\xff\xfe\"}",
 		`[]`, `null`, `{}`, `{"events":null}`, `{"events":{}}`, `"`, `{"occurred_at":"` + now + `"`,
 	} {
@@ -204,4 +207,53 @@ func FuzzBallotEventsBody(f *testing.F) {
 			require.Equal(t, before, a.storedEvents(t), "a refused body stores nothing")
 		}
 	})
+}
+
+// TestACorrectionMustNameAnEventOfItsBallot posts corrections: one naming no event of the
+// ballot, one naming itself and one carrying barcodes are refused with the field named and
+// store nothing; one naming the ballot's event is stored and signaled, and posting it again
+// is a duplicate.
+func TestACorrectionMustNameAnEventOfItsBallot(t *testing.T) {
+	t.Parallel()
+	a := newEventsAPI(t)
+	ans := a.post(t, "application/json", event(nil))
+	require.Equal(t, http.StatusAccepted, ans.Status, ans.Body)
+	var first struct {
+		EventID string `json:"event_id"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(event(nil)), &first))
+
+	for _, bad := range []struct {
+		fields map[string]any
+		status int
+		code   string
+	}{
+		{map[string]any{"event_id": "fix-1", "status": "undeliverable", "corrects": "no-such-event"}, 422, "corrects_unknown"},
+		{map[string]any{"event_id": "fix-1", "status": "undeliverable", "corrects": "fix-1"}, 400, "invalid_field"},
+		{map[string]any{"event_id": "fix-1", "status": "mailed", "corrects": first.EventID,
+			"outbound_imb": "0027012345678901234580204"}, 400, "invalid_field"},
+	} {
+		ans := a.post(t, "application/json", event(bad.fields))
+		require.Equal(t, bad.status, ans.Status, ans.Body)
+		require.Equal(t, bad.code, ans.Error.Code, ans.Body)
+		require.Equal(t, "corrects", ans.Error.Field, ans.Body)
+		require.Equal(t, 1, a.storedEvents(t), "a refused correction stores nothing")
+	}
+
+	signals := a.tc.signals.Load()
+	fix := event(map[string]any{"event_id": "fix-2", "status": "undeliverable", "corrects": first.EventID})
+	ans = a.post(t, "application/json", fix)
+	require.Equal(t, http.StatusAccepted, ans.Status, ans.Body)
+	require.Equal(t, 2, a.storedEvents(t))
+	require.Equal(t, signals+1, a.tc.signals.Load(), "the correction is signaled")
+	var corrects string
+	require.NoError(t, a.st.Pool().QueryRow(context.Background(),
+		`SELECT corrects FROM ballot_events WHERE event_id = 'fix-2'`).Scan(&corrects))
+	require.Equal(t, first.EventID, corrects)
+
+	ans = a.post(t, "application/json", fix)
+	require.Equal(t, http.StatusAccepted, ans.Status, ans.Body)
+	require.Contains(t, ans.Body, `"duplicate"`)
+	ans = a.post(t, "application/json", event(map[string]any{"event_id": "fix-2", "status": "received", "corrects": first.EventID}))
+	require.Equal(t, http.StatusConflict, ans.Status, ans.Body)
 }

@@ -43,6 +43,7 @@ func (h *handlers) registerOperator(r *gin.Engine, v1 *gin.RouterGroup) {
 	g.GET("/voters/:state/:voter_id/ballots", h.getOperatorBallots)
 	g.GET("/voters/:state/:voter_id/deliveries", h.getOperatorDeliveries)
 	g.POST("/voters/:state/:voter_id/opt-out", h.postOperatorOptOut)
+	g.POST("/voters/:state/:voter_id/corrections", h.postOperatorCorrection) // operator_correction.go
 	g.GET("/elections/:id/counts", h.getElectionCounts)
 	g.GET("/elections/:id/status-over-time", h.getStatusOverTime)
 	g.GET("/elections/:id/records", h.getElectionRecords)

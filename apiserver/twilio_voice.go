@@ -66,6 +66,9 @@ func (w *webhooks) repeatCall(ctx context.Context, key string) (string, error) {
 	if detailsOf == notices.KindCureReminder {
 		detailsOf = string(ballot.StatusChallenged)
 	}
+	if _, now, ok := notices.CorrectionOf(detailsOf); ok {
+		detailsOf = string(now) // a correction to a challenge says its deadline
+	}
 	reason, deadline, err := w.cfg.Store.BallotGetStatusDetails(ctx, r.Ballot.Ref, detailsOf)
 	if err != nil {
 		return "", err

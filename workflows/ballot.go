@@ -38,8 +38,10 @@ type ballotRun struct {
 	inbox        []contract.StatusEvent
 	scans        []contract.MailScan
 	prefsChanged bool
-	sendNow      *bool // sendNowVersion, once asked
-	reminders    *bool // remindersVersion, once asked
+	sendNow      *bool                  // sendNowVersion, once asked
+	reminders    *bool                  // remindersVersion, once asked
+	corrections  *bool                  // correctionsVersion, once asked
+	fixes        []contract.StatusEvent // corrections received (corrections.go)
 }
 
 // BallotState is everything a ballot workflow knows, carried whole into the next run by
@@ -71,6 +73,7 @@ type Notice struct {
 	Seq          int
 	Status       ballot.Status
 	Kind         string             // "" for the status; activities.KindMail* for a mail scan
+	Was          ballot.Status      `json:",omitempty"` // a correction: the status posted in error
 	Scan         *contract.MailScan `json:",omitempty"` // the scan a mail notice tells of
 	Channel      string
 	Reason       string
@@ -125,6 +128,7 @@ func (b *ballotRun) run(ctx workflow.Context) error {
 	}
 	prefs := workflow.GetSignalChannel(ctx, ballot.SignalPreferencesChanged)
 	mail := workflow.GetSignalChannel(ctx, ballot.SignalMailScan)
+	fix := workflow.GetSignalChannel(ctx, ballot.SignalCorrection)
 	done := workflow.NewChannel(ctx)
 	canvass := workflow.NewTimerWithOptions(ctx, b.In.CanvassEndsAt.Sub(workflow.Now(ctx)),
 		workflow.TimerOptions{Summary: "end of canvass"})
@@ -134,6 +138,7 @@ func (b *ballotRun) run(ctx workflow.Context) error {
 	for {
 		b.drainSignals(ctx, signals, prefs)
 		b.drainScans(mail)
+		b.drainCorrections(fix)
 		if b.prefsChanged {
 			b.prefsChanged = false
 			if err := b.loadRecipient(ctx); err != nil {
@@ -144,13 +149,18 @@ func (b *ballotRun) run(ctx workflow.Context) error {
 		if err := b.applyInbox(ctx); err != nil {
 			return err
 		}
+		if err := b.applyCorrections(ctx); err != nil {
+			return err
+		}
 		b.applyScans(ctx)
 		b.dueReminders(ctx)
 		inFlight += b.dispatchDue(ctx, done)
 		if err := b.recordWaits(ctx); err != nil {
 			return err
 		}
-		if inFlight == 0 && (b.Closed != "" || (b.Status.IsFinal() && len(b.Pending) == 0)) {
+		// A final status ends the ballot once its notices are settled, unless the ballot takes
+		// corrections: then it waits for one until the canvass closes.
+		if inFlight == 0 && (b.Closed != "" || (b.Status.IsFinal() && len(b.Pending) == 0 && !b.correctionsOn(ctx))) {
 			break
 		}
 		if inFlight == 0 && b.historyTooLong(ctx) {
@@ -167,6 +177,7 @@ func (b *ballotRun) run(ctx workflow.Context) error {
 		}
 		sel.AddReceive(prefs, func(workflow.ReceiveChannel, bool) {})
 		sel.AddReceive(mail, func(workflow.ReceiveChannel, bool) {})
+		sel.AddReceive(fix, func(workflow.ReceiveChannel, bool) {})
 		sel.AddReceive(done, func(c workflow.ReceiveChannel, _ bool) {
 			var d deliveryDone
 			c.Receive(ctx, &d)
@@ -327,20 +338,18 @@ func (b *ballotRun) applyInbox(ctx workflow.Context) error {
 		// Plan first (it issues no command), so that the status and the notices now held
 		// are recorded together.
 		b.dropReminders(ctx, "the ballot moved on to "+string(ev.Status))
+		seq := b.NextSeq
 		if ev.Status == ballot.StatusReplaced {
 			b.cancelPending(ctx, "the ballot was replaced")
 		} else {
 			b.planNotices(ctx, ev)
 		}
+		if b.NextSeq != seq {
+			b.Timeline[len(b.Timeline)-1].NoticeSeq = b.NextSeq // what a correction asks: was the voter told?
+		}
 		in := activities.RecordStatusInput{BallotKey: b.In.BallotKey, Status: ev.Status, At: ev.OccurredAt, EventID: ev.EventID}
-		if waits := b.waits(); !sameWaits(waits, b.WaitsRecorded) {
-			in.SyncWaits, in.Waits = true, waits
-		}
-		if err := workflow.ExecuteLocalActivity(ctx, acts.RecordStatus, in).Get(ctx, nil); err != nil {
-			return fmt.Errorf("record status %s: %w", ev.Status, err)
-		}
-		if in.SyncWaits {
-			b.WaitsRecorded = in.Waits
+		if err := b.recordStatus(ctx, in); err != nil {
+			return err
 		}
 	}
 	if moved {
@@ -353,7 +362,8 @@ func (b *ballotRun) applyInbox(ctx workflow.Context) error {
 }
 
 func (b *ballotRun) ignore(ev contract.StatusEvent, why string) {
-	b.Ignored = append(b.Ignored, contract.IgnoredEvent{EventID: ev.EventID, Status: ev.Status, OccurredAt: ev.OccurredAt, Reason: why})
+	b.Ignored = append(b.Ignored, contract.IgnoredEvent{EventID: ev.EventID, Status: ev.Status, OccurredAt: ev.OccurredAt,
+		Reason: why, Corrects: ev.Corrects})
 }
 
 // planNotices plans one notice about ev on each active channel. A notice still waiting on a
@@ -432,7 +442,7 @@ func (b *ballotRun) dispatchDue(ctx workflow.Context, done workflow.Channel) int
 		in := activities.Notice{
 			IdempotencyKey: fmt.Sprintf("%s/%d/%s", b.In.BallotKey, n.Seq, n.Channel),
 			BallotKey:      b.In.BallotKey, Seq: n.Seq, Status: n.Status, Channel: n.Channel,
-			Reason: n.Reason, CureDeadline: n.CureDeadline, NotAfter: n.NotAfter, Kind: n.Kind,
+			Reason: n.Reason, CureDeadline: n.CureDeadline, NotAfter: n.NotAfter, Kind: n.Kind, Was: n.Was,
 		}
 		if n.Scan != nil {
 			in.ScannedAt, in.Facility = n.Scan.ScannedAt, n.Scan.Facility
@@ -599,7 +609,7 @@ func (b *ballotRun) fallback(ctx workflow.Context, failed *Notice) {
 		if b.hasNotice(failed.Seq, "") {
 			return // another channel already has it: the voter is told
 		}
-		n := &Notice{Seq: failed.Seq, Status: failed.Status, Kind: failed.Kind, Scan: failed.Scan, Channel: name,
+		n := &Notice{Seq: failed.Seq, Status: failed.Status, Kind: failed.Kind, Was: failed.Was, Scan: failed.Scan, Channel: name,
 			Reason: failed.Reason, CureDeadline: failed.CureDeadline}
 		b.schedule(ctx, n, ch)
 		b.Pending = append(b.Pending, n)

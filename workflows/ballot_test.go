@@ -46,7 +46,7 @@ func TestMailedAtNight_EmailNow_SMSAtEightNextMorning(t *testing.T) {
 	requireAt(t, day(1, 12, 0), email[1].At)
 
 	require.Empty(t, h.f.all(ballot.ChannelVoice))
-	requireAt(t, day(1, 12, 0), h.env.Now(), "the workflow ends once counted is delivered")
+	h.requireSettledAt(day(1, 12, 0), "nothing happens once counted is delivered")
 	v := h.query()
 	require.Equal(t, ballot.StatusCounted, v.Status)
 	require.Empty(t, v.Pending)
@@ -138,9 +138,9 @@ func TestHappyPath_MailedReceivedAcceptedCounted(t *testing.T) {
 	require.Empty(t, v.Ignored)
 	require.Empty(t, v.Pending)
 	require.False(t, v.Unreachable)
-	require.Empty(t, v.Closed)
+	require.Equal(t, "the election's canvass closed", v.Closed, "a counted ballot waits for a correction until then")
 	require.Len(t, v.Deliveries, 8)
-	requireAt(t, day(3, 12, 0), h.env.Now(), "the workflow ends when counted is delivered")
+	h.requireSettledAt(day(3, 12, 0), "nothing happens once counted is delivered")
 	require.Len(t, h.f.loadTimes(), 1, "preferences are read once at the start")
 }
 
@@ -214,7 +214,7 @@ func TestChallengeNoticeIsKeptUntilFinal(t *testing.T) {
 		co := findOutcome(v, 1, ballot.ChannelSMS)
 		require.Len(t, co, 1)
 		require.Equal(t, "coalesced", co[0].Outcome)
-		requireAt(t, day(1, 8, 0), h.env.Now(), "the workflow ends once the last text is sent")
+		h.requireSettledAt(day(1, 8, 0), "nothing happens once the last text is sent")
 	})
 }
 
@@ -523,7 +523,7 @@ func TestPreferencesChangedWhileSMSWaits(t *testing.T) {
 			require.Equal(t, "canceled", d.Outcome)
 			require.Equal(t, "the voter can no longer be contacted", d.Detail)
 		}
-		requireAt(t, day(1, 12, 0), h.env.Now())
+		h.requireSettledAt(day(1, 12, 0), "nothing happens once the ballot is counted")
 	})
 
 	t.Run("not notifiable even with channels still listed: nothing pending is sent", func(t *testing.T) {
@@ -647,7 +647,7 @@ func TestReplacedWhileSMSWaits(t *testing.T) {
 	require.Empty(t, h.f.all(ballot.ChannelSMS), "the waiting text is never sent")
 	require.Equal(t, []string{"mailed"}, statuses(h.f.sent(ballot.ChannelEmail)), "replaced is not notified")
 	require.Equal(t, []string{"mailed", "replaced"}, recordedStatuses(h.f.recorded()))
-	requireAt(t, day(0, 23, 0), h.env.Now(), "the workflow ends at once")
+	h.requireSettledAt(day(0, 23, 0), "nothing happens once replaced")
 	v := h.query()
 	require.Equal(t, ballot.StatusReplaced, v.Status)
 	require.Empty(t, v.Pending)
@@ -905,7 +905,7 @@ func TestRejectedCarriesReason(t *testing.T) {
 		require.Equal(t, ballot.StatusRejected, a.Notice.Status)
 		require.Equal(t, "no signature", a.Notice.Reason)
 	}
-	requireAt(t, day(0, 12, 0), h.env.Now(), "rejected is final")
+	h.requireSettledAt(day(0, 12, 0), "rejected is final")
 }
 
 // A ballot whose voter cannot be found fails the workflow at once.

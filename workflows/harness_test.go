@@ -79,6 +79,7 @@ type fake struct {
 	records   []activities.RecordStatusInput
 	waits     []waitsCall // every write of the held notices, by RecordStatus or RecordNoticeWaits
 	attempts  []attempt
+	lastAct   time.Time // when a status was last recorded or a delivery last tried
 	// deliver, when set, decides a delivery attempt: nil, nil means the provider accepted it.
 	deliver func(a attempt) (*activities.NoticeResult, error)
 	// deferNow, when set, says which first tries find the channel's budget spent.
@@ -102,6 +103,7 @@ func (f *fake) RecordStatus(_ context.Context, in activities.RecordStatusInput) 
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.records = append(f.records, in)
+	f.lastAct = f.env.Now()
 	if in.SyncWaits {
 		f.waits = append(f.waits, waitsCall{By: "RecordStatus", At: f.env.Now(), Waits: in.Waits})
 	}
@@ -177,6 +179,7 @@ func (f *fake) send(ctx context.Context, name string, n activities.Notice) (acti
 	a.Err, a.Done = err, time.Now()
 	f.mu.Lock()
 	f.attempts = append(f.attempts, a)
+	f.lastAct = a.At
 	f.mu.Unlock()
 	if err != nil {
 		return activities.NoticeResult{}, err
@@ -347,6 +350,18 @@ func (h *harness) run() {
 }
 
 // ---- assertions
+
+// requireSettledAt requires that the ballot's last act (a status recorded, a delivery tried)
+// was at when, and that the workflow then stayed open for a correction, doing nothing more,
+// until the canvass closed.
+func (h *harness) requireSettledAt(when time.Time, msg string) {
+	h.t.Helper()
+	h.f.mu.Lock()
+	last := h.f.lastAct
+	h.f.mu.Unlock()
+	requireAt(h.t, when, last, msg)
+	requireAt(h.t, h.in.CanvassEndsAt, h.env.Now(), "the ballot waits for a correction until the canvass closes")
+}
 
 func requireAt(t *testing.T, want, got time.Time, msgAndArgs ...any) {
 	t.Helper()

@@ -92,7 +92,7 @@ func remindAt(s string) (int, int) {
 // cureDeadline is the current challenge's cure deadline (YYYY-MM-DD), "" if it gave none.
 func (b *ballotRun) cureDeadline() string {
 	for i := len(b.Timeline) - 1; i >= 0; i-- {
-		if b.Timeline[i].Status == ballot.StatusChallenged {
+		if b.Timeline[i].Status == ballot.StatusChallenged && b.Timeline[i].CorrectedBy == "" {
 			return b.Timeline[i].CureDeadline
 		}
 	}

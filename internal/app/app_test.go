@@ -115,10 +115,7 @@ func TestOneBallotEndToEnd(t *testing.T) {
 		}, 30*time.Second, 50*time.Millisecond, "notices for %s", status)
 	}
 
-	run := d.Temporal.GetWorkflow(ctx, workflowID, "")
-	waitCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	require.NoError(t, run.Get(waitCtx, nil), "the workflow completes after counted")
+	waitSettled(t, d, workflowID) // and waits for a correction until the canvass closes
 
 	emails := outboxFor(d, "email", maria.Email)
 	subjects := make([]string, len(emails))

@@ -48,7 +48,6 @@ func TestRecordReplayHistories(t *testing.T) {
 	require.NoError(t, err)
 	t.Setenv("PAYLOAD_KEYS", strings.TrimSpace(string(key)))
 	d := startDev(t)
-	ctx := context.Background()
 	anyHour(t, d, demo.Voters[0])
 	anyHour(t, d, demo.Voters[3])
 	start := time.Now().Add(-12 * time.Hour).Truncate(time.Second)
@@ -71,6 +70,10 @@ func TestRecordReplayHistories(t *testing.T) {
 			fault:  &sandbox.Fault{Channel: ballot.ChannelSMS, Kind: sandbox.Permanent, Code: 21211}},
 		{name: "replaced", voter: demo.Voters[2],
 			events: [][2]string{{"mailed"}, {"replaced"}}},
+		// A rejection posted in error and corrected ("corrects:N" names the scenario's Nth
+		// event): the voter, told of it, is told of the mistake; then the ballot is counted.
+		{name: "corrected-rejection", voter: demo.Voters[0],
+			events: [][2]string{{"mailed"}, {"rejected", "the envelope was not signed"}, {"accepted", "corrects:1"}, {"counted"}}},
 	}
 	require.NoError(t, os.MkdirAll(historiesDir, 0o755))
 	for i, sc := range scenarios {
@@ -85,6 +88,8 @@ func TestRecordReplayHistories(t *testing.T) {
 			if ev[0] == "challenged" {
 				body = strings.TrimSuffix(body, "}") + fmt.Sprintf(`,"reason":%q,"cure_deadline":%q}`, ev[1],
 					time.Now().AddDate(0, 0, 10).Format(time.DateOnly))
+			} else if n, ok := strings.CutPrefix(ev[1], "corrects:"); ok {
+				body = strings.TrimSuffix(body, "}") + fmt.Sprintf(`,"corrects":"hist-%d-%s"}`, i, n)
 			} else if ev[1] != "" {
 				body = strings.TrimSuffix(body, "}") + fmt.Sprintf(`,"reason":%q}`, ev[1])
 			}
@@ -93,9 +98,7 @@ func TestRecordReplayHistories(t *testing.T) {
 			workflowID = resp.Results[0].WorkflowID
 			waitIdle(t, d, workflowID)
 		}
-		waitCtx, cancel := context.WithTimeout(ctx, time.Minute)
-		require.NoError(t, d.Temporal.GetWorkflow(waitCtx, workflowID, "").Get(waitCtx, nil), sc.name)
-		cancel()
+		waitSettled(t, d, workflowID)
 		writeHistory(t, d, workflowID, filepath.Join(historiesDir, historyFile(sc.name)))
 	}
 	recordHeldTextMoved(t, d)
@@ -139,9 +142,7 @@ func recordHeldTextMoved(t *testing.T, d *app.Dev) {
 	waitIdle(t, d, workflowID)
 	resp = post(t, d, d.DemoKey, "application/json", eventJSON("hist-held-1", maria.VoterID, "HIST-HELD", "counted", at.Add(time.Minute)))
 	require.Equal(t, http.StatusAccepted, resp.Status, "%+v", resp)
-	waitCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	require.NoError(t, d.Temporal.GetWorkflow(waitCtx, workflowID, "").Get(waitCtx, nil))
+	waitSettled(t, d, workflowID)
 	writeHistory(t, d, workflowID, filepath.Join(historiesDir, historyFile("held-text-moved")))
 }
 
@@ -150,6 +151,21 @@ func anyHour(t *testing.T, d *app.Dev, v demo.Voter) {
 	voter, err := d.Store.VoterGetByID(context.Background(), "CO", v.VoterID)
 	require.NoError(t, err)
 	reachAnyHour(t, d, voter.Ref, "sms", v.SMS)
+}
+
+// waitSettled waits until the ballot is at a final status with every notice settled: its
+// workflow then waits for a correction until the canvass closes (a ballot of an older
+// release has completed instead).
+func waitSettled(t *testing.T, d *app.Dev, workflowID string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		q, err := d.Temporal.QueryWorkflow(context.Background(), workflowID, "", ballot.QueryStatus)
+		if err != nil {
+			return false
+		}
+		var v contract.BallotView
+		return q.Get(&v) == nil && v.Status.IsFinal() && len(v.Pending) == 0
+	}, time.Minute, 50*time.Millisecond, "%s settles at a final status", workflowID)
 }
 
 // waitIdle waits until the ballot has no notice pending, so each event is its own step.

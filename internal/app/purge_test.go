@@ -137,9 +137,7 @@ func TestAnElectionIsPurgedOnceItsRecordsPeriodIsOver(t *testing.T) {
 		require.Equal(t, intake.Accepted, resp.Results[0].Result, "%+v", resp.Results[0])
 		workflowID = resp.Results[0].WorkflowID
 	}
-	waitCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	require.NoError(t, d.Temporal.GetWorkflow(waitCtx, workflowID, "").Get(waitCtx, nil), "the ballot's workflow ends at counted")
+	waitSettled(t, d, workflowID)
 	require.Eventually(t, func() bool {
 		var callbacks int
 		require.NoError(t, d.Store.Pool().QueryRow(ctx, `

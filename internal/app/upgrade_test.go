@@ -257,9 +257,7 @@ func TestBallotsOfTheLastReleaseFinishOnThisCode(t *testing.T) {
 	send(d.APIURL, d.DemoKey, "up-10", jose, "DEN-UP-3", "counted", at.Add(5*time.Minute), "")
 
 	for _, id := range []string{waiting, challenged, retrying} {
-		waitCtx, cancel := context.WithTimeout(ctx, time.Minute)
-		require.NoError(t, d.Temporal.GetWorkflow(waitCtx, id, "").Get(waitCtx, nil), "%s completes", id)
-		cancel()
+		waitSettled(t, d, id)
 		iter := d.Temporal.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 		for iter.HasNext() {
 			ev, err := iter.Next()

@@ -32,6 +32,10 @@ const (
 	// (contract.MailScan); the workflow records it and tells the voter at most once a
 	// direction, never against a later status.
 	SignalMailScan = "mail-scan"
+	// SignalCorrection says that a status event was posted in error and what the ballot's
+	// status is (contract.StatusEvent with Corrects set): the workflow returns the ballot to
+	// it and tells the voters who heard the wrong status, once.
+	SignalCorrection = "correction"
 )
 
 // QueryStatus returns a ballot workflow's view of its ballot.

@@ -38,6 +38,10 @@ type Event struct {
 	// their tracking codes are kept (see envelopeBarcodes).
 	OutboundIMb string `json:"outbound_imb,omitempty"`
 	ReturnIMb   string `json:"return_imb,omitempty"`
+	// Corrects makes the event a correction: the event_id of this ballot's event that was
+	// posted in error. Status is then the ballot's right status, and occurred_at when the
+	// correction was made. Voters who were told the wrong status get one correction notice.
+	Corrects string `json:"corrects,omitempty"`
 }
 
 // Result outcomes.
@@ -165,6 +169,8 @@ func (s *Service) record(ctx context.Context, caller Caller, ev Event) (store.Re
 		return rec, errEventReused()
 	case errors.Is(err, store.ErrBallotOfOtherVoter):
 		return rec, errBallotOfOtherVoter()
+	case errors.Is(err, store.ErrCorrectsUnknown):
+		return rec, errCorrectsUnknown()
 	}
 	var inUse *store.BarcodeInUseError
 	if errors.As(err, &inUse) {
@@ -205,6 +211,11 @@ func errIMbInUse(direction string) *Error {
 	return &Error{Status: 409, Code: "imb_in_use", Field: field,
 		Message: field + " is already the barcode of another ballot's envelope (or of this ballot's other envelope) in this election; " +
 			"each envelope needs its own serial number"}
+}
+
+func errCorrectsUnknown() *Error {
+	return &Error{Status: 422, Code: "corrects_unknown", Field: "corrects",
+		Message: "corrects must name the event_id of an event already posted for this ballot"}
 }
 
 func errBallotOfOtherVoter() *Error {
@@ -273,13 +284,24 @@ func Validate(ev Event, now time.Time) (store.BallotEvent, *Error) {
 	if ev.CureDeadline != "" && status != ballot.StatusChallenged {
 		return store.BallotEvent{}, invalid("cure_deadline", "cure_deadline is only for challenged ballots")
 	}
+	if ev.Corrects != "" {
+		if len(ev.Corrects) > maxIDLength || strings.IndexFunc(ev.Corrects, notIDRune) >= 0 {
+			return store.BallotEvent{}, invalid("corrects", "corrects must be at most %d printable characters without spaces", maxIDLength)
+		}
+		if ev.Corrects == ev.EventID {
+			return store.BallotEvent{}, invalid("corrects", "corrects must name another event than the correction's own event_id")
+		}
+		if ev.OutboundIMb != "" || ev.ReturnIMb != "" {
+			return store.BallotEvent{}, invalid("corrects", "a correction carries no envelope barcodes")
+		}
+	}
 	env, verr := envelopeBarcodes(ev, status)
 	if verr != nil {
 		return store.BallotEvent{}, verr
 	}
 	out := store.BallotEvent{
 		ElectionID: ev.ElectionID, BallotID: ev.BallotID, EventID: ev.EventID, Status: string(status),
-		OccurredAt: at.UTC(), Reason: ev.Reason, CureDeadline: deadline,
+		OccurredAt: at.UTC(), Reason: ev.Reason, CureDeadline: deadline, Corrects: ev.Corrects,
 	}
 	if !env.Outbound.IsZero() {
 		out.OutboundIMb = env.Outbound.TrackingCode()
@@ -344,7 +366,7 @@ func mustParse(rfc3339 string) time.Time {
 
 func statusEvent(ev Event, at time.Time) contract.StatusEvent {
 	return contract.StatusEvent{EventID: ev.EventID, Status: ballot.Status(ev.Status), OccurredAt: at,
-		Reason: ev.Reason, CureDeadline: ev.CureDeadline}
+		Reason: ev.Reason, CureDeadline: ev.CureDeadline, Corrects: ev.Corrects}
 }
 
 // signal delivers a stored event to its ballot's workflow, starting the workflow with the
@@ -444,7 +466,7 @@ func (s *Service) resignalOne(ctx context.Context, u store.UnsignaledEvent) erro
 // again is harmless: ballot workflows ignore an event_id they have seen.
 func (s *Service) SignalStored(ctx context.Context, u store.UnsignaledEvent) error {
 	ev := contract.StatusEvent{EventID: u.EventID, Status: ballot.Status(u.Status), OccurredAt: u.OccurredAt.UTC(),
-		Reason: u.Reason}
+		Reason: u.Reason, Corrects: u.Corrects}
 	if u.CureDeadline != nil {
 		ev.CureDeadline = u.CureDeadline.Format(time.DateOnly)
 	}

@@ -15,6 +15,8 @@ import (
 var (
 	ErrEventConflict      = errors.New("event_id was already used for a different event")
 	ErrBallotOfOtherVoter = errors.New("ballot_id is already recorded for a different voter")
+	// ErrCorrectsUnknown: a correction names an event_id that is no event of its ballot.
+	ErrCorrectsUnknown = errors.New("corrects names no event of this ballot")
 )
 
 // Ballot is one mail ballot of one voter in one election.
@@ -47,6 +49,9 @@ type BallotEvent struct {
 	// event gives (usps.IMb.TrackingCode), or empty; see mailscans.go.
 	OutboundIMb string
 	ReturnIMb   string
+	// Corrects makes the event a correction: the event_id (of the same ballot) posted in
+	// error. Status is then the right status.
+	Corrects string
 }
 
 // RecordedEvent is what BallotEventRecord did with an event.
@@ -79,17 +84,28 @@ func (s *Store) BallotEventRecord(ctx context.Context, e BallotEvent) (RecordedE
 			return err
 		}
 		out.Ballot = b
+		if e.Corrects != "" {
+			var ok bool
+			err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM ballot_events WHERE jurisdiction_id = $1 AND event_id = $2 AND ballot_ref = $3)`,
+				e.JurisdictionID, e.Corrects, b.Ref).Scan(&ok)
+			if err != nil {
+				return fmt.Errorf("find the corrected event: %w", err)
+			}
+			if !ok {
+				return ErrCorrectsUnknown
+			}
+		}
 		var receivedBy *int64
 		if e.ReceivedBy != 0 {
 			receivedBy = &e.ReceivedBy
 		}
 		err = tx.QueryRow(ctx, `
 			INSERT INTO ballot_events (jurisdiction_id, event_id, ballot_ref, status, occurred_at, reason, cure_deadline, received_by,
-				outbound_imb, return_imb)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULLIF($9, ''), NULLIF($10, ''))
+				outbound_imb, return_imb, corrects)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULLIF($9, ''), NULLIF($10, ''), NULLIF($11, ''))
 			ON CONFLICT (jurisdiction_id, event_id) DO NOTHING RETURNING id`,
 			e.JurisdictionID, e.EventID, b.Ref, e.Status, e.OccurredAt, e.Reason, e.CureDeadline, receivedBy,
-			e.OutboundIMb, e.ReturnIMb).Scan(&out.EventRef)
+			e.OutboundIMb, e.ReturnIMb, e.Corrects).Scan(&out.EventRef)
 		if err == nil {
 			return registerBarcodes(ctx, tx, out.EventRef, b, e)
 		}
@@ -97,26 +113,27 @@ func (s *Store) BallotEventRecord(ctx context.Context, e BallotEvent) (RecordedE
 			return fmt.Errorf("insert ballot event: %w", err)
 		}
 		var ballotRef int64
-		var status, reason, outboundIMb, returnIMb string
+		var status, reason, outboundIMb, returnIMb, corrects string
 		var occurred time.Time
 		var deadline *time.Time
 		var signaledAt, discardedAt *time.Time
 		var importActive *bool
 		err = tx.QueryRow(ctx, `
 			SELECT e.id, e.ballot_ref, e.status, e.occurred_at, e.reason, e.cure_deadline, e.signaled_at, e.discarded_at,
-				coalesce(e.outbound_imb, ''), coalesce(e.return_imb, ''),
+				coalesce(e.outbound_imb, ''), coalesce(e.return_imb, ''), coalesce(e.corrects, ''),
 				i.status IN ('checking', 'held', 'signaling')
 					OR (i.status = 'loading' AND i.updated_at >= now() - make_interval(secs => $3))
 			FROM ballot_events e LEFT JOIN imports i ON i.id = e.import_id
 			WHERE e.jurisdiction_id = $1 AND e.event_id = $2
 			FOR UPDATE OF e`, e.JurisdictionID, e.EventID, staleLoad.Seconds()).
 			Scan(&out.EventRef, &ballotRef, &status, &occurred, &reason, &deadline, &signaledAt, &discardedAt,
-				&outboundIMb, &returnIMb, &importActive)
+				&outboundIMb, &returnIMb, &corrects, &importActive)
 		if err != nil {
 			return fmt.Errorf("read earlier event: %w", err)
 		}
 		if ballotRef != b.Ref || status != e.Status || !occurred.Equal(e.OccurredAt) || reason != e.Reason ||
-			!sameDate(deadline, e.CureDeadline) || outboundIMb != e.OutboundIMb || returnIMb != e.ReturnIMb {
+			!sameDate(deadline, e.CureDeadline) || outboundIMb != e.OutboundIMb || returnIMb != e.ReturnIMb ||
+			corrects != e.Corrects {
 			return ErrEventConflict
 		}
 		out.Duplicate = true
@@ -248,6 +265,7 @@ type UnsignaledEvent struct {
 	OccurredAt   time.Time
 	Reason       string
 	CureDeadline *time.Time
+	Corrects     string // a correction: the event it corrects
 }
 
 // BallotEventListUnsignaled returns up to limit events stored before cutoff that were never marked
@@ -256,7 +274,7 @@ type UnsignaledEvent struct {
 // signal failed and whose backoff (BallotEventDeferSignal) has not passed, are left out.
 func (s *Store) BallotEventListUnsignaled(ctx context.Context, cutoff time.Time, limit int) ([]UnsignaledEvent, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT e.id, e.event_id, e.status, e.occurred_at, e.reason, e.cure_deadline,
+		SELECT e.id, e.event_id, e.status, e.occurred_at, e.reason, e.cure_deadline, coalesce(e.corrects, ''),
 			b.id, b.key, b.jurisdiction_id, j.state, j.county, b.election_id, coalesce(b.ballot_id, ''), coalesce(b.voter_ref, 0),
 			coalesce(b.status, ''), b.status_at
 		FROM ballot_events e JOIN ballots b ON b.id = e.ballot_ref JOIN jurisdictions j ON j.id = b.jurisdiction_id
@@ -269,7 +287,7 @@ func (s *Store) BallotEventListUnsignaled(ctx context.Context, cutoff time.Time,
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (UnsignaledEvent, error) {
 		var u UnsignaledEvent
 		b := &u.Ballot
-		err := row.Scan(&u.EventRef, &u.EventID, &u.Status, &u.OccurredAt, &u.Reason, &u.CureDeadline,
+		err := row.Scan(&u.EventRef, &u.EventID, &u.Status, &u.OccurredAt, &u.Reason, &u.CureDeadline, &u.Corrects,
 			&b.Ref, &b.Key, &b.JurisdictionID, &b.State, &b.County, &b.ElectionID, &b.BallotID, &b.VoterRef,
 			&b.Status, &b.StatusAt)
 		return u, err
@@ -280,8 +298,10 @@ func (s *Store) BallotEventListUnsignaled(ctx context.Context, cutoff time.Time,
 type StatusChange struct {
 	Status       string
 	At           time.Time
-	Reason       string // for challenged and rejected, as the county gave it
-	CureDeadline string // YYYY-MM-DD, for challenged
+	Reason       string     // for challenged and rejected, as the county gave it
+	CureDeadline string     // YYYY-MM-DD, for challenged
+	CorrectedAt  *time.Time // the status was posted in error: when it was corrected
+	Correction   bool       // the move is a correction's
 }
 
 // statusHistories returns the statuses each ballot in refs moved through, oldest first (an
@@ -296,7 +316,8 @@ func (s *Store) statusHistories(ctx context.Context, refs []int64) (map[int64][]
 		return out, nil
 	}
 	rows, err := s.pool.Query(ctx, `
-		SELECT h.ballot_ref, h.status, h.occurred_at, coalesce(ev.reason, ''), coalesce(to_char(ev.cure_deadline, 'YYYY-MM-DD'), '')
+		SELECT h.ballot_ref, h.status, h.occurred_at, coalesce(ev.reason, ''), coalesce(to_char(ev.cure_deadline, 'YYYY-MM-DD'), ''),
+			h.corrected_at, h.correction
 		FROM ballot_status_history h
 		LEFT JOIN LATERAL (
 			SELECT reason, cure_deadline FROM ballot_events e
@@ -311,7 +332,7 @@ func (s *Store) statusHistories(ctx context.Context, refs []int64) (map[int64][]
 	for rows.Next() {
 		var ref int64
 		var c StatusChange
-		if err := rows.Scan(&ref, &c.Status, &c.At, &c.Reason, &c.CureDeadline); err != nil {
+		if err := rows.Scan(&ref, &c.Status, &c.At, &c.Reason, &c.CureDeadline, &c.CorrectedAt, &c.Correction); err != nil {
 			return nil, fmt.Errorf("status histories: %w", err)
 		}
 		out[ref] = append(out[ref], c)
@@ -320,4 +341,56 @@ func (s *Store) statusHistories(ctx context.Context, refs []int64) (map[int64][]
 		return nil, fmt.Errorf("status histories: %w", err)
 	}
 	return out, nil
+}
+
+// StatusCorrection is a correction the ballot workflow applied: the status posted in error
+// (Wrong, said to happen at WrongAt) and the ballot's status now (Status at At; "" for none).
+// Moved is false when a later status stood: then only the mark is recorded.
+type StatusCorrection struct {
+	Status  string
+	At      time.Time
+	Wrong   string
+	WrongAt time.Time
+	Moved   bool
+}
+
+const ballotCorrectStatusSQL = `
+	WITH b AS (SELECT id FROM ballots WHERE key = $1),
+	upd AS (
+		UPDATE ballots SET status = NULLIF($2, ''), status_at = $3, updated_at = now()
+		WHERE key = $1 AND $6 AND (status_at IS NULL OR status_at <= $3)),
+	wrong AS (
+		UPDATE ballot_status_history SET corrected_at = now()
+		WHERE ballot_ref = (SELECT id FROM b) AND status = $4 AND occurred_at = $5 AND corrected_at IS NULL),
+	hist AS (
+		INSERT INTO ballot_status_history (ballot_ref, status, occurred_at, correction)
+		SELECT id, $2, $3, true FROM b WHERE $6 AND $2 <> ''
+		ON CONFLICT (ballot_ref, status, occurred_at) DO NOTHING)
+	SELECT EXISTS (SELECT 1 FROM b)`
+
+// BallotCorrectStatus records a correction the ballot workflow applied: the status posted in
+// error is marked in the history, the ballot moves to its right status (when it moved), and,
+// with syncWaits, the notices it now holds are recorded, all in one transaction. A retried
+// call changes nothing more.
+func (s *Store) BallotCorrectStatus(ctx context.Context, key string, c StatusCorrection, syncWaits bool, waits []NoticeWait) error {
+	seqs, channels, dues, err := noticeWaitArgs(waits)
+	if err != nil {
+		return err
+	}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		batch := &pgx.Batch{}
+		found := [2]bool{false, true}
+		batch.Queue(ballotCorrectStatusSQL, key, c.Status, c.At, c.Wrong, c.WrongAt, c.Moved).
+			QueryRow(func(row pgx.Row) error { return row.Scan(&found[0]) })
+		if syncWaits {
+			batch.Queue(noticeWaitsSetSQL, key, seqs, channels, dues).QueryRow(func(row pgx.Row) error { return row.Scan(&found[1]) })
+		}
+		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+			return fmt.Errorf("correct ballot status: %w", err)
+		}
+		if !found[0] || !found[1] {
+			return fmt.Errorf("ballot %s: %w", key, ErrNotFound)
+		}
+		return nil
+	})
 }

@@ -243,6 +243,7 @@ func (s *Store) BallotListStatusDeltas(ctx context.Context, electionID, county, 
 		end_of_day AS (
 			SELECT DISTINCT ON (h.ballot_ref, day) h.ballot_ref, (h.occurred_at AT TIME ZONE $3)::date AS day, h.status
 			FROM ballot_status_history h JOIN scope ON scope.id = h.ballot_ref
+			WHERE h.corrected_at IS NULL -- a status posted in error was never the ballot's
 			ORDER BY h.ballot_ref, day, h.occurred_at DESC, h.id DESC),
 		moves AS (
 			SELECT day, status, lag(status) OVER (PARTITION BY ballot_ref ORDER BY day) AS previous FROM end_of_day),

@@ -64,7 +64,11 @@ func workflowTimeout(canvassEndsAt, now time.Time) time.Duration {
 // not started again: that is ErrBallotClosed. now is the current time, for the timeout.
 func (c *Client) SignalBallot(ctx context.Context, in contract.BallotInput, ev contract.StatusEvent, now time.Time) error {
 	id := ballot.WorkflowID(in.ElectionID, in.BallotKey)
-	_, err := c.temporal.SignalWithStartWorkflow(ctx, id, string(ev.Status), ev, client.StartWorkflowOptions{
+	signal := string(ev.Status)
+	if ev.Corrects != "" {
+		signal = ballot.SignalCorrection
+	}
+	_, err := c.temporal.SignalWithStartWorkflow(ctx, id, signal, ev, client.StartWorkflowOptions{
 		TaskQueue:                contract.TaskQueue,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowExecutionTimeout: workflowTimeout(in.CanvassEndsAt, now),

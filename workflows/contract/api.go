@@ -64,13 +64,16 @@ type BallotInput struct {
 }
 
 // StatusEvent is the payload of every status signal (named as its ballot.Status): one
-// county event.
+// county event. With Corrects set it is a correction, the payload of the
+// ballot.SignalCorrection signal: the event Corrects was posted in error, and Status is the
+// ballot's right status ("" for the status the ballot had before that event).
 type StatusEvent struct {
 	EventID      string
 	Status       ballot.Status
-	OccurredAt   time.Time // when it happened at the county
+	OccurredAt   time.Time // when it happened at the county (for a correction: when it was made)
 	Reason       string    // for challenged and rejected
 	CureDeadline string    // YYYY-MM-DD, for challenged
+	Corrects     string    `json:",omitempty"` // the event_id a correction names
 }
 
 // PreferencesChanged is the payload of the ballot.SignalPreferencesChanged signal.
@@ -113,13 +116,18 @@ type BallotView struct {
 	MailScans   []MailScanEntry // the newest 20
 }
 
-// TimelineEntry is one status the ballot moved to.
+// TimelineEntry is one status the ballot moved to. A correction is an entry too: it names
+// the entry it corrects (Corrects), and that entry names it back (CorrectedBy).
 type TimelineEntry struct {
 	Status       ballot.Status
 	EventID      string
 	OccurredAt   time.Time
 	Reason       string
 	CureDeadline string
+	Corrects     string `json:",omitempty"` // this entry is a correction of that event
+	CorrectedBy  string `json:",omitempty"` // this entry was posted in error: the correction's event id
+	Told         bool   `json:",omitempty"` // a correction: the voter had heard the wrong status and is told
+	NoticeSeq    int    `json:",omitempty"` // the notice planned about this entry, 0 for none
 }
 
 // IgnoredEvent is an event that did not move the ballot, with why.
@@ -128,6 +136,7 @@ type IgnoredEvent struct {
 	Status     ballot.Status
 	OccurredAt time.Time
 	Reason     string
+	Corrects   string `json:",omitempty"` // a correction: the event it named
 }
 
 // PendingNotice is a notice waiting for its time (the voter's contact hours) or in flight.

@@ -1,0 +1,122 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ballotflow/ballotflow/internal/ballot"
+	"github.com/ballotflow/ballotflow/internal/demo"
+	"github.com/ballotflow/ballotflow/internal/store"
+	"github.com/ballotflow/ballotflow/workflows/contract"
+)
+
+// TestACorrectionReachesOnlyTheVotersWhoHeardTheWrongStatus is corrections through the whole
+// stack. The county posts "rejected" for Maria's ballot and for James's; Maria is told by
+// email and text, James's notices wait for his contact hours. The county corrects Maria's
+// through its events API, an operator corrects James's through the operator API. Maria gets
+// one correction on each channel, naming the wrong and the right status; James hears nothing
+// of the mistake, only "accepted". Both ballots are accepted, their histories show the status
+// posted in error and the correction, and their workflows stay open for the next one.
+func TestACorrectionReachesOnlyTheVotersWhoHeardTheWrongStatus(t *testing.T) {
+	d := startDev(t)
+	ctx := context.Background()
+	maria, james := demo.Voters[0], demo.Voters[1]
+	anyHour(t, d, maria)
+	// James's notices, email too, wait for contact hours that come round tomorrow.
+	jamesVoter, err := d.Store.VoterGetByID(ctx, "CO", james.VoterID)
+	require.NoError(t, err)
+	from, to := hoursEndedAgo(denverNow(t), 2*time.Hour)
+	for _, ch := range []struct{ channel, address string }{{"email", james.Email}, {"sms", james.SMS}} {
+		if ch.address != "" {
+			require.NoError(t, d.Store.SubscriptionUpsert(ctx, store.Subscription{VoterRef: jamesVoter.Ref, Channel: ch.channel,
+				Address: ch.address, State: "active", Source: "portal", ContactStart: from, ContactEnd: to, HoldForHours: true}))
+		}
+	}
+	opKey, _ := operatorKey(t, d)
+	start := time.Now().Add(-time.Hour).Truncate(time.Second)
+
+	postEvent := func(body string) string {
+		t.Helper()
+		resp := post(t, d, d.DemoKey, "application/json", body)
+		require.Equal(t, http.StatusAccepted, resp.Status, "%+v", resp)
+		return resp.Results[0].WorkflowID
+	}
+	rejected := func(id string, v demo.Voter, ballotID string) string {
+		return strings.TrimSuffix(eventJSON(id, v.VoterID, ballotID, "rejected", start.Add(time.Minute)), "}") +
+			`,"reason":"the envelope was not signed"}`
+	}
+	mariaWF := postEvent(eventJSON("fix-m0", maria.VoterID, "DEN-FIX-M", "mailed", start))
+	postEvent(rejected("fix-m1", maria, "DEN-FIX-M"))
+	jamesWF := postEvent(eventJSON("fix-j0", james.VoterID, "DEN-FIX-J", "mailed", start))
+	postEvent(rejected("fix-j1", james, "DEN-FIX-J"))
+	require.Eventually(t, func() bool {
+		return len(outboxFor(d, "email", maria.Email)) == 2 && len(outboxFor(d, "sms", maria.SMS)) == 2
+	}, 30*time.Second, 50*time.Millisecond, "Maria hears of the rejection")
+
+	// The county corrects Maria's ballot; an operator corrects James's.
+	postEvent(strings.TrimSuffix(eventJSON("fix-m2", maria.VoterID, "DEN-FIX-M", "accepted", time.Now().Add(-time.Second)), "}") +
+		`,"corrects":"fix-m1"}`)
+	status := portalCall(t, d, http.MethodPost, "/v1/operator/voters/CO/"+james.VoterID+"/corrections", opKey,
+		fmt.Sprintf(`{"election_id":%q,"ballot_id":"DEN-FIX-J","corrects":"fix-j1","status":"accepted","note":"wrong file, ticket 4411"}`,
+			demo.ElectionID), nil)
+	require.Equal(t, http.StatusAccepted, status)
+
+	require.Eventually(t, func() bool {
+		return len(outboxFor(d, "email", maria.Email)) == 3 && len(outboxFor(d, "sms", maria.SMS)) == 3
+	}, 30*time.Second, 50*time.Millisecond, "Maria gets one correction on each channel")
+	email := outboxFor(d, "email", maria.Email)[2]
+	require.Equal(t, "A correction about your ballot", email.Subject)
+	require.Contains(t, email.Text, "Maria Garcia")
+	require.Contains(t, email.Text, "your ballot was rejected")
+	require.Contains(t, email.Text, "your ballot was accepted")
+	require.Contains(t, outboxFor(d, "sms", maria.SMS)[2].Text, "That was a mistake")
+
+	view := func(id string) contract.BallotView {
+		q, err := d.Temporal.QueryWorkflow(ctx, id, "", ballot.QueryStatus)
+		require.NoError(t, err)
+		var v contract.BallotView
+		require.NoError(t, q.Get(&v))
+		return v
+	}
+	require.Eventually(t, func() bool { return view(jamesWF).Status == ballot.StatusAccepted }, 30*time.Second, 50*time.Millisecond)
+	jv := view(jamesWF)
+	require.False(t, jv.Timeline[len(jv.Timeline)-1].Told, "James never heard of the rejection")
+	for _, n := range jv.Pending {
+		require.NotEqual(t, "correction", n.Kind, "James hears nothing of the mistake")
+		require.Equal(t, ballot.StatusAccepted, n.Status, "only the right status waits for his hours")
+	}
+	waitIdle(t, d, mariaWF)
+	mv := view(mariaWF)
+	require.Equal(t, ballot.StatusAccepted, mv.Status)
+	require.Empty(t, mv.Closed, "the workflow waits on, for the next event or correction")
+
+	// The operator API shows the status posted in error and the correction.
+	var answer struct {
+		Ballots []struct {
+			History []struct {
+				Status        string `json:"status"`
+				PostedInError bool   `json:"posted_in_error"`
+				Correction    bool   `json:"correction"`
+			} `json:"history"`
+		} `json:"ballots"`
+	}
+	require.Equal(t, http.StatusOK, portalCall(t, d, http.MethodGet, "/v1/operator/voters/CO/"+maria.VoterID+"/ballots", opKey, "", &answer))
+	ballots := answer.Ballots
+	require.NotEmpty(t, ballots)
+	var got []string
+	for _, h := range ballots[len(ballots)-1].History {
+		got = append(got, fmt.Sprintf("%s error=%t correction=%t", h.Status, h.PostedInError, h.Correction))
+	}
+	require.Equal(t, []string{"mailed error=false correction=false", "rejected error=true correction=false",
+		"accepted error=false correction=true"}, got)
+
+	var audited int
+	require.NoError(t, d.Store.Pool().QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE action = 'ballot.correct'`).Scan(&audited))
+	require.Equal(t, 1, audited, "the operator's correction is audited")
+}
