@@ -71,6 +71,9 @@ type ImportChecked struct {
 	Inconsistent int
 	Signaled     int // events already signaled (a workflow started again)
 	Status       string
+	// Corrections says the import corrects another (store.ImportCorrections): it is held
+	// for an operator's decision whatever it holds.
+	Corrections bool `json:",omitempty"`
 
 	HoldShare     float64
 	HoldMinEvents int
@@ -85,16 +88,20 @@ func (a *Ingest) CheckImport(ctx context.Context, in CheckImportInput) (ImportCh
 	for i, r := range in.Rules {
 		rules[i] = store.StatusRule{Status: string(r.Status), Stage: r.Stage, Final: r.Final, Requires: string(r.Requires)}
 	}
-	c, err := a.Store.EventImportCheck(ctx, in.ImportID, rules)
-	if err != nil {
-		return ImportChecked{}, err
-	}
 	im, err := a.Store.EventImportGetByID(ctx, in.ImportID)
 	if err != nil {
 		return ImportChecked{}, err
 	}
+	var c store.ImportCheck
+	if im.Kind == store.ImportCorrections {
+		// Corrections move ballots back by design: the operator decides on the preview.
+		c.Events = im.Accepted
+	} else if c, err = a.Store.EventImportCheck(ctx, in.ImportID, rules); err != nil {
+		return ImportChecked{}, err
+	}
 	return ImportChecked{
-		Events: c.Events, Duplicates: im.Duplicates, Rejected: im.Rejected, Backwards: c.Backwards,
+		Corrections: im.Kind == store.ImportCorrections,
+		Events:      c.Events, Duplicates: im.Duplicates, Rejected: im.Rejected, Backwards: c.Backwards,
 		Inconsistent: c.Inconsistent, Signaled: im.Signaled, Status: im.Status,
 		HoldShare: a.holdShare(), HoldMinEvents: a.holdMinEvents(), Rate: a.rate(), PageSize: a.pageSize(),
 	}, nil

@@ -100,6 +100,11 @@ type importJSON struct {
 
 	// FailureReason says why a failed import stopped and what to do (send the file again).
 	FailureReason string `json:"failure_reason,omitempty"`
+
+	// CorrectsImport, for an import of kind "corrections", is the import it corrects, and
+	// Preview, while it is held, what approving it would do.
+	CorrectsImport int64                  `json:"corrects_import,omitempty"`
+	Preview        *correctionPreviewJSON `json:"preview,omitempty"`
 }
 
 // getImport answers with an import's progress, from PostgreSQL. A county key sees its
@@ -126,6 +131,16 @@ func (h *handlers) getImport(c *gin.Context) {
 	}
 	for i, r := range rejections {
 		out.Rejections[i] = fileimport.Rejection{Line: r.Line, Field: r.Field, Code: r.Code, Reason: r.Reason}
+	}
+	out.CorrectsImport = im.CorrectsImport
+	if im.CorrectsImport != 0 && (im.Status == store.ImportChecking || im.Status == store.ImportHeld) {
+		p, err := h.correctionPreview(c.Request.Context(), im.CorrectsImport, im.ID)
+		if err != nil {
+			h.cfg.Logger.Error("preview import correction", "import_id", im.ID, "error", err)
+			abort(c, http.StatusServiceUnavailable, "unavailable", "the import could not be read; please retry", "")
+			return
+		}
+		out.Preview = &p
 	}
 	c.JSON(http.StatusOK, out)
 }

@@ -114,6 +114,7 @@ func New(cfg Config) http.Handler {
 	h.registerWebhooks(v1)
 	h.registerRoll(v1)
 	h.registerImports(v1)
+	h.registerImportCorrections(v1)
 	h.registerMailScans(v1)
 	h.registerAdmin(v1)
 	h.registerReminders(v1)

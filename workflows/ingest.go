@@ -118,6 +118,7 @@ func (w *ingest) check(ctx workflow.Context) error {
 	}
 	p := &w.Progress
 	p.Events, p.Duplicates, p.Rejected, p.Backwards, p.Inconsistent = c.Events, c.Duplicates, c.Rejected, c.Backwards, c.Inconsistent
+	p.Corrections = c.Corrections
 	p.Done, p.Remaining, p.Rate = c.Signaled, c.Events-c.Signaled, c.Rate
 	w.PageSize, w.HoldShare, w.HoldMinEvents = max(c.PageSize, 1), c.HoldShare, c.HoldMinEvents
 	return nil
@@ -125,9 +126,11 @@ func (w *ingest) check(ctx workflow.Context) error {
 
 // hold reports whether the import looks like the wrong file: enough events, and more than
 // the configured share of them would move ballots backwards or contradict their history.
+// An import of corrections is always held: an operator decides on its preview. (Only an
+// import created after corrections existed says so, so no recorded history changes.)
 func (w *ingest) hold() bool {
 	p := w.Progress
-	return p.Events >= w.HoldMinEvents && float64(p.Backwards+p.Inconsistent) > w.HoldShare*float64(p.Events)
+	return p.Corrections || p.Events >= w.HoldMinEvents && float64(p.Backwards+p.Inconsistent) > w.HoldShare*float64(p.Events)
 }
 
 // awaitDecision holds the import until an operator approves or rejects it. A rejected

@@ -280,3 +280,19 @@ func TestReplayCommittedIngestHistories(t *testing.T) {
 		})
 	}
 }
+
+// An import of corrections is held whatever it holds, even one small one with nothing
+// backwards: an operator approves it on its preview.
+func TestAnImportOfCorrectionsIsAlwaysHeld(t *testing.T) {
+	c := checked(3, 0, 0, 1000, 500)
+	c.Corrections = true
+	f := newIngest(t, c)
+	f.env.RegisterDelayedCallback(func() {
+		require.Equal(t, contract.IngestHeld, f.progress(t).Status)
+		require.True(t, f.progress(t).Corrections)
+		f.env.SignalWorkflow(contract.SignalApprove, contract.ImportDecision{By: "key:oper1"})
+	}, time.Hour)
+	f.run(t)
+	require.Equal(t, []string{contract.IngestHeld, contract.IngestSignaling, contract.IngestDone}, f.statuses)
+	require.Equal(t, 3, f.progress(t).Done)
+}

@@ -10,11 +10,28 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ballotflow/ballotflow/internal/app"
 	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/demo"
 	"github.com/ballotflow/ballotflow/internal/store"
 	"github.com/ballotflow/ballotflow/workflows/contract"
 )
+
+// holdUntilTomorrow makes every notice to a demo voter, email too, wait for contact hours
+// that come round tomorrow.
+func holdUntilTomorrow(t *testing.T, d *app.Dev, v demo.Voter) {
+	t.Helper()
+	voter, err := d.Store.VoterGetByID(context.Background(), "CO", v.VoterID)
+	require.NoError(t, err)
+	from, to := hoursEndedAgo(denverNow(t), 2*time.Hour)
+	for _, ch := range []struct{ channel, address string }{{"email", v.Email}, {"sms", v.SMS}} {
+		if ch.address != "" {
+			require.NoError(t, d.Store.SubscriptionUpsert(context.Background(), store.Subscription{VoterRef: voter.Ref,
+				Channel: ch.channel, Address: ch.address, State: "active", Source: "portal", ContactStart: from, ContactEnd: to,
+				HoldForHours: true}))
+		}
+	}
+}
 
 // TestACorrectionReachesOnlyTheVotersWhoHeardTheWrongStatus is corrections through the whole
 // stack. The county posts "rejected" for Maria's ballot and for James's; Maria is told by
@@ -28,16 +45,7 @@ func TestACorrectionReachesOnlyTheVotersWhoHeardTheWrongStatus(t *testing.T) {
 	ctx := context.Background()
 	maria, james := demo.Voters[0], demo.Voters[1]
 	anyHour(t, d, maria)
-	// James's notices, email too, wait for contact hours that come round tomorrow.
-	jamesVoter, err := d.Store.VoterGetByID(ctx, "CO", james.VoterID)
-	require.NoError(t, err)
-	from, to := hoursEndedAgo(denverNow(t), 2*time.Hour)
-	for _, ch := range []struct{ channel, address string }{{"email", james.Email}, {"sms", james.SMS}} {
-		if ch.address != "" {
-			require.NoError(t, d.Store.SubscriptionUpsert(ctx, store.Subscription{VoterRef: jamesVoter.Ref, Channel: ch.channel,
-				Address: ch.address, State: "active", Source: "portal", ContactStart: from, ContactEnd: to, HoldForHours: true}))
-		}
-	}
+	holdUntilTomorrow(t, d, james)
 	opKey, _ := operatorKey(t, d)
 	start := time.Now().Add(-time.Hour).Truncate(time.Second)
 
@@ -119,4 +127,94 @@ func TestACorrectionReachesOnlyTheVotersWhoHeardTheWrongStatus(t *testing.T) {
 	var audited int
 	require.NoError(t, d.Store.Pool().QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE action = 'ballot.correct'`).Scan(&audited))
 	require.Equal(t, 1, audited, "the operator's correction is audited")
+}
+
+// TestAWrongFileIsCorrectedWholeAfterAnOperatorApproves: a county's file says "rejected" for
+// two ballots that were only mailed. Maria was told; James's notices still wait for his
+// hours. An operator previews the correction of the whole import (one voter to tell, one to
+// return quietly), creates it without a status (each ballot returns to what it was), finds
+// it held, and approves it. Maria gets one correction on each channel; James hears nothing
+// of the mistake, and his ballot is mailed again, its mailed notice still to come.
+func TestAWrongFileIsCorrectedWholeAfterAnOperatorApproves(t *testing.T) {
+	d := startDev(t)
+	ctx := context.Background()
+	maria, james := demo.Voters[0], demo.Voters[1]
+	anyHour(t, d, maria)
+	holdUntilTomorrow(t, d, james)
+	opKey, _ := operatorKey(t, d)
+	start := time.Now().Add(-time.Hour).Truncate(time.Second)
+
+	var workflows []string
+	for _, v := range []demo.Voter{maria, james} {
+		resp := post(t, d, d.DemoKey, "application/json", eventJSON("wf-m-"+v.VoterID, v.VoterID, "DEN-WF-"+v.VoterID, "mailed", start))
+		require.Equal(t, http.StatusAccepted, resp.Status, "%+v", resp)
+		workflows = append(workflows, resp.Results[0].WorkflowID)
+	}
+	file := "event_id,election_id,voter_id,ballot_id,status,occurred_at,reason\n"
+	for _, v := range []demo.Voter{maria, james} {
+		file += fmt.Sprintf("wf-r-%s,%s,%s,DEN-WF-%s,rejected,%s,the envelope was not signed\n", v.VoterID, demo.ElectionID,
+			v.VoterID, v.VoterID, start.Add(time.Minute).Format(time.RFC3339))
+	}
+	res := postBulk(t, d, d.DemoKey, "text/csv", file)
+	require.Equal(t, http.StatusAccepted, res.Status, res.Body)
+	waitForImport(t, d, d.DemoKey, res.ImportID, "done")
+	require.Eventually(t, func() bool {
+		return len(outboxFor(d, "email", maria.Email)) == 2 && len(outboxFor(d, "sms", maria.SMS)) == 2
+	}, 30*time.Second, 50*time.Millisecond, "Maria hears of the rejection")
+
+	type counts struct {
+		Status            string `json:"status"`
+		Told              int    `json:"told"`
+		NotTold           int    `json:"not_told"`
+		LaterStatusStands int    `json:"later_status_stands"`
+	}
+	var preview struct {
+		Events   int      `json:"events"`
+		Told     int      `json:"told"`
+		ByStatus []counts `json:"by_status"`
+	}
+	path := fmt.Sprintf("/v1/imports/%d/correction", res.ImportID)
+	require.Equal(t, http.StatusOK, portalCall(t, d, http.MethodGet, path, opKey, "", &preview))
+	require.Equal(t, 2, preview.Events)
+	require.Equal(t, []counts{{Status: "rejected", Told: 1, NotTold: 1}}, preview.ByStatus)
+	require.Equal(t, http.StatusForbidden, portalCall(t, d, http.MethodGet, path, d.DemoKey, "", nil), "operators only")
+
+	var created struct {
+		ImportID int64 `json:"import_id"`
+	}
+	require.Equal(t, http.StatusAccepted, portalCall(t, d, http.MethodPost, path, opKey, `{"note":"wrong file, ticket 9"}`, &created))
+	require.Equal(t, http.StatusConflict, portalCall(t, d, http.MethodPost, path, opKey, `{"note":"again"}`, nil),
+		"one correction of an import at a time")
+	held := waitForImport(t, d, opKey, created.ImportID, "held")
+	require.Equal(t, 2, held.Accepted)
+	require.Contains(t, held.Body, `"corrects_import":`+fmt.Sprint(res.ImportID))
+	require.Contains(t, held.Body, `"told":1`, "the held correction shows its preview")
+	time.Sleep(time.Second)
+	require.Len(t, outboxFor(d, "email", maria.Email), 2, "nothing is sent while the correction is held")
+
+	require.Equal(t, http.StatusAccepted, portalCall(t, d, http.MethodPost, fmt.Sprintf("/v1/imports/%d:approve", created.ImportID),
+		opKey, "", nil))
+	waitForImport(t, d, opKey, created.ImportID, "done")
+	require.Eventually(t, func() bool {
+		return len(outboxFor(d, "email", maria.Email)) == 3 && len(outboxFor(d, "sms", maria.SMS)) == 3
+	}, 30*time.Second, 50*time.Millisecond, "Maria gets one correction on each channel")
+	require.Contains(t, outboxFor(d, "email", maria.Email)[2].Text, "your ballot was rejected")
+	require.Contains(t, outboxFor(d, "email", maria.Email)[2].Text, "your ballot is mailed")
+
+	view := func(id string) contract.BallotView {
+		q, err := d.Temporal.QueryWorkflow(ctx, id, "", ballot.QueryStatus)
+		require.NoError(t, err)
+		var v contract.BallotView
+		require.NoError(t, q.Get(&v))
+		return v
+	}
+	require.Eventually(t, func() bool { return view(workflows[1]).Status == ballot.StatusMailed }, 30*time.Second, 50*time.Millisecond)
+	jv := view(workflows[1])
+	require.NotEmpty(t, jv.Pending)
+	for _, n := range jv.Pending {
+		require.Equal(t, ballot.StatusMailed, n.Status, "only his mailed notice waits")
+		require.Empty(t, n.Kind, "no correction for James")
+	}
+	require.Equal(t, ballot.StatusMailed, view(workflows[0]).Status)
+	require.Empty(t, outboxFor(d, "email", james.Email))
 }

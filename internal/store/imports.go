@@ -68,8 +68,10 @@ type EventImport struct {
 	DecidedAt    *time.Time
 	// FailureReason says why a failed import stopped, and what to do.
 	FailureReason string
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// CorrectsImport, for an import of kind ImportCorrections, is the import it corrects.
+	CorrectsImport int64
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // EventScope is who imports: a state, or one county of it (County set), and the API key
@@ -95,14 +97,14 @@ func (s *Store) EventImportCreate(ctx context.Context, scope EventScope, actor s
 
 const importColumns = `SELECT id, kind, state, coalesce(county, ''), actor, status, rows, accepted, duplicates, rejected,
 	signaled, backwards, inconsistent, coalesce(decided_by, ''), decided_at, coalesce(failure_reason, ''),
-	created_at, updated_at FROM imports`
+	coalesce(corrects_import, 0), created_at, updated_at FROM imports`
 
 // EventImportGetByID returns an import; ErrNotFound when there is none.
 func (s *Store) EventImportGetByID(ctx context.Context, id int64) (EventImport, error) {
 	var im EventImport
 	err := s.pool.QueryRow(ctx, importColumns+` WHERE id = $1`, id).Scan(&im.ID, &im.Kind, &im.State, &im.County,
 		&im.Actor, &im.Status, &im.Rows, &im.Accepted, &im.Duplicates, &im.Rejected, &im.Signaled, &im.Backwards,
-		&im.Inconsistent, &im.DecidedBy, &im.DecidedAt, &im.FailureReason, &im.CreatedAt, &im.UpdatedAt)
+		&im.Inconsistent, &im.DecidedBy, &im.DecidedAt, &im.FailureReason, &im.CorrectsImport, &im.CreatedAt, &im.UpdatedAt)
 	if err != nil {
 		return EventImport{}, notFound(err, fmt.Sprintf("import %d", id))
 	}
@@ -711,7 +713,7 @@ type ImportedEvent struct {
 // order, signaled or not: a page of the import is the same whoever read it before.
 func (s *Store) BallotEventListByImport(ctx context.Context, importID, afterID int64, limit int) ([]ImportedEvent, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT e.id, e.event_id, e.status, e.occurred_at, e.reason, e.cure_deadline,
+		SELECT e.id, e.event_id, e.status, e.occurred_at, e.reason, e.cure_deadline, coalesce(e.corrects, ''),
 			e.signaled_at IS NOT NULL, e.discarded_at IS NOT NULL, e.set_aside_at IS NOT NULL,
 			b.id, b.key, b.jurisdiction_id, j.state, j.county, b.election_id, coalesce(b.ballot_id, ''), coalesce(b.voter_ref, 0),
 			coalesce(b.status, ''), b.status_at
@@ -725,7 +727,7 @@ func (s *Store) BallotEventListByImport(ctx context.Context, importID, afterID i
 		var ie ImportedEvent
 		u := &ie.UnsignaledEvent
 		b := &u.Ballot
-		err := row.Scan(&u.EventRef, &u.EventID, &u.Status, &u.OccurredAt, &u.Reason, &u.CureDeadline,
+		err := row.Scan(&u.EventRef, &u.EventID, &u.Status, &u.OccurredAt, &u.Reason, &u.CureDeadline, &u.Corrects,
 			&ie.Signaled, &ie.Discarded, &ie.SetAside,
 			&b.Ref, &b.Key, &b.JurisdictionID, &b.State, &b.County, &b.ElectionID, &b.BallotID, &b.VoterRef,
 			&b.Status, &b.StatusAt)

@@ -204,6 +204,9 @@ type IngestProgress struct {
 	Inconsistent int // events after a final status, or without the status they require
 	Rate         float64
 	DecidedBy    string
+	// Corrections says the import corrects another: it is held for an operator whatever
+	// it holds.
+	Corrections bool `json:",omitempty"`
 }
 
 // The confirmation workflow.
