@@ -441,9 +441,22 @@
     });
   }
 
+  // statusItem is one status change: a status posted in error is struck through and says
+  // so in words (screen readers do not announce the strike); a correction says it is one.
   function statusItem(step) {
     var li = el("li");
-    li.appendChild(el("strong", "", t("status." + step.status)));
+    if (step.posted_in_error) {
+      li.className = "in-error";
+      var del = el("del");
+      del.appendChild(el("strong", "", t("status." + step.status)));
+      li.appendChild(del);
+      li.appendChild(el("span", "when", t("correction.postedInError")));
+    } else if (step.correction) {
+      li.className = "correction";
+      li.appendChild(el("strong", "", t("correction.correction") + ": " + t("status." + step.status)));
+    } else {
+      li.appendChild(el("strong", "", t("status." + step.status)));
+    }
     li.appendChild(el("span", "when", formatDate(step.at, true)));
     if (step.reason) { li.appendChild(el("span", "when", fill(t("reason"), { reason: step.reason }))); }
     if (step.cure_deadline) { li.appendChild(el("span", "when", fill(t("cureBy"), { date: formatDay(step.cure_deadline) }))); }

@@ -56,6 +56,20 @@ func TestPortalPageInARealBrowser(t *testing.T) {
 			FacilityState: "CO"}}, time.Now())
 	require.NoError(t, err)
 	require.Equal(t, 1, scans.Matched)
+	// The county posts "received" in error, then corrects it: the ballot is mailed again.
+	resp = post(t, d, d.DemoKey, "application/json", eventJSON("browser-2", maria.VoterID, "DEN-WEB", "received", mailedAt.Add(20*time.Minute)))
+	require.Equal(t, 202, resp.Status, "%+v", resp)
+	require.Eventually(t, func() bool {
+		b, err := d.Store.BallotListByVoter(ctx, voter.Ref)
+		return err == nil && len(b) == 1 && b[0].Status == "received"
+	}, 30*time.Second, 50*time.Millisecond)
+	resp = post(t, d, d.DemoKey, "application/json", strings.TrimSuffix(
+		eventJSON("browser-3", maria.VoterID, "DEN-WEB", "mailed", time.Now().Add(-time.Minute)), "}")+`,"corrects":"browser-2"}`)
+	require.Equal(t, 202, resp.Status, "%+v", resp)
+	require.Eventually(t, func() bool {
+		b, err := d.Store.BallotListByVoter(ctx, voter.Ref)
+		return err == nil && len(b) == 1 && b[0].Status == "mailed"
+	}, 30*time.Second, 50*time.Millisecond)
 
 	br := newBrowser(t, 1000, 1400)
 	run, text, eval, waitFor := br.run, br.text, br.eval, br.waitFor
@@ -83,9 +97,11 @@ func TestPortalPageInARealBrowser(t *testing.T) {
 	require.Contains(t, ballots, "Demo General Election")
 	require.Contains(t, ballots, "Current status: Mailed")
 	require.Contains(t, ballots, "Denver Elections Division")
-	require.Equal(t, "Mailed\nIn the mail, on its way to you",
+	require.Equal(t, "Mailed\nIn the mail, on its way to you\nReceived\nCorrection: Mailed",
 		eval(`Array.from(document.querySelectorAll("#ballots .timeline li strong")).map(function (s) { return s.textContent; }).join("\n")`),
-		"the scan follows the status it came after in the ballot's history")
+		"the scan follows the status it came after in the ballot's history; the status posted in error, then its correction")
+	require.Contains(t, text("#ballots .timeline li.in-error"), "Posted in error, and corrected")
+	require.Equal(t, "Received", text("#ballots .timeline li.in-error del"), "struck through, and said in words")
 	require.Contains(t, text("#ballots .timeline li.mail"), "Last scanned by the U.S. Postal Service in DENVER, CO")
 	require.Contains(t, text("#greeting"), "Maria Garcia")
 	require.Contains(t, text("#sms-state"), "On.", "the demo voter's texts are on")
