@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/ballotflow/ballotflow/apiserver"
@@ -25,10 +26,14 @@ import (
 type eventsTemporal struct {
 	client.Client
 	signals atomic.Int64
+	closed  atomic.Bool // the ballot workflows have ended: signal-with-start finds them closed
 }
 
 func (f *eventsTemporal) SignalWithStartWorkflow(context.Context, string, string, any, client.StartWorkflowOptions,
 	any, ...any) (client.WorkflowRun, error) {
+	if f.closed.Load() {
+		return nil, serviceerror.NewWorkflowExecutionAlreadyStarted("workflow execution already finished", "", "")
+	}
 	f.signals.Add(1)
 	return nil, nil
 }
@@ -256,4 +261,30 @@ func TestACorrectionMustNameAnEventOfItsBallot(t *testing.T) {
 	require.Contains(t, ans.Body, `"duplicate"`)
 	ans = a.post(t, "application/json", event(map[string]any{"event_id": "fix-2", "status": "received", "corrects": first.EventID}))
 	require.Equal(t, http.StatusConflict, ans.Status, ans.Body)
+}
+
+// A correction for a ballot whose workflow has ended (it reached its final status on a
+// release before corrections) cannot reach its voter: it is recorded, set aside for the
+// operators with why, and the county is told so with 409 ballot_closed. A status event for
+// such a ballot is recorded quietly, as before: it is older news than the final status.
+func TestACorrectionForAnEndedBallotIsSetAsideAndSaidSo(t *testing.T) {
+	t.Parallel()
+	a := newEventsAPI(t)
+	require.Equal(t, http.StatusAccepted, a.post(t, "application/json", event(nil)).Status)
+	a.tc.closed.Store(true)
+	ans := a.post(t, "application/json", event(map[string]any{"event_id": "ev-2", "status": "received"}))
+	require.Equal(t, http.StatusAccepted, ans.Status, ans.Body)
+
+	ans = a.post(t, "application/json", event(map[string]any{"event_id": "fix-1", "status": "undeliverable", "corrects": "ev-1"}))
+	require.Equal(t, http.StatusConflict, ans.Status, ans.Body)
+	require.Equal(t, "ballot_closed", ans.Error.Code)
+	require.Equal(t, "corrects", ans.Error.Field)
+	var reason string
+	require.NoError(t, a.st.Pool().QueryRow(context.Background(),
+		`SELECT set_aside_reason FROM ballot_events WHERE event_id = 'fix-1' AND set_aside_at IS NOT NULL`).Scan(&reason))
+	require.Contains(t, reason, "ballot_closed")
+	var asideOthers int
+	require.NoError(t, a.st.Pool().QueryRow(context.Background(),
+		`SELECT count(*) FROM ballot_events WHERE event_id <> 'fix-1' AND set_aside_at IS NOT NULL`).Scan(&asideOthers))
+	require.Zero(t, asideOthers)
 }

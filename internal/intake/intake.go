@@ -127,7 +127,12 @@ func (s *Service) Submit(ctx context.Context, caller Caller, ev Event) (res Resu
 	if rec.Signaled {
 		return res
 	}
-	if err := s.signal(ctx, rec.EventRef, rec.Ballot, statusEvent(ev, mustParse(ev.OccurredAt))); err != nil {
+	err = s.signal(ctx, rec.EventRef, rec.Ballot, statusEvent(ev, mustParse(ev.OccurredAt)))
+	if errors.Is(err, errCorrectionSetAside) {
+		res.Error = errBallotClosed()
+		return res
+	}
+	if err != nil {
 		// Stored but not yet signaled: Resignal will deliver it, so the county must not resend.
 		s.logger().Warn("signal ballot workflow; will retry", "workflow_id", res.WorkflowID, "error", err)
 	}
@@ -216,6 +221,19 @@ func errIMbInUse(direction string) *Error {
 func errCorrectsUnknown() *Error {
 	return &Error{Status: 422, Code: "corrects_unknown", Field: "corrects",
 		Message: "corrects must name the event_id of an event already posted for this ballot"}
+}
+
+// errCorrectionSetAside is how signal says a correction was set aside: its ballot's workflow
+// has ended.
+var errCorrectionSetAside = errors.New("correction set aside: the ballot's workflow has ended")
+
+// errBallotClosed tells the county that a correction is recorded and set aside, not
+// delivered: the result is still "accepted" (it is stored; posting it again is a duplicate).
+func errBallotClosed() *Error {
+	return &Error{Status: 409, Code: "ballot_closed", Field: "corrects",
+		Message: "the correction is recorded but set aside: this ballot's tracking ended (it reached a final status before " +
+			"corrections existed), so ballotflow cannot tell its voter; tell the voter another way. " +
+			"Operators see it at GET /v1/operator/set-aside-events"}
 }
 
 func errBallotOfOtherVoter() *Error {
@@ -391,6 +409,15 @@ func (s *Service) signal(ctx context.Context, eventRef int64, b store.Ballot, ev
 		BallotKey: b.Key, ElectionID: b.ElectionID, State: b.State, County: b.County,
 		CanvassEndsAt: election.CanvassEndsAt,
 	}, ev, s.now())
+	if errors.Is(err, workflowclient.ErrBallotClosed) && ev.Corrects != "" {
+		// A status event for a closed ballot is older news than its final status; a
+		// correction is not, and must not vanish: operators find it among the set-aside events.
+		if err := s.setAside(ctx, eventRef, b, store.SetAsideBallotClosed,
+			"the ballot's workflow ended before this correction; tell the voter another way"); err != nil {
+			return err
+		}
+		return errCorrectionSetAside
+	}
 	if errors.Is(err, workflowclient.ErrBallotClosed) {
 		s.logger().Info("event for a closed ballot workflow recorded, not signaled",
 			"workflow_id", ballot.WorkflowID(b.ElectionID, b.Key))
@@ -470,7 +497,10 @@ func (s *Service) SignalStored(ctx context.Context, u store.UnsignaledEvent) err
 	if u.CureDeadline != nil {
 		ev.CureDeadline = u.CureDeadline.Format(time.DateOnly)
 	}
-	return s.signal(ctx, u.EventRef, u.Ballot, ev)
+	if err := s.signal(ctx, u.EventRef, u.Ballot, ev); !errors.Is(err, errCorrectionSetAside) {
+		return err
+	}
+	return nil // set aside: dealt with
 }
 
 func (s *Service) now() time.Time {

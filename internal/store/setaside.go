@@ -18,6 +18,9 @@ const (
 	SetAsideInvalid = "invalid_argument"
 	// SetAsideUnknownElection: the event's election is no longer configured.
 	SetAsideUnknownElection = "unknown_election"
+	// SetAsideBallotClosed: a correction for a ballot whose workflow has ended (it reached
+	// a final status on a release before corrections): nothing can tell its voter.
+	SetAsideBallotClosed = "ballot_closed"
 )
 
 // maxSetAsideDetail bounds the detail kept with a set-aside event.
