@@ -19,6 +19,7 @@ import (
 	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/demo"
 	"github.com/ballotflow/ballotflow/internal/sandbox"
+	"github.com/ballotflow/ballotflow/internal/store"
 	"github.com/ballotflow/ballotflow/workflows/contract"
 )
 
@@ -102,6 +103,8 @@ func TestRecordReplayHistories(t *testing.T) {
 		writeHistory(t, d, workflowID, filepath.Join(historiesDir, historyFile(sc.name)))
 	}
 	recordHeldTextMoved(t, d)
+	recordMailScans(t, d)
+	recordReturnReminder(t, d)
 }
 
 // recordHeldTextMoved records a text held for contact hours that the voter moves twice: to
@@ -144,6 +147,86 @@ func recordHeldTextMoved(t *testing.T, d *app.Dev) {
 	require.Equal(t, http.StatusAccepted, resp.Status, "%+v", resp)
 	waitSettled(t, d, workflowID)
 	writeHistory(t, d, workflowID, filepath.Join(historiesDir, historyFile("held-text-moved")))
+}
+
+// recordMailScans records a ballot whose envelopes USPS scans: the outbound scan is told,
+// a second one is recorded only; then the ballot is received, its return scan comes late
+// (recorded, never told), and it is counted.
+func recordMailScans(t *testing.T, d *app.Dev) {
+	maria := demo.Voters[0]
+	const outbound, inbound = "0030012345600000030180202123401", "0030412345600000030280202999901"
+	at := time.Now().Add(-3 * time.Hour).Truncate(time.Second)
+	mailed := fmt.Sprintf(`{"event_id":"hist-scan-0","election_id":%q,"voter_id":%q,"ballot_id":"HIST-SCAN","status":"mailed",`+
+		`"occurred_at":%q,"outbound_imb":%q,"return_imb":%q}`, demo.ElectionID, maria.VoterID, at.Format(time.RFC3339), outbound, inbound)
+	resp := post(t, d, d.DemoKey, "application/json", mailed)
+	require.Equal(t, http.StatusAccepted, resp.Status, "%+v", resp)
+	workflowID := resp.Results[0].WorkflowID
+	waitIdle(t, d, workflowID)
+	// Only the first scan of each direction reaches the workflow: the second is stored only.
+	for _, scan := range []string{scanJSON(outbound, at.Add(time.Hour)), scanJSON(outbound, at.Add(2*time.Hour))} {
+		status, counts := postScans(t, d, scan)
+		require.Equal(t, http.StatusOK, status, counts)
+		waitScans(t, d, workflowID, 1)
+		waitIdle(t, d, workflowID)
+	}
+	resp = post(t, d, d.DemoKey, "application/json", eventJSON("hist-scan-1", maria.VoterID, "HIST-SCAN", "received", at.Add(2*time.Hour)))
+	require.Equal(t, http.StatusAccepted, resp.Status, "%+v", resp)
+	waitIdle(t, d, workflowID)
+	// A late return scan: stored, and the ballot, received already, is not told.
+	status, counts := postScans(t, d, scanJSON(inbound, at.Add(150*time.Minute)))
+	require.Equal(t, http.StatusOK, status, counts)
+	require.EqualValues(t, 1, counts["matched"], counts)
+	resp = post(t, d, d.DemoKey, "application/json", eventJSON("hist-scan-2", maria.VoterID, "HIST-SCAN", "counted", at.Add(3*time.Hour)))
+	require.Equal(t, http.StatusAccepted, resp.Status, "%+v", resp)
+	waitSettled(t, d, workflowID)
+	writeHistory(t, d, workflowID, filepath.Join(historiesDir, historyFile("mail-scans")))
+}
+
+// waitScans waits until the ballot's workflow has recorded n mail scans.
+func waitScans(t *testing.T, d *app.Dev, workflowID string, n int) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		q, err := d.Temporal.QueryWorkflow(context.Background(), workflowID, "", ballot.QueryStatus)
+		var v contract.BallotView
+		return err == nil && q.Get(&v) == nil && len(v.MailScans) >= n
+	}, 30*time.Second, 50*time.Millisecond, "%d mail scans recorded", n)
+}
+
+// recordReturnReminder records a mailed ballot that gets its county's return reminder (set
+// a minute or two ahead, so recording it waits on the real clock), and is then received and
+// counted.
+func recordReturnReminder(t *testing.T, d *app.Dev) {
+	ctx := context.Background()
+	denver, err := time.LoadLocation("America/Denver")
+	require.NoError(t, err)
+	remindAt := time.Now().In(denver).Truncate(time.Minute).Add(2 * time.Minute)
+	day := time.Date(remindAt.Year(), remindAt.Month(), remindAt.Day()+1, 0, 0, 0, 0, time.UTC)
+	require.NoError(t, d.Store.ElectionUpsert(ctx, store.Election{ID: "hist-remind", State: "CO", Name: "Reminder history",
+		ElectionDay: day, CanvassEndsAt: day.AddDate(0, 0, 30)}))
+	status := portalCall(t, d, http.MethodPut, "/v1/elections/hist-remind/reminders", d.DemoKey,
+		fmt.Sprintf(`{"return_days":[1],"cure_days":[],"remind_at":%q}`, remindAt.Format("15:04")), nil)
+	require.Equal(t, http.StatusOK, status)
+	maria := demo.Voters[0]
+	mailed := fmt.Sprintf(`{"event_id":"hist-remind-0","election_id":"hist-remind","voter_id":%q,"ballot_id":"HIST-REMIND",`+
+		`"status":"mailed","occurred_at":%q}`, maria.VoterID, time.Now().Add(-time.Hour).Format(time.RFC3339))
+	resp := post(t, d, d.DemoKey, "application/json", mailed)
+	require.Equal(t, http.StatusAccepted, resp.Status, "%+v", resp)
+	workflowID := resp.Results[0].WorkflowID
+	waitIdle(t, d, workflowID) // the mailed notices went
+	emails := len(outboxFor(d, "email", maria.Email))
+	require.Eventually(t, func() bool { return len(outboxFor(d, "email", maria.Email)) == emails+1 },
+		time.Until(remindAt)+time.Minute, 200*time.Millisecond, "the reminder at %s", remindAt.Format("15:04"))
+	require.Equal(t, "Reminder: return your ballot", outboxFor(d, "email", maria.Email)[emails].Subject)
+	waitIdle(t, d, workflowID)
+	for i, s := range []string{"received", "counted"} {
+		body := fmt.Sprintf(`{"event_id":"hist-remind-%d","election_id":"hist-remind","voter_id":%q,"ballot_id":"HIST-REMIND",`+
+			`"status":%q,"occurred_at":%q}`, i+1, maria.VoterID, s, time.Now().Add(-time.Second).Format(time.RFC3339))
+		resp := post(t, d, d.DemoKey, "application/json", body)
+		require.Equal(t, http.StatusAccepted, resp.Status, "%+v", resp)
+		waitIdle(t, d, workflowID)
+	}
+	waitSettled(t, d, workflowID)
+	writeHistory(t, d, workflowID, filepath.Join(historiesDir, historyFile("return-reminder")))
 }
 
 // anyHour lets a demo voter be texted at any hour, so recording does not depend on the clock.
