@@ -93,11 +93,11 @@ func (d *DelimitedReader) mapColumns(names []string) error {
 		d.index[i] = f
 	}
 	switch {
-	case !seen[fieldIMb]:
+	case !seen[fieldIMb] && !seen[fieldTrackingCode]:
 		// The "header" may be a row of a file sent without one: its names are never repeated.
 		return &fileimport.FileError{Field: "header", Message: fmt.Sprintf(
-			"the header row (line %d) has no imb column; an IV-MTR file starts with a header row naming its columns "+
-				"(imb, scanDatetime, scanEventCode, scanFacilityZip, scanFacilityName, ...)", d.line)}
+			"the header row (line %d) has no imb column (nor imbTrackingCode); an IV-MTR file starts with a header row "+
+				"naming its columns (imb, scanDatetime, scanEventCode, scanFacilityZip, scanFacilityName, ...)", d.line)}
 	case !seen[fieldScanDatetime] && !(seen[fieldScanDate] && seen[fieldScanTime]):
 		return &fileimport.FileError{Field: "scanDatetime", Message: "the header has no scanDatetime column (nor scanDate and scanTime)"}
 	}

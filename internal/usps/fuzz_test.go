@@ -25,7 +25,7 @@ import (
 var (
 	safeText    = regexp.MustCompile(`^[A-Za-z0-9 ,.;:()"'_+±{}\[\]/-]+$`)
 	digitRun    = regexp.MustCompile(`[0-9]{8}`)
-	fieldNames  = []string{"", "header", "imb", "scanDatetime", "scanDate", "scanTime", "scanEventCode", "scanFacilityZip", "scanFacilityName", "scanFacilityCity", "scanFacilityState", "handlingEventType", "mailPhase", "machineName"}
+	fieldNames  = []string{"", "header", "imb", "scanDatetime", "scanDate", "scanTime", "scanEventCode", "scanFacilityZip", "scanFacilityName", "scanFacilityCity", "scanFacilityState", "handlingEventType", "mailPhase", "machineName", "imbTrackingCode", "imbRoutingCode", "routingCodeImbMatchingPortion"}
 	zipPattern  = regexp.MustCompile(`^([0-9]{5}([0-9]{4})?)?$`)
 	codePattern = regexp.MustCompile(`^[A-Za-z0-9]{0,8}$`)
 	statePatt   = regexp.MustCompile(`^([A-Z]{2})?$`)
@@ -125,6 +125,8 @@ func FuzzDelimitedReader(f *testing.F) {
 		"\ufeff" + header + "\n" + row + "\n",
 		"imb|scanDate|scanTime\n0030012345600000010180202123401|2026-10-14|04:52\n",
 		"imb|IMB|scanDatetime\n",
+		"imbTrackingCode|imbRoutingCode|scanDatetime|scanEventCode\n00300123456000000101|80202123401|2026-10-14 04:52:41|4\n" +
+			"00300123456000000101|802|2026-10-14 04:52:41|91\n05300123456000000101||2026-10-14 04:52:41|\n",
 		"", "\n\n", "|||\n|||\n",
 	} {
 		f.Add([]byte(s))
@@ -157,6 +159,7 @@ func FuzzJSONReader(f *testing.F) {
 		"{\"events\":[{\"imb\":\"\xff\"}]}",
 		`{"events":[` + ev, `{"events":{}}`, `{"events":[],"events":[]}`, `{}`, `[]]`, `"x"`, ``, `{"events":[]} x`,
 		`{"events":[{"scanDatetime":"2026-10-14T04:52:41+23:59","imb":"01234903456789123456"}]}`,
+		`{"events":[{"imbTrackingCode":"00300123456000000101","routingCodeImbMatchingPortion":"80202123401","scan_date_time":"2026-10-14 04:52:41","scanEventCode":4}]}`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -300,3 +300,113 @@ func TestReadersStopAtTheirBoundsWithoutHoldingTheInput(t *testing.T) {
 	_, err = readAll(jr)
 	require.ErrorAs(t, err, &tooLarge)
 }
+
+// Some IV-MTR feeds carry a piece's barcode as imbTrackingCode (its first 20 digits) and
+// imbRoutingCode or routingCodeImbMatchingPortion (the rest), with no imb: the barcode is
+// the two joined, and a bad part is named without its digits.
+func TestABarcodeSentAsTrackingAndRoutingCodesIsJoined(t *testing.T) {
+	t.Parallel()
+	opts := sampleOptions(t)
+	const tracking, routing = "00300123456000000101", "80202123401"
+	for name, file := range map[string]string{
+		"imbRoutingCode":                "imbTrackingCode|imbRoutingCode|scanDatetime|scanEventCode\n" + tracking + "|" + routing + "|2026-10-14 04:52:41|919\n",
+		"routingCodeImbMatchingPortion": "IMb Tracking Code|Routing Code IMb Matching Portion|Scan Date Time|Scan Event Code\n" + tracking + "|" + routing + "|2026-10-14 04:52:41|919\n",
+		"an empty imb column":           "imb|imbTrackingCode|imbRoutingCode|scanDatetime\n|" + tracking + "|" + routing + "|2026-10-14 04:52:41\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			r, err := usps.NewDelimitedReader(strings.NewReader(file), opts)
+			require.NoError(t, err)
+			recs, err := readAll(r)
+			require.NoError(t, err)
+			require.Len(t, recs, 1)
+			require.Nil(t, recs[0].Bad)
+			require.Equal(t, tracking+routing, recs[0].Scan.IMb.Digits())
+		})
+	}
+
+	// Without a routing code, the tracking code is a barcode of its own; imb, when given, wins.
+	body := `{"events":[
+		{"imbTrackingCode":"` + tracking + `","scanDatetime":"2026-10-14 04:52:41"},
+		{"imb":"0030412345600000010280202999901","imbTrackingCode":"` + tracking + `","scanDatetime":"2026-10-14 04:52:41"}]}`
+	r, err := usps.NewJSONReader(strings.NewReader(body), opts)
+	require.NoError(t, err)
+	recs, err := readAll(r)
+	require.NoError(t, err)
+	require.Len(t, recs, 2)
+	require.Nil(t, recs[0].Bad)
+	require.Equal(t, tracking, recs[0].Scan.IMb.Digits())
+	require.Equal(t, "0030412345600000010280202999901", recs[1].Scan.IMb.Digits())
+
+	for name, tc := range map[string]struct{ event, field string }{
+		"short tracking code":   {`"imbTrackingCode":"0030012345600000010"`, "imbTrackingCode"},
+		"barcode ID 05":         {`"imbTrackingCode":"05300123456000000101"`, "imbTrackingCode"},
+		"routing code 3 digits": {`"imbTrackingCode":"` + tracking + `","imbRoutingCode":"802"`, "imbRoutingCode"},
+		"matching portion text": {`"imbTrackingCode":"` + tracking + `","routingCodeImbMatchingPortion":"80202-12x"`, "routingCodeImbMatchingPortion"},
+		"neither":               {`"imbRoutingCode":"` + routing + `"`, "imb"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r, err := usps.NewJSONReader(strings.NewReader(`{"events":[{`+tc.event+`,"scanDatetime":"2026-10-14 04:52:41"}]}`), opts)
+			require.NoError(t, err)
+			recs, err := readAll(r)
+			require.NoError(t, err)
+			require.Len(t, recs, 1)
+			require.NotNil(t, recs[0].Bad)
+			require.Equal(t, tc.field, recs[0].Bad.Field)
+			require.Equal(t, usps.CodeInvalidIMb, recs[0].Bad.Code)
+			require.NotContains(t, recs[0].Bad.Reason, "0030012345")
+			require.NotContains(t, recs[0].Bad.Reason, "80202")
+		})
+	}
+}
+
+// USPS operation codes are three digits with their leading zeros ("004"); a JSON number or a
+// file that went through a spreadsheet drops them, and they are put back.
+func TestOperationCodesGetTheirLeadingZerosBack(t *testing.T) {
+	t.Parallel()
+	const imb = `"imb":"0030012345600000010180202123401","scanDatetime":"2026-10-14 04:52:41"`
+	body := `{"events":[{` + imb + `,"scanEventCode":4},{` + imb + `,"scanEventCode":"10"},{` + imb +
+		`,"scanEventCode":"919"},{` + imb + `,"scanEventCode":"004"},{` + imb + `},{` + imb + `,"scanEventCode":"0"}]}`
+	r, err := usps.NewJSONReader(strings.NewReader(body), sampleOptions(t))
+	require.NoError(t, err)
+	recs, err := readAll(r)
+	require.NoError(t, err)
+	var codes []string
+	for _, rec := range recs {
+		require.Nil(t, rec.Bad)
+		codes = append(codes, rec.Scan.OperationCode)
+	}
+	require.Equal(t, []string{"004", "010", "919", "004", "", "000"}, codes)
+
+	file := "imb|scanDatetime|scanEventCode\n0030012345600000010180202123401|2026-10-14 04:52:41|91\n"
+	d, err := usps.NewDelimitedReader(strings.NewReader(file), sampleOptions(t))
+	require.NoError(t, err)
+	recs, err = readAll(d)
+	require.NoError(t, err)
+	require.Len(t, recs, 1)
+	require.Equal(t, "091", recs[0].Scan.OperationCode)
+}
+
+// The IV-MTR piece tracking API answers with snake_case names (scan_date_time,
+// scan_event_code, ...): they are the same fields.
+func TestSnakeCaseIVMTRNamesAreTheSameFields(t *testing.T) {
+	t.Parallel()
+	body := `[{"imb":"0030012345600000010180202123401","scan_date_time":"2026-10-14T04:52:41-06:00",
+		"scan_event_code":"919","scan_facility_zip":"80299","scan_facility_city":"CENTENNIAL PEAK",
+		"scan_facility_state":"CO","handling_event_type":"A","mail_phase":"Phase 3c - Destination Sequenced Carrier Sortation",
+		"machine_name":"DBCS-017"}]`
+	r, err := usps.NewJSONReader(strings.NewReader(body), sampleOptions(t))
+	require.NoError(t, err)
+	recs, err := readAll(r)
+	require.NoError(t, err)
+	require.Len(t, recs, 1)
+	require.Nil(t, recs[0].Bad)
+	s := recs[0].Scan
+	require.Equal(t, time.Date(2026, 10, 14, 10, 52, 41, 0, time.UTC), s.ScannedAt)
+	require.Equal(t, "919", s.OperationCode)
+	require.Equal(t, "80299", s.FacilityZIP)
+	require.Equal(t, "CENTENNIAL PEAK", s.FacilityCity)
+	require.Equal(t, "CO", s.FacilityState)
+	require.Equal(t, "A", s.HandlingEventType)
+	require.Equal(t, "Phase 3c - Destination Sequenced Carrier Sortation", s.MailPhase)
+	require.Equal(t, "DBCS-017", s.MachineName)
+}

@@ -94,6 +94,10 @@ const (
 	fieldHandlingEventType
 	fieldMailPhase
 	fieldMachineName
+	// A barcode may come as its tracking code and routing code apart, without imb.
+	fieldTrackingCode
+	fieldRoutingCode
+	fieldRoutingMatch
 	numFields
 )
 
@@ -103,6 +107,7 @@ var fieldNames = [numFields]string{
 	fieldOperationCode: "scanEventCode", fieldFacilityZIP: "scanFacilityZip", fieldFacilityName: "scanFacilityName",
 	fieldFacilityCity: "scanFacilityCity", fieldFacilityState: "scanFacilityState",
 	fieldHandlingEventType: "handlingEventType", fieldMailPhase: "mailPhase", fieldMachineName: "machineName",
+	fieldTrackingCode: "imbTrackingCode", fieldRoutingCode: "imbRoutingCode", fieldRoutingMatch: "routingCodeImbMatchingPortion",
 }
 
 // aliases are the names a field goes by, folded (see foldName).
@@ -116,9 +121,12 @@ var aliases = map[string]field{
 	"scanfacilityname": fieldFacilityName, "facilityname": fieldFacilityName,
 	"scanfacilitycity": fieldFacilityCity, "facilitycity": fieldFacilityCity,
 	"scanfacilitystate": fieldFacilityState, "facilitystate": fieldFacilityState,
-	"handlingeventtype": fieldHandlingEventType,
-	"mailphase":         fieldMailPhase,
-	"machinename":       fieldMachineName,
+	"handlingeventtype":             fieldHandlingEventType,
+	"mailphase":                     fieldMailPhase,
+	"machinename":                   fieldMachineName,
+	"imbtrackingcode":               fieldTrackingCode,
+	"imbroutingcode":                fieldRoutingCode,
+	"routingcodeimbmatchingportion": fieldRoutingMatch,
 }
 
 // foldName folds a column or member name for matching: ASCII letters and digits only,
@@ -158,12 +166,9 @@ func scanOf(line int, raw *rawScan, opts *ReadOptions) (Scan, *fileimport.Reject
 		raw[f] = strings.TrimSpace(raw[f])
 	}
 	var s Scan
-	if raw[fieldIMb] == "" {
-		return reject(fieldIMb, CodeInvalidIMb, "imb is required")
-	}
-	imb, err := ParseIMb(raw[fieldIMb])
+	imb, f, err := scanIMb(raw)
 	if err != nil {
-		return reject(fieldIMb, CodeInvalidIMb, "imb is not an Intelligent Mail barcode: %s", err.Error())
+		return reject(f, CodeInvalidIMb, "%s", err.Error())
 	}
 	s.IMb = imb
 
@@ -173,9 +178,10 @@ func scanOf(line int, raw *rawScan, opts *ReadOptions) (Scan, *fileimport.Reject
 	}
 	s.ScannedAt = at
 
-	if s.OperationCode = raw[fieldOperationCode]; !operationCode(s.OperationCode) {
+	if !operationCode(raw[fieldOperationCode]) {
 		return reject(fieldOperationCode, CodeInvalidField, "scanEventCode must be at most %d letters or digits", maxOperationCode)
 	}
+	s.OperationCode = padOperationCode(raw[fieldOperationCode])
 	zip, ok := facilityZIP(raw[fieldFacilityZIP])
 	if !ok {
 		return reject(fieldFacilityZIP, CodeInvalidField, "scanFacilityZip must be a ZIP Code of 5 or 9 digits (ZIP+4 may have a hyphen)")
@@ -199,6 +205,43 @@ func scanOf(line int, raw *rawScan, opts *ReadOptions) (Scan, *fileimport.Reject
 	}
 	s.HandlingEventType, s.MailPhase, s.MachineName = raw[fieldHandlingEventType], raw[fieldMailPhase], raw[fieldMachineName]
 	return s, nil
+}
+
+// scanIMb reads the scan's barcode: imb, or when a row or event has none, its tracking code
+// (imbTrackingCode, 20 digits) followed by its routing code (imbRoutingCode, else
+// routingCodeImbMatchingPortion; none is a barcode without one). It returns the field to
+// name when it fails; no message repeats a digit.
+func scanIMb(raw *rawScan) (IMb, field, error) {
+	if raw[fieldIMb] != "" || raw[fieldTrackingCode] == "" {
+		if raw[fieldIMb] == "" {
+			return IMb{}, fieldIMb, errors.New("imb is required (or imbTrackingCode with imbRoutingCode)")
+		}
+		imb, err := ParseIMb(raw[fieldIMb])
+		if err != nil {
+			return IMb{}, fieldIMb, fmt.Errorf("imb is not an Intelligent Mail barcode: %w", err)
+		}
+		return imb, fieldIMb, nil
+	}
+	tracking := raw[fieldTrackingCode]
+	if len(tracking) != TrackingCodeLen || strings.Trim(tracking, "0123456789") != "" {
+		return IMb{}, fieldTrackingCode, fmt.Errorf("imbTrackingCode must be the barcode's first %d digits", TrackingCodeLen)
+	}
+	if _, err := ParseIMb(tracking); err != nil {
+		return IMb{}, fieldTrackingCode, fmt.Errorf("imbTrackingCode is not an Intelligent Mail barcode's tracking code: %w", err)
+	}
+	routing, f := raw[fieldRoutingCode], fieldRoutingCode
+	if routing == "" {
+		routing, f = raw[fieldRoutingMatch], fieldRoutingMatch
+	}
+	if strings.Trim(routing, "0123456789") != "" {
+		return IMb{}, f, fmt.Errorf("%s must be digits only", fieldNames[f])
+	}
+	imb, err := ParseIMb(tracking + routing)
+	if err != nil {
+		// The tracking code is sound: what is wrong is the routing code's length.
+		return IMb{}, f, fmt.Errorf("%s must be a routing code of 0, 5, 9 or 11 digits", fieldNames[f])
+	}
+	return imb, fieldTrackingCode, nil
 }
 
 // Layouts of a scan time: with an offset, and without (wall-clock time in opts.Location).
@@ -277,6 +320,19 @@ func operationCode(s string) bool {
 		}
 	}
 	return true
+}
+
+// opCodeDigits is the length of a USPS operation code: three digits, leading zeros kept
+// ("004" in the operation code list). A spreadsheet or a JSON number drops them.
+const opCodeDigits = 3
+
+// padOperationCode gives an operation code written as a number with fewer than three digits
+// its leading zeros back ("4" is "004"); any other code is kept as given.
+func padOperationCode(s string) string {
+	if s == "" || len(s) >= opCodeDigits || strings.Trim(s, "0123456789") != "" {
+		return s
+	}
+	return strings.Repeat("0", opCodeDigits-len(s)) + s
 }
 
 // facilityZIP reads a ZIP Code of 5 digits or ZIP+4 (9 digits, with or without a hyphen
