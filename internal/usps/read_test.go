@@ -60,15 +60,16 @@ func TestTheSampleDelimitedFileReadsWithKnownValues(t *testing.T) {
 	// 21:14:07 in Denver in October is MDT, six hours behind UTC.
 	require.Equal(t, time.Date(2026, 10, 14, 3, 14, 7, 0, time.UTC), first.Scan.ScannedAt)
 	require.Equal(t, "891", first.Scan.OperationCode)
-	require.Equal(t, "80266", first.Scan.FacilityZIP)
-	require.Equal(t, "DENVER CO P&DC", first.Scan.FacilityName)
-	require.Equal(t, "DENVER", first.Scan.FacilityCity)
+	require.Equal(t, "80299", first.Scan.FacilityZIP)
+	require.Equal(t, "CENTENNIAL PEAK CO P&DC", first.Scan.FacilityName)
+	require.Equal(t, "CENTENNIAL PEAK", first.Scan.FacilityCity)
 	require.Equal(t, "CO", first.Scan.FacilityState)
-	require.Equal(t, "L", first.Scan.HandlingEventType)
+	require.Equal(t, "A", first.Scan.HandlingEventType, "a machine scan is an actual handling event")
 	require.Equal(t, "Phase 1 - Origin Processing", first.Scan.MailPhase)
 	require.Equal(t, "DBCS-041", first.Scan.MachineName)
 
 	require.Equal(t, recs[1].Scan, recs[2].Scan, "line 4 repeats line 3")
+	require.Equal(t, "Phase 3c - Destination Sequenced Carrier Sortation", recs[1].Scan.MailPhase)
 	require.Equal(t, "304", recs[4].Scan.IMb.ServiceType())
 
 	bad := map[int]*fileimport.Rejection{}
@@ -97,16 +98,18 @@ func TestTheSamplePushBodyReadsWithKnownValues(t *testing.T) {
 	require.NoError(t, err)
 	recs, err := readAll(r)
 	require.NoError(t, err)
-	require.Len(t, recs, 4)
+	require.Len(t, recs, 5)
 
 	require.Nil(t, recs[0].Bad)
 	require.Equal(t, 1, recs[0].Line)
 	require.Equal(t, time.Date(2026, 10, 15, 17, 2, 19, 0, time.UTC), recs[0].Scan.ScannedAt)
 	require.Equal(t, "918", recs[0].Scan.OperationCode)
+	require.Equal(t, "L", recs[0].Scan.HandlingEventType)
+	require.Equal(t, "Phase 4c - Delivery", recs[0].Scan.MailPhase)
 
 	require.Nil(t, recs[1].Bad)
 	require.Equal(t, "271", recs[1].Scan.OperationCode, "a number is read as written")
-	require.Equal(t, "802669998", recs[1].Scan.FacilityZIP)
+	require.Equal(t, "802999998", recs[1].Scan.FacilityZIP)
 	require.Equal(t, time.Date(2026, 10, 20, 0, 3, 12, 0, time.UTC), recs[1].Scan.ScannedAt)
 
 	require.Nil(t, recs[2].Bad)
@@ -114,6 +117,11 @@ func TestTheSamplePushBodyReadsWithKnownValues(t *testing.T) {
 	require.Equal(t, 4, recs[3].Bad.Line)
 	require.Equal(t, "scanDatetime", recs[3].Bad.Field)
 	require.NotContains(t, recs[3].Bad.Reason, "tuesday")
+
+	// No imb: the barcode is its tracking code and the routing code after it.
+	require.Nil(t, recs[4].Bad)
+	require.Equal(t, "0030412345600000010280202999901", recs[4].Scan.IMb.Digits())
+	require.Equal(t, "919", recs[4].Scan.OperationCode)
 }
 
 func TestDelimitedHeadersAreMatchedByNameWhateverTheirStyleAndDelimiter(t *testing.T) {
