@@ -21,37 +21,59 @@
 // 6-digit mailer ID, 6 with a 9-digit one; unique for 45 days under Full-Service), and a
 // routing code (delivery ZIP Code) of 0, 5, 9 or 11 digits: 20, 25, 29 or 31 digits in all.
 //
-// IV-MTR data. USPS "Informed Visibility Mail Tracking & Reporting User Guide" (V2.1, V2.2,
-// V2.6; transcriptions at technodocbox.com) names the ways scan data is delivered (one-time
-// query or data feed; delimited file, JSON file, Mail.XML push and pull messages) and the
-// "IV Mail Tracking & Reporting External Facing Data Dictionary" (12/8/2016, transcription at
-// vdocuments.site) lists the data attributes by record type. The library held those
-// documents' tables of contents but not their attribute tables, delimiter or date format.
-// The piece-scan attribute names used here are those of the JSON data (imb, scanDatetime,
-// scanEventCode, scanFacilityZip, scanFacilityName, scanFacilityCity, scanFacilityState,
-// handlingEventType, mailPhase, machineName, and a push body {"msgGrpId": ..., "events":
-// [...]}), as public IV-MTR consumers read them (GitHub code in the search library, read for
-// the names only), with the lengths those consumers give them (imb 31, scanEventCode 3,
-// scanFacilityZip 9, scanFacilityName and scanFacilityCity 50, scanFacilityState 2).
+// IV-MTR data. What each part follows:
+//   - Delivery: USPS "Informed Visibility Mail Tracking & Reporting User Guide" V2.1, V2.2
+//     and V2.6 (technodocbox.com transcriptions), section "Data Provisioning Options": a
+//     one-time query or a data feed, as a delimited file, a JSON file, or Mail.XML push and
+//     pull messages. The transcriptions hold the guides' tables of contents and opening
+//     pages, not the file sections' field tables; so does that of the "IV Mail Tracking &
+//     Reporting Mail.XML Guide" V2.4 (vdocuments.net), whose messages are not read here.
+//   - Field names and lengths: the "IV Mail Tracking & Reporting External Facing Data
+//     Dictionary" (12/8/2016, vdocuments.site transcription) lists attributes by record type,
+//     but only its change history and contents could be read. USPS "Informed Delivery Data
+//     via IV-MTR Data Dictionary" (5/20/2020, scribd.com), "Layout": each attribute has a
+//     display name, used in the application and in delimited files, and a JSON name. The
+//     piece-scan JSON names read here are those that independent public IV-MTR consumers
+//     (GitHub code, read for names and lengths only) agree on: imb (31), imbTrackingCode
+//     (20), imbRoutingCode and routingCodeImbMatchingPortion (11), scanDatetime,
+//     scanEventCode (3), scanFacilityZip (9), scanFacilityName and scanFacilityCity (50),
+//     scanFacilityState (2), handlingEventType (2), mailPhase, machineName; a push body
+//     {"msgGrpId", "msgSerNbr", "totMsgCnt", "recCnt", "totRecCnt", "events": [...]}.
+//     One such consumer records, from a live payload, that a push may give the barcode only
+//     as imbTrackingCode and routingCodeImbMatchingPortion; another, that the IV-MTR piece
+//     API answers with snake_case names (scan_date_time, scan_event_code, ...) and
+//     handlingEventType "A" for a machine scan. Names are matched with case, spaces and
+//     punctuation ignored, so a JSON name, its snake_case form and a spaced display name
+//     ("Scan Facility ZIP") are one field.
+//   - Operation codes: USPS's operation code list (the spreadsheet IV-MTR points to) has,
+//     per code, machine type, equipment description, stop-the-clock flag, handling event
+//     type (Actual, ...), piece mail type, mail level, mail phase and process description,
+//     with three-digit codes that keep their leading zeros ("000", "004", "010"); its mail
+//     phases are Phase 0 (origin cancellation), 1, 1a, 1b (origin), 2, 2a, 2b, 2c, 3a, 3b
+//     (destination), 3c (destination sequenced carrier sortation), 4c (delivery), PARS,
+//     FPARS, Miscellaneous and Foreign Processing. Known from public consumers that load it
+//     (the ivymeter gem's rubydoc.info pages, and others' table definitions), not from the
+//     list itself.
 //
-// CLOSEST DOCUMENTED FORM, where the published layout could not be read:
-//   - The delimited file has a header row naming its columns; the delimiter is taken from
-//     that row (a pipe, else a tab, else a comma), and columns are matched by name with case,
-//     spaces and punctuation ignored, so "scanFacilityZip", "Scan Facility ZIP" and
-//     "SCAN_FACILITY_ZIP" are one column. Columns ballotflow does not use are skipped.
-//   - scanDatetime is RFC 3339 when it carries an offset, and otherwise (YYYY-MM-DD
-//     HH:MM:SS, with T or a space, optional fraction) a wall-clock time taken in
+// NOT VERIFIED, and what is done instead:
+//   - The list of operation codes itself (which code is delivered, out for delivery, a
+//     facility's sort) could not be read: only its first rows and its columns. So an
+//     operation code is kept as given (1 to 8 letters or digits, a number of fewer than
+//     three digits given its leading zeros back) and never interpreted, and mailPhase and
+//     handlingEventType are kept as given (bounded) and not interpreted either. Nor was the
+//     table of Ballot Mail STIDs read (Kit 600 points to PostalPro for it): a scan's
+//     direction is never guessed from its STID or operation code but is the direction of
+//     the registered envelope whose barcode it carries (Envelopes.Direction).
+//   - The delimited file's delimiter, column order and display names were not found: the
+//     file must start with a header row naming its columns; the delimiter is taken from that
+//     row (a pipe, else a tab, else a comma) and columns are matched by name in any order;
+//     columns ballotflow does not use are skipped.
+//   - scanDatetime's format and time zone were not found (public consumers parse it as ISO
+//     8601). It is read as RFC 3339 when it carries an offset, and otherwise (YYYY-MM-DD
+//     HH:MM:SS, with T or a space, optional fraction) as wall-clock time in
 //     ReadOptions.Location, the county's time zone: a scan in a facility in another zone is
-//     then off by the zones' difference, a few hours at most. Separate scan date and scan
-//     time columns are joined.
-//   - The operation code (scanEventCode, also read from opCode or operationCode) is kept as
-//     given, 1 to 8 letters or digits, and never interpreted: USPS's table of operation
-//     codes was not in the library. Nor was the table of Ballot Mail STIDs (Kit 600 points to
-//     PostalPro for it), so a scan's direction is never guessed from its STID or operation
-//     code: it is the direction of the registered envelope whose barcode it carries
-//     (Envelopes.Direction).
-//   - handlingEventType, mailPhase and machineName are read within bounds and not
-//     interpreted.
+//     then off by the zones' difference, a few hours at most. Separate scanDate and scanTime
+//     columns are joined.
 package usps
 
 // Direction is which way an envelope travels.
