@@ -62,6 +62,9 @@ type BallotState struct {
 	MailTold    map[string]bool          // directions the voter was told of (at most once each)
 	// RemindersDone holds the reminders planned or dropped: never twice.
 	RemindersDone map[string]bool
+	// FixesWaiting holds corrections that came before the event they correct (its signal was
+	// delayed): each is applied when that event comes (at most maxFixesWaiting).
+	FixesWaiting []contract.StatusEvent `json:",omitempty"`
 	// WaitsRecorded is the set of held notices PostgreSQL was last told of (a delivery
 	// removes its own row when it starts): the workflow writes the set again only when the
 	// two differ.
@@ -596,8 +599,12 @@ func (b *ballotRun) newerOn(n *Notice, channel string) *Notice {
 	return nil
 }
 
-// fallback plans a failed notice on the voter's next channel that has not had it yet.
+// fallback plans a failed notice on the voter's next channel that has not had it yet; never
+// a notice of a status that was corrected meanwhile.
 func (b *ballotRun) fallback(ctx workflow.Context, failed *Notice) {
+	if failed.Kind == "" && b.postedInError(failed.Seq) {
+		return
+	}
 	for _, name := range fallbackOrder(failed.Channel) {
 		ch, ok := b.channel(name)
 		if !ok || b.hasNotice(failed.Seq, name) {
@@ -825,6 +832,7 @@ func (b *ballotRun) view() (contract.BallotView, error) {
 		Ignored:    slices.Clone(b.Ignored),
 		Deliveries: slices.Clone(b.Outcomes),
 		MailScans:  slices.Clone(b.MailScans),
+		Waiting:    slices.Clone(b.FixesWaiting),
 	}
 	for _, n := range b.Pending {
 		v.Pending = append(v.Pending, contract.PendingNotice{Seq: n.Seq, Status: n.Status, Kind: n.Kind, Channel: n.Channel,

@@ -19,6 +19,9 @@ import (
 // The workflow asks once per run, the first time it needs to know.
 const correctionsVersion = "corrections"
 
+// maxFixesWaiting bounds the corrections a ballot keeps waiting for the event they correct.
+const maxFixesWaiting = 20
+
 // correctionsOn says whether this run takes corrections (correctionsVersion).
 func (b *ballotRun) correctionsOn(ctx workflow.Context) bool {
 	if b.corrections == nil {
@@ -42,9 +45,12 @@ func (b *ballotRun) drainCorrections(ch workflow.ReceiveChannel) {
 // applyCorrections applies the corrections received, in the order they were made, after
 // the events of the same turn.
 func (b *ballotRun) applyCorrections(ctx workflow.Context) error {
-	fixes := b.fixes
-	b.fixes = nil
-	if len(fixes) == 0 || !b.correctionsOn(ctx) {
+	if len(b.fixes) == 0 && len(b.FixesWaiting) == 0 {
+		return nil
+	}
+	fixes := append(slices.Clone(b.FixesWaiting), b.fixes...)
+	b.fixes, b.FixesWaiting = nil, nil
+	if !b.correctionsOn(ctx) {
 		return nil
 	}
 	slices.SortStableFunc(fixes, func(x, y contract.StatusEvent) int { return x.OccurredAt.Compare(y.OccurredAt) })
@@ -85,6 +91,13 @@ func (b *ballotRun) applyCorrection(ctx workflow.Context, c contract.StatusEvent
 		return false, nil
 	case i < 0 && slices.ContainsFunc(b.Ignored, func(e contract.IgnoredEvent) bool { return e.EventID == c.Corrects }):
 		b.ignore(c, "the event it corrects never moved the ballot: nothing to correct")
+		return false, nil
+	case i < 0 && len(b.FixesWaiting) < maxFixesWaiting:
+		// The event may still come (its signal was delayed): wait for it.
+		delete(b.Seen, c.EventID)
+		if !slices.ContainsFunc(b.FixesWaiting, func(w contract.StatusEvent) bool { return w.EventID == c.EventID }) {
+			b.FixesWaiting = append(b.FixesWaiting, c)
+		}
 		return false, nil
 	case i < 0:
 		b.ignore(c, "the event it corrects is not in this ballot's history")
@@ -145,6 +158,13 @@ func (b *ballotRun) applyCorrection(ctx workflow.Context, c contract.StatusEvent
 	}
 	in := activities.RecordStatusInput{BallotKey: b.In.BallotKey, Status: right, At: c.OccurredAt, EventID: c.EventID, Corrected: mark}
 	return true, b.recordStatus(ctx, in)
+}
+
+// postedInError reports whether notice seq told a status that was corrected since.
+func (b *ballotRun) postedInError(seq int) bool {
+	return slices.ContainsFunc(b.Timeline, func(e contract.TimelineEntry) bool {
+		return e.NoticeSeq == seq && e.CorrectedBy != ""
+	})
 }
 
 // recordStatus records a move in PostgreSQL with the notices now held, as applyInbox does.

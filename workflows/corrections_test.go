@@ -123,8 +123,9 @@ func TestAVoterWhoWasNotToldHearsOnlyTheRightStatus(t *testing.T) {
 	require.False(t, v.Timeline[2].Told)
 }
 
-// Corrections that cannot apply are recorded with why, and change nothing: one naming no
-// event of the ballot, one naming an ignored event, one giving the status posted, one
+// Corrections that cannot apply are recorded with why, and change nothing: one naming an
+// event the ballot never saw (it waits for it until the canvass closes), one naming an
+// ignored event, one giving the status posted, one
 // already applied, and one sent twice. A correction of an event a later status followed
 // marks the event, and the later status stands, untold.
 func TestCorrectionsThatCannotApplyAreRecordedNotTold(t *testing.T) {
@@ -146,9 +147,13 @@ func TestCorrectionsThatCannotApplyAreRecordedNotTold(t *testing.T) {
 	})
 	h.correct(day(2, 10, 6), received.EventID, ballot.StatusAccepted)
 	h.signal(day(3, 10, 0), ballot.StatusCounted)
+	mid := h.queryAt(day(3, 11, 0))
 	h.run()
 
+	require.Len(t, mid.Waiting, 1, "a correction of an event not seen (yet) waits for it")
+	require.Equal(t, "no-such-event", mid.Waiting[0].Corrects)
 	v := h.query()
+	require.Empty(t, v.Waiting)
 	reasons := map[string]string{}
 	for _, e := range v.Ignored {
 		if e.Corrects != "" {
@@ -156,7 +161,7 @@ func TestCorrectionsThatCannotApplyAreRecordedNotTold(t *testing.T) {
 		}
 	}
 	require.Equal(t, map[string]string{
-		"no-such-event accepted":          "the event it corrects is not in this ballot's history;",
+		"no-such-event accepted":          "the ballot's tracking is closed: the election's canvass closed;",
 		late.EventID + " accepted":        "the event it corrects never moved the ballot: nothing to correct;",
 		received.EventID + " received":    "it gives the status that was posted: nothing to correct;",
 		mailed.EventID + " undeliverable": "a later status, received, stands: the event it corrects is marked as posted in error;",
@@ -195,4 +200,51 @@ func TestCorrectionsOnTheOldVersionAreDropped(t *testing.T) {
 	require.Equal(t, []string{"mailed", "rejected"}, kinds(h.f.sent(ballot.ChannelEmail)))
 	requireAt(t, day(1, 10, 0), h.env.Now(), "the old code ends at its final status")
 	require.Equal(t, ballot.StatusRejected, h.query().Status)
+}
+
+// A correction whose event is late (its signal was delayed) waits for it: when the event
+// comes, the ballot takes it and the correction in the same turn, and the voter never hears
+// the wrong status.
+func TestACorrectionThatComesBeforeItsEventWaitsForIt(t *testing.T) {
+	h := newHarness(t, day(0, 9, 0), recipient(ballot.ChannelEmail))
+	h.signal(day(0, 10, 0), ballot.StatusMailed)
+	wrong := event(ballot.StatusRejected, day(1, 10, 0))
+	h.correct(day(1, 10, 5), wrong.EventID, ballot.StatusAccepted)
+	mid := h.queryAt(day(1, 11, 0))
+	h.at(day(1, 12, 0), func() { h.signalEvent(wrong) })
+	h.run()
+
+	require.Len(t, mid.Waiting, 1)
+	require.Equal(t, ballot.StatusMailed, mid.Status)
+	require.Equal(t, []string{"mailed", "accepted"}, kinds(h.f.sent(ballot.ChannelEmail)),
+		"the rejection posted in error is never told; the right status is")
+	v := h.query()
+	require.Empty(t, v.Waiting)
+	require.Equal(t, []ballot.Status{"mailed", "rejected", "accepted"}, timelineStatuses(v))
+	require.NotEmpty(t, v.Timeline[1].CorrectedBy)
+}
+
+// A text of the wrong status still in its retries when the correction comes counts as told:
+// the correction follows it on that channel. When the text then fails for good, the wrong
+// status does not fall back to the calls the voter turned on meanwhile.
+func TestAWrongStatusInFlightDoesNotFallBackAfterItsCorrection(t *testing.T) {
+	h := newHarness(t, day(0, 9, 0), recipient(ballot.ChannelSMS))
+	h.f.setDeliver(func(a attempt) (*activities.NoticeResult, error) {
+		if a.Notice.Channel == ballot.ChannelSMS && a.Notice.Status == ballot.StatusRejected && a.Notice.Kind == "" {
+			if a.Attempt < 3 {
+				return nil, transient(20 * time.Minute)
+			}
+			return nil, permanent("21610")
+		}
+		return nil, nil
+	})
+	h.signal(day(0, 10, 0), ballot.StatusMailed)
+	wrong := h.signal(day(1, 10, 0), ballot.StatusRejected)
+	h.correct(day(1, 10, 30), wrong.EventID, ballot.StatusAccepted)
+	h.prefsChanged(day(1, 10, 45), recipient(ballot.ChannelSMS, ballot.ChannelVoice))
+	h.run()
+
+	for _, a := range h.f.sent(ballot.ChannelVoice) {
+		require.NotEqual(t, ballot.StatusRejected, a.Notice.Status, "the corrected rejection is never called in: %+v", a.Notice)
+	}
 }

@@ -114,6 +114,9 @@ type BallotView struct {
 	Unreachable bool // a notice could be delivered on none of the voter's channels
 	Closed      string
 	MailScans   []MailScanEntry // the newest 20
+	// Waiting are corrections that came before the event they correct: each is applied when
+	// that event comes.
+	Waiting []StatusEvent `json:",omitempty"`
 }
 
 // TimelineEntry is one status the ballot moved to. A correction is an entry too: it names
