@@ -20,6 +20,15 @@ type ballotJSON struct {
 	Timeline []statusChangeJSON `json:"timeline"`
 	// Mail is the latest USPS scan of each of the ballot's envelopes, outbound first.
 	Mail []portalMailJSON `json:"mail"`
+	// Reminders are the county's reminders sent to the voter about this ballot.
+	Reminders []portalReminderJSON `json:"reminders"`
+}
+
+// portalReminderJSON is a reminder sent: "return" (the ballot is not back yet) or "cure" (the
+// challenge is not cured yet), and when.
+type portalReminderJSON struct {
+	Kind   string    `json:"kind"`
+	SentAt time.Time `json:"sent_at"`
 }
 
 // getPortalBallot answers the voter's ballots, newest first, from PostgreSQL: a page view
@@ -48,6 +57,14 @@ func (h *handlers) getPortalBallot(c *gin.Context) {
 			j.Timeline = append(j.Timeline, statusChangeView(t))
 		}
 		j.Mail = portalMailView(b.Mail)
+		j.Reminders = make([]portalReminderJSON, 0, len(b.Reminders))
+		for _, r := range b.Reminders {
+			kind := "return"
+			if r.Kind == "reminder_cure" {
+				kind = "cure"
+			}
+			j.Reminders = append(j.Reminders, portalReminderJSON{Kind: kind, SentAt: r.SentAt.UTC()})
+		}
 		out = append(out, j)
 	}
 	c.JSON(http.StatusOK, gin.H{

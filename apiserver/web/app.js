@@ -418,7 +418,7 @@
         var ol = el("ol", "timeline");
         ol.setAttribute("aria-labelledby", label.id);
         history.forEach(function (item) {
-          ol.appendChild(item.scan ? mailItem(item.scan) : statusItem(item.step));
+          ol.appendChild(item.scan ? mailItem(item.scan) : item.reminder ? reminderItem(item.reminder) : statusItem(item.step));
         });
         art.appendChild(ol);
       }
@@ -431,6 +431,9 @@
   function ballotHistory(b) {
     var items = [];
     (b.timeline || []).forEach(function (step) { items.push({ at: Date.parse(step.at), step: step }); });
+    (b.reminders || []).forEach(function (r) {
+      if (r.kind === "return" || r.kind === "cure") { items.push({ at: Date.parse(r.sent_at), reminder: r }); }
+    });
     (b.mail || []).forEach(function (scan) {
       if (scan.direction === "outbound" || scan.direction === "return") {
         items.push({ at: Date.parse(scan.scanned_at), scan: scan });
@@ -460,6 +463,14 @@
     li.appendChild(el("span", "when", formatDate(step.at, true)));
     if (step.reason) { li.appendChild(el("span", "when", fill(t("reason"), { reason: step.reason }))); }
     if (step.cure_deadline) { li.appendChild(el("span", "when", fill(t("cureBy"), { date: formatDay(step.cure_deadline) }))); }
+    return li;
+  }
+
+  // reminderItem is a reminder the county sent the voter.
+  function reminderItem(r) {
+    var li = el("li", "reminder");
+    li.appendChild(el("strong", "", t("reminder." + r.kind)));
+    li.appendChild(el("span", "when", formatDate(r.sent_at, true)));
     return li;
   }
 

@@ -70,6 +70,14 @@ func TestPortalPageInARealBrowser(t *testing.T) {
 		b, err := d.Store.BallotListByVoter(ctx, voter.Ref)
 		return err == nil && len(b) == 1 && b[0].Status == "mailed"
 	}, 30*time.Second, 50*time.Millisecond)
+	// The county's return reminder went by email (as a delivery records it).
+	mine, err := d.Store.BallotListByVoter(ctx, voter.Ref)
+	require.NoError(t, err)
+	_, err = d.Store.Pool().Exec(ctx, `
+		INSERT INTO deliveries (idempotency_key, ballot_ref, voter_ref, notice_seq, notice_status, channel, state, created_at)
+		VALUES ($1, $2, $3, 90, 'reminder_return', 'email', 'delivered', now())`,
+		mine[0].Key+"/90/email", mine[0].Ref, voter.Ref)
+	require.NoError(t, err)
 
 	br := newBrowser(t, 1000, 1400)
 	run, text, eval, waitFor := br.run, br.text, br.eval, br.waitFor
@@ -97,7 +105,7 @@ func TestPortalPageInARealBrowser(t *testing.T) {
 	require.Contains(t, ballots, "Demo General Election")
 	require.Contains(t, ballots, "Current status: Mailed")
 	require.Contains(t, ballots, "Denver Elections Division")
-	require.Equal(t, "Mailed\nIn the mail, on its way to you\nReceived\nCorrection: Mailed",
+	require.Equal(t, "Mailed\nIn the mail, on its way to you\nReceived\nCorrection: Mailed\nWe reminded you to return your ballot",
 		eval(`Array.from(document.querySelectorAll("#ballots .timeline li strong")).map(function (s) { return s.textContent; }).join("\n")`),
 		"the scan follows the status it came after in the ballot's history; the status posted in error, then its correction")
 	require.Contains(t, text("#ballots .timeline li.in-error"), "Posted in error, and corrected")

@@ -54,6 +54,41 @@ type PortalBallot struct {
 	Timeline     []StatusChange // oldest first
 	// Mail is the latest USPS scan of each envelope, outbound first (see mailscans.go).
 	Mail []MailScan
+	// Reminders are the reminders the voter was sent about this ballot, oldest first.
+	Reminders []SentReminder
+}
+
+// SentReminder is a reminder a provider accepted for a voter: its kind (the notice key,
+// reminder_return or reminder_cure) and when it first went, whatever the channel.
+type SentReminder struct {
+	Kind   string
+	SentAt time.Time
+}
+
+// sentReminders returns the reminders sent about each ballot in refs, oldest first: one per
+// reminder, however many channels carried it.
+func (s *Store) sentReminders(ctx context.Context, refs []int64) (map[int64][]SentReminder, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT ballot_ref, notice_status, min(created_at) FROM deliveries
+		WHERE ballot_ref = ANY($1) AND notice_status IN ('reminder_return', 'reminder_cure') AND state IN ('accepted', 'delivered')
+		GROUP BY ballot_ref, notice_seq, notice_status ORDER BY 3`, refs)
+	if err != nil {
+		return nil, fmt.Errorf("sent reminders: %w", err)
+	}
+	out := map[int64][]SentReminder{}
+	for rows.Next() {
+		var ref int64
+		var r SentReminder
+		if err := rows.Scan(&ref, &r.Kind, &r.SentAt); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("sent reminders: %w", err)
+		}
+		out[ref] = append(out[ref], r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sent reminders: %w", err)
+	}
+	return out, nil
 }
 
 // BallotListByVoterForPortal returns a voter's ballots, newest first, each with its timeline. A ballot
@@ -90,9 +125,14 @@ func (s *Store) BallotListByVoterForPortal(ctx context.Context, voterRef int64) 
 	if err != nil {
 		return nil, fmt.Errorf("portal mail scans: %w", err)
 	}
+	reminders, err := s.sentReminders(ctx, refs)
+	if err != nil {
+		return nil, err
+	}
 	for i, ref := range refs {
 		ballots[i].Timeline = histories[ref]
 		ballots[i].Mail = latestMailScans(scans[ref])
+		ballots[i].Reminders = reminders[ref]
 	}
 	return ballots, nil
 }
