@@ -92,15 +92,16 @@ func (h *handlers) operatorVoter(c *gin.Context) (store.Voter, bool) {
 // ---- A voter's ballots ----------------------------------------------------------------
 
 type operatorBallotJSON struct {
-	ElectionID    string             `json:"election_id"`
-	BallotID      string             `json:"ballot_id"`
-	County        string             `json:"county"`
-	WorkflowID    string             `json:"workflow_id"`
-	TemporalUIURL string             `json:"temporal_ui_url,omitempty"`
-	Status        string             `json:"status"` // empty until the workflow recorded one
-	StatusAt      *time.Time         `json:"status_at"`
-	History       []statusChangeJSON `json:"history"`
-	MailScans     []mailScanJSON     `json:"mail_scans"` // USPS scans of its envelopes, oldest first
+	ElectionID    string               `json:"election_id"`
+	BallotID      string               `json:"ballot_id"`
+	County        string               `json:"county"`
+	WorkflowID    string               `json:"workflow_id"`
+	TemporalUIURL string               `json:"temporal_ui_url,omitempty"`
+	Status        string               `json:"status"` // empty until the workflow recorded one
+	StatusAt      *time.Time           `json:"status_at"`
+	History       []statusChangeJSON   `json:"history"`
+	MailScans     []mailScanJSON       `json:"mail_scans"` // USPS scans of its envelopes, oldest first
+	Reminders     []portalReminderJSON `json:"reminders"`  // the county's reminders sent, oldest first
 }
 
 type operatorSubscriptionJSON struct {
@@ -142,7 +143,7 @@ func (h *handlers) getOperatorBallots(c *gin.Context) {
 		id := ballot.WorkflowID(b.ElectionID, b.Key)
 		out[i] = operatorBallotJSON{ElectionID: b.ElectionID, BallotID: b.BallotID, County: b.County, WorkflowID: id,
 			TemporalUIURL: h.temporalURL(id), Status: b.Status, StatusAt: b.StatusAt, History: make([]statusChangeJSON, len(b.History)),
-			MailScans: mailScansView(b.MailScans)}
+			MailScans: mailScansView(b.MailScans), Reminders: sentRemindersView(b.Reminders)}
 		for j, s := range b.History {
 			out[i].History[j] = statusChangeView(s)
 			out[i].History[j].At = s.At.UTC()

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/ballotflow/ballotflow/internal/store"
 )
 
 // ballotJSON is one ballot as the portal shows it: no other voter's data, no internal ids.
@@ -29,6 +31,19 @@ type ballotJSON struct {
 type portalReminderJSON struct {
 	Kind   string    `json:"kind"`
 	SentAt time.Time `json:"sent_at"`
+}
+
+// sentRemindersView shows sent reminders as the portal and the operator API name them.
+func sentRemindersView(rs []store.SentReminder) []portalReminderJSON {
+	out := make([]portalReminderJSON, 0, len(rs))
+	for _, r := range rs {
+		kind := "return"
+		if r.Kind == "reminder_cure" {
+			kind = "cure"
+		}
+		out = append(out, portalReminderJSON{Kind: kind, SentAt: r.SentAt.UTC()})
+	}
+	return out
 }
 
 // getPortalBallot answers the voter's ballots, newest first, from PostgreSQL: a page view
@@ -57,14 +72,7 @@ func (h *handlers) getPortalBallot(c *gin.Context) {
 			j.Timeline = append(j.Timeline, statusChangeView(t))
 		}
 		j.Mail = portalMailView(b.Mail)
-		j.Reminders = make([]portalReminderJSON, 0, len(b.Reminders))
-		for _, r := range b.Reminders {
-			kind := "return"
-			if r.Kind == "reminder_cure" {
-				kind = "cure"
-			}
-			j.Reminders = append(j.Reminders, portalReminderJSON{Kind: kind, SentAt: r.SentAt.UTC()})
-		}
+		j.Reminders = sentRemindersView(b.Reminders)
 		out = append(out, j)
 	}
 	c.JSON(http.StatusOK, gin.H{

@@ -18,6 +18,7 @@ type OperatorBallot struct {
 	Ballot
 	History   []StatusChange // oldest first
 	MailScans []MailScan     // USPS scans of its envelopes, in the order they were scanned
+	Reminders []SentReminder // reminders a provider accepted, oldest first
 }
 
 // BallotListByVoterWithHistory returns a voter's ballots, newest first, each with its status history.
@@ -38,9 +39,13 @@ func (s *Store) BallotListByVoterWithHistory(ctx context.Context, voterRef int64
 	if err != nil {
 		return nil, err
 	}
+	reminders, err := s.sentReminders(ctx, refs)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]OperatorBallot, len(ballots))
 	for i, b := range ballots {
-		out[i] = OperatorBallot{Ballot: b, History: histories[b.Ref], MailScans: scans[b.Ref]}
+		out[i] = OperatorBallot{Ballot: b, History: histories[b.Ref], MailScans: scans[b.Ref], Reminders: reminders[b.Ref]}
 	}
 	return out, nil
 }

@@ -104,4 +104,9 @@ func TestThePortalShowsRemindersSentAndCorrections(t *testing.T) {
 	require.Equal(t, []string{"mailed error=false correction=false", "received error=true correction=false",
 		"mailed error=false correction=true"}, timeline)
 	require.Equal(t, "mailed", ballots[0].Status)
+
+	forOperators, err := st.BallotListByVoterWithHistory(bg, ref)
+	require.NoError(t, err)
+	require.Len(t, forOperators, 1)
+	require.Equal(t, ballots[0].Reminders, forOperators[0].Reminders, "operators see the same reminders")
 }
