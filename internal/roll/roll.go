@@ -9,6 +9,8 @@ package roll
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"time"
 
@@ -147,6 +149,11 @@ func importRows[T any](ctx context.Context, st *store.Store, kind string, record
 		steps.Progress = func() { opts.Progress(res) }
 	}
 	if err := fileimport.Run(ctx, records, &res.Result, steps); err != nil {
+		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+			// Canceled mid-statement, pgx may report the closed connection rather than the
+			// cancellation: say why it stopped, so the caller can tell a hang-up from a failure.
+			err = fmt.Errorf("%w: %w", cerr, err)
+		}
 		return res, err
 	}
 	complete = true

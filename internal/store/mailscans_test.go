@@ -19,10 +19,14 @@ const (
 // pieceKey is a tracking code without its barcode ID, as scans are matched.
 func pieceKey(tracking string) string { return tracking[2:] }
 
+// mailedAt is when the mailed events of these tests happened: one instant, so that an event
+// posted again is the same event even when a second has passed.
+var mailedAt = time.Now().Add(-72 * time.Hour).Truncate(time.Second)
+
 func mailed(t *testing.T, st *store.Store, v store.Voter, eventID, ballotID, outbound, ret string) (store.RecordedEvent, error) {
 	t.Helper()
 	return st.BallotEventRecord(ctx, store.BallotEvent{JurisdictionID: "co-denver", ElectionID: "e1", BallotID: ballotID,
-		VoterRef: v.Ref, EventID: eventID, Status: "mailed", OccurredAt: time.Now().Add(-72 * time.Hour).Truncate(time.Second),
+		VoterRef: v.Ref, EventID: eventID, Status: "mailed", OccurredAt: mailedAt,
 		OutboundIMb: outbound, ReturnIMb: ret})
 }
 
