@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -86,19 +85,9 @@ func (h *handlers) postImportCorrection(c *gin.Context) {
 	if !decodePortalBody(c, &req) {
 		return
 	}
-	note := strings.TrimSpace(req.Note)
-	switch {
-	case note == "":
-		abort(c, http.StatusBadRequest, "missing_field", "note is required: say who found the mistake and how (e.g. \"wrong file, ticket 4411\"), without personal data", "note")
-		return
-	case len([]rune(note)) > maxNoteLength:
-		abort(c, http.StatusBadRequest, "invalid_field", fmt.Sprintf("note is longer than %d characters", maxNoteLength), "note")
-		return
-	}
+	note, ok := requireNote(c, req.Note, `who found the mistake and how (e.g. "wrong file, ticket 4411")`)
 	// No voter to compare with: the note is checked for addresses, numbers and birth dates.
-	if what := notePersonalData(note, store.Voter{}, time.Now()); what != "" {
-		abort(c, http.StatusBadRequest, "invalid_field", "note seems to hold "+what+
-			": the audit log keeps no personal data; refer to a ticket number", "note")
+	if !ok || refuseNotePersonalData(c, note, store.Voter{}) {
 		return
 	}
 	if req.Status != "" {

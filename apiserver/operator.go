@@ -316,22 +316,15 @@ func (h *handlers) postOperatorOptOut(c *gin.Context) {
 		}
 		slices.SortFunc(channels, func(a, b string) int { return slices.Index(ballot.Channels, a) - slices.Index(ballot.Channels, b) })
 	}
-	note := strings.TrimSpace(req.Note)
-	switch {
-	case note == "":
-		abort(c, http.StatusBadRequest, "missing_field", "note is required: say who asked and how (e.g. \"voter called, ticket 4411\"), without personal data", "note")
-		return
-	case len([]rune(note)) > maxNoteLength:
-		abort(c, http.StatusBadRequest, "invalid_field", fmt.Sprintf("note is longer than %d characters", maxNoteLength), "note")
+	note, ok := requireNote(c, req.Note, `who asked and how (e.g. "voter called, ticket 4411")`)
+	if !ok {
 		return
 	}
 	v, ok := h.operatorVoter(c)
 	if !ok {
 		return
 	}
-	if what := notePersonalData(note, v, time.Now()); what != "" {
-		abort(c, http.StatusBadRequest, "invalid_field", "note seems to hold "+what+
-			": the audit log keeps no personal data; say who asked and how, and refer to a ticket number", "note")
+	if refuseNotePersonalData(c, note, v) {
 		return
 	}
 	// The change must not depend on the operator's connection staying open.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -45,15 +44,11 @@ func (h *handlers) postOperatorCorrection(c *gin.Context) {
 	if !decodePortalBody(c, &req) {
 		return
 	}
-	note := strings.TrimSpace(req.Note)
-	switch {
-	case note == "":
-		abort(c, http.StatusBadRequest, "missing_field", "note is required: say who found the mistake and how (e.g. \"wrong file, ticket 4411\"), without personal data", "note")
+	note, ok := requireNote(c, req.Note, `who found the mistake and how (e.g. "wrong file, ticket 4411")`)
+	if !ok {
 		return
-	case len([]rune(note)) > maxNoteLength:
-		abort(c, http.StatusBadRequest, "invalid_field", fmt.Sprintf("note is longer than %d characters", maxNoteLength), "note")
-		return
-	case strings.TrimSpace(req.Corrects) == "":
+	}
+	if strings.TrimSpace(req.Corrects) == "" {
 		abort(c, http.StatusBadRequest, "missing_field", "corrects is required: the event_id of the status posted in error", "corrects")
 		return
 	}
@@ -61,9 +56,7 @@ func (h *handlers) postOperatorCorrection(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if what := notePersonalData(note, v, time.Now()); what != "" {
-		abort(c, http.StatusBadRequest, "invalid_field", "note seems to hold "+what+
-			": the audit log keeps no personal data; say who found the mistake, and refer to a ticket number", "note")
+	if refuseNotePersonalData(c, note, v) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), 30*time.Second)

@@ -1,13 +1,45 @@
 package apiserver
 
 import (
+	"fmt"
+	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/gin-gonic/gin"
+
 	"github.com/ballotflow/ballotflow/internal/store"
 )
+
+// requireNote reads an operator's note for the audit log: required (example shows what it
+// should say) and at most maxNoteLength characters. It answers 400 naming note and reports
+// false when the note is refused.
+func requireNote(c *gin.Context, raw, example string) (string, bool) {
+	note := strings.TrimSpace(raw)
+	switch {
+	case note == "":
+		abort(c, http.StatusBadRequest, "missing_field", "note is required: say "+example+", without personal data", "note")
+		return "", false
+	case len([]rune(note)) > maxNoteLength:
+		abort(c, http.StatusBadRequest, "invalid_field", fmt.Sprintf("note is longer than %d characters", maxNoteLength), "note")
+		return "", false
+	}
+	return note, true
+}
+
+// refuseNotePersonalData answers 400 naming note, and reports true, when note seems to hold
+// personal data (notePersonalData) of voter v (the zero Voter when the action names none).
+func refuseNotePersonalData(c *gin.Context, note string, v store.Voter) bool {
+	what := notePersonalData(note, v, time.Now())
+	if what == "" {
+		return false
+	}
+	abort(c, http.StatusBadRequest, "invalid_field", "note seems to hold "+what+
+		": the audit log keeps no personal data; say who asked and how, and refer to a ticket number", "note")
+	return true
+}
 
 // An opt-out's note goes into the audit log, which keeps no personal data: it should say who
 // asked and how ("voter called, ticket 4411"). A filter cannot recognise every name, so it

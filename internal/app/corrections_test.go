@@ -17,6 +17,25 @@ import (
 	"github.com/ballotflow/ballotflow/workflows/contract"
 )
 
+// ballotView is the status query's answer for a ballot's workflow.
+func ballotView(t *testing.T, d *app.Dev, workflowID string) contract.BallotView {
+	t.Helper()
+	q, err := d.Temporal.QueryWorkflow(context.Background(), workflowID, "", ballot.QueryStatus)
+	require.NoError(t, err)
+	var v contract.BallotView
+	require.NoError(t, q.Get(&v))
+	return v
+}
+
+// waitOutbox waits until a demo voter has n messages in the sandbox outbox by email and n by
+// text.
+func waitOutbox(t *testing.T, d *app.Dev, v demo.Voter, n int, msg string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		return len(outboxFor(d, "email", v.Email)) == n && len(outboxFor(d, "sms", v.SMS)) == n
+	}, 30*time.Second, 50*time.Millisecond, msg)
+}
+
 // holdUntilTomorrow makes every notice to a demo voter, email too, wait for contact hours
 // that come round tomorrow.
 func holdUntilTomorrow(t *testing.T, d *app.Dev, v demo.Voter) {
@@ -63,9 +82,7 @@ func TestACorrectionReachesOnlyTheVotersWhoHeardTheWrongStatus(t *testing.T) {
 	postEvent(rejected("fix-m1", maria, "DEN-FIX-M"))
 	jamesWF := postEvent(eventJSON("fix-j0", james.VoterID, "DEN-FIX-J", "mailed", start))
 	postEvent(rejected("fix-j1", james, "DEN-FIX-J"))
-	require.Eventually(t, func() bool {
-		return len(outboxFor(d, "email", maria.Email)) == 2 && len(outboxFor(d, "sms", maria.SMS)) == 2
-	}, 30*time.Second, 50*time.Millisecond, "Maria hears of the rejection")
+	waitOutbox(t, d, maria, 2, "Maria hears of the rejection")
 
 	// The county corrects Maria's ballot; an operator corrects James's.
 	postEvent(strings.TrimSuffix(eventJSON("fix-m2", maria.VoterID, "DEN-FIX-M", "accepted", time.Now().Add(-time.Second)), "}") +
@@ -75,9 +92,7 @@ func TestACorrectionReachesOnlyTheVotersWhoHeardTheWrongStatus(t *testing.T) {
 			demo.ElectionID), nil)
 	require.Equal(t, http.StatusAccepted, status)
 
-	require.Eventually(t, func() bool {
-		return len(outboxFor(d, "email", maria.Email)) == 3 && len(outboxFor(d, "sms", maria.SMS)) == 3
-	}, 30*time.Second, 50*time.Millisecond, "Maria gets one correction on each channel")
+	waitOutbox(t, d, maria, 3, "Maria gets one correction on each channel")
 	email := outboxFor(d, "email", maria.Email)[2]
 	require.Equal(t, "A correction about your ballot", email.Subject)
 	require.Contains(t, email.Text, "Maria Garcia")
@@ -85,22 +100,15 @@ func TestACorrectionReachesOnlyTheVotersWhoHeardTheWrongStatus(t *testing.T) {
 	require.Contains(t, email.Text, "your ballot was accepted")
 	require.Contains(t, outboxFor(d, "sms", maria.SMS)[2].Text, "That was a mistake")
 
-	view := func(id string) contract.BallotView {
-		q, err := d.Temporal.QueryWorkflow(ctx, id, "", ballot.QueryStatus)
-		require.NoError(t, err)
-		var v contract.BallotView
-		require.NoError(t, q.Get(&v))
-		return v
-	}
-	require.Eventually(t, func() bool { return view(jamesWF).Status == ballot.StatusAccepted }, 30*time.Second, 50*time.Millisecond)
-	jv := view(jamesWF)
+	require.Eventually(t, func() bool { return ballotView(t, d, jamesWF).Status == ballot.StatusAccepted }, 30*time.Second, 50*time.Millisecond)
+	jv := ballotView(t, d, jamesWF)
 	require.False(t, jv.Timeline[len(jv.Timeline)-1].Told, "James never heard of the rejection")
 	for _, n := range jv.Pending {
 		require.NotEqual(t, "correction", n.Kind, "James hears nothing of the mistake")
 		require.Equal(t, ballot.StatusAccepted, n.Status, "only the right status waits for his hours")
 	}
 	waitIdle(t, d, mariaWF)
-	mv := view(mariaWF)
+	mv := ballotView(t, d, mariaWF)
 	require.Equal(t, ballot.StatusAccepted, mv.Status)
 	require.Empty(t, mv.Closed, "the workflow waits on, for the next event or correction")
 
@@ -137,7 +145,6 @@ func TestACorrectionReachesOnlyTheVotersWhoHeardTheWrongStatus(t *testing.T) {
 // of the mistake, and his ballot is mailed again, its mailed notice still to come.
 func TestAWrongFileIsCorrectedWholeAfterAnOperatorApproves(t *testing.T) {
 	d := startDev(t)
-	ctx := context.Background()
 	maria, james := demo.Voters[0], demo.Voters[1]
 	anyHour(t, d, maria)
 	holdUntilTomorrow(t, d, james)
@@ -158,9 +165,7 @@ func TestAWrongFileIsCorrectedWholeAfterAnOperatorApproves(t *testing.T) {
 	res := postBulk(t, d, d.DemoKey, "text/csv", file)
 	require.Equal(t, http.StatusAccepted, res.Status, res.Body)
 	waitForImport(t, d, d.DemoKey, res.ImportID, "done")
-	require.Eventually(t, func() bool {
-		return len(outboxFor(d, "email", maria.Email)) == 2 && len(outboxFor(d, "sms", maria.SMS)) == 2
-	}, 30*time.Second, 50*time.Millisecond, "Maria hears of the rejection")
+	waitOutbox(t, d, maria, 2, "Maria hears of the rejection")
 
 	type counts struct {
 		Status            string `json:"status"`
@@ -195,26 +200,17 @@ func TestAWrongFileIsCorrectedWholeAfterAnOperatorApproves(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, portalCall(t, d, http.MethodPost, fmt.Sprintf("/v1/imports/%d:approve", created.ImportID),
 		opKey, "", nil))
 	waitForImport(t, d, opKey, created.ImportID, "done")
-	require.Eventually(t, func() bool {
-		return len(outboxFor(d, "email", maria.Email)) == 3 && len(outboxFor(d, "sms", maria.SMS)) == 3
-	}, 30*time.Second, 50*time.Millisecond, "Maria gets one correction on each channel")
+	waitOutbox(t, d, maria, 3, "Maria gets one correction on each channel")
 	require.Contains(t, outboxFor(d, "email", maria.Email)[2].Text, "your ballot was rejected")
 	require.Contains(t, outboxFor(d, "email", maria.Email)[2].Text, "your ballot is mailed")
 
-	view := func(id string) contract.BallotView {
-		q, err := d.Temporal.QueryWorkflow(ctx, id, "", ballot.QueryStatus)
-		require.NoError(t, err)
-		var v contract.BallotView
-		require.NoError(t, q.Get(&v))
-		return v
-	}
-	require.Eventually(t, func() bool { return view(workflows[1]).Status == ballot.StatusMailed }, 30*time.Second, 50*time.Millisecond)
-	jv := view(workflows[1])
+	require.Eventually(t, func() bool { return ballotView(t, d, workflows[1]).Status == ballot.StatusMailed }, 30*time.Second, 50*time.Millisecond)
+	jv := ballotView(t, d, workflows[1])
 	require.NotEmpty(t, jv.Pending)
 	for _, n := range jv.Pending {
 		require.Equal(t, ballot.StatusMailed, n.Status, "only his mailed notice waits")
 		require.Empty(t, n.Kind, "no correction for James")
 	}
-	require.Equal(t, ballot.StatusMailed, view(workflows[0]).Status)
+	require.Equal(t, ballot.StatusMailed, ballotView(t, d, workflows[0]).Status)
 	require.Empty(t, outboxFor(d, "email", james.Email))
 }

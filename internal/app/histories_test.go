@@ -156,9 +156,7 @@ func recordMailScans(t *testing.T, d *app.Dev) {
 	maria := demo.Voters[0]
 	const outbound, inbound = "0030012345600000030180202123401", "0030412345600000030280202999901"
 	at := time.Now().Add(-3 * time.Hour).Truncate(time.Second)
-	mailed := fmt.Sprintf(`{"event_id":"hist-scan-0","election_id":%q,"voter_id":%q,"ballot_id":"HIST-SCAN","status":"mailed",`+
-		`"occurred_at":%q,"outbound_imb":%q,"return_imb":%q}`, demo.ElectionID, maria.VoterID, at.Format(time.RFC3339), outbound, inbound)
-	resp := post(t, d, d.DemoKey, "application/json", mailed)
+	resp := post(t, d, d.DemoKey, "application/json", mailedWithEnvelopes("hist-scan-0", maria.VoterID, "HIST-SCAN", at, outbound, inbound))
 	require.Equal(t, http.StatusAccepted, resp.Status, "%+v", resp)
 	workflowID := resp.Results[0].WorkflowID
 	waitIdle(t, d, workflowID)

@@ -36,6 +36,13 @@ func postScans(t *testing.T, d *app.Dev, body string) (int, map[string]any) {
 	return resp.StatusCode, out
 }
 
+// mailedWithEnvelopes is a "mailed" event of the demo election with its envelopes' barcodes.
+func mailedWithEnvelopes(eventID, voterID, ballotID string, at time.Time, outbound, inbound string) string {
+	return fmt.Sprintf(`{"event_id":%q,"election_id":%q,"voter_id":%q,"ballot_id":%q,"status":"mailed",`+
+		`"occurred_at":%q,"outbound_imb":%q,"return_imb":%q}`, eventID, demo.ElectionID, voterID, ballotID,
+		at.Format(time.RFC3339), outbound, inbound)
+}
+
 func scanJSON(imb string, at time.Time) string {
 	return fmt.Sprintf(`{"events":[{"imb":%q,"scanDatetime":%q,"scanEventCode":"918","scanFacilityName":"DENVER CO P&DC",`+
 		`"scanFacilityCity":"DENVER","scanFacilityState":"CO","scanFacilityZip":"80266"}]}`, imb, at.Format(time.RFC3339))
@@ -56,9 +63,7 @@ func TestMailScansReachTheVoterOnceADirectionThroughTheStack(t *testing.T) {
 
 	const outbound, inbound = "0030012345600000010180202123401", "0030412345600000010280202999901"
 	at := time.Now().Add(-3 * time.Hour).Truncate(time.Second)
-	mailed := fmt.Sprintf(`{"event_id":"scan-1","election_id":%q,"voter_id":%q,"ballot_id":"DEN-SCAN","status":"mailed",`+
-		`"occurred_at":%q,"outbound_imb":%q,"return_imb":%q}`, demo.ElectionID, maria.VoterID, at.Format(time.RFC3339), outbound, inbound)
-	resp := post(t, d, d.DemoKey, "application/json", mailed)
+	resp := post(t, d, d.DemoKey, "application/json", mailedWithEnvelopes("scan-1", maria.VoterID, "DEN-SCAN", at, outbound, inbound))
 	require.Equal(t, http.StatusAccepted, resp.Status, "%+v", resp)
 	workflowID := resp.Results[0].WorkflowID
 	require.Eventually(t, func() bool {

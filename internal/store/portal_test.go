@@ -12,23 +12,32 @@ import (
 	"github.com/ballotflow/ballotflow/internal/testdb"
 )
 
-func TestSetBallotStatusKeepsTheHistoryThePortalShows(t *testing.T) {
+// portalBallot is a database with one county, one election, one voter (ref) and one ballot
+// mailed at at.
+func portalBallot(t *testing.T) (st *store.Store, ref int64, rec store.RecordedEvent, at time.Time) {
+	t.Helper()
 	t.Parallel()
 	bg := context.Background()
-	st := testdb.Open(t)
+	st = testdb.Open(t)
 	_, err := st.JurisdictionUpsert(bg, store.Jurisdiction{State: "CO", County: "denver", Name: "Denver Elections",
 		TimeZone: "America/Denver", EmailFrom: "b@example.org", EmailFromName: "Denver", SMSFrom: "+17205550100",
 		VoiceFrom: "+17205550100", HelpText: "Call."})
 	require.NoError(t, err)
 	require.NoError(t, st.ElectionUpsert(bg, store.Election{ID: "e1", State: "CO", Name: "General",
 		ElectionDay: time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC), CanvassEndsAt: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)}))
-	ref, err := st.VoterUpsert(bg, store.Voter{State: "CO", VoterID: "V1", County: "denver", FirstName: "A", LastName: "B",
+	ref, err = st.VoterUpsert(bg, store.Voter{State: "CO", VoterID: "V1", County: "denver", FirstName: "A", LastName: "B",
 		DateOfBirth: time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC), ResidentialZIP: "80202", Status: "active"})
 	require.NoError(t, err)
-	at := time.Date(2026, 10, 10, 9, 0, 0, 0, time.UTC)
-	rec, err := st.BallotEventRecord(bg, store.BallotEvent{JurisdictionID: "co-denver", ElectionID: "e1", BallotID: "B1",
+	at = time.Date(2026, 10, 10, 9, 0, 0, 0, time.UTC)
+	rec, err = st.BallotEventRecord(bg, store.BallotEvent{JurisdictionID: "co-denver", ElectionID: "e1", BallotID: "B1",
 		VoterRef: ref, EventID: "x1", Status: "mailed", OccurredAt: at})
 	require.NoError(t, err)
+	return st, ref, rec, at
+}
+
+func TestSetBallotStatusKeepsTheHistoryThePortalShows(t *testing.T) {
+	bg := context.Background()
+	st, ref, rec, at := portalBallot(t)
 	key := rec.Ballot.Key
 
 	require.NoError(t, st.BallotSetStatus(bg, key, "mailed", at))
@@ -54,22 +63,8 @@ func TestSetBallotStatusKeepsTheHistoryThePortalShows(t *testing.T) {
 // whatever the channels that carried them, and nothing that was not sent; a correction marks
 // the status posted in error and adds its own move.
 func TestThePortalShowsRemindersSentAndCorrections(t *testing.T) {
-	t.Parallel()
 	bg := context.Background()
-	st := testdb.Open(t)
-	_, err := st.JurisdictionUpsert(bg, store.Jurisdiction{State: "CO", County: "denver", Name: "Denver Elections",
-		TimeZone: "America/Denver", EmailFrom: "b@example.org", EmailFromName: "Denver", SMSFrom: "+17205550100",
-		VoiceFrom: "+17205550100", HelpText: "Call."})
-	require.NoError(t, err)
-	require.NoError(t, st.ElectionUpsert(bg, store.Election{ID: "e1", State: "CO", Name: "General",
-		ElectionDay: time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC), CanvassEndsAt: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)}))
-	ref, err := st.VoterUpsert(bg, store.Voter{State: "CO", VoterID: "V1", County: "denver", FirstName: "A", LastName: "B",
-		DateOfBirth: time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC), ResidentialZIP: "80202", Status: "active"})
-	require.NoError(t, err)
-	at := time.Date(2026, 10, 10, 9, 0, 0, 0, time.UTC)
-	rec, err := st.BallotEventRecord(bg, store.BallotEvent{JurisdictionID: "co-denver", ElectionID: "e1", BallotID: "B1",
-		VoterRef: ref, EventID: "x1", Status: "mailed", OccurredAt: at})
-	require.NoError(t, err)
+	st, ref, rec, at := portalBallot(t)
 	key := rec.Ballot.Key
 	require.NoError(t, st.BallotSetStatus(bg, key, "mailed", at))
 	require.NoError(t, st.BallotSetStatus(bg, key, "received", at.Add(time.Hour)))
