@@ -413,12 +413,15 @@ func (l *eventLoader) recordedBefore(ctx context.Context) error {
 	if len(dups) == 0 {
 		return nil
 	}
+	// Planned with the ids each time (QueryExecModeExec), never from the cached statement's
+	// generic plan: that plan cannot hash a parameter's list, and compared every unsignaled
+	// event with every id of the batch, one by one (seconds per batch of a file sent again).
 	tag, err := l.tx.Exec(ctx, `
 		UPDATE ballot_events e SET import_id = $1
 		FROM imports i
 		WHERE e.id = ANY($2) AND i.id = e.import_id AND i.id <> $1 AND e.signaled_at IS NULL AND e.discarded_at IS NULL
 			AND (i.status = 'failed' OR (i.status = 'loading' AND i.updated_at < now() - make_interval(secs => $3)))`,
-		l.importID, dups, staleLoad.Seconds())
+		pgx.QueryExecModeExec, l.importID, dups, staleLoad.Seconds())
 	if err != nil {
 		return fmt.Errorf("take over events of an abandoned import: %w", err)
 	}
