@@ -2,6 +2,8 @@ package store_test
 
 import (
 	"errors"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -373,4 +375,40 @@ func TestElectionRecordsHoldEventsAndDeliveriesUntilThePurgeBegins(t *testing.T)
 	})
 	require.True(t, errors.Is(err, store.ErrElectionPurged), "%v", err)
 	require.Zero(t, read)
+}
+
+// An election purged by an earlier release kept its envelopes and scans; migration 022 removes
+// them, and leaves those of another election alone.
+func TestMigrationRemovesTheEnvelopesOfElectionsPurgedBefore(t *testing.T) {
+	f := newPurgeFixture(t)
+	st := f.st
+	dayAfter := f.recordsUntil.AddDate(0, 0, 1).Add(time.Hour)
+	_, err := st.ElectionBeginPurge(ctx, f.electionID, dayAfter)
+	require.NoError(t, err)
+	// What the earlier release left: the election purged, its envelopes and scans kept.
+	_, err = st.Pool().Exec(ctx, `UPDATE elections SET purged_at = now() WHERE id = $1`, f.electionID)
+	require.NoError(t, err)
+	counts := func(election string) [3]int {
+		var n [3]int
+		require.NoError(t, st.Pool().QueryRow(ctx, `SELECT
+			(SELECT count(*) FROM mail_barcodes WHERE election_id = $1),
+			(SELECT count(*) FROM mail_scans s JOIN ballots b ON b.id = s.ballot_ref WHERE b.election_id = $1),
+			(SELECT count(*) FROM ballot_events e JOIN ballots b ON b.id = e.ballot_ref
+				WHERE b.election_id = $1 AND (e.outbound_imb IS NOT NULL OR e.return_imb IS NOT NULL))`, election).
+			Scan(&n[0], &n[1], &n[2]))
+		return n
+	}
+	require.Equal(t, [3]int{2, 2, 1}, counts("e1"), "barcodes, scans, events with barcodes")
+	other := counts("e2")
+	require.NotZero(t, other[0])
+
+	raw, err := os.ReadFile("migrations/022_purged_envelopes.sql")
+	require.NoError(t, err)
+	up, _, found := strings.Cut(string(raw), "---- create above / drop below ----")
+	require.True(t, found)
+	_, err = st.Pool().Exec(ctx, up)
+	require.NoError(t, err)
+
+	require.Equal(t, [3]int{}, counts("e1"))
+	require.Equal(t, other, counts("e2"), "another election's envelopes stay")
 }
