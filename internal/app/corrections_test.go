@@ -214,3 +214,33 @@ func TestAWrongFileIsCorrectedWholeAfterAnOperatorApproves(t *testing.T) {
 	require.Equal(t, ballot.StatusMailed, ballotView(t, d, workflows[0]).Status)
 	require.Empty(t, outboxFor(d, "email", james.Email))
 }
+
+// A county's events file may carry corrections (a corrects column): the correction goes
+// through the import and its workflow like any event, and the voter who heard the wrong
+// status is told of the mistake.
+func TestACorrectionInAnEventsFileReachesTheVoter(t *testing.T) {
+	d := startDev(t)
+	maria := demo.Voters[0]
+	anyHour(t, d, maria)
+	start := time.Now().Add(-time.Hour).Truncate(time.Second)
+	for i, status := range []string{"mailed", "rejected"} {
+		resp := post(t, d, d.DemoKey, "application/json",
+			eventJSON(fmt.Sprintf("file-fix-%d", i), maria.VoterID, "DEN-FILE-FIX", status, start.Add(time.Duration(i)*time.Minute)))
+		require.Equal(t, http.StatusAccepted, resp.Status, "%+v", resp)
+	}
+	waitOutbox(t, d, maria, 2, "Maria hears of the rejection")
+
+	file := "event_id,election_id,voter_id,ballot_id,status,occurred_at,corrects\n" +
+		fmt.Sprintf("file-fix-2,%s,%s,DEN-FILE-FIX,accepted,%s,file-fix-1\n", demo.ElectionID, maria.VoterID,
+			time.Now().Add(-time.Second).Format(time.RFC3339)) +
+		fmt.Sprintf("file-fix-3,%s,%s,DEN-FILE-FIX,accepted,%s,no-such-event\n", demo.ElectionID, maria.VoterID,
+			time.Now().Add(-time.Second).Format(time.RFC3339))
+	res := postBulk(t, d, d.DemoKey, "text/csv", file)
+	require.Equal(t, http.StatusAccepted, res.Status, res.Body)
+	require.Equal(t, 1, res.Accepted)
+	require.Equal(t, 1, res.Rejected)
+	require.Contains(t, res.Body, `"field":"corrects"`)
+	waitForImport(t, d, d.DemoKey, res.ImportID, "done")
+	waitOutbox(t, d, maria, 3, "Maria gets one correction on each channel")
+	require.Contains(t, outboxFor(d, "email", maria.Email)[2].Text, "your ballot was rejected")
+}

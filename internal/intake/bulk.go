@@ -23,10 +23,10 @@ import (
 
 // EventColumns are the columns of an events file: the API's event fields.
 var EventColumns = []string{"event_id", "election_id", "voter_id", "ballot_id", "status", "occurred_at", "reason", "cure_deadline",
-	"outbound_imb", "return_imb"}
+	"outbound_imb", "return_imb", "corrects"}
 
 // eventColumns are EventColumns as the file reader takes them: all but reason,
-// cure_deadline and the envelope barcodes are required in a CSV header.
+// cure_deadline, the envelope barcodes and corrects are required in a CSV header.
 var eventColumns = fileimport.Columns(EventColumns, 6)
 
 // Every listed rejection of an import is kept for GET /v1/imports/{id}: the store must keep
@@ -125,7 +125,8 @@ func (s *Service) importRows(ctx context.Context, caller Caller, scope store.Eve
 			}
 			return store.StagedEvent{Line: line, EventID: ev.EventID, ElectionID: ev.ElectionID,
 				VoterID: values[2], BallotID: ev.BallotID, Status: ev.Status, OccurredAt: ev.OccurredAt,
-				Reason: ev.Reason, CureDeadline: ev.CureDeadline, OutboundIMb: ev.OutboundIMb, ReturnIMb: ev.ReturnIMb}, nil
+				Reason: ev.Reason, CureDeadline: ev.CureDeadline, OutboundIMb: ev.OutboundIMb, ReturnIMb: ev.ReturnIMb,
+				Corrects: ev.Corrects}, nil
 		},
 		Store: func(ctx context.Context, b fileimport.Batch[store.StagedEvent]) ([]fileimport.Rejection, error) {
 			counts, err := s.Store.EventImportLoadBatch(ctx, res.ImportID, scope, store.EventBatch{
@@ -181,6 +182,9 @@ func refusal(r store.EventRefusal, caller Caller) fileimport.Rejection {
 		e = errIMbInUse(store.MailOutbound)
 	case store.RefusedReturnIMbInUse:
 		e = errIMbInUse(store.MailReturn)
+	case store.RefusedCorrectsUnknown:
+		e = errCorrectsUnknown()
+		e.Message += " (an event earlier in the same batch of the file is not recorded yet: send the correction after it)"
 	default:
 		e = &Error{Code: r.Code, Message: "the row was refused (" + r.Code + ")"}
 	}
@@ -190,7 +194,7 @@ func refusal(r store.EventRefusal, caller Caller) fileimport.Rejection {
 // eventOf is a row's values (in EventColumns order) as an Event.
 func eventOf(v []string) Event {
 	return Event{EventID: v[0], ElectionID: v[1], VoterID: v[2], BallotID: v[3], Status: v[4], OccurredAt: v[5],
-		Reason: v[6], CureDeadline: v[7], OutboundIMb: v[8], ReturnIMb: v[9]}
+		Reason: v[6], CureDeadline: v[7], OutboundIMb: v[8], ReturnIMb: v[9], Corrects: v[10]}
 }
 
 // auditImport records an import in the audit log: its id and counts, never rows.

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -98,4 +99,54 @@ func TestAnImportIsCorrectedWholeOnceAtATime(t *testing.T) {
 	var after int
 	require.NoError(t, st.Pool().QueryRow(ctx, `SELECT count(*) FROM imports`).Scan(&after))
 	require.Equal(t, imports, after, "a refused correction stores nothing")
+}
+
+// A file of events may carry corrections (corrects): a row naming an event recorded for its
+// ballot is stored as a correction, and never taken for the wrong file; one naming no event
+// of its ballot is refused by line; the same file again is duplicates only.
+func TestAFileOfEventsCarriesCorrections(t *testing.T) {
+	st, v := setup(t)
+	at := time.Now().Add(-2 * time.Hour).Truncate(time.Second)
+	for ballot, id := range map[string]string{"B1": "r1", "B2": "r2"} {
+		rec, err := st.BallotEventRecord(ctx, store.BallotEvent{JurisdictionID: "co-denver", ElectionID: "e1", BallotID: ballot,
+			VoterRef: v.Ref, EventID: id, Status: "rejected", OccurredAt: at})
+		require.NoError(t, err)
+		require.NoError(t, st.BallotSetStatus(ctx, rec.Ballot.Key, "rejected", at))
+	}
+	fix := func(line int, eventID, ballotID, corrects string) store.StagedEvent {
+		e := staged(line, eventID, ballotID, "accepted", at.Add(time.Hour))
+		e.Corrects = corrects
+		return e
+	}
+	rows := []store.StagedEvent{
+		fix(2, "c1", "B1", "r1"),
+		fix(3, "c2", "B1", "no-such-event"),
+		fix(4, "c3", "B1", "r2"), // r2 is B2's
+		fix(5, "c4", "B9", "r1"), // a ballot with no events
+	}
+	id, counts := loadImport(t, st, rows...)
+	require.Equal(t, 1, counts.Accepted)
+	var refused []string
+	for _, r := range counts.Refused {
+		refused = append(refused, fmt.Sprintf("%d %s", r.Line, r.Code))
+	}
+	require.ElementsMatch(t, []string{"3 corrects_unknown", "4 corrects_unknown", "5 corrects_unknown"}, refused)
+	var ballots int
+	require.NoError(t, st.Pool().QueryRow(ctx, `SELECT count(*) FROM ballots WHERE ballot_id = 'B9'`).Scan(&ballots))
+	require.Zero(t, ballots, "a refused correction creates no ballot")
+
+	events, err := st.BallotEventListByImport(ctx, id, 0, 10)
+	require.NoError(t, err)
+	require.Len(t, events, 1)
+	require.Equal(t, "r1", events[0].Corrects)
+	c, err := st.EventImportCheck(ctx, id, graph)
+	require.NoError(t, err)
+	require.Equal(t, store.ImportCheck{Events: 1}, c, "accepted after rejected is a correction, not a wrong file")
+
+	_, counts = loadImport(t, st, rows[0])
+	require.Equal(t, store.EventBatchCounts{Duplicates: 1}, counts)
+	other := fix(2, "c1", "B1", "")
+	_, counts = loadImport(t, st, other)
+	require.Len(t, counts.Refused, 1, "the same event_id without corrects is another event")
+	require.Equal(t, store.RefusedEventIDReused, counts.Refused[0].Code)
 }

@@ -125,6 +125,8 @@ type StagedEvent struct {
 	// OutboundIMb and ReturnIMb are envelope tracking codes, as on BallotEvent; empty for none.
 	OutboundIMb string
 	ReturnIMb   string
+	// Corrects makes the row a correction, as on BallotEvent; empty for none.
+	Corrects string
 }
 
 // Why the database side of an event import refuses a row; the caller words the message.
@@ -138,6 +140,9 @@ const (
 	// An envelope barcode registered for another ballot or direction (see ErrBarcodeInUse).
 	RefusedOutboundIMbInUse = "outbound_imb_in_use"
 	RefusedReturnIMbInUse   = "return_imb_in_use"
+	// RefusedCorrectsUnknown: a correction names no event recorded for its ballot (one earlier
+	// in the same batch is not recorded yet).
+	RefusedCorrectsUnknown = "corrects_unknown"
 )
 
 // EventRefusal is a row EventImportLoadBatch refused: its line, why, and for an event_id repeated
@@ -220,13 +225,13 @@ func (l *eventLoader) stage(ctx context.Context, events []StagedEvent) error {
 			line integer NOT NULL, event_id text NOT NULL, election_id text NOT NULL, voter_id text NOT NULL,
 			ballot_id text NOT NULL, status text NOT NULL, occurred_at timestamptz NOT NULL, reason text NOT NULL,
 			cure_deadline date, new_key text NOT NULL, outbound_imb text NOT NULL, return_imb text NOT NULL,
-			voter_ref bigint, county text, jurisdiction_id text, ballot_ref bigint, event_ref bigint
+			corrects text NOT NULL, voter_ref bigint, county text, jurisdiction_id text, ballot_ref bigint, event_ref bigint
 		) ON COMMIT DROP`)
 	if err != nil {
 		return fmt.Errorf("create event staging table: %w", err)
 	}
 	_, err = l.tx.CopyFrom(ctx, pgx.Identifier{"bulk_events"}, []string{"line", "event_id", "election_id", "voter_id",
-		"ballot_id", "status", "occurred_at", "reason", "cure_deadline", "new_key", "outbound_imb", "return_imb"},
+		"ballot_id", "status", "occurred_at", "reason", "cure_deadline", "new_key", "outbound_imb", "return_imb", "corrects"},
 		pgx.CopyFromSlice(len(events), func(i int) ([]any, error) {
 			e := events[i]
 			// A key for the ballot in case this row creates it; only the first row of a new
@@ -236,7 +241,7 @@ func (l *eventLoader) stage(ctx context.Context, events []StagedEvent) error {
 				return nil, err
 			}
 			return []any{int32(e.Line), e.EventID, e.ElectionID, e.VoterID, e.BallotID, e.Status, e.OccurredAt,
-				e.Reason, e.CureDeadline, key, e.OutboundIMb, e.ReturnIMb}, nil
+				e.Reason, e.CureDeadline, key, e.OutboundIMb, e.ReturnIMb, e.Corrects}, nil
 		}))
 	if err != nil {
 		return fmt.Errorf("copy events into staging: %w", err)
@@ -288,8 +293,16 @@ func (l *eventLoader) resolve(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("find ballots of events: %w", err)
 	}
-	return l.refuse(ctx, RefusedBallotOtherVoter, `
+	if err := l.refuse(ctx, RefusedBallotOtherVoter, `
 		DELETE FROM bulk_events s USING ballots b WHERE b.id = s.ballot_ref AND b.voter_ref <> s.voter_ref
+		RETURNING s.line`); err != nil {
+		return err
+	}
+	// A correction's event must be recorded for its ballot already (so its ballot exists too).
+	return l.refuse(ctx, RefusedCorrectsUnknown, `
+		DELETE FROM bulk_events s WHERE s.corrects <> '' AND (s.ballot_ref IS NULL OR NOT EXISTS (
+			SELECT 1 FROM ballot_events e
+			WHERE e.jurisdiction_id = s.jurisdiction_id AND e.event_id = s.corrects AND e.ballot_ref = s.ballot_ref))
 		RETURNING s.line`)
 }
 
@@ -302,9 +315,10 @@ func (l *eventLoader) repeatedInBatch(ctx context.Context) error {
 		DELETE FROM bulk_events s USING first f
 		WHERE s.jurisdiction_id = f.jurisdiction_id AND s.event_id = f.event_id AND s.line <> f.line
 		RETURNING s.line, f.line,
-			(s.election_id, s.ballot_id, s.voter_ref, s.status, s.occurred_at, s.reason, s.cure_deadline, s.outbound_imb, s.return_imb)
+			(s.election_id, s.ballot_id, s.voter_ref, s.status, s.occurred_at, s.reason, s.cure_deadline, s.outbound_imb, s.return_imb,
+				s.corrects)
 				IS NOT DISTINCT FROM (f.election_id, f.ballot_id, f.voter_ref, f.status, f.occurred_at, f.reason, f.cure_deadline,
-					f.outbound_imb, f.return_imb)`)
+					f.outbound_imb, f.return_imb, f.corrects)`)
 	if err != nil {
 		return fmt.Errorf("find repeated event ids: %w", err)
 	}
@@ -363,9 +377,9 @@ func (l *eventLoader) store(ctx context.Context) error {
 	tag, err := l.tx.Exec(ctx, `
 		WITH ins AS (
 			INSERT INTO ballot_events (jurisdiction_id, event_id, ballot_ref, status, occurred_at, reason, cure_deadline,
-				received_by, import_id, outbound_imb, return_imb)
+				received_by, import_id, outbound_imb, return_imb, corrects)
 			SELECT jurisdiction_id, event_id, ballot_ref, status, occurred_at, reason, cure_deadline, $2, $1,
-				NULLIF(outbound_imb, ''), NULLIF(return_imb, '')
+				NULLIF(outbound_imb, ''), NULLIF(return_imb, ''), NULLIF(corrects, '')
 			FROM bulk_events ORDER BY line
 			ON CONFLICT (jurisdiction_id, event_id) DO NOTHING
 			RETURNING id, jurisdiction_id, event_id)
@@ -391,7 +405,8 @@ func (l *eventLoader) recordedBefore(ctx context.Context) error {
 		RETURNING s.line, e.id,
 			coalesce(e.ballot_ref = s.ballot_ref, false) AND e.status = s.status AND e.occurred_at = s.occurred_at
 				AND e.reason = s.reason AND e.cure_deadline IS NOT DISTINCT FROM s.cure_deadline
-				AND coalesce(e.outbound_imb, '') = s.outbound_imb AND coalesce(e.return_imb, '') = s.return_imb`)
+				AND coalesce(e.outbound_imb, '') = s.outbound_imb AND coalesce(e.return_imb, '') = s.return_imb
+				AND coalesce(e.corrects, '') = s.corrects`)
 	if err != nil {
 		return fmt.Errorf("find recorded events: %w", err)
 	}
@@ -678,17 +693,18 @@ func (s *Store) EventImportCheck(ctx context.Context, importID int64, rules []St
 		WITH rule AS (
 			SELECT * FROM unnest($2::text[], $3::int[], $4::bool[], $5::text[]) AS r(status, stage, final, requires)),
 		ev AS (
-			SELECT e.ballot_ref, e.status, e.occurred_at, b.status AS current
+			SELECT e.ballot_ref, e.status, e.occurred_at, b.status AS current, e.corrects IS NOT NULL AS fix
 			FROM ballot_events e JOIN ballots b ON b.id = e.ballot_ref
 			WHERE e.import_id = $1),
+		-- Corrections move ballots back by design: they are never taken for a wrong file.
 		judged AS (
 			SELECT
-				ev.status <> ev.current AND NOT cur.final AND nxt.stage < cur.stage AS backwards,
-				(ev.status <> ev.current AND cur.final)
-				OR (nxt.requires <> '' AND ev.current IS DISTINCT FROM nxt.requires
-					AND NOT EXISTS (SELECT 1 FROM ballot_events p
-						WHERE p.import_id = $1 AND p.ballot_ref = ev.ballot_ref AND p.status = nxt.requires
-							AND p.occurred_at <= ev.occurred_at)) AS inconsistent
+				NOT ev.fix AND ev.status <> ev.current AND NOT cur.final AND nxt.stage < cur.stage AS backwards,
+				NOT ev.fix AND ((ev.status <> ev.current AND cur.final)
+					OR (nxt.requires <> '' AND ev.current IS DISTINCT FROM nxt.requires
+						AND NOT EXISTS (SELECT 1 FROM ballot_events p
+							WHERE p.import_id = $1 AND p.ballot_ref = ev.ballot_ref AND p.status = nxt.requires
+								AND p.occurred_at <= ev.occurred_at))) AS inconsistent
 			FROM ev JOIN rule nxt ON nxt.status = ev.status LEFT JOIN rule cur ON cur.status = ev.current)
 		SELECT count(*), count(*) FILTER (WHERE coalesce(backwards, false) AND NOT coalesce(inconsistent, false)),
 			count(*) FILTER (WHERE coalesce(inconsistent, false))
