@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
@@ -75,7 +76,7 @@ type Worker struct {
 // Start starts the workers and returns once they poll.
 func Start(cfg Config) (*Worker, error) {
 	a := cfg.Activities
-	ballots := sdkworker.New(cfg.Client, contract.TaskQueue, sdkworker.Options{})
+	ballots := sdkworker.New(cfg.Client, contract.TaskQueue, sdkworker.Options{StickyScheduleToStartTimeout: stickyTimeout})
 	ballots.RegisterWorkflowWithOptions(workflows.Ballot, workflow.RegisterOptions{Name: contract.BallotWorkflowName})
 	ballots.RegisterActivity(a.LoadRecipient)
 	ballots.RegisterActivity(a.RecordStatus)
@@ -155,3 +156,10 @@ func (w *Worker) Stop() {
 		qw.Stop()
 	}
 }
+
+// stickyTimeout is how long a ballot's workflow task may wait on this worker's own (sticky)
+// queue before the server hands it to any worker. At 08:00 thousands of ballots' timers fire
+// together; with the SDK's 5 s default, tasks that waited longer fell back to the shared
+// queue, where each is replayed from its whole history and the backlog drained with a long
+// idle tail (BenchmarkMorningBacklog). A worker that dies delays its ballots by this much.
+const stickyTimeout = 30 * time.Second
