@@ -344,27 +344,9 @@ func mailOutRound(b *testing.B, d *app.Dev, sb *benchSandbox, voters mailOutVote
 		time.Sleep(100 * time.Millisecond)
 	}
 	// Each notice's first appearance in the outbox.
-	first := make(map[string]sandboxMessage, 2*n)
-	for _, m := range msgs {
-		if _, ok := voters.byAddr[m.to]; !ok {
-			continue
-		}
-		if f, seen := first[m.to]; !seen || m.at.Before(f.at) {
-			first[m.to] = m
-		}
-	}
+	first := firstArrivals(msgs, voters)
 	writeMailOutSeries(b, start, first, voters)
-	last := start
-	var emailLat, smsLat []time.Duration
-	for addr, m := range first {
-		lat := m.at.Sub(sent[voters.byAddr[addr]])
-		if m.channel == ballot.ChannelEmail {
-			emailLat = append(emailLat, lat)
-		} else {
-			smsLat = append(smsLat, lat)
-		}
-		last = later(last, m.at)
-	}
+	last, emailLat, smsLat := outboxLatencies(first, sent, voters, start)
 	elapsed := last.Sub(start)
 	// Then until the three processes are quiet (webhooks settled, deliveries recorded), at
 	// most a minute.
@@ -459,6 +441,37 @@ func countCovered(msgs []sandboxMessage, voters mailOutVoterSet) int {
 		}
 	}
 	return len(seen)
+}
+
+// firstArrivals is the first message in the outbox to each of the voters' addresses.
+func firstArrivals(msgs []sandboxMessage, voters mailOutVoterSet) map[string]sandboxMessage {
+	first := make(map[string]sandboxMessage, len(voters.byAddr))
+	for _, m := range msgs {
+		if _, ok := voters.byAddr[m.to]; !ok {
+			continue
+		}
+		if f, seen := first[m.to]; !seen || m.at.Before(f.at) {
+			first[m.to] = m
+		}
+	}
+	return first
+}
+
+// outboxLatencies is, for each first arrival, the time from its voter's post (sent, by voter
+// index), by channel, and the last arrival (start when there is none).
+func outboxLatencies(first map[string]sandboxMessage, sent []time.Time, voters mailOutVoterSet,
+	start time.Time) (last time.Time, emailLat, smsLat []time.Duration) {
+	last = start
+	for addr, m := range first {
+		lat := m.at.Sub(sent[voters.byAddr[addr]])
+		if m.channel == ballot.ChannelEmail {
+			emailLat = append(emailLat, lat)
+		} else {
+			smsLat = append(smsLat, lat)
+		}
+		last = later(last, m.at)
+	}
+	return last, emailLat, smsLat
 }
 
 func later(a, b time.Time) time.Time {

@@ -35,7 +35,6 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/ballotflow/ballotflow/internal/app"
-	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/config"
 	"github.com/ballotflow/ballotflow/internal/demo"
 	"github.com/ballotflow/ballotflow/internal/store"
@@ -210,26 +209,8 @@ func clusterRound(b *testing.B, c *cluster, voters mailOutVoterSet, round int, p
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	first := make(map[string]sandboxMessage, 2*n)
-	for _, m := range msgs {
-		if _, ok := voters.byAddr[m.to]; !ok {
-			continue
-		}
-		if f, seen := first[m.to]; !seen || m.at.Before(f.at) {
-			first[m.to] = m
-		}
-	}
-	last := start
-	var emailLat, smsLat []time.Duration
-	for addr, m := range first {
-		lat := m.at.Sub(sent[voters.byAddr[addr]])
-		if m.channel == ballot.ChannelEmail {
-			emailLat = append(emailLat, lat)
-		} else {
-			smsLat = append(smsLat, lat)
-		}
-		last = later(last, m.at)
-	}
+	first := firstArrivals(msgs, voters)
+	last, emailLat, smsLat := outboxLatencies(first, sent, voters, start)
 	elapsed := last.Sub(start)
 
 	// Settled: webhooks processed, deliveries recorded; at most a minute.

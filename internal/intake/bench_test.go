@@ -3,10 +3,7 @@ package intake_test
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"strconv"
@@ -113,7 +110,7 @@ func BenchmarkBulkEventStorage(b *testing.B) {
 			_, err := pool.Exec(ctx, `TRUNCATE events_ceiling`)
 			require.NoError(b, err)
 			start := time.Now()
-			n, err := copyEventsCSV(ctx, st, data)
+			n, err := testdb.CopyCSV(ctx, st.Pool(), "events_ceiling", intake.EventColumns, data) // plain COPY, the ceiling
 			took := time.Since(start)
 			require.NoError(b, err)
 			require.EqualValues(b, events, n)
@@ -157,35 +154,6 @@ func BenchmarkBulkEventStorage(b *testing.B) {
 		events, voters, perSecond(storeTime), copyTime.Seconds()/storeTime.Seconds(), floorTime.Seconds()/storeTime.Seconds(),
 		perSecond(resendTime), copyTime.Seconds()/resendTime.Seconds(), perSecond(copyTime), perSecond(floorTime),
 		copyTime.Seconds()/floorTime.Seconds())
-}
-
-// copyEventsCSV is the ceiling: the file's rows, as text, straight into events_ceiling.
-func copyEventsCSV(ctx context.Context, st *store.Store, data []byte) (int64, error) {
-	r := csv.NewReader(bytes.NewReader(data))
-	r.ReuseRecord = true
-	if _, err := r.Read(); err != nil { // the header
-		return 0, err
-	}
-	row := make([]any, len(intake.EventColumns))
-	var readErr error
-	n, err := st.Pool().CopyFrom(ctx, pgx.Identifier{"events_ceiling"}, intake.EventColumns, pgx.CopyFromFunc(func() ([]any, error) {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return nil, nil
-		}
-		if err != nil {
-			readErr = err
-			return nil, err
-		}
-		for i, v := range rec {
-			row[i] = v
-		}
-		return row, nil
-	}))
-	if readErr != nil {
-		return n, readErr
-	}
-	return n, err
 }
 
 // eventWriteFloor takes the ballots and events an import stored out of their tables and

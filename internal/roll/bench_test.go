@@ -2,9 +2,6 @@ package roll_test
 
 import (
 	"bytes"
-	"encoding/csv"
-	"errors"
-	"io"
 	"os"
 	"strconv"
 	"testing"
@@ -16,6 +13,7 @@ import (
 
 	"github.com/ballotflow/ballotflow/internal/fileimport"
 	"github.com/ballotflow/ballotflow/internal/roll"
+	"github.com/ballotflow/ballotflow/internal/testdb"
 )
 
 // BenchmarkRollImport loads a 100,000-row voter roll (CSV, one bad row in 250) into an
@@ -85,7 +83,7 @@ func BenchmarkRollImport(b *testing.B) {
 			_, err := pool.Exec(ctx, `TRUNCATE roll_ceiling`)
 			require.NoError(b, err)
 			start := time.Now()
-			n, err := copyCSV(pool, data, cols)
+			n, err := testdb.CopyCSV(ctx, pool, "roll_ceiling", cols, data) // plain COPY, the ceiling
 			took := time.Since(start)
 			require.NoError(b, err)
 			require.EqualValues(b, rows, n)
@@ -114,35 +112,6 @@ func BenchmarkRollImport(b *testing.B) {
 		floorTime.Seconds()/insertTime.Seconds(), perSecond(unchangedTime), copyTime.Seconds()/unchangedTime.Seconds(),
 		perSecond(copyTime), perSecond(floorTime), copyTime.Seconds()/floorTime.Seconds(), 4e6/perSecond(insertTime),
 		4e6/perSecond(unchangedTime))
-}
-
-// copyCSV is the ceiling: the file's rows, as text, straight into roll_ceiling.
-func copyCSV(pool *pgxpool.Pool, data []byte, cols []string) (int64, error) {
-	r := csv.NewReader(bytes.NewReader(data))
-	r.ReuseRecord = true
-	if _, err := r.Read(); err != nil { // the header
-		return 0, err
-	}
-	row := make([]any, len(cols))
-	var readErr error
-	n, err := pool.CopyFrom(ctx, pgx.Identifier{"roll_ceiling"}, cols, pgx.CopyFromFunc(func() ([]any, error) {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return nil, nil
-		}
-		if err != nil {
-			readErr = err
-			return nil, err
-		}
-		for i, v := range rec {
-			row[i] = v
-		}
-		return row, nil
-	}))
-	if readErr != nil {
-		return n, readErr
-	}
-	return n, err
 }
 
 // writeFloor empties the roll and times writing the voters it held, and the email
