@@ -178,7 +178,7 @@ func newNDJSONSource(r io.Reader, cols []Column) *ndjsonSource {
 
 func (s *ndjsonSource) next() (record, error) {
 	for {
-		raw, tooLong, err := s.readLine()
+		raw, tooLong, err := ReadLine(s.r)
 		if err != nil {
 			return record{}, err
 		}
@@ -199,13 +199,14 @@ func (s *ndjsonSource) next() (record, error) {
 	}
 }
 
-// readLine returns the next line without its newline; a line longer than the buffer is
+// ReadLine returns r's next line without its newline; a line longer than r's buffer is
 // skipped to its end, never held, and reported as too long. io.EOF only when nothing is left.
-func (s *ndjsonSource) readLine() (line []byte, tooLong bool, err error) {
-	line, err = s.r.ReadSlice('\n')
+// The line is r's own buffer: valid until the next read.
+func ReadLine(r *bufio.Reader) (line []byte, tooLong bool, err error) {
+	line, err = r.ReadSlice('\n')
 	for errors.Is(err, bufio.ErrBufferFull) {
 		tooLong = true
-		_, err = s.r.ReadSlice('\n')
+		_, err = r.ReadSlice('\n')
 	}
 	if errors.Is(err, io.EOF) && (len(line) > 0 || tooLong) {
 		err = nil

@@ -163,23 +163,13 @@ func (d *DelimitedReader) bad(reason, field string) Record {
 	return Record{Line: d.line, Bad: &fileimport.Rejection{Line: d.line, Field: field, Code: CodeInvalidRow, Reason: reason}}
 }
 
-// readLine returns the next line without its line break; a line longer than the buffer is
-// read to its end without being kept and reported as too long. io.EOF only when nothing is
-// left.
+// readLine returns the next line without its line break (fileimport.ReadLine), counting it.
 func (d *DelimitedReader) readLine() (line []byte, tooLong bool, err error) {
-	line, err = d.br.ReadSlice('\n')
-	for errors.Is(err, bufio.ErrBufferFull) {
-		tooLong = true
-		_, err = d.br.ReadSlice('\n')
-	}
-	if errors.Is(err, io.EOF) && (len(line) > 0 || tooLong) {
-		err = nil
-	}
+	line, tooLong, err = fileimport.ReadLine(d.br)
 	if err != nil {
 		return nil, false, err
 	}
 	d.line++
-	line = bytes.TrimSuffix(line, []byte("\n"))
 	return bytes.TrimSuffix(line, []byte("\r")), tooLong, nil
 }
 
