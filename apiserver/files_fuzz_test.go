@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -54,6 +55,12 @@ func FuzzBulkEventsOverHTTP(f *testing.F) {
 	for _, s := range httpFileSeeds(eventsHeader, good, "f-2,demo-general,600100002,F-2,mailed,2026-11-25T10:00:00Z\n") {
 		f.Add(false, []byte(s))
 	}
+	// Corrections: one naming the file's own earlier row, one naming itself, one naming nothing.
+	at := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	f.Add(false, []byte(strings.TrimSuffix(eventsHeader, "\n")+",corrects\n"+strings.TrimSuffix(good, "\n")+",\n"+
+		"f-4,demo-general,600100001,F-1,accepted,"+at+",f-1\n"+
+		"f-5,demo-general,600100001,F-1,accepted,"+at+",f-5\n"+
+		"f-6,demo-general,600100001,F-1,accepted,"+at+",no-such-event\n"))
 	f.Add(true, []byte(`{"event_id":"f-3","election_id":"demo-general","voter_id":"600100003","ballot_id":"F-3","status":"mailed","occurred_at":"2026-11-25T10:00:00Z"}`+
 		"\n"+`{"event_id":"a\u0000"}`+"\n"+`{"Maria Garcia":1}`+"\n{\n"))
 	f.Fuzz(func(t *testing.T, ndjson bool, data []byte) {

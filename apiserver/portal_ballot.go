@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/ballotflow/ballotflow/internal/notices"
 	"github.com/ballotflow/ballotflow/internal/store"
 )
 
@@ -38,7 +39,7 @@ func sentRemindersView(rs []store.SentReminder) []portalReminderJSON {
 	out := make([]portalReminderJSON, 0, len(rs))
 	for _, r := range rs {
 		kind := "return"
-		if r.Kind == "reminder_cure" {
+		if r.Kind == notices.KindCureReminder {
 			kind = "cure"
 		}
 		out = append(out, portalReminderJSON{Kind: kind, SentAt: r.SentAt.UTC()})
