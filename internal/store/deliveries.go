@@ -74,12 +74,17 @@ func (s *Store) DeliveryFinish(ctx context.Context, key, state, providerID, last
 }
 
 // DeliveryAccept settles a delivery the provider accepted, with the provider's id and the
-// version of the county's wording its message used (0: the catalog's texts alone).
+// version of the county's wording its message used (0: the catalog's texts alone). The
+// provider's callback may have come first and moved the delivery on (delivered, failed):
+// its state stays, and the version is recorded all the same.
 func (s *Store) DeliveryAccept(ctx context.Context, key, providerID string, messagesVersion int64) error {
 	_, err := s.pool.Exec(ctx, `
-		UPDATE deliveries SET state = 'accepted', provider_id = NULLIF($2, ''), last_error = '',
-			messages_version = NULLIF($3, 0), updated_at = now()
-		WHERE idempotency_key = $1 AND state = 'sending'`, key, providerID, messagesVersion)
+		UPDATE deliveries SET
+			state = CASE WHEN state = 'sending' THEN 'accepted' ELSE state END,
+			provider_id = coalesce(provider_id, NULLIF($2, '')),
+			last_error = CASE WHEN state = 'sending' THEN '' ELSE last_error END,
+			messages_version = coalesce(messages_version, NULLIF($3, 0)), updated_at = now()
+		WHERE idempotency_key = $1 AND state <> 'skipped'`, key, providerID, messagesVersion)
 	if err != nil {
 		return fmt.Errorf("finish delivery as accepted: %w", err)
 	}

@@ -116,4 +116,20 @@ func TestADeliveryRecordsTheWordingVersion(t *testing.T) {
 		require.Equal(t, store.DeliveryAccepted, d.State)
 		require.Equal(t, version, d.MessagesVersion)
 	}
+
+	// The provider's "delivered" callback can outrun the activity that sent the message: the
+	// delivery stays delivered, and still records the version.
+	_, err = st.DeliveryBegin(ctx, store.Delivery{IdempotencyKey: "k/2/sms", BallotRef: rec.Ballot.Ref, VoterRef: v.Ref,
+		NoticeSeq: 2, NoticeStatus: "mailed", Channel: "sms"})
+	require.NoError(t, err)
+	_, err = st.DeliveryEventRecord(ctx, store.ProviderEvent{Provider: "twilio", IdempotencyKey: "k/2/sms", ProviderID: "P-k/2/sms",
+		Channels: []string{"sms"}, EventID: "P-k/2/sms:delivered", Status: "delivered", State: store.DeliveryDelivered,
+		OccurredAt: time.Now()})
+	require.NoError(t, err)
+	require.NoError(t, st.DeliveryAccept(ctx, "k/2/sms", "P-k/2/sms", 7))
+	d, err := st.DeliveryGetByKey(ctx, "k/2/sms")
+	require.NoError(t, err)
+	require.Equal(t, store.DeliveryDelivered, d.State)
+	require.Equal(t, "P-k/2/sms", d.ProviderID)
+	require.EqualValues(t, 7, d.MessagesVersion)
 }
