@@ -5,8 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -159,5 +163,109 @@ func TestRunCutShortByItsContextIsNotComplete(t *testing.T) {
 			},
 		})
 		require.ErrorIs(t, err, context.Canceled, "after %d rows stored", res.Rows)
+	}
+}
+
+// With Concurrent, batches are claimed one at a time in the order of the file and stored
+// several at once; a batch that finishes early still counts only after those before it.
+func TestConcurrentBatchesAreClaimedInOrderAndCountedInOrder(t *testing.T) {
+	var claimed []int
+	inFlight, most := 0, 0
+	var mu sync.Mutex
+	var all3 sync.WaitGroup
+	all3.Add(3)
+	release := make(chan struct{})
+	go func() { all3.Wait(); close(release) }()
+	stored := map[int]int{}
+	var progress []int
+	var res fileimport.Result
+	err := fileimport.Run(context.Background(), idFile(45), &res, fileimport.Steps[string]{
+		BatchSize:  10,
+		Concurrent: 3,
+		Parse:      parseID,
+		Claim: func(_ context.Context, b fileimport.Batch[string]) (fileimport.Batch[string], []fileimport.Rejection, error) {
+			claimed = append(claimed, b.LastLine) // Run's goroutine: no lock needed
+			first := b.Valid[0]
+			b.Valid = b.Valid[1:] // the first row of each batch "repeats an earlier one"
+			line, _ := strconv.Atoi(first)
+			return b, []fileimport.Rejection{{Line: line + 1, Field: "id", Reason: "repeated"}}, nil
+		},
+		Store: func(_ context.Context, b fileimport.Batch[string]) ([]fileimport.Rejection, error) {
+			mu.Lock()
+			inFlight++
+			most = max(most, inFlight)
+			stored[b.LastLine] = len(b.Valid)
+			mu.Unlock()
+			if b.LastLine <= 31 { // the first three wait for each other
+				all3.Done()
+				select {
+				case <-release:
+				case <-time.After(5 * time.Second): // fewer than three at once: most says so
+				}
+			}
+			if b.LastLine == 11 {
+				time.Sleep(20 * time.Millisecond) // the first batch is the slowest
+			}
+			mu.Lock()
+			inFlight--
+			mu.Unlock()
+			return []fileimport.Rejection{{Line: b.LastLine, Reason: "refused"}}, nil
+		},
+		Progress: func() { progress = append(progress, res.LastLine) },
+	})
+	require.NoError(t, err)
+	require.Equal(t, []int{11, 21, 31, 41, 46}, claimed)
+	require.Equal(t, 3, most, "three batches were storing at once")
+	require.Equal(t, map[int]int{11: 9, 21: 8, 31: 9, 41: 9, 46: 4}, stored,
+		"Store gets the batch Claim returned (line 14 is refused by Parse)")
+	require.Equal(t, []int{11, 21, 31, 41, 46}, progress, "counted in the order of the file")
+	require.Equal(t, 45, res.Rows)
+	require.Equal(t, 11, res.Rejected)
+	lines := make([]int, len(res.Rejections))
+	for i, r := range res.Rejections {
+		lines[i] = r.Line
+	}
+	require.Equal(t, []int{2, 11, 12, 14, 21, 22, 31, 32, 41, 42, 46}, lines)
+}
+
+// A concurrent store that fails or panics ends the import; Run returns only once every
+// batch it handed to Store has returned (the caller then releases their connection), and
+// counts only the batches stored before the failed one.
+func TestAConcurrentStoreFailureWaitsForTheOthersAndCountsTheBatchesBefore(t *testing.T) {
+	for _, fail := range []string{"error", "panic"} {
+		t.Run(fail, func(t *testing.T) {
+			wireCut := errors.New("database went away")
+			var running atomic.Int32
+			var res fileimport.Result
+			err := fileimport.Run(context.Background(), idFile(60), &res, fileimport.Steps[string]{
+				BatchSize:  10,
+				Concurrent: 2,
+				Parse:      parseID,
+				Store: func(_ context.Context, b fileimport.Batch[string]) ([]fileimport.Rejection, error) {
+					running.Add(1)
+					defer running.Add(-1)
+					switch {
+					case b.LastLine == 31 && fail == "panic":
+						var m map[string]int
+						m["x"]++
+					case b.LastLine == 31:
+						return nil, wireCut
+					case b.LastLine == 41:
+						time.Sleep(50 * time.Millisecond) // still storing when the batch before fails
+					}
+					return nil, nil
+				},
+			})
+			if fail == "panic" {
+				var panicked *fileimport.ReadPanicError
+				require.ErrorAs(t, err, &panicked)
+				require.Equal(t, 21, panicked.Line, "the line before the batch")
+			} else {
+				require.ErrorIs(t, err, wireCut)
+			}
+			require.Zero(t, running.Load(), "no Store is running once Run has returned")
+			require.Equal(t, 20, res.Rows)
+			require.Equal(t, 21, res.LastLine)
+		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/ballotflow/ballotflow/internal/fileimport"
@@ -25,10 +26,26 @@ type Options struct {
 	Format fileimport.Format
 	// BatchSize is the number of rows per transaction; fileimport.DefaultBatchSize when 0.
 	BatchSize int
+	// Concurrent is how many batches are loaded at once, each a transaction on a connection
+	// of its own besides the one the import holds; DefaultConcurrent when 0.
+	Concurrent int
 	// Progress, when set, is called after each batch with the totals so far.
 	Progress func(Result)
 	// Now is the current time, for dates of birth in the future; time.Now when nil.
 	Now func() time.Time
+}
+
+// DefaultConcurrent is how many batches of a file are loaded at once unless Options says
+// otherwise: PostgreSQL spends one core on a statement, and two batches in flight keep two
+// busy (BenchmarkRollImport measures it) while leaving the pool's other connections to the
+// portal and the API.
+const DefaultConcurrent = 2
+
+func (o Options) concurrent() int {
+	if o.Concurrent > 0 {
+		return o.Concurrent
+	}
+	return DefaultConcurrent
 }
 
 // Result is what a load did. Rows = Inserted + Updated + Unchanged + Rejected.
@@ -78,10 +95,8 @@ func ImportVoters(ctx context.Context, st *store.Store, r io.Reader, opts Option
 		return Result{}, err
 	}
 	parse := voterParser{state: opts.State, counties: counties, today: today(opts.Now)}
-	return importRows(ctx, st, store.ImportVoters, records, opts, parse.parse,
-		func(ctx context.Context, im *store.Import, rows []store.RollVoter) (store.BatchCounts, error) {
-			return im.LoadVoters(ctx, rows)
-		})
+	return importRows(ctx, st, store.ImportVoters, records, opts, parse.parse, (*store.Import).ClaimVoters,
+		(*store.Import).LoadVoters)
 }
 
 // ImportSubscriptions loads a file of previous subscriptions for opts.State: voters enrolled
@@ -96,17 +111,18 @@ func ImportSubscriptions(ctx context.Context, st *store.Store, r io.Reader, opts
 		return Result{}, err
 	}
 	parse := subscriptionParser{zones: map[string]bool{}}
-	return importRows(ctx, st, store.ImportSubscriptions, records, opts, parse.parse,
-		func(ctx context.Context, im *store.Import, rows []store.RollSubscription) (store.BatchCounts, error) {
-			return im.LoadSubscriptions(ctx, rows)
-		})
+	return importRows(ctx, st, store.ImportSubscriptions, records, opts, parse.parse, (*store.Import).ClaimSubscriptions,
+		(*store.Import).LoadSubscriptions)
 }
 
-// importRows reads records to their end, validating each row with parse and loading the valid
-// ones in batches with loadBatch, under one store import that audits the load's counts.
+// importRows reads records to their end, validating each row with parse, and loads the valid
+// ones in batches under one store import that audits the load's counts: each batch is
+// claimed with claimBatch in the order of the file, then loaded with loadBatch, up to
+// opts.Concurrent batches at once.
 func importRows[T any](ctx context.Context, st *store.Store, kind string, records *fileimport.Records, opts Options,
 	parse func(line int, values []string) (T, *fileimport.Rejection),
-	loadBatch func(context.Context, *store.Import, []T) (store.BatchCounts, error),
+	claimBatch func(*store.Import, context.Context, []T) ([]T, []store.RowRejection, error),
+	loadBatch func(*store.Import, context.Context, []T) (store.BatchCounts, error),
 ) (res Result, err error) {
 	im, err := st.ImportBegin(ctx, kind, opts.State, opts.Actor)
 	if err != nil {
@@ -119,18 +135,34 @@ func importRows[T any](ctx context.Context, st *store.Store, kind string, record
 			err = ferr
 		}
 	}()
+	var mu sync.Mutex // batches are loaded at once; their counts add up here
+	failedRows := 0
 	steps := fileimport.Steps[T]{
-		BatchSize: opts.BatchSize,
-		Parse:     parse,
+		BatchSize:  opts.BatchSize,
+		Concurrent: opts.concurrent(),
+		Parse:      parse,
+		Claim: func(ctx context.Context, b fileimport.Batch[T]) (fileimport.Batch[T], []fileimport.Rejection, error) {
+			if len(b.Valid) == 0 {
+				return b, nil, nil
+			}
+			kept, repeated, err := claimBatch(im, ctx, b.Valid)
+			if err != nil {
+				return b, nil, err
+			}
+			b.Valid = kept
+			return b, rejections(repeated), nil
+		},
 		Store: func(ctx context.Context, b fileimport.Batch[T]) ([]fileimport.Rejection, error) {
 			if len(b.Valid) == 0 {
 				return nil, nil
 			}
-			counts, err := loadBatch(ctx, im, b.Valid)
+			counts, err := loadBatch(im, ctx, b.Valid)
+			mu.Lock()
+			defer mu.Unlock()
 			if err != nil {
 				// The roll's audit entry of a load that failed has always counted the rows
 				// read, the failed batch's too; fileimport counts stored batches only.
-				res.Rows += b.Rows
+				failedRows += b.Rows
 				return nil, err
 			}
 			res.Inserted += counts.Inserted
@@ -138,17 +170,20 @@ func importRows[T any](ctx context.Context, st *store.Store, kind string, record
 			res.Unchanged += counts.Unchanged
 			res.Enrolled += counts.Enrolled
 			res.ConfidentialOptOuts += counts.ConfidentialOptOuts
-			refused := make([]fileimport.Rejection, len(counts.Rejected))
-			for i, r := range counts.Rejected {
-				refused[i] = fileimport.Rejection{Line: r.Line, Field: r.Field, Reason: r.Reason}
-			}
-			return refused, nil
+			return rejections(counts.Rejected), nil
 		},
 	}
 	if opts.Progress != nil {
-		steps.Progress = func() { opts.Progress(res) }
+		steps.Progress = func() {
+			mu.Lock()
+			so := res
+			mu.Unlock()
+			opts.Progress(so)
+		}
 	}
-	if err := fileimport.Run(ctx, records, &res.Result, steps); err != nil {
+	err = fileimport.Run(ctx, records, &res.Result, steps)
+	res.Rows += failedRows // Run has returned: no batch is loading any more
+	if err != nil {
 		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
 			// Canceled mid-statement, pgx may report the closed connection rather than the
 			// cancellation: say why it stopped, so the caller can tell a hang-up from a failure.
@@ -158,6 +193,15 @@ func importRows[T any](ctx context.Context, st *store.Store, kind string, record
 	}
 	complete = true
 	return res, nil
+}
+
+// rejections are the store's refusals as an import reports them.
+func rejections(rs []store.RowRejection) []fileimport.Rejection {
+	out := make([]fileimport.Rejection, len(rs))
+	for i, r := range rs {
+		out[i] = fileimport.Rejection{Line: r.Line, Field: r.Field, Reason: r.Reason}
+	}
+	return out
 }
 
 // auditCounts is what the audit log keeps of a load: counts, never rows.

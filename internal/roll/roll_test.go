@@ -3,6 +3,7 @@ package roll_test
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -432,4 +433,58 @@ func TestSubscriptionImportRefusesActiveNumbersBallotflowDoesNotContact(t *testi
 		require.NotContains(t, r.Reason, "+44")
 	}
 	require.Equal(t, 2, res.Inserted)
+}
+
+// A voter_id repeated in a later batch is rejected with the line of the first, however many
+// batches are loaded at once, and the voter keeps the first row; the same goes for a state's
+// first roll (voters copied straight in) and for a roll loaded again (merged).
+func TestARepeatedVoterIsRejectedAcrossConcurrentBatches(t *testing.T) {
+	t.Parallel()
+	for _, concurrent := range []int{1, 4} {
+		st := setup(t)
+		f := newFakeRoll(600, 1) // rows 7, 257, 507 are bad
+		var buf bytes.Buffer
+		buf.Write(f.csv(t).Bytes())
+		w := csv.NewWriter(&buf)
+		cols := roll.VoterColumns()
+		// Lines 602..605 repeat rows 10 (line 12), 300 (line 302), 599 (line 601) and 300 again,
+		// each under another first name.
+		for _, i := range []int{10, 300, 599, 300} {
+			row := f.row(i)
+			row["first_name"] = "Repeated"
+			rec := make([]string, len(cols))
+			for j, c := range cols {
+				rec[j] = row[c]
+			}
+			require.NoError(t, w.Write(rec))
+		}
+		w.Flush()
+		data := buf.Bytes()
+		for _, load := range []string{"first", "again"} {
+			res, err := roll.ImportVoters(ctx, st, bytes.NewReader(data), roll.Options{State: "CO", Actor: "test",
+				Format: fileimport.CSV, BatchSize: 50, Concurrent: concurrent})
+			require.NoError(t, err, "%s load, %d at once", load, concurrent)
+			require.Equal(t, 604, res.Rows)
+			require.Equal(t, 3+4, res.Rejected)
+			if load == "first" {
+				require.Equal(t, 597, res.Inserted)
+			} else {
+				require.Equal(t, 597, res.Unchanged)
+			}
+			var repeats []string
+			for _, r := range res.Rejections {
+				if r.Line > 601 {
+					repeats = append(repeats, fmt.Sprintf("%d %s: %s", r.Line, r.Field, r.Reason))
+				}
+			}
+			require.Equal(t, []string{
+				"602 voter_id: repeats the voter_id of line 12; only the first is loaded",
+				"603 voter_id: repeats the voter_id of line 302; only the first is loaded",
+				"604 voter_id: repeats the voter_id of line 601; only the first is loaded",
+				"605 voter_id: repeats the voter_id of line 302; only the first is loaded",
+			}, repeats)
+			require.Zero(t, count(t, st, `SELECT count(*) FROM voters WHERE first_name = 'Repeated'`))
+			require.Equal(t, 597, count(t, st, `SELECT count(*) FROM voters`))
+		}
+	}
 }

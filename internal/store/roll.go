@@ -57,8 +57,11 @@ type BatchCounts struct {
 
 // Import loads one file for one state, batch after batch. It holds one connection for its
 // whole life: the connection carries the session lock that keeps two imports of a state
-// apart and the temporary table that finds repeated rows across batches. Each batch is one
-// transaction, so an interrupted import leaves whole batches behind and sending the file
+// apart and the temporary table that finds repeated rows across batches. Each batch is
+// first claimed on that connection, one after the other in the order of the file (Claim*),
+// which takes out the rows an earlier batch had; it is then loaded in one transaction on a
+// connection of the pool (Load*), so that several batches, which never share a row, can be
+// loaded at once. An interrupted import leaves whole batches behind and sending the file
 // again finishes it (every load is an upsert).
 type Import struct {
 	pool  *pgxpool.Pool
@@ -67,6 +70,9 @@ type Import struct {
 	state string
 	actor string
 	start time.Time
+	// firstLoad: the state had no voters when its import began, so every claimed voter is
+	// new (only a roll import adds voters, and it holds the state's lock).
+	firstLoad bool
 }
 
 // importLockClass is the first key of the advisory locks imports take; the second is the
@@ -104,6 +110,13 @@ func (s *Store) ImportBegin(ctx context.Context, kind, state, actor string) (*Im
 		return nil, fmt.Errorf("begin %s import: lock %s: %w", kind, state, err)
 	}
 	im := &Import{pool: s.pool, conn: conn, kind: kind, state: state, actor: actor, start: time.Now()}
+	if kind == ImportVoters {
+		err := conn.QueryRow(ctx, `SELECT NOT EXISTS (SELECT FROM voters WHERE state = $1)`, state).Scan(&im.firstLoad)
+		if err != nil {
+			im.discard()
+			return nil, fmt.Errorf("begin %s import: %w", kind, err)
+		}
+	}
 	// The keys seen so far in this file (voter_id, or voter_id/channel), with their line.
 	if _, err := conn.Exec(ctx, `CREATE TEMP TABLE import_seen (key text PRIMARY KEY, line integer NOT NULL)`); err != nil {
 		im.discard()
@@ -147,24 +160,33 @@ func (im *Import) discard() {
 	_ = c.Close(ctx)
 }
 
-// LoadVoters upserts a batch of roll rows by (state, voter_id), in one transaction: the rows
-// are copied into a temporary staging table and applied by one set-based statement that
-// touches only voters whose registration actually changed. In the same statement, voters
-// with an email and no email subscription are enrolled for email (auto_enrolled; never a
-// confidential voter, never over an existing choice); an auto-enrolled email subscription
-// that is active or bounced follows a changed roll email; the active and pending
-// subscriptions of a voter who is now confidential are opted out, each with an audit row.
-//
-// A voter_id repeated in the file is rejected with the line where it first appeared.
+// ClaimVoters takes out of a batch the rows whose voter_id an earlier row of the file had,
+// in this batch or an earlier one, and rejects them with the line of the first. Batches
+// are claimed one at a time in the order of the file, before they are loaded.
+func (im *Import) ClaimVoters(ctx context.Context, rows []RollVoter) ([]RollVoter, []RowRejection, error) {
+	if im.kind != ImportVoters {
+		return nil, nil, fmt.Errorf("claim voters in a %s import", im.kind)
+	}
+	return claim(ctx, im, rows, func(r RollVoter) (string, int) { return r.VoterID, r.Line }, "voter_id", "voter_id")
+}
+
+// LoadVoters upserts a claimed batch of roll rows by (state, voter_id), in one transaction:
+// the rows are copied into a temporary staging table and applied by one set-based statement
+// that touches only voters whose registration actually changed. In the same statement,
+// voters with an email and no email subscription are enrolled for email (auto_enrolled;
+// never a confidential voter, never over an existing choice); an auto-enrolled email
+// subscription that is active or bounced follows a changed roll email; the active and
+// pending subscriptions of a voter who is now confidential are opted out, each with an
+// audit row. Claimed batches may be loaded at once.
 func (im *Import) LoadVoters(ctx context.Context, rows []RollVoter) (BatchCounts, error) {
 	if im.kind != ImportVoters {
 		return BatchCounts{}, fmt.Errorf("load voters into a %s import", im.kind)
 	}
+	if im.firstLoad {
+		return im.insertVoters(ctx, rows)
+	}
 	var out BatchCounts
-	var refused []RowRejection // rows that reached the staging table and were refused there
-	rows, out.Rejected = firstOfEachKey(rows, func(r RollVoter) (string, int) { return r.VoterID, r.Line },
-		"voter_id", "voter_id")
-	err := pgx.BeginFunc(ctx, im.conn, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, im.pool, func(tx pgx.Tx) error {
 		if err := withoutJIT(ctx, tx); err != nil {
 			return err
 		}
@@ -190,10 +212,6 @@ func (im *Import) LoadVoters(ctx context.Context, rows []RollVoter) (BatchCounts
 		if err != nil {
 			return fmt.Errorf("copy voters into staging: %w", err)
 		}
-		refused, err = dropRepeated(ctx, tx, "roll_voters", "voter_id", "voter_id", "voter_id")
-		if err != nil {
-			return err
-		}
 		err = tx.QueryRow(ctx, mergeVotersSQL, im.state, im.actor).
 			Scan(&out.Inserted, &out.Updated, &out.Enrolled, &out.ConfidentialOptOuts)
 		if err != nil {
@@ -204,8 +222,61 @@ func (im *Import) LoadVoters(ctx context.Context, rows []RollVoter) (BatchCounts
 	if err != nil {
 		return BatchCounts{}, err
 	}
-	out.Rejected = append(out.Rejected, refused...)
-	out.Unchanged = len(rows) - len(refused) - out.Inserted - out.Updated
+	out.Unchanged = len(rows) - out.Inserted - out.Updated
+	return out, nil
+}
+
+// rollColumns are the columns of voters a roll row gives, in the order of rollValues.
+var rollColumns = []string{"state", "voter_id", "county", "first_name", "middle_name", "last_name", "suffix",
+	"date_of_birth", "residential_zip", "status", "confidential", "uocava", "language", "email", "phone",
+	"lookup_first", "lookup_last"}
+
+func rollValues(state string, v RollVoter) []any {
+	return []any{state, v.VoterID, v.County, v.FirstName, v.MiddleName, v.LastName, v.Suffix, v.DateOfBirth,
+		v.ResidentialZIP, v.Status, v.Confidential, v.UOCAVA, v.Language, nullIfEmpty(v.Email), nullIfEmpty(v.Phone),
+		Fold(v.FirstName), Fold(v.LastName)}
+}
+
+// insertVoters loads a claimed batch of a state's first roll, whose voters are all new, in
+// one transaction: the rows are copied straight into voters, in the order of the file, and
+// those with an email who are not confidential are enrolled for email, each finding its
+// voter by the unique index (LATERAL ... OFFSET 0 is a probe per row, never a read of the
+// roll). Nothing is staged and nothing compared: there is no voter to compare with, no
+// subscription to follow or hide. This is what makes the first load of a large roll as
+// fast as its tables allow.
+func (im *Import) insertVoters(ctx context.Context, rows []RollVoter) (BatchCounts, error) {
+	var out BatchCounts
+	err := pgx.BeginFunc(ctx, im.pool, func(tx pgx.Tx) error {
+		if err := withoutJIT(ctx, tx); err != nil {
+			return err
+		}
+		n, err := tx.CopyFrom(ctx, pgx.Identifier{"voters"}, rollColumns,
+			pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) { return rollValues(im.state, rows[i]), nil }))
+		if err != nil {
+			return fmt.Errorf("insert voters: %w", err)
+		}
+		out.Inserted = int(n)
+		enroll := make([]string, 0, len(rows))
+		for _, v := range rows {
+			if v.Email != "" && !v.Confidential {
+				enroll = append(enroll, v.VoterID)
+			}
+		}
+		tag, err := tx.Exec(ctx, `
+			INSERT INTO subscriptions (voter_ref, channel, address, state, source, consented_at)
+			SELECT v.id, 'email', v.email, 'active', 'auto_enrolled', now()
+			FROM unnest($2::text[]) AS e(voter_id)
+			CROSS JOIN LATERAL (SELECT id, email FROM voters v WHERE v.state = $1 AND v.voter_id = e.voter_id OFFSET 0) v`,
+			im.state, enroll)
+		if err != nil {
+			return fmt.Errorf("enroll voters for email: %w", err)
+		}
+		out.Enrolled = int(tag.RowsAffected())
+		return nil
+	})
+	if err != nil {
+		return BatchCounts{}, err
+	}
 	return out, nil
 }
 
@@ -281,30 +352,36 @@ SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),
 	(SELECT count(*) FROM enrolled), (SELECT count(*) FROM audited)
 FROM up`
 
-// LoadSubscriptions upserts a batch of previous subscriptions by (voter, channel), in one
-// transaction, with source "migrated". A subscription the voter opted out of is never
+// ClaimSubscriptions takes out of a batch the rows whose (voter_id, channel) an earlier row
+// of the file had, as ClaimVoters does.
+func (im *Import) ClaimSubscriptions(ctx context.Context, rows []RollSubscription) ([]RollSubscription, []RowRejection, error) {
+	if im.kind != ImportSubscriptions {
+		return nil, nil, fmt.Errorf("claim subscriptions in a %s import", im.kind)
+	}
+	return claim(ctx, im, rows, func(r RollSubscription) (string, int) { return r.VoterID + "/" + r.Channel, r.Line },
+		"channel", "voter_id and channel")
+}
+
+// LoadSubscriptions upserts a claimed batch of previous subscriptions by (voter, channel), in
+// one transaction, with source "migrated". A subscription the voter opted out of is never
 // re-activated, and one the voter chose here (portal, county-assisted) is kept: the import
 // only creates subscriptions and updates auto-enrolled and migrated ones. Rows of voters not
-// on the state's roll, or confidential, are rejected; so is a (voter_id, channel) repeated
-// in the file. Each row finds its voter by the unique index (a scalar subquery is a probe
-// per row, which the planner cannot turn into a scan of the roll).
+// on the state's roll, or confidential, are rejected. Each row finds its voter by the unique
+// index (a scalar subquery is a probe per row, which the planner cannot turn into a scan of
+// the roll). Claimed batches may be loaded at once.
 func (im *Import) LoadSubscriptions(ctx context.Context, rows []RollSubscription) (BatchCounts, error) {
 	if im.kind != ImportSubscriptions {
 		return BatchCounts{}, fmt.Errorf("load subscriptions into a %s import", im.kind)
 	}
 	var out BatchCounts
-	var refused []RowRejection // rows that reached the staging table and were refused there
-	rows, out.Rejected = firstOfEachKey(rows, func(r RollSubscription) (string, int) { return r.VoterID + "/" + r.Channel, r.Line },
-		"channel", "voter_id and channel")
-	err := pgx.BeginFunc(ctx, im.conn, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, im.pool, func(tx pgx.Tx) error {
 		if err := withoutJIT(ctx, tx); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `
 			CREATE TEMP TABLE roll_subscriptions (
 				line integer NOT NULL, voter_id text NOT NULL, channel text NOT NULL, address text NOT NULL,
-				state text NOT NULL, contact_start text, contact_end text, time_zone text, language text,
-				key text GENERATED ALWAYS AS (voter_id || '/' || channel) STORED
+				state text NOT NULL, contact_start text, contact_end text, time_zone text, language text
 			) ON COMMIT DROP`)
 		if err != nil {
 			return fmt.Errorf("create subscription staging table: %w", err)
@@ -319,10 +396,6 @@ func (im *Import) LoadSubscriptions(ctx context.Context, rows []RollSubscription
 		if err != nil {
 			return fmt.Errorf("copy subscriptions into staging: %w", err)
 		}
-		refused, err = dropRepeated(ctx, tx, "roll_subscriptions", "key", "channel", "voter_id and channel")
-		if err != nil {
-			return err
-		}
 		unknown, err := dropRows(ctx, tx, `
 			DELETE FROM roll_subscriptions s
 			WHERE (SELECT true FROM voters v WHERE v.state = $1 AND v.voter_id = s.voter_id) IS NULL
@@ -330,7 +403,7 @@ func (im *Import) LoadSubscriptions(ctx context.Context, rows []RollSubscription
 		if err != nil {
 			return err
 		}
-		refused = append(refused, unknown...)
+		out.Rejected = append(out.Rejected, unknown...)
 		confidential, err := dropRows(ctx, tx, `
 			DELETE FROM roll_subscriptions s
 			WHERE (SELECT v.confidential FROM voters v WHERE v.state = $1 AND v.voter_id = s.voter_id)
@@ -338,7 +411,7 @@ func (im *Import) LoadSubscriptions(ctx context.Context, rows []RollSubscription
 		if err != nil {
 			return err
 		}
-		refused = append(refused, confidential...)
+		out.Rejected = append(out.Rejected, confidential...)
 		if err := tx.QueryRow(ctx, upsertSubscriptionsSQL, im.state).Scan(&out.Inserted, &out.Updated); err != nil {
 			return fmt.Errorf("upsert subscriptions: %w", err)
 		}
@@ -347,8 +420,7 @@ func (im *Import) LoadSubscriptions(ctx context.Context, rows []RollSubscription
 	if err != nil {
 		return BatchCounts{}, err
 	}
-	out.Rejected = append(out.Rejected, refused...)
-	out.Unchanged = len(rows) - len(refused) - out.Inserted - out.Updated
+	out.Unchanged = len(rows) - len(out.Rejected) - out.Inserted - out.Updated
 	return out, nil
 }
 
@@ -397,31 +469,52 @@ func repeated(line, first int, field, what string) RowRejection {
 		Reason: fmt.Sprintf("repeats the %s of line %d; only the first is loaded", what, first)}
 }
 
-// dropRepeated removes from a staging table the rows whose key an earlier batch of the same
-// file already had, rejecting them with that batch's line, and remembers this batch's keys.
-// Each staged row looks its key up by the index of import_seen (a scalar subquery is a
-// probe per row): the keys seen grow to the size of the file, and reading them all once per
-// batch made a large file's load grow with the square of its rows.
-func dropRepeated(ctx context.Context, tx pgx.Tx, table, keyColumn, field, what string) ([]RowRejection, error) {
-	rows, err := tx.Query(ctx, `
-		DELETE FROM `+table+` s WHERE (SELECT line FROM import_seen seen WHERE seen.key = s.`+keyColumn+`) IS NOT NULL
-		RETURNING s.line, (SELECT line FROM import_seen seen WHERE seen.key = s.`+keyColumn+`)`)
-	if err != nil {
-		return nil, fmt.Errorf("find repeated rows: %w", err)
+// claim keeps the first row of each key of a batch, and rejects the others with the line of
+// the first: those whose key an earlier batch of the file claimed, which it finds in the
+// import's table of keys seen, and those repeated within the batch. It records this
+// batch's keys in that table. Each key is looked up by the table's index (a scalar
+// subquery is a probe per row): the keys seen grow to the size of the file, and reading
+// them all once per batch made a large file's load grow with the square of its rows. All
+// in one statement, whose lookups see the table as it was before it.
+func claim[T any](ctx context.Context, im *Import, rows []T, key func(T) (string, int), field, what string) ([]T, []RowRejection, error) {
+	keys := make([]string, len(rows))
+	lines := make([]int32, len(rows))
+	for i, r := range rows {
+		k, line := key(r)
+		keys[i], lines[i] = k, int32(line)
 	}
-	var out []RowRejection
+	dbRows, err := im.conn.Query(ctx, `
+		WITH batch AS (SELECT * FROM unnest($1::text[], $2::integer[]) AS b(key, line)),
+		remembered AS (INSERT INTO import_seen (key, line) SELECT key, line FROM batch ORDER BY line
+			ON CONFLICT (key) DO NOTHING)
+		SELECT line, first FROM (
+			SELECT line, (SELECT seen.line FROM import_seen seen WHERE seen.key = batch.key) AS first FROM batch
+		) repeated WHERE first IS NOT NULL`, keys, lines)
+	if err != nil {
+		return nil, nil, fmt.Errorf("find repeated rows: %w", err)
+	}
+	var rejected []RowRejection
+	earlier := map[int]bool{}
 	var line, first int32
-	_, err = pgx.ForEachRow(rows, []any{&line, &first}, func() error {
-		out = append(out, repeated(int(line), int(first), field, what))
+	_, err = pgx.ForEachRow(dbRows, []any{&line, &first}, func() error {
+		earlier[int(line)] = true
+		rejected = append(rejected, repeated(int(line), int(first), field, what))
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("find repeated rows: %w", err)
+		return nil, nil, fmt.Errorf("find repeated rows: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO import_seen (key, line) SELECT `+keyColumn+`, line FROM `+table); err != nil {
-		return nil, fmt.Errorf("remember imported keys: %w", err)
+	if len(earlier) > 0 {
+		kept := make([]T, 0, len(rows))
+		for _, r := range rows {
+			if _, line := key(r); !earlier[line] {
+				kept = append(kept, r)
+			}
+		}
+		rows = kept
 	}
-	return out, nil
+	rows, inBatch := firstOfEachKey(rows, key, field, what)
+	return rows, append(rejected, inBatch...), nil
 }
 
 // dropRows runs a DELETE ... RETURNING line on a staging table and rejects each line.
