@@ -146,6 +146,36 @@ func (a *Activities) RecordNoticeWaits(ctx context.Context, in RecordNoticeWaits
 	return a.Store.NoticeWaitSet(ctx, in.BallotKey, storeWaits(in.Waits))
 }
 
+// ReleaseHeld spreads the notices held for the same opening of contact hours over the
+// channel's rate: each takes the next place in its channel's and instant's queue
+// (PostgreSQL, across workers), and wakes that many sends after the hours open. The texts
+// held overnight for 08:00 then wake at the pace they can be sent, rather than all at 08:00
+// to be refused by the rate and queued again. A notice whose place falls after its hours
+// close wakes when they open, as before; so does every notice of a channel without a rate.
+func (a *Activities) ReleaseHeld(ctx context.Context, in ReleaseHeldInput) ([]time.Time, error) {
+	places := make([]store.NoticeRelease, len(in.Notices))
+	for i, n := range in.Notices {
+		places[i] = store.NoticeRelease{Channel: n.Channel, DueAt: n.DueAt}
+	}
+	places, err := a.Store.NoticeReleaseTake(ctx, places)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]time.Time, len(in.Notices))
+	for i, n := range in.Notices {
+		out[i] = n.DueAt
+		b := a.Budgets[n.Channel]
+		if b == nil || b.Rate <= 0 {
+			continue
+		}
+		at := n.DueAt.Add(time.Duration(float64(places[i].Place) * float64(time.Second) / b.Rate))
+		if n.NotAfter.IsZero() || at.Before(n.NotAfter) {
+			out[i] = at
+		}
+	}
+	return out, nil
+}
+
 func storeWaits(waits []NoticeWait) []store.NoticeWait {
 	out := make([]store.NoticeWait, len(waits))
 	for i, w := range waits {

@@ -121,6 +121,19 @@ type RecordNoticeWaitsInput struct {
 	Waits     []NoticeWait
 }
 
+// HeldNotice is a notice held until its voter's contact hours open: its channel, when the
+// hours open (DueAt) and close (NotAfter; zero when they never close).
+type HeldNotice struct {
+	Channel  string
+	DueAt    time.Time
+	NotAfter time.Time `json:",omitempty"`
+}
+
+// ReleaseHeldInput asks when each held notice should wake (ReleaseHeld).
+type ReleaseHeldInput struct {
+	Notices []HeldNotice
+}
+
 // Notice is one message about one ballot status on one channel.
 type Notice struct {
 	IdempotencyKey string // "<ballot key>/<seq>/<channel>"; stable across retries and re-runs

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ballotflow/ballotflow/activities"
 	"github.com/ballotflow/ballotflow/internal/ballot"
+	"github.com/ballotflow/ballotflow/internal/testdb"
 )
 
 // leaser is a shared budget that grants what grant says, counting the asks.
@@ -111,4 +112,57 @@ func TestSendNowDefersWhenTheBudgetIsSpent(t *testing.T) {
 	require.Empty(t, res.Deferred)
 	require.Equal(t, activities.OutcomeSent, res.Result.Outcome)
 	require.Len(t, s.emails, 1)
+}
+
+// The notices held for the same opening of hours on a channel take places in one queue in
+// PostgreSQL (across workers) and wake at the channel's rate; another opening, another
+// channel and a channel without a rate have queues of their own or none.
+func TestHeldNoticesWakeInTheOrderOfTheMorningsQueueAtTheChannelsRate(t *testing.T) {
+	t.Parallel()
+	bg := context.Background()
+	st := testdb.Open(t)
+	lease := func(context.Context, string, float64, float64, int) (int, error) { return 1, nil }
+	env := activityEnv(&activities.Activities{Store: st,
+		Budgets: activities.NewBudgets(lease, map[string]float64{ballot.ChannelSMS: 100, ballot.ChannelVoice: 2})})
+	eight := time.Date(2026, 10, 6, 14, 0, 0, 0, time.UTC)
+	eightMT := activities.HeldNotice{Channel: ballot.ChannelSMS, DueAt: eight, NotAfter: eight.Add(12 * time.Hour)}
+	release := func(ns ...activities.HeldNotice) []time.Time {
+		t.Helper()
+		v, err := env.ExecuteActivity("ReleaseHeld", activities.ReleaseHeldInput{Notices: ns})
+		require.NoError(t, err)
+		var at []time.Time
+		require.NoError(t, v.Get(&at))
+		require.Len(t, at, len(ns))
+		return at
+	}
+	requireTimes := func(want []time.Time, got []time.Time) {
+		t.Helper()
+		require.Len(t, got, len(want))
+		for i := range want {
+			require.True(t, want[i].Equal(got[i]), "place %d: want %s, got %s", i, want[i], got[i])
+		}
+	}
+
+	requireTimes([]time.Time{eight}, release(eightMT))
+	requireTimes([]time.Time{eight.Add(10 * time.Millisecond), eight.Add(20 * time.Millisecond)}, release(eightMT, eightMT))
+	for range 97 {
+		release(eightMT)
+	}
+	requireTimes([]time.Time{eight.Add(time.Second)}, release(eightMT)) // the 101st, a second later at 100/s
+
+	eightPT := activities.HeldNotice{Channel: ballot.ChannelSMS, DueAt: eight.Add(time.Hour)}
+	requireTimes([]time.Time{eight.Add(time.Hour)}, release(eightPT))
+	voice := activities.HeldNotice{Channel: ballot.ChannelVoice, DueAt: eight, NotAfter: eight.Add(time.Second)}
+	requireTimes([]time.Time{eight, eight.Add(500 * time.Millisecond), eight}, release(voice, voice, voice))
+	email := activities.HeldNotice{Channel: ballot.ChannelEmail, DueAt: eight}
+	requireTimes([]time.Time{eight, eight}, release(email, email))
+
+	var places int64
+	require.NoError(t, st.Pool().QueryRow(bg, `SELECT taken FROM notice_releases WHERE channel = 'sms' AND due_at = $1`,
+		eight).Scan(&places))
+	require.EqualValues(t, 101, places)
+	_, err := st.NoticeWaitPrune(bg, eight.Add(time.Minute))
+	require.NoError(t, err)
+	require.NoError(t, st.Pool().QueryRow(bg, `SELECT count(*) FROM notice_releases`).Scan(&places))
+	require.EqualValues(t, 1, places, "the queues of past openings are pruned with the waits")
 }

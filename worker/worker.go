@@ -81,6 +81,7 @@ func Start(cfg Config) (*Worker, error) {
 	ballots.RegisterActivity(a.LoadRecipient)
 	ballots.RegisterActivity(a.RecordStatus)
 	ballots.RegisterActivity(a.RecordNoticeWaits)
+	ballots.RegisterActivity(a.ReleaseHeld)
 	ballots.RegisterActivity(a.SendNow) // a delivery's first try, as a local activity
 	ballots.RegisterWorkflowWithOptions(workflows.ConfirmContact, workflow.RegisterOptions{Name: contract.ConfirmWorkflowName})
 	if cfg.Ingest != nil {

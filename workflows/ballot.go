@@ -41,6 +41,7 @@ type ballotRun struct {
 	sendNow      *bool                  // sendNowVersion, once asked
 	reminders    *bool                  // remindersVersion, once asked
 	corrections  *bool                  // correctionsVersion, once asked
+	releases     *bool                  // releaseHeldVersion, once asked
 	fixes        []contract.StatusEvent // corrections received (corrections.go)
 }
 
@@ -86,6 +87,20 @@ type Notice struct {
 	InFlight     bool
 	Replan       bool // its window could not be read: re-plan at DueAt instead of sending
 	Held         bool // planned for later than when it was planned: it waits for contact hours
+	// ReleaseAt is when a held notice wakes: its place among the notices held for the same
+	// opening of hours on its channel, at the channel's rate (ReleaseHeld), given for the
+	// DueAt in ReleasedFor. A notice re-planned since wakes at its DueAt until it has a new
+	// place.
+	ReleaseAt   time.Time `json:",omitzero"`
+	ReleasedFor time.Time `json:",omitzero"`
+}
+
+// wakeAt is when the notice may go: its place in the morning's queue, or else its DueAt.
+func (n *Notice) wakeAt() time.Time {
+	if n.ReleasedFor.Equal(n.DueAt) && n.ReleaseAt.After(n.DueAt) {
+		return n.ReleaseAt
+	}
+	return n.DueAt
 }
 
 // deliveryDone is what a delivery goroutine reports back to the main loop.
@@ -161,6 +176,7 @@ func (b *ballotRun) run(ctx workflow.Context) error {
 		if err := b.recordWaits(ctx); err != nil {
 			return err
 		}
+		b.releaseHeld(ctx)
 		// A final status ends the ballot once its notices are settled, unless the ballot takes
 		// corrections: then it waits for one until the canvass closes.
 		if inFlight == 0 && (b.Closed != "" || (b.Status.IsFinal() && len(b.Pending) == 0 && !b.correctionsOn(ctx))) {
@@ -421,7 +437,7 @@ func (b *ballotRun) dispatchDue(ctx workflow.Context, done workflow.Channel) int
 	due := slices.Clone(b.Pending)
 	slices.SortStableFunc(due, func(x, y *Notice) int { return x.Seq - y.Seq })
 	for _, n := range due {
-		if n.InFlight || n.DueAt.After(now) || busy[n.Channel] {
+		if n.InFlight || n.wakeAt().After(now) || busy[n.Channel] {
 			continue
 		}
 		if n.Replan { // the window could not be read: read it again rather than send blind
@@ -430,7 +446,7 @@ func (b *ballotRun) dispatchDue(ctx workflow.Context, done workflow.Channel) int
 			} else {
 				n.DueAt = now.Add(time.Hour)
 			}
-			if n.DueAt.After(now) {
+			if n.wakeAt().After(now) {
 				continue
 			}
 		}
@@ -766,6 +782,52 @@ func sameWaits(a, b []activities.NoticeWait) bool {
 	})
 }
 
+// releaseHeldVersion versions the morning's release order: from version 1 a notice held for
+// contact hours takes a place in the queue of its channel and opening (ReleaseHeld) and
+// wakes at it. Ballots started before it wake every held notice when the hours open.
+const releaseHeldVersion = "release-held-in-order"
+
+// releaseHeld gives the held notices without a place for their DueAt one, in one local
+// activity. It asks Temporal for the version once per run, at the first held notice, so
+// that a ballot that never holds one records no marker.
+func (b *ballotRun) releaseHeld(ctx workflow.Context) {
+	var held []*Notice
+	for _, n := range b.Pending {
+		if n.Held && !n.InFlight && !n.Replan && !n.ReleasedFor.Equal(n.DueAt) {
+			held = append(held, n)
+		}
+	}
+	if len(held) == 0 {
+		return
+	}
+	if b.releases == nil {
+		v := workflow.GetVersion(ctx, releaseHeldVersion, workflow.DefaultVersion, 1) >= 1
+		b.releases = &v
+	}
+	if !*b.releases {
+		return
+	}
+	slices.SortStableFunc(held, func(x, y *Notice) int { return x.Seq - y.Seq })
+	in := activities.ReleaseHeldInput{Notices: make([]activities.HeldNotice, len(held))}
+	for i, n := range held {
+		in.Notices[i] = activities.HeldNotice{Channel: n.Channel, DueAt: n.DueAt, NotAfter: n.NotAfter}
+	}
+	var at []time.Time
+	err := workflow.ExecuteLocalActivity(ctx, acts.ReleaseHeld, in).Get(ctx, &at)
+	if err != nil || len(at) != len(held) {
+		// Only a workflow being torn down gets here (bookkeeping retries until the database is
+		// back): the notices wake when their hours open, as without a place.
+		workflow.GetLogger(ctx).Warn("no release places for held notices", "error", err)
+		at = nil
+	}
+	for i, n := range held {
+		n.ReleasedFor, n.ReleaseAt = n.DueAt, n.DueAt
+		if at != nil {
+			n.ReleaseAt = at[i]
+		}
+	}
+}
+
 // noticeWaitsChange is the change id of recording held notices outside a status move.
 const noticeWaitsChange = "record-notice-waits"
 
@@ -774,8 +836,8 @@ func (b *ballotRun) nextDue() (time.Time, bool) {
 	var next time.Time
 	busy := b.busyChannels()
 	for _, n := range b.Pending {
-		if !n.InFlight && !busy[n.Channel] && (next.IsZero() || n.DueAt.Before(next)) {
-			next = n.DueAt
+		if at := n.wakeAt(); !n.InFlight && !busy[n.Channel] && (next.IsZero() || at.Before(next)) {
+			next = at
 		}
 	}
 	return next, !next.IsZero()

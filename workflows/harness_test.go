@@ -85,6 +85,36 @@ type fake struct {
 	// deferNow, when set, says which first tries find the channel's budget spent.
 	deferNow func(n activities.Notice) bool
 	deferred []activities.Notice
+	// place, when set, says how long after its hours open a held notice wakes (its place in
+	// the morning's queue); nil: at once.
+	place    func(n activities.HeldNotice) time.Duration
+	released []releaseCall
+}
+
+// releaseCall is one call of ReleaseHeld.
+type releaseCall struct {
+	At      time.Time
+	Notices []activities.HeldNotice
+}
+
+func (f *fake) ReleaseHeld(_ context.Context, in activities.ReleaseHeldInput) ([]time.Time, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.released = append(f.released, releaseCall{At: f.env.Now(), Notices: in.Notices})
+	out := make([]time.Time, len(in.Notices))
+	for i, n := range in.Notices {
+		out[i] = n.DueAt
+		if f.place != nil {
+			out[i] = n.DueAt.Add(f.place(n))
+		}
+	}
+	return out, nil
+}
+
+func (f *fake) releaseCalls() []releaseCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]releaseCall(nil), f.released...)
 }
 
 func (f *fake) LoadRecipient(_ context.Context, in activities.LoadRecipientInput) (activities.Recipient, error) {
@@ -270,6 +300,7 @@ func newHarness(t *testing.T, start time.Time, r activities.Recipient) *harness 
 	env.RegisterActivityWithOptions(f.LoadRecipient, activity.RegisterOptions{Name: "LoadRecipient"})
 	env.RegisterActivityWithOptions(f.RecordStatus, activity.RegisterOptions{Name: "RecordStatus"})
 	env.RegisterActivityWithOptions(f.RecordNoticeWaits, activity.RegisterOptions{Name: "RecordNoticeWaits"})
+	env.RegisterActivityWithOptions(f.ReleaseHeld, activity.RegisterOptions{Name: "ReleaseHeld"})
 	env.RegisterActivityWithOptions(f.SendEmail, activity.RegisterOptions{Name: "SendEmail"})
 	env.RegisterActivityWithOptions(f.SendSMS, activity.RegisterOptions{Name: "SendSMS"})
 	env.RegisterActivityWithOptions(f.PlaceCall, activity.RegisterOptions{Name: "PlaceCall"})

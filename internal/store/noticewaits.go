@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -117,5 +118,42 @@ func (s *Store) NoticeWaitPrune(ctx context.Context, cutoff time.Time) (int64, e
 	if err != nil {
 		return 0, fmt.Errorf("prune notice waits: %w", err)
 	}
+	if _, err := s.pool.Exec(ctx, `DELETE FROM notice_releases WHERE due_at < $1`, cutoff); err != nil {
+		return 0, fmt.Errorf("prune notice releases: %w", err)
+	}
 	return tag.RowsAffected(), nil
+}
+
+// NoticeRelease is a held notice's place in the queue of its channel and instant: Place is
+// how many notices took a place in that queue before it (0 for the first).
+type NoticeRelease struct {
+	Channel string
+	DueAt   time.Time
+	Place   int64
+}
+
+// NoticeReleaseTake gives each held notice (a channel and the instant its contact hours open)
+// the next place in that channel's and instant's queue, in one transaction. A place taken
+// twice (a retried call) leaves a gap: its notice goes a moment later, never with another.
+func (s *Store) NoticeReleaseTake(ctx context.Context, releases []NoticeRelease) ([]NoticeRelease, error) {
+	if len(releases) > MaxNoticeWaits {
+		return nil, fmt.Errorf("%d notice releases for one ballot: at most %d", len(releases), MaxNoticeWaits)
+	}
+	out := slices.Clone(releases)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		batch := &pgx.Batch{}
+		for i, r := range out {
+			batch.Queue(`
+				INSERT INTO notice_releases (channel, due_at, taken) VALUES ($1, $2, 1)
+				ON CONFLICT (channel, due_at) DO UPDATE SET taken = notice_releases.taken + 1
+				RETURNING taken - 1`, r.Channel, r.DueAt).QueryRow(func(row pgx.Row) error {
+				return row.Scan(&out[i].Place)
+			})
+		}
+		return tx.SendBatch(ctx, batch).Close()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("take notice release places: %w", err)
+	}
+	return out, nil
 }
