@@ -97,6 +97,10 @@ func workerCommand() *cobra.Command {
 				w.Stop()
 				return err
 			}
+			if err := app.ServeProfiles(ctx, s.cfg, s.logger); err != nil {
+				w.Stop()
+				return err
+			}
 			<-ctx.Done()
 			w.Stop()
 			return nil
@@ -123,6 +127,10 @@ func apiCommand() *cobra.Command {
 			s.logger.Info("API listening", "addr", ln.Addr().String())
 			cfg := s.cfg
 			if err := app.ServeMetrics(ctx, cfg, s.logger); err != nil {
+				ln.Close()
+				return err
+			}
+			if err := app.ServeProfiles(ctx, cfg, s.logger); err != nil {
 				ln.Close()
 				return err
 			}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/ballotflow/ballotflow/internal/codec"
 	"github.com/ballotflow/ballotflow/internal/config"
 	"github.com/ballotflow/ballotflow/internal/intake"
+	"github.com/ballotflow/ballotflow/internal/loopback"
 	"github.com/ballotflow/ballotflow/internal/metrics"
 	"github.com/ballotflow/ballotflow/internal/providers"
 	"github.com/ballotflow/ballotflow/internal/signin"
@@ -155,6 +157,36 @@ func ServeMetrics(ctx context.Context, cfg config.Config, logger *slog.Logger) e
 	go func() {
 		if err := apiserver.Serve(ctx, ln, mux); err != nil {
 			logger.Error("metrics listener stopped", "error", err)
+		}
+	}()
+	return nil
+}
+
+// ServeProfiles serves Go's runtime profiles (net/http/pprof) on PPROF_ADDR until ctx is
+// done; it does nothing when PPROF_ADDR is empty. The address must be loopback: a profile
+// names the program's functions and what they hold, and is for an operator on the host (or
+// through an SSH tunnel), never for the network.
+func ServeProfiles(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	if cfg.PprofAddr == "" {
+		return nil
+	}
+	if !loopback.Addr(cfg.PprofAddr) {
+		return fmt.Errorf("PPROF_ADDR %q: profiles are served on a loopback address only (127.0.0.1:6060)", cfg.PprofAddr)
+	}
+	ln, err := net.Listen("tcp", cfg.PprofAddr)
+	if err != nil {
+		return fmt.Errorf("PPROF_ADDR: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	logger.Info("profiles listening", "addr", ln.Addr().String())
+	go func() {
+		if err := apiserver.Serve(ctx, ln, mux); err != nil {
+			logger.Error("profiles listener stopped", "error", err)
 		}
 	}()
 	return nil

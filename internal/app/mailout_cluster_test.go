@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"math/rand/v2"
 	"net"
@@ -143,7 +144,9 @@ func BenchmarkMailOutDayCluster(b *testing.B) {
 								postMailed(b, client, c.dev, posters, voters, at, fmt.Sprintf("cluster-%d-", round), prefix, 0, sent)
 							}
 						}
+						profiled := profileWorker(b, round)
 						r := clusterRound(b, c, voters, round, prefix, send)
+						profiled()
 						r.workers, r.mode = workers, name
 						results = append(results, r)
 					}
@@ -152,6 +155,42 @@ func BenchmarkMailOutDayCluster(b *testing.B) {
 		})
 	}
 	c.summary(b, n, results)
+}
+
+// clusterPprofAddr is where the first worker serves its profiles when
+// BALLOTFLOW_CLUSTER_PPROF names a directory.
+const clusterPprofAddr = "127.0.0.1:16060"
+
+// profileWorker takes a CPU profile of the first worker for the first
+// BALLOTFLOW_CLUSTER_PPROF_SECONDS (20) of a round, into the directory
+// BALLOTFLOW_CLUSTER_PPROF names (worker-1-round-<n>.pprof, for go tool pprof); it does
+// nothing without it. The function it returns waits for the profile.
+func profileWorker(b *testing.B, round int) func() {
+	dir := os.Getenv("BALLOTFLOW_CLUSTER_PPROF")
+	if dir == "" {
+		return func() {}
+	}
+	seconds := envInt(b, "BALLOTFLOW_CLUSTER_PPROF_SECONDS", 20)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", clusterPprofAddr, seconds))
+		if err != nil {
+			b.Logf("profile of worker-1: %v", err)
+			return
+		}
+		defer resp.Body.Close()
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("worker-1-round-%d.pprof", round)))
+		if err != nil {
+			b.Logf("profile of worker-1: %v", err)
+			return
+		}
+		defer f.Close()
+		if _, err := io.Copy(f, resp.Body); err != nil {
+			b.Logf("profile of worker-1: %v", err)
+		}
+	}()
+	return func() { <-done }
 }
 
 // clusterResult is one round's figures, for the summary.
@@ -653,7 +692,11 @@ func (c *cluster) exited(name string) bool {
 func (c *cluster) startWorkers(b *testing.B, k int) {
 	b.Helper()
 	for i := len(c.procs["worker"]); i < k; i++ {
-		c.start(b, fmt.Sprintf("worker-%d", i+1), "worker", []string{filepath.Join(c.bin, "ballotflow"), "worker"}, c.env)
+		env := c.env
+		if i == 0 && os.Getenv("BALLOTFLOW_CLUSTER_PPROF") != "" {
+			env = append(slices.Clip(env), "PPROF_ADDR="+clusterPprofAddr)
+		}
+		c.start(b, fmt.Sprintf("worker-%d", i+1), "worker", []string{filepath.Join(c.bin, "ballotflow"), "worker"}, env)
 	}
 	deadline := time.Now().Add(2 * time.Minute)
 	for {

@@ -34,6 +34,7 @@ var Vars = []Var{
 	{"TEMPORAL_UI_URL", "http://127.0.0.1:8233", "Temporal UI, for links shown to operators"},
 	{"API_ADDR", ":8080", "where the API listens; `dev` defaults to " + DevAPIAddr + " and refuses any address that is not loopback"},
 	{"METRICS_ADDR", "", "where to serve Prometheus /metrics on a listener of its own (e.g. `:9090`, reachable only from the monitoring network); empty: `worker` serves none and `api` serves them on API_ADDR"},
+	{"PPROF_ADDR", "", "`worker` and `api`: where to serve Go's runtime profiles (`/debug/pprof/`, for `go tool pprof`) on a listener of its own; loopback only (e.g. `127.0.0.1:6060`), anything else is refused; empty: none"},
 	{"METRICS_TOKEN", "", "when set, /metrics (wherever it is served) answers only `Authorization: Bearer <token>`, as Prometheus' `authorization` scrape setting sends it"},
 	{"PORTAL_LOOKUP_FAILURES_PER_MINUTE", "300", "`api`: failed portal lookups a minute, of everyone together, beyond which lookups pause for everyone until the minute ends (a circuit breaker against enumeration from many addresses); a statewide portal raises it to about ten times its busiest minute's failures"},
 	{"PORTAL_FAILED_LOOKUPS_PER_CLIENT", "30", "`api`: failed portal lookups one client address (an IPv6 client's /64) may make in 10 minutes; sign-ins that succeed are not counted"},
@@ -88,6 +89,7 @@ type Config struct {
 	APIAddr           string
 	MetricsAddr       string
 	MetricsToken      string
+	PprofAddr         string
 	// Portal lookup limits (see apiserver.PortalLimits).
 	PortalLookupFailuresPerMinute int
 	PortalFailedLookupsPerClient  int
@@ -196,6 +198,7 @@ func FromEnv() (Config, error) {
 		APIAddr:                       str("API_ADDR"),
 		MetricsAddr:                   str("METRICS_ADDR"),
 		MetricsToken:                  str("METRICS_TOKEN"),
+		PprofAddr:                     str("PPROF_ADDR"),
 		PortalLookupFailuresPerMinute: count("PORTAL_LOOKUP_FAILURES_PER_MINUTE"),
 		PortalFailedLookupsPerClient:  count("PORTAL_FAILED_LOOKUPS_PER_CLIENT"),
 		PublicURL:                     strings.TrimRight(str("PUBLIC_URL"), "/"),
