@@ -154,12 +154,17 @@ func ServeMetrics(ctx context.Context, cfg config.Config, logger *slog.Logger) e
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metrics.Protect(metrics.Handler(), cfg.MetricsToken))
 	logger.Info("metrics listening", "addr", ln.Addr().String(), "token", cfg.MetricsToken != "")
+	serveAside(ctx, ln, mux, "metrics", logger)
+	return nil
+}
+
+// serveAside serves mux on ln, a listener of its own beside the API, until ctx is done.
+func serveAside(ctx context.Context, ln net.Listener, mux http.Handler, what string, logger *slog.Logger) {
 	go func() {
 		if err := apiserver.Serve(ctx, ln, mux); err != nil {
-			logger.Error("metrics listener stopped", "error", err)
+			logger.Error(what+" listener stopped", "error", err)
 		}
 	}()
-	return nil
 }
 
 // ServeProfiles serves Go's runtime profiles (net/http/pprof) on PPROF_ADDR until ctx is
@@ -184,11 +189,7 @@ func ServeProfiles(ctx context.Context, cfg config.Config, logger *slog.Logger) 
 	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	logger.Info("profiles listening", "addr", ln.Addr().String())
-	go func() {
-		if err := apiserver.Serve(ctx, ln, mux); err != nil {
-			logger.Error("profiles listener stopped", "error", err)
-		}
-	}()
+	serveAside(ctx, ln, mux, "profiles", logger)
 	return nil
 }
 

@@ -200,15 +200,8 @@ func (im *Import) LoadVoters(ctx context.Context, rows []RollVoter) (BatchCounts
 		if err != nil {
 			return fmt.Errorf("create voter staging table: %w", err)
 		}
-		_, err = tx.CopyFrom(ctx, pgx.Identifier{"roll_voters"}, []string{"line", "voter_id", "county", "first_name",
-			"middle_name", "last_name", "suffix", "date_of_birth", "residential_zip", "status", "confidential", "uocava",
-			"language", "email", "phone", "lookup_first", "lookup_last"},
-			pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
-				v := rows[i]
-				return []any{int32(v.Line), v.VoterID, v.County, v.FirstName, v.MiddleName, v.LastName, v.Suffix,
-					v.DateOfBirth, v.ResidentialZIP, v.Status, v.Confidential, v.UOCAVA, v.Language, nullIfEmpty(v.Email),
-					nullIfEmpty(v.Phone), Fold(v.FirstName), Fold(v.LastName)}, nil
-			}))
+		_, err = tx.CopyFrom(ctx, pgx.Identifier{"roll_voters"}, append([]string{"line"}, rollColumns...),
+			pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) { return rollValues(int32(rows[i].Line), rows[i]), nil }))
 		if err != nil {
 			return fmt.Errorf("copy voters into staging: %w", err)
 		}
@@ -226,13 +219,15 @@ func (im *Import) LoadVoters(ctx context.Context, rows []RollVoter) (BatchCounts
 	return out, nil
 }
 
-// rollColumns are the columns of voters a roll row gives, in the order of rollValues.
-var rollColumns = []string{"state", "voter_id", "county", "first_name", "middle_name", "last_name", "suffix",
+// rollColumns are the columns a roll row gives, in the order of rollValues after its first.
+var rollColumns = []string{"voter_id", "county", "first_name", "middle_name", "last_name", "suffix",
 	"date_of_birth", "residential_zip", "status", "confidential", "uocava", "language", "email", "phone",
 	"lookup_first", "lookup_last"}
 
-func rollValues(state string, v RollVoter) []any {
-	return []any{state, v.VoterID, v.County, v.FirstName, v.MiddleName, v.LastName, v.Suffix, v.DateOfBirth,
+// rollValues is a roll row as COPY sends it, after first: the row's line (int32) into the
+// staging table, or the state into voters.
+func rollValues(first any, v RollVoter) []any {
+	return []any{first, v.VoterID, v.County, v.FirstName, v.MiddleName, v.LastName, v.Suffix, v.DateOfBirth,
 		v.ResidentialZIP, v.Status, v.Confidential, v.UOCAVA, v.Language, nullIfEmpty(v.Email), nullIfEmpty(v.Phone),
 		Fold(v.FirstName), Fold(v.LastName)}
 }
@@ -250,7 +245,7 @@ func (im *Import) insertVoters(ctx context.Context, rows []RollVoter) (BatchCoun
 		if err := withoutJIT(ctx, tx); err != nil {
 			return err
 		}
-		n, err := tx.CopyFrom(ctx, pgx.Identifier{"voters"}, rollColumns,
+		n, err := tx.CopyFrom(ctx, pgx.Identifier{"voters"}, append([]string{"state"}, rollColumns...),
 			pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) { return rollValues(im.state, rows[i]), nil }))
 		if err != nil {
 			return fmt.Errorf("insert voters: %w", err)

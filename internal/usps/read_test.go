@@ -42,6 +42,16 @@ func readAll(r reader) ([]usps.Record, error) {
 	}
 }
 
+// onlyScan reads r to its end and returns its one record's scan, which must have been read.
+func onlyScan(t *testing.T, r reader) usps.Scan {
+	t.Helper()
+	recs, err := readAll(r)
+	require.NoError(t, err)
+	require.Len(t, recs, 1)
+	require.Nil(t, recs[0].Bad)
+	return recs[0].Scan
+}
+
 func TestTheSampleDelimitedFileReadsWithKnownValues(t *testing.T) {
 	t.Parallel()
 	f, err := os.Open("testdata/ivmtr-piece-scans.txt")
@@ -140,11 +150,7 @@ func TestDelimitedHeadersAreMatchedByNameWhateverTheirStyleAndDelimiter(t *testi
 		t.Run(name, func(t *testing.T) {
 			r, err := usps.NewDelimitedReader(strings.NewReader(file), opts)
 			require.NoError(t, err)
-			recs, err := readAll(r)
-			require.NoError(t, err)
-			require.Len(t, recs, 1)
-			require.Nil(t, recs[0].Bad)
-			s := recs[0].Scan
+			s := onlyScan(t, r)
 			require.Equal(t, time.Date(2026, 10, 14, 10, 52, 41, 0, time.UTC), s.ScannedAt)
 			require.Equal(t, "919", s.OperationCode)
 			require.Equal(t, "80266", s.FacilityZIP)
@@ -324,11 +330,7 @@ func TestABarcodeSentAsTrackingAndRoutingCodesIsJoined(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			r, err := usps.NewDelimitedReader(strings.NewReader(file), opts)
 			require.NoError(t, err)
-			recs, err := readAll(r)
-			require.NoError(t, err)
-			require.Len(t, recs, 1)
-			require.Nil(t, recs[0].Bad)
-			require.Equal(t, tracking+routing, recs[0].Scan.IMb.Digits())
+			require.Equal(t, tracking+routing, onlyScan(t, r).IMb.Digits())
 		})
 	}
 
@@ -404,11 +406,7 @@ func TestSnakeCaseIVMTRNamesAreTheSameFields(t *testing.T) {
 		"machine_name":"DBCS-017"}]`
 	r, err := usps.NewJSONReader(strings.NewReader(body), sampleOptions(t))
 	require.NoError(t, err)
-	recs, err := readAll(r)
-	require.NoError(t, err)
-	require.Len(t, recs, 1)
-	require.Nil(t, recs[0].Bad)
-	s := recs[0].Scan
+	s := onlyScan(t, r)
 	require.Equal(t, time.Date(2026, 10, 14, 10, 52, 41, 0, time.UTC), s.ScannedAt)
 	require.Equal(t, "919", s.OperationCode)
 	require.Equal(t, "80299", s.FacilityZIP)
