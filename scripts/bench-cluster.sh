@@ -13,7 +13,11 @@
 # Settings (environment): BALLOTFLOW_BENCH_VOTERS (5000), BALLOTFLOW_BENCH_MODES
 # (bulk,single; batched too), BALLOTFLOW_BENCH_POSTERS (8), BALLOTFLOW_BENCH_BATCH (100),
 # BALLOTFLOW_CLUSTER_WORKERS (2), BALLOTFLOW_CLUSTER_SHARDS (4), BALLOTFLOW_CLUSTER_KEEP=1
-# keeps the processes' logs. The first build of the Temporal server takes several minutes.
+# keeps the processes' logs, BALLOTFLOW_CLUSTER_PPROF=dir saves CPU profiles of the first
+# worker and of the Temporal server. BALLOTFLOW_BENCH_SHAPES=N first runs the shape ladder (N
+# workflows a rung; BALLOTFLOW_BENCH_SHAPE_RUNGS=0,4 picks rungs; BALLOTFLOW_BENCH_MODES=none
+# runs the ladder alone), BALLOTFLOW_BENCH_NOOP_POLLERS (auto, or a number) sets the no-op
+# worker's polls. The first build of the Temporal server takes several minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}

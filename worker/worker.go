@@ -80,7 +80,10 @@ type Worker struct {
 // Start starts the workers and returns once they poll.
 func Start(cfg Config) (*Worker, error) {
 	a := cfg.Activities
-	ballots := sdkworker.New(cfg.Client, contract.TaskQueue, sdkworker.Options{StickyScheduleToStartTimeout: stickyTimeout})
+	ballots := sdkworker.New(cfg.Client, contract.TaskQueue, sdkworker.Options{
+		StickyScheduleToStartTimeout: stickyTimeout,
+		WorkflowTaskPollerBehavior:   workflowPollers(),
+	})
 	ballots.RegisterWorkflowWithOptions(workflows.Ballot, workflow.RegisterOptions{Name: contract.BallotWorkflowName})
 	ballots.RegisterActivity(a.LoadRecipient)
 	ballots.RegisterActivity(a.RecordStatus)
@@ -160,6 +163,17 @@ func (w *Worker) Stop() {
 	for _, qw := range w.workers {
 		qw.Stop()
 	}
+}
+
+// workflowPollers is how the ballots worker polls for workflow tasks: as many polls as the
+// server asks for, scaled on its feedback (the SDK's autoscaling), where the SDK's default is
+// two. A task queue has several partitions (four by default) and a poll waits on one of them
+// for up to a minute; with two polls, new ballots' first tasks sat in a partition nobody polled
+// while the worker was idle: on the production topology a bulk file of 1,000 "mailed" stalled
+// for 54 s in the middle, and SignalWithStart of a no-op workflow ran at 62 a second to its
+// end against 122 with autoscaled polls (make bench-cluster, BALLOTFLOW_BENCH_SHAPES).
+func workflowPollers() sdkworker.PollerBehavior {
+	return sdkworker.NewPollerBehaviorAutoscaling(sdkworker.PollerBehaviorAutoscalingOptions{})
 }
 
 // stickyTimeout is how long a ballot's workflow task may wait on this worker's own (sticky)

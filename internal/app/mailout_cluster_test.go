@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"math/rand/v2"
 	"net"
@@ -31,6 +32,7 @@ import (
 	taskqueuepb "go.temporal.io/api/taskqueue/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -64,7 +66,8 @@ import (
 // outbox. Single POSTs are spread over the two APIs from BALLOTFLOW_BENCH_POSTERS
 // connections (default 8); each bulk file goes to one of them, in turn. Beside each round,
 // the same ceiling (bare SignalWithStart of a no-op workflow, whose worker runs in this
-// process) on the same cluster.
+// process, until every no-op workflow has run) on the same cluster. BALLOTFLOW_BENCH_SHAPES
+// first runs the shape ladder (shape_bench_test.go).
 //
 // CPU per event is read from /proc for each process group: the two APIs, the workers, the
 // Temporal server, the sandbox, PostgreSQL (the backends serving this run's three
@@ -85,18 +88,26 @@ func BenchmarkMailOutDayCluster(b *testing.B) {
 	var modes []string
 	for _, m := range strings.Split(cmp.Or(os.Getenv("BALLOTFLOW_BENCH_MODES"), "bulk,single"), ",") {
 		switch m = strings.TrimSpace(m); m {
+		case "none":
 		case "bulk", "batched", "single":
 			modes = append(modes, m)
 		default:
-			b.Fatalf("BALLOTFLOW_BENCH_MODES: %q is not one of bulk, batched, single", m)
+			b.Fatalf("BALLOTFLOW_BENCH_MODES: %q is not one of bulk, batched, single, none", m)
 		}
 	}
 
 	c := startCluster(b, bin, envInt(b, "BALLOTFLOW_CLUSTER_SHARDS", 4))
-	noop := sdkworker.New(c.temporal, "bench-noop", sdkworker.Options{})
+	noop := sdkworker.New(c.temporal, "bench-noop", noopWorkerOptions(b))
 	noop.RegisterWorkflowWithOptions(noopWorkflow, workflow.RegisterOptions{Name: "BenchNoop"})
+	registerShapes(noop)
 	require.NoError(b, noop.Start())
 	b.Cleanup(noop.Stop)
+	if k := envInt(b, "BALLOTFLOW_BENCH_SHAPES", 0); k > 0 {
+		c.shapeLadderOn(b, k)
+	}
+	if len(modes) == 0 {
+		return // BALLOTFLOW_BENCH_MODES=none: the ladder alone
+	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: posters}, Timeout: 5 * time.Minute}
 
 	began := time.Now()
@@ -144,7 +155,7 @@ func BenchmarkMailOutDayCluster(b *testing.B) {
 								postMailed(b, client, c.dev, posters, voters, at, fmt.Sprintf("cluster-%d-", round), prefix, 0, sent)
 							}
 						}
-						profiled := profileWorker(b, round)
+						profiled := profileRound(b, round)
 						r := clusterRound(b, c, voters, round, prefix, send)
 						profiled()
 						r.workers, r.mode = workers, name
@@ -157,40 +168,75 @@ func BenchmarkMailOutDayCluster(b *testing.B) {
 	c.summary(b, n, results)
 }
 
+// noopWorkerOptions are the no-op worker's options: BALLOTFLOW_BENCH_NOOP_POLLERS sets its
+// workflow task pollers, a number or "auto" (the SDK's autoscaling, as ballotflow's worker
+// polls, and the default: the ceiling at its best).
+func noopWorkerOptions(b *testing.B) sdkworker.Options {
+	switch v := os.Getenv("BALLOTFLOW_BENCH_NOOP_POLLERS"); v {
+	case "", "auto":
+		return sdkworker.Options{WorkflowTaskPollerBehavior: sdkworker.NewPollerBehaviorAutoscaling(sdkworker.PollerBehaviorAutoscalingOptions{})}
+	default:
+		return sdkworker.Options{MaxConcurrentWorkflowTaskPollers: envInt(b, "BALLOTFLOW_BENCH_NOOP_POLLERS", 2)}
+	}
+}
+
 // clusterPprofAddr is where the first worker serves its profiles when
 // BALLOTFLOW_CLUSTER_PPROF names a directory.
 const clusterPprofAddr = "127.0.0.1:16060"
 
-// profileWorker takes a CPU profile of the first worker for the first
-// BALLOTFLOW_CLUSTER_PPROF_SECONDS (20) of a round, into the directory
-// BALLOTFLOW_CLUSTER_PPROF names (worker-1-round-<n>.pprof, for go tool pprof); it does
-// nothing without it. The function it returns waits for the profile.
-func profileWorker(b *testing.B, round int) func() {
+// profileRound takes CPU profiles of the first worker and of the Temporal server for the
+// first BALLOTFLOW_CLUSTER_PPROF_SECONDS (20) of a round, into the directory
+// BALLOTFLOW_CLUSTER_PPROF names (worker-1-round-<n>.pprof and temporal-round-<n>.pprof,
+// for go tool pprof); it does nothing without it. The function it returns waits for both.
+func profileRound(b *testing.B, round int) func() {
 	dir := os.Getenv("BALLOTFLOW_CLUSTER_PPROF")
 	if dir == "" {
 		return func() {}
 	}
 	seconds := envInt(b, "BALLOTFLOW_CLUSTER_PPROF_SECONDS", 20)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", clusterPprofAddr, seconds))
-		if err != nil {
-			b.Logf("profile of worker-1: %v", err)
-			return
-		}
-		defer resp.Body.Close()
-		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("worker-1-round-%d.pprof", round)))
-		if err != nil {
-			b.Logf("profile of worker-1: %v", err)
-			return
-		}
-		defer f.Close()
-		if _, err := io.Copy(f, resp.Body); err != nil {
-			b.Logf("profile of worker-1: %v", err)
-		}
-	}()
-	return func() { <-done }
+	var wg sync.WaitGroup
+	for name, addr := range map[string]string{"worker-1": clusterPprofAddr, "temporal": clusterTemporalPprofAddr} {
+		wg.Go(func() {
+			if err := saveProfile(addr, seconds, filepath.Join(dir, fmt.Sprintf("%s-round-%d.pprof", name, round))); err != nil {
+				b.Logf("profile of %s: %v", name, err)
+			}
+		})
+	}
+	return wg.Wait
+}
+
+// saveProfile saves a CPU profile of the given seconds from the pprof server at addr.
+func saveProfile(addr string, seconds int, path string) error {
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, seconds))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s", resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// clusterTemporalPprofAddr is where the Temporal server serves its profiles when
+// BALLOTFLOW_CLUSTER_PPROF names a directory.
+const clusterTemporalPprofAddr = "127.0.0.1:16061"
+
+// temporalPprofPort is the Temporal server's pprof port: none (0) unless
+// BALLOTFLOW_CLUSTER_PPROF names a directory.
+func temporalPprofPort() int {
+	if os.Getenv("BALLOTFLOW_CLUSTER_PPROF") == "" {
+		return 0
+	}
+	return 16061
 }
 
 // clusterResult is one round's figures, for the summary.
@@ -475,7 +521,7 @@ func startCluster(b *testing.B, bin string, shards int) *cluster {
 	require.NoError(b, err)
 	serverConfig := filepath.Join(c.dir, "temporal.yaml")
 	require.NoError(b, os.WriteFile(serverConfig,
-		[]byte(clusterServerConfig(shards, dbs[1], dbs[2], ports[:9], dynamic)), 0o600))
+		[]byte(clusterServerConfig(shards, dbs[1], dbs[2], ports[:9], dynamic, temporalPprofPort())), 0o600))
 	c.start(b, "temporal", "temporal", []string{filepath.Join(bin, "temporal-server"),
 		"--config-file", serverConfig, "--allow-no-auth", "start"}, os.Environ())
 	c.temporal = c.registerNamespace(b, ctx, frontend)
@@ -545,7 +591,7 @@ func startCluster(b *testing.B, bin string, shards int) *cluster {
 // parallelism. On 2 cores with one history host 4 keeps two busy shards per core; production
 // sets 512 (docker-compose.yml) because the count is fixed when a cluster is created and has
 // to be enough for the hosts it grows to.
-func clusterServerConfig(shards int, db, visibilityDB string, ports []int, dynamicConfig string) string {
+func clusterServerConfig(shards int, db, visibilityDB string, ports []int, dynamicConfig string, pprofPort int) string {
 	return fmt.Sprintf(`log:
   stdout: true
   level: warn
@@ -578,6 +624,9 @@ global:
   membership:
     maxJoinDuration: 30s
     broadcastAddress: 127.0.0.1
+  pprof:
+    port: %d
+    host: 127.0.0.1
 services:
   frontend:
     rpc: {grpcPort: %d, httpPort: %d, membershipPort: %d, bindOnLocalHost: true}
@@ -603,7 +652,7 @@ dcRedirectionPolicy:
 dynamicConfigClient:
   filepath: %s
   pollInterval: 60s
-`, shards, db, visibilityDB, ports[0], ports[1], ports[2], ports[3], ports[4], ports[5], ports[6], ports[7], ports[8],
+`, shards, db, visibilityDB, pprofPort, ports[0], ports[1], ports[2], ports[3], ports[4], ports[5], ports[6], ports[7], ports[8],
 		ports[0], dynamicConfig)
 }
 
@@ -615,7 +664,8 @@ func (c *cluster) registerNamespace(b *testing.B, ctx context.Context, frontend 
 	var tc client.Client
 	c.retry(b, ctx, "Temporal frontend", func() error {
 		var err error
-		tc, err = client.DialContext(ctx, client.Options{HostPort: frontend, Namespace: c.namespace})
+		tc, err = client.DialContext(ctx, client.Options{HostPort: frontend, Namespace: c.namespace,
+			Logger: sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))})
 		return err
 	})
 	c.retry(b, ctx, "namespace registration", func() error {
@@ -798,14 +848,16 @@ func (c *cluster) dev(i int) *app.Dev {
 }
 
 // signalCeiling is bestSignalCeiling on the cluster: SignalWithStart of a no-op workflow
-// from 4, 16 and 64 goroutines, the best rate, and its CPU in the Temporal server,
-// PostgreSQL and this driver (where the no-op worker runs) per signal.
+// from 4, 16 and 64 goroutines, each until every no-op workflow has run its task, the best
+// rate, and its CPU in the Temporal server, PostgreSQL and this driver (where the no-op
+// worker runs) per signal.
 func (c *cluster) signalCeiling(b *testing.B, round, signals int) (perSecond, cpuPerSignal float64) {
 	b.Helper()
 	for k, goroutines := range []int{4, 16, 64} {
 		cpu0 := c.cpu()
 		start := time.Now()
 		require.NoError(b, signalNoopsFrom(context.Background(), c.temporal, 1000*round+k, signals, goroutines))
+		require.NoError(b, noopsDone(context.Background(), c.temporal, 1000*round+k, signals))
 		rate := float64(signals) / time.Since(start).Seconds()
 		if rate > perSecond {
 			cpu1 := c.cpu()
