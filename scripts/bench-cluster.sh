@@ -17,7 +17,9 @@
 # worker and of the Temporal server. BALLOTFLOW_BENCH_SHAPES=N first runs the shape ladder (N
 # workflows a rung; BALLOTFLOW_BENCH_SHAPE_RUNGS=0,4 picks rungs; BALLOTFLOW_BENCH_MODES=none
 # runs the ladder alone), BALLOTFLOW_BENCH_NOOP_POLLERS (auto, or a number) sets the no-op
-# worker's polls. The first build of the Temporal server takes several minutes.
+# worker's polls. BALLOTFLOW_CLUSTER_BENCH=MorningBacklogCluster runs the 08:00 drain instead
+# (BenchmarkMorningBacklogCluster in internal/app/backlog_cluster_test.go: BALLOTFLOW_BENCH_BACKLOG
+# texts at BALLOTFLOW_BENCH_SMS_RATE). The first build of the Temporal server takes several minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
@@ -66,7 +68,7 @@ echo "bench-cluster: run $run, $(nproc) cores, commit $(git rev-parse --short HE
 (
 	cd internal/app
 	BALLOTFLOW_CLUSTER_BIN="$OLDPWD/bin" BALLOTFLOW_CLUSTER_RUN="$run" BALLOTFLOW_CLUSTER_DIR="$dir" \
-		exec "$dir/app.test" -test.run '^$' -test.bench '^BenchmarkMailOutDayCluster$' -test.benchtime 1x \
+		exec "$dir/app.test" -test.run '^$' -test.bench "^Benchmark${BALLOTFLOW_CLUSTER_BENCH:-MailOutDayCluster}\$" -test.benchtime 1x \
 		-test.timeout 180m -test.v
 ) &
 driver=$!

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ballotflow/ballotflow/apiserver"
 	"github.com/ballotflow/ballotflow/internal/app"
+	"github.com/ballotflow/ballotflow/internal/ballot"
 	"github.com/ballotflow/ballotflow/internal/codec"
 	"github.com/ballotflow/ballotflow/internal/config"
 	"github.com/ballotflow/ballotflow/internal/sandbox"
@@ -185,12 +186,18 @@ func sandboxCommand() *cobra.Command {
 // credentials; Twilio status callbacks go where each request says (the worker's PUBLIC_URL),
 // inbound texts (POST /dev/sms/inbound) to PUBLIC_URL; SendGrid events too, signed with
 // SANDBOX_SENDGRID_SIGNING_KEY, when it is set, since only then can the API have been given
-// their verification key.
+// their verification key. With SANDBOX_ENFORCE_RATES on, it holds each channel to its rate
+// (EMAIL_RATE, ...), as `dev` does for BenchmarkMorningBacklog.
 func sandboxOptions(cfg config.Config, logger *slog.Logger) sandbox.Options {
 	opts := sandbox.Options{
 		TwilioAccountSID: config.SandboxTwilioAccountSID, TwilioAuthToken: config.SandboxTwilioAuthToken,
 		SendGridAPIKey: config.SandboxSendGridAPIKey, Logger: logger,
 		TwilioInboundSMSURL: cfg.PublicURL + apiserver.PathTwilioSMS,
+	}
+	if cfg.SandboxEnforceRates {
+		opts.RateLimits = map[string]float64{
+			ballot.ChannelEmail: cfg.EmailRate, ballot.ChannelSMS: cfg.SMSRate, ballot.ChannelVoice: cfg.VoiceRate,
+		}
 	}
 	if cfg.SandboxSendGridKey != nil {
 		opts.SendGridSigningKey = cfg.SandboxSendGridKey

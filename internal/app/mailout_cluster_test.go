@@ -464,8 +464,9 @@ type clusterProc struct {
 const clusterPG = "postgres://postgres@127.0.0.1:5432/"
 
 // startCluster sets up the databases, the Temporal server, the sandbox and the two APIs
-// (the workers come with startWorkers); everything goes when the benchmark ends.
-func startCluster(b *testing.B, bin string, shards int) *cluster {
+// (the workers come with startWorkers); everything goes when the benchmark ends. env is
+// given to ballotflow's processes after the benchmark's own settings, so it overrides them.
+func startCluster(b *testing.B, bin string, shards int, env ...string) *cluster {
 	b.Helper()
 	began := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -560,6 +561,7 @@ func startCluster(b *testing.B, bin string, shards int) *cluster {
 		// Lifted as in the in-process benchmark: the pace is measured, not the limits.
 		"EMAIL_RATE=1000000", "SMS_RATE=1000000", "INGEST_RATE=1000000",
 		"LOG_FORMAT=json", "LOG_LEVEL=info")
+	c.env = append(c.env, env...)
 
 	c.start(b, "sandbox", "sandbox", []string{filepath.Join(bin, "ballotflow"), "sandbox"},
 		append(slices.Clip(c.env), "SANDBOX_ADDR="+strings.TrimPrefix(sandboxURL, "http://"),

@@ -48,6 +48,7 @@ var Vars = []Var{
 	{"TWILIO_BASE_URL", "", "Twilio API base URL; empty = api.twilio.com, or the sandbox when no account is set"},
 	{"SANDBOX_ADDR", "127.0.0.1:8026", "where the sandbox providers listen (`dev`, `sandbox`); `dev` refuses any address that is not loopback"},
 	{"SANDBOX_URL", "http://127.0.0.1:8026", "the sandbox providers' URL, for workers without provider credentials"},
+	{"SANDBOX_ENFORCE_RATES", "off", "`sandbox`: `on` answers 429 with a Retry-After above EMAIL_RATE, SMS_RATE and VOICE_RATE requests a second, as the provider accounts those rates stand for would (refusals are counted at `/dev/rate-limited`); `off`: no limit"},
 	{"SANDBOX_SENDGRID_SIGNING_KEY", "", "`sandbox`: the ECDSA P-256 key (base64 PKCS#8) that signs its SendGrid events; set, the sandbox posts them to PUBLIC_URL's SendGrid webhook as SendGrid does, and the API verifies them with SENDGRID_WEBHOOK_PUBLIC_KEY set to its public half (`ballotflow sandbox-key` makes the pair). Empty: no SendGrid events, so emails stay `accepted`, never `delivered`"},
 	{"EMAIL_RATE", "50", "email requests per second, across all workers"},
 	{"SMS_RATE", "10", "text messages per second, across all workers"},
@@ -103,17 +104,19 @@ type Config struct {
 	TwilioBaseURL                 string
 	SandboxAddr                   string
 	SandboxURL                    string
-	EmailRate                     float64
-	SMSRate                       float64
-	VoiceRate                     float64
-	IngestRate                    float64
-	ImportHoldShare               float64
-	DevDataDir                    string
-	DevTemporalPort               int
-	DevUIPort                     int
-	PayloadKeys                   string
-	LogLevel                      string
-	LogFormat                     string
+	// SandboxEnforceRates: `ballotflow sandbox` refuses requests above the provider rates.
+	SandboxEnforceRates bool
+	EmailRate           float64
+	SMSRate             float64
+	VoiceRate           float64
+	IngestRate          float64
+	ImportHoldShare     float64
+	DevDataDir          string
+	DevTemporalPort     int
+	DevUIPort           int
+	PayloadKeys         string
+	LogLevel            string
+	LogFormat           string
 
 	// Operators' sign-in with the county's OpenID Connect provider (see signin.Config).
 	OIDCIssuer           string
@@ -237,6 +240,13 @@ func FromEnv() (Config, error) {
 			errs = append(errs, fmt.Sprintf("TRUSTED_PROXIES: %q is not an IP address or CIDR", p))
 		}
 		c.TrustedProxies = append(c.TrustedProxies, p)
+	}
+	switch v := str("SANDBOX_ENFORCE_RATES"); v {
+	case "on":
+		c.SandboxEnforceRates = true
+	case "off", "":
+	default:
+		errs = append(errs, "SANDBOX_ENFORCE_RATES must be on or off")
 	}
 	if v := str("SANDBOX_SENDGRID_SIGNING_KEY"); v != "" {
 		var err error

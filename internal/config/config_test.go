@@ -81,3 +81,19 @@ func TestMetricsVariablesAreRead(t *testing.T) {
 	}
 	require.Equal(t, []string{"METRICS_ADDR", "METRICS_TOKEN"}, listed)
 }
+
+// TestSandboxEnforceRatesIsOnOrOff: SANDBOX_ENFORCE_RATES is off by default, on when asked,
+// and anything else is refused by name.
+func TestSandboxEnforceRatesIsOnOrOff(t *testing.T) {
+	clearEnv(t)
+	cfg, err := config.FromEnv()
+	require.NoError(t, err)
+	require.False(t, cfg.SandboxEnforceRates)
+	t.Setenv("SANDBOX_ENFORCE_RATES", "on")
+	cfg, err = config.FromEnv()
+	require.NoError(t, err)
+	require.True(t, cfg.SandboxEnforceRates)
+	t.Setenv("SANDBOX_ENFORCE_RATES", "yes")
+	_, err = config.FromEnv()
+	require.ErrorContains(t, err, "SANDBOX_ENFORCE_RATES must be on or off")
+}

@@ -32,6 +32,19 @@ const maxRequests = 10_000
 // faultRateLimit is Request.Fault for a refusal by Options.RateLimits.
 const faultRateLimit = "rate_limit"
 
+// RateLimited returns how many requests Options.RateLimits refused since the server
+// started, by channel; unlike the request log it keeps counting past maxRequests and is not
+// cleared with the outbox.
+func (s *Server) RateLimited() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]int{}
+	for channel := range s.limiters {
+		out[channel] = s.limited[channel]
+	}
+	return out
+}
+
 // Requests returns a copy of the request log, oldest first.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
@@ -82,6 +95,12 @@ func (s *Server) admit(w http.ResponseWriter, channel string, recipients []strin
 		}
 	}
 	s.mu.Lock()
+	if entry.Fault == faultRateLimit {
+		if s.limited == nil {
+			s.limited = map[string]int{}
+		}
+		s.limited[channel]++
+	}
 	s.requests = append(s.requests, entry)
 	if len(s.requests) > maxRequests {
 		s.requests = slices.Delete(s.requests, 0, len(s.requests)-maxRequests)

@@ -99,4 +99,10 @@ func TestRateLimitAnswers429AboveTheAccountRate(t *testing.T) {
 		}
 	}
 	require.Equal(t, []string{"", "", "rate_limit", "server_error", "rate_limit"}, limited)
+
+	// The refusals are counted per limited channel, also over HTTP.
+	require.Equal(t, map[string]int{ballot.ChannelSMS: 2}, f.sb.RateLimited())
+	status, _, got := f.do(t, http.MethodGet, "/dev/rate-limited", nil, "")
+	require.Equal(t, http.StatusOK, status)
+	require.JSONEq(t, `{"sms":2}`, string(got))
 }

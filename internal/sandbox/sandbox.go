@@ -94,6 +94,7 @@ type Server struct {
 	handler  http.Handler
 	cb       *callbacks
 	limiters map[string]*rate.Limiter // per channel, from Options.RateLimits
+	limited  map[string]int           // refusals by the rate limits, per channel, never reset
 
 	mu       sync.Mutex
 	outbox   []Message
@@ -164,6 +165,10 @@ func New(opts Options) (*Server, error) {
 		s.ClearFaults()
 		w.WriteHeader(http.StatusNoContent)
 	})
+	mux.HandleFunc("GET /dev/rate-limited", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(s.RateLimited())
+	})
 	mux.HandleFunc("GET /dev/sendgrid/public-key", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, s.publicKeyB64)
@@ -181,6 +186,7 @@ func New(opts Options) (*Server, error) {
 //	GET    /dev/faults               active faults
 //	POST   /dev/faults               JSON list of Fault to add
 //	DELETE /dev/faults               clear faults
+//	GET    /dev/rate-limited         requests refused by Options.RateLimits since start, by channel
 //	GET    /dev/sendgrid/public-key  the event webhook verification key
 //
 // The /dev/* endpoints are unauthenticated by design: serve this handler in

@@ -1,0 +1,171 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ballotflow/ballotflow/internal/ballot"
+	"github.com/ballotflow/ballotflow/internal/intake"
+	"github.com/ballotflow/ballotflow/internal/store"
+)
+
+// BenchmarkMorningBacklogCluster is BenchmarkMorningBacklog on the production topology
+// (`BALLOTFLOW_CLUSTER_BENCH=MorningBacklogCluster make bench-cluster`): BALLOTFLOW_BENCH_BACKLOG
+// voters (default 2,000) each get one text held for contact hours that open at the same
+// minute, with SMS_RATE BALLOTFLOW_BENCH_SMS_RATE (default 100, a short code) on the workers
+// and `ballotflow sandbox` holding Twilio to the same rate (SANDBOX_ENFORCE_RATES: 429 above
+// it), BALLOTFLOW_CLUSTER_WORKERS workers (default 1). The county's events go in as batches of
+// 1,000 over both APIs; the hours open once every text is held (BALLOTFLOW_BENCH_START_RATE,
+// default 40 ballots a second, sets how long that is allowed to take).
+//
+// It prints the rate achieved (first to last text) beside the configured one, the texts of
+// each second, and the 429s the sandbox answered. Every voter must get exactly one text, none
+// before the hours open, or it fails; the rate itself is never judged.
+func BenchmarkMorningBacklogCluster(b *testing.B) {
+	bin := os.Getenv("BALLOTFLOW_CLUSTER_BIN")
+	if bin == "" {
+		b.Skip("BALLOTFLOW_CLUSTER_BIN is not set: run `BALLOTFLOW_CLUSTER_BENCH=MorningBacklogCluster make bench-cluster`")
+	}
+	voters := envInt(b, "BALLOTFLOW_BENCH_BACKLOG", 2000)
+	smsRate := envInt(b, "BALLOTFLOW_BENCH_SMS_RATE", 100)
+	startRate := envInt(b, "BALLOTFLOW_BENCH_START_RATE", 40)
+	c := startCluster(b, bin, envInt(b, "BALLOTFLOW_CLUSTER_SHARDS", 4),
+		fmt.Sprintf("SMS_RATE=%d", smsRate), "SANDBOX_ENFORCE_RATES=on")
+	c.startWorkers(b, envInt(b, "BALLOTFLOW_CLUSTER_WORKERS", 1))
+	ctx := context.Background()
+
+	began := time.Now()
+	phones := make([]string, voters)
+	ids := make([]string, voters)
+	refs := make([]int64, voters)
+	for i := range voters {
+		// +1 720 2xx xxxx: one exchange per 10,000 voters (an exchange never starts with 0 or 1)
+		ids[i], phones[i] = fmt.Sprintf("7001%05d", i), fmt.Sprintf("+1720%03d%04d", 200+i/10_000, i%10_000)
+		ref, err := c.store.VoterUpsert(ctx, store.Voter{State: "CO", VoterID: ids[i], County: "denver",
+			FirstName: "Backlog", LastName: fmt.Sprintf("Voter%d", i), DateOfBirth: time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC),
+			ResidentialZIP: "80202", Status: "active", Language: "en", Phone: phones[i]})
+		require.NoError(b, err)
+		refs[i] = ref
+	}
+	b.Logf("%d voters with a phone created in %s", voters, time.Since(began).Round(time.Millisecond))
+	at := time.Now().Add(-time.Hour).Truncate(time.Second)
+	slices.Sort(phones)
+
+	for iter := 0; b.Loop(); iter++ {
+		require.NoError(b, c.sandbox.resetOutbox())
+		limited0 := c.rateLimited(b)
+		began := time.Now()
+		lead := max(30*time.Second, time.Duration(voters)*time.Second/time.Duration(startRate))
+		opens := began.Add(lead).Truncate(time.Minute).Add(time.Minute).UTC()
+		for i, ref := range refs {
+			require.NoError(b, c.store.SubscriptionUpsert(ctx, store.Subscription{VoterRef: ref, Channel: "sms",
+				Address: fmt.Sprintf("+1720%03d%04d", 200+i/10_000, i%10_000), State: "active", Source: "portal",
+				TimeZone: "UTC", ContactStart: opens.Format("15:04"), ContactEnd: opens.Add(time.Hour).Format("15:04")}))
+		}
+		// Batches of 1,000 (the API's limit) from BALLOTFLOW_BENCH_POSTERS connections (default
+		// 4), over both APIs, as a county's system would send its mail-out.
+		client := &http.Client{Timeout: 10 * time.Minute}
+		batches := make(chan int)
+		var posting sync.WaitGroup
+		for range envInt(b, "BALLOTFLOW_BENCH_POSTERS", 4) {
+			posting.Go(func() {
+				for k := range batches {
+					var chunk []string
+					for i := k; i < min(k+1000, voters); i++ {
+						chunk = append(chunk, eventJSON(fmt.Sprintf("cbacklog-%d-%d", iter, i), ids[i], fmt.Sprintf("CBKLG-%d-%d", iter, i), "mailed", at))
+					}
+					results, err := tryPostEvents(client, c.dev(k/1000), `{"events":[`+strings.Join(chunk, ",")+`]}`)
+					if err != nil {
+						b.Errorf("batch from event %d: %v", k, err)
+					}
+					for _, r := range results {
+						if r.Result != intake.Accepted {
+							b.Errorf("event not accepted: %+v", r)
+						}
+					}
+				}
+			})
+		}
+		for k := 0; k < voters; k += 1000 {
+			batches <- k
+		}
+		close(batches)
+		posting.Wait()
+		if b.Failed() {
+			b.FailNow()
+		}
+		posted := time.Since(began)
+		for waiting := 0; waiting < voters; {
+			require.NoError(b, c.store.Pool().QueryRow(ctx, `SELECT count(*) FROM notice_waits WHERE channel = 'sms'`).Scan(&waiting))
+			if time.Now().After(opens) {
+				b.Fatalf("only %d of %d texts were held when the hours opened: lower BALLOTFLOW_BENCH_START_RATE", waiting, voters)
+			}
+			time.Sleep(time.Second)
+		}
+		held := time.Since(began)
+		b.Logf("iteration %d: %d events posted in %s, all texts held after %s, %s before the hours opened",
+			iter, voters, posted.Round(time.Millisecond), held.Round(time.Millisecond), opens.Sub(began.Add(held)).Round(time.Millisecond))
+
+		// Count the texts in the database (cheap) until all are sent, then read the outbox once.
+		deadline := opens.Add(max(5*time.Minute, time.Duration(2*float64(voters)/float64(smsRate)*float64(time.Second))))
+		prefix := fmt.Sprintf("CBKLG-%d-", iter)
+		for c.deliveries(b, prefix).sent < voters {
+			if time.Now().After(deadline) {
+				b.Fatalf("after %s only %d of %d texts were sent", time.Since(opens).Round(time.Second), c.deliveries(b, prefix).sent, voters)
+			}
+			time.Sleep(2 * time.Second)
+		}
+		time.Sleep(2 * time.Second) // a duplicate would show up by now
+		msgs, err := c.sandbox.outbox()
+		require.NoError(b, err)
+		msgs = slices.DeleteFunc(msgs, func(m sandboxMessage) bool { return m.channel != ballot.ChannelSMS })
+		slices.SortFunc(msgs, func(x, y sandboxMessage) int { return x.at.Compare(y.at) })
+		to := make([]string, len(msgs))
+		for i, m := range msgs {
+			to[i] = m.to
+		}
+		slices.Sort(to)
+		if len(msgs) != voters || !slices.Equal(to, phones) {
+			b.Fatalf("%d texts for %d voters: every voter must get exactly one", len(msgs), voters)
+		}
+		if msgs[0].at.Before(opens) {
+			b.Fatalf("a text went out %s before the contact hours opened", opens.Sub(msgs[0].at))
+		}
+		perSecond := make([]int, int(msgs[len(msgs)-1].at.Sub(opens)/time.Second)+1)
+		for _, m := range msgs {
+			perSecond[int(m.at.Sub(opens)/time.Second)]++
+		}
+		span := msgs[len(msgs)-1].at.Sub(msgs[0].at)
+		rate := float64(len(msgs)-1) / span.Seconds()
+		limited := c.rateLimited(b) - limited0
+		b.Logf("texts per second after the hours opened: %v", perSecond)
+		b.Logf("iteration %d: %d texts from %s to %s after the hours opened: %.1f texts/s, %.3f of SMS_RATE %d; %d answered 429",
+			iter, len(msgs), msgs[0].at.Sub(opens).Round(time.Millisecond), msgs[len(msgs)-1].at.Sub(opens).Round(time.Millisecond),
+			rate, rate/float64(smsRate), smsRate, limited)
+		b.ReportMetric(rate, "texts/s")
+		b.ReportMetric(rate/float64(smsRate), "of-rate")
+		b.ReportMetric(float64(limited), "429s")
+	}
+}
+
+// rateLimited is how many texts the sandbox has refused with a 429 since it started.
+func (c *cluster) rateLimited(b *testing.B) int {
+	b.Helper()
+	resp, err := c.sandbox.client.Get(c.sandbox.url + "/dev/rate-limited")
+	require.NoError(b, err)
+	defer resp.Body.Close()
+	require.Equal(b, http.StatusOK, resp.StatusCode)
+	var counts map[string]int
+	require.NoError(b, json.NewDecoder(resp.Body).Decode(&counts))
+	return counts[ballot.ChannelSMS]
+}
