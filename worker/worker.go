@@ -166,12 +166,14 @@ func (w *Worker) Stop() {
 }
 
 // workflowPollers is how the ballots worker polls for workflow tasks: as many polls as the
-// server asks for, scaled on its feedback (the SDK's autoscaling), where the SDK's default is
-// two. A task queue has several partitions (four by default) and a poll waits on one of them
-// for up to a minute; with two polls, new ballots' first tasks sat in a partition nobody polled
-// while the worker was idle: on the production topology a bulk file of 1,000 "mailed" stalled
-// for 54 s in the middle, and SignalWithStart of a no-op workflow ran at 62 a second to its
-// end against 122 with autoscaled polls (make bench-cluster, BALLOTFLOW_BENCH_SHAPES).
+// server asks for, scaled on its feedback (the SDK's autoscaling, which also keeps a sticky
+// and a normal poll open at all times), where the SDK's default is two polls. With two, on the
+// production topology a bulk file of 1,000 "mailed" stalled for 54 s in the middle with the
+// worker idle, and SignalWithStart of a no-op workflow ran at 62-68 a second to its end against
+// 91-122 with autoscaled polls (make bench-cluster, BALLOTFLOW_BENCH_SHAPES; eight fixed polls
+// gave 80). A task queue has four partitions by default and a poll waits on one of them for up
+// to a minute, so with two polls a task can wait in a partition nobody is polling; and each
+// poll brings one task, so two may bound the rate even on one partition, as dev has.
 func workflowPollers() sdkworker.PollerBehavior {
 	return sdkworker.NewPollerBehaviorAutoscaling(sdkworker.PollerBehaviorAutoscalingOptions{})
 }

@@ -40,20 +40,8 @@ func BenchmarkMorningBacklog(b *testing.B) {
 	startRate := envInt(b, "BALLOTFLOW_BENCH_START_RATE", 40) // ballots a second the lead allows for
 	d := startDevWith(b, app.DevOptions{EnforceProviderRates: true}, func(c *config.Config) { c.SMSRate = smsRate })
 	ctx := context.Background()
-	phones := make([]string, voters)
-	ids := make([]string, voters)
-	refs := make([]int64, voters)
-	for i := range voters {
-		// +1 720 2xx xxxx: one exchange per 10,000 voters (an exchange never starts with 0 or 1)
-		ids[i], phones[i] = fmt.Sprintf("7001%05d", i), fmt.Sprintf("+1720%03d%04d", 200+i/10_000, i%10_000)
-		ref, err := d.Store.VoterUpsert(ctx, store.Voter{State: "CO", VoterID: ids[i], County: "denver",
-			FirstName: "Backlog", LastName: fmt.Sprintf("Voter%d", i), DateOfBirth: time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC),
-			ResidentialZIP: "80202", Status: "active", Language: "en", Phone: phones[i]})
-		if err != nil {
-			b.Fatal(err)
-		}
-		refs[i] = ref
-	}
+	bv := newBacklogVoters(b, d.Store, voters)
+	ids, phones := bv.ids, bv.phones
 	at := time.Now().Add(-time.Hour).Truncate(time.Second)
 
 	var rates []float64
@@ -65,14 +53,7 @@ func BenchmarkMorningBacklog(b *testing.B) {
 		// more for a large backlog (ballots start at some tens a second here).
 		lead := max(20*time.Second, time.Duration(voters)*time.Second/time.Duration(startRate))
 		opens := began.Add(lead).Truncate(time.Minute).Add(time.Minute).UTC()
-		for i, ref := range refs {
-			err := d.Store.SubscriptionUpsert(ctx, store.Subscription{VoterRef: ref, Channel: "sms", Address: phones[i],
-				State: "active", Source: "portal", TimeZone: "UTC",
-				ContactStart: opens.Format("15:04"), ContactEnd: opens.Add(time.Hour).Format("15:04")})
-			if err != nil {
-				b.Fatal(err)
-			}
-		}
+		bv.textFrom(b, d.Store, opens)
 		events := make([]string, voters)
 		for i := range voters {
 			events[i] = eventJSON(fmt.Sprintf("backlog-%d-%d", iter, i), ids[i], fmt.Sprintf("BKLG-%d-%d", iter, i), "mailed", at)
@@ -149,6 +130,45 @@ func BenchmarkMorningBacklog(b *testing.B) {
 	b.ReportMetric(smsRate, "allowed-sms/s")
 	b.ReportMetric(achieved/smsRate, "rate/allowed")
 	b.ReportMetric(float64(limited)/float64(len(rates)), "429s/op")
+}
+
+// backlogVoters are the voters of a morning backlog, each with a phone.
+type backlogVoters struct {
+	ids    []string
+	phones []string // phones[i] is voter ids[i]'s
+	refs   []int64
+}
+
+// newBacklogVoters creates n Denver voters with a phone each: voter_ids 7001xxxxx and numbers
+// +1 720 2xx xxxx, one exchange per 10,000 voters (an exchange never starts with 0 or 1).
+func newBacklogVoters(b *testing.B, st *store.Store, n int) backlogVoters {
+	b.Helper()
+	bv := backlogVoters{ids: make([]string, n), phones: make([]string, n), refs: make([]int64, n)}
+	for i := range n {
+		bv.ids[i], bv.phones[i] = fmt.Sprintf("7001%05d", i), fmt.Sprintf("+1720%03d%04d", 200+i/10_000, i%10_000)
+		ref, err := st.VoterUpsert(context.Background(), store.Voter{State: "CO", VoterID: bv.ids[i], County: "denver",
+			FirstName: "Backlog", LastName: fmt.Sprintf("Voter%d", i), DateOfBirth: time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC),
+			ResidentialZIP: "80202", Status: "active", Language: "en", Phone: bv.phones[i]})
+		if err != nil {
+			b.Fatal(err)
+		}
+		bv.refs[i] = ref
+	}
+	return bv
+}
+
+// textFrom gives every voter an active text subscription whose contact hours (UTC) open at
+// opens and last an hour, so that their texts wait for it.
+func (bv backlogVoters) textFrom(b *testing.B, st *store.Store, opens time.Time) {
+	b.Helper()
+	for i, ref := range bv.refs {
+		err := st.SubscriptionUpsert(context.Background(), store.Subscription{VoterRef: ref, Channel: "sms",
+			Address: bv.phones[i], State: "active", Source: "portal", TimeZone: "UTC",
+			ContactStart: opens.Format("15:04"), ContactEnd: opens.Add(time.Hour).Format("15:04")})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 // postBatch posts a batch of county events and returns the results.

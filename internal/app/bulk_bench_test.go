@@ -119,24 +119,32 @@ func signalNoops(ctx context.Context, tc client.Client, round, n int) error {
 // signalNoopsFrom signal-with-starts n no-op workflows (ids bench-noop/<round>/<i>) from
 // the given number of goroutines.
 func signalNoopsFrom(ctx context.Context, tc client.Client, round, n, goroutines int) error {
+	return fromGoroutines(n, goroutines, func(i int) error {
+		ev := contract.StatusEvent{EventID: fmt.Sprintf("noop-%d-%d", round, i), Status: ballot.StatusMailed,
+			OccurredAt: time.Now()}
+		_, err := tc.SignalWithStartWorkflow(ctx, fmt.Sprintf("bench-noop/%d/%d", round, i), string(ev.Status), ev,
+			client.StartWorkflowOptions{TaskQueue: "bench-noop"}, "BenchNoop")
+		return err
+	})
+}
+
+// fromGoroutines calls f for 0..n-1 from the given number of goroutines and returns the first
+// error; after one, the rest of the work is skipped.
+func fromGoroutines(n, goroutines int, f func(i int) error) error {
 	work := make(chan int)
 	errs := make(chan error, goroutines)
 	var wg sync.WaitGroup
 	for range goroutines {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for i := range work {
-				ev := contract.StatusEvent{EventID: fmt.Sprintf("noop-%d-%d", round, i), Status: ballot.StatusMailed,
-					OccurredAt: time.Now()}
-				_, err := tc.SignalWithStartWorkflow(ctx, fmt.Sprintf("bench-noop/%d/%d", round, i), string(ev.Status), ev,
-					client.StartWorkflowOptions{TaskQueue: "bench-noop"}, "BenchNoop")
-				if err != nil {
+				if err := f(i); err != nil {
 					errs <- err
+					for range work { // let the feeder finish
+					}
 					return
 				}
 			}
-		}()
+		})
 	}
 	for i := range n {
 		work <- i
@@ -154,6 +162,8 @@ func signalNoopsFrom(ctx context.Context, tc client.Client, round, n, goroutines
 // afterwards; the ceiling ends when it has run, as a ballot's event ends when its notices are
 // in the outbox.
 func noopsDone(ctx context.Context, tc client.Client, round, n int) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
 	for i := n - 1; i >= max(0, n-50); i-- {
 		id := fmt.Sprintf("bench-noop/%d/%d", round, i)
 		for {

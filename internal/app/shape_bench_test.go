@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -92,36 +91,17 @@ func registerShapes(w sdkworker.Worker) {
 // signalShapes signal-with-starts n shape workflows (ids bench-shape/<round>/<i>) from the
 // given number of goroutines.
 func signalShapes(ctx context.Context, tc client.Client, s shape, round, n, goroutines int) error {
-	work := make(chan int)
-	errs := make(chan error, goroutines)
-	var wg sync.WaitGroup
-	for range goroutines {
-		wg.Go(func() {
-			for i := range work {
-				ev := contract.StatusEvent{EventID: fmt.Sprintf("shape-%d-%d", round, i), Status: ballot.StatusMailed,
-					OccurredAt: time.Now()}
-				opts := client.StartWorkflowOptions{TaskQueue: "bench-noop"}
-				if s.StatusAtStart {
-					opts.TypedSearchAttributes = temporal.NewSearchAttributes(contract.SearchBallotStatus.ValueSet(string(ev.Status)))
-				}
-				_, err := tc.SignalWithStartWorkflow(ctx, fmt.Sprintf("bench-shape/%d/%d", round, i), string(ev.Status), ev,
-					opts, "BenchShape", s)
-				if err != nil {
-					errs <- err
-					for range work {
-					}
-					return
-				}
-			}
-		})
-	}
-	for i := range n {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
-	close(errs)
-	return <-errs
+	return fromGoroutines(n, goroutines, func(i int) error {
+		ev := contract.StatusEvent{EventID: fmt.Sprintf("shape-%d-%d", round, i), Status: ballot.StatusMailed,
+			OccurredAt: time.Now()}
+		opts := client.StartWorkflowOptions{TaskQueue: "bench-noop"}
+		if s.StatusAtStart {
+			opts.TypedSearchAttributes = temporal.NewSearchAttributes(contract.SearchBallotStatus.ValueSet(string(ev.Status)))
+		}
+		_, err := tc.SignalWithStartWorkflow(ctx, fmt.Sprintf("bench-shape/%d/%d", round, i), string(ev.Status), ev,
+			opts, "BenchShape", s)
+		return err
+	})
 }
 
 // shapeLadderOn runs the ladder on the cluster, n workflows a rung from 16 goroutines (the
