@@ -92,25 +92,12 @@ func BenchmarkMorningBacklog(b *testing.B) {
 		}
 		time.Sleep(time.Second) // a duplicate would show up by now
 		texts = slices.DeleteFunc(d.Sandbox.Outbox(), func(m sandbox.Message) bool { return m.Channel != ballot.ChannelSMS })
-		to := make([]string, len(texts))
+		drained := make([]sandboxMessage, len(texts))
 		for i, m := range texts {
-			to[i] = m.To
+			drained[i] = sandboxMessage{channel: m.Channel, to: m.To, at: m.ReceivedAt}
 		}
-		slices.Sort(to)
-		if len(texts) != voters || !slices.Equal(to, slices.Sorted(slices.Values(phones))) {
-			b.Fatalf("%d texts for %d voters: every voter must get exactly one", len(texts), voters)
-		}
-		if texts[0].ReceivedAt.Before(opens) {
-			b.Fatalf("a text went out %s before the contact hours opened", opens.Sub(texts[0].ReceivedAt))
-		}
-
-		perSecond := make([]int, int(texts[len(texts)-1].ReceivedAt.Sub(opens)/time.Second)+1)
-		for _, m := range texts {
-			perSecond[int(m.ReceivedAt.Sub(opens)/time.Second)]++
-		}
-		b.Logf("texts per second after the hours opened: %v", perSecond)
-		span := texts[len(texts)-1].ReceivedAt.Sub(texts[0].ReceivedAt)
-		rates = append(rates, float64(len(texts)-1)/span.Seconds())
+		dr := checkDrain(b, drained, phones, opens)
+		rates = append(rates, dr.rate)
 		for _, r := range d.Sandbox.Requests() {
 			if r.Channel == ballot.ChannelSMS && !r.At.Before(began) && r.Status == http.StatusTooManyRequests {
 				limited++
@@ -118,7 +105,7 @@ func BenchmarkMorningBacklog(b *testing.B) {
 		}
 		b.Logf("iteration %d: %d events posted in %s, all texts held after %s, %s before the hours opened; %d texts from %s to %s after",
 			iter, voters, posted.Round(time.Millisecond), held.Round(time.Millisecond), opens.Sub(began.Add(held)).Round(time.Millisecond), len(texts),
-			texts[0].ReceivedAt.Sub(opens).Round(time.Millisecond), texts[len(texts)-1].ReceivedAt.Sub(opens).Round(time.Millisecond))
+			dr.first.Round(time.Millisecond), dr.last.Round(time.Millisecond))
 	}
 
 	var sum float64
@@ -130,6 +117,40 @@ func BenchmarkMorningBacklog(b *testing.B) {
 	b.ReportMetric(smsRate, "allowed-sms/s")
 	b.ReportMetric(achieved/smsRate, "rate/allowed")
 	b.ReportMetric(float64(limited)/float64(len(rates)), "429s/op")
+}
+
+// drain is what a morning backlog's texts showed: how many went out each second after the
+// hours opened, the first and the last (after the opening), and the rate between them.
+type drain struct {
+	perSecond   []int
+	first, last time.Duration
+	rate        float64
+}
+
+// checkDrain fails the benchmark unless texts are exactly one to each of phones, none before
+// opens, and returns what they showed (logging the texts of each second).
+func checkDrain(b *testing.B, texts []sandboxMessage, phones []string, opens time.Time) drain {
+	b.Helper()
+	texts = slices.SortedFunc(slices.Values(texts), func(x, y sandboxMessage) int { return x.at.Compare(y.at) })
+	to := make([]string, len(texts))
+	for i, m := range texts {
+		to[i] = m.to
+	}
+	slices.Sort(to)
+	if !slices.Equal(to, slices.Sorted(slices.Values(phones))) {
+		b.Fatalf("%d texts for %d voters: every voter must get exactly one", len(texts), len(phones))
+	}
+	if texts[0].at.Before(opens) {
+		b.Fatalf("a text went out %s before the contact hours opened", opens.Sub(texts[0].at))
+	}
+	d := drain{first: texts[0].at.Sub(opens), last: texts[len(texts)-1].at.Sub(opens)}
+	d.perSecond = make([]int, int(d.last/time.Second)+1)
+	for _, m := range texts {
+		d.perSecond[int(m.at.Sub(opens)/time.Second)]++
+	}
+	d.rate = float64(len(texts)-1) / (d.last - d.first).Seconds()
+	b.Logf("texts per second after the hours opened: %v", d.perSecond)
+	return d
 }
 
 // backlogVoters are the voters of a morning backlog, each with a phone.

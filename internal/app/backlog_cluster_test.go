@@ -113,28 +113,11 @@ func BenchmarkMorningBacklogCluster(b *testing.B) {
 		msgs, err := c.sandbox.outbox()
 		require.NoError(b, err)
 		msgs = slices.DeleteFunc(msgs, func(m sandboxMessage) bool { return m.channel != ballot.ChannelSMS })
-		slices.SortFunc(msgs, func(x, y sandboxMessage) int { return x.at.Compare(y.at) })
-		to := make([]string, len(msgs))
-		for i, m := range msgs {
-			to[i] = m.to
-		}
-		slices.Sort(to)
-		if len(msgs) != voters || !slices.Equal(to, phones) {
-			b.Fatalf("%d texts for %d voters: every voter must get exactly one", len(msgs), voters)
-		}
-		if msgs[0].at.Before(opens) {
-			b.Fatalf("a text went out %s before the contact hours opened", opens.Sub(msgs[0].at))
-		}
-		perSecond := make([]int, int(msgs[len(msgs)-1].at.Sub(opens)/time.Second)+1)
-		for _, m := range msgs {
-			perSecond[int(m.at.Sub(opens)/time.Second)]++
-		}
-		span := msgs[len(msgs)-1].at.Sub(msgs[0].at)
-		rate := float64(len(msgs)-1) / span.Seconds()
+		dr := checkDrain(b, msgs, phones, opens)
+		rate := dr.rate
 		limited := c.rateLimited(b) - limited0
-		b.Logf("texts per second after the hours opened: %v", perSecond)
 		b.Logf("iteration %d: %d texts from %s to %s after the hours opened: %.1f texts/s, %.3f of SMS_RATE %d; %d answered 429",
-			iter, len(msgs), msgs[0].at.Sub(opens).Round(time.Millisecond), msgs[len(msgs)-1].at.Sub(opens).Round(time.Millisecond),
+			iter, len(msgs), dr.first.Round(time.Millisecond), dr.last.Round(time.Millisecond),
 			rate, rate/float64(smsRate), smsRate, limited)
 		b.ReportMetric(rate, "texts/s")
 		b.ReportMetric(rate/float64(smsRate), "of-rate")
