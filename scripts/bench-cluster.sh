@@ -19,7 +19,7 @@
 # runs the ladder alone), BALLOTFLOW_BENCH_NOOP_POLLERS (auto, or a number) sets the no-op
 # worker's polls. BALLOTFLOW_CLUSTER_BENCH=MorningBacklogCluster runs the 08:00 drain instead
 # (BenchmarkMorningBacklogCluster in internal/app/backlog_cluster_test.go: BALLOTFLOW_BENCH_BACKLOG
-# texts at BALLOTFLOW_BENCH_SMS_RATE). The first build of the Temporal server takes several minutes.
+# texts at BALLOTFLOW_BENCH_SMS_RATE, BALLOTFLOW_BENCH_WORKFLOW_CACHE the workers' cache). The first build of the Temporal server takes several minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}

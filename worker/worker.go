@@ -67,7 +67,11 @@ type Config struct {
 	Retention *activities.Retention
 	// NoticeWaits, when its Store is set, reports the notices held for contact hours.
 	NoticeWaits NoticeWaitGauge
-	Logger      *slog.Logger
+	// WorkflowCacheSize is how many workflow executions this process keeps in memory between
+	// their tasks (the SDK's sticky cache, one for every worker of the process); 0 leaves the
+	// SDK's default, 10,000. It takes effect when the process starts its first worker.
+	WorkflowCacheSize int
+	Logger            *slog.Logger
 }
 
 // Worker runs the ballot workflow queue and one delivery queue per channel.
@@ -80,6 +84,9 @@ type Worker struct {
 // Start starts the workers and returns once they poll.
 func Start(cfg Config) (*Worker, error) {
 	a := cfg.Activities
+	if cfg.WorkflowCacheSize > 0 {
+		sdkworker.SetStickyWorkflowCacheSize(cfg.WorkflowCacheSize)
+	}
 	ballots := sdkworker.New(cfg.Client, contract.TaskQueue, sdkworker.Options{
 		StickyScheduleToStartTimeout: stickyTimeout,
 		WorkflowTaskPollerBehavior:   workflowPollers(),

@@ -92,9 +92,10 @@ func startWorker(cfg config.Config, st *store.Store, tc client.Client, sandboxUR
 		Intake: in,
 		Ingest: &activities.Ingest{Store: st, Intake: in, Rate: cfg.IngestRate, HoldShare: cfg.ImportHoldShare,
 			Logger: logger.With("component", "ingest")},
-		NoticeWaits: worker.NoticeWaitGauge{Store: st},
-		Retention:   newRetention(st, retentionClock, logger),
-		Logger:      logger.With("component", "worker"),
+		NoticeWaits:       worker.NoticeWaitGauge{Store: st},
+		Retention:         newRetention(st, retentionClock, logger),
+		WorkflowCacheSize: cfg.WorkflowCacheSize,
+		Logger:            logger.With("component", "worker"),
 	})
 }
 

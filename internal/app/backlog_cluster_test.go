@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -28,8 +30,11 @@ import (
 // default 40 ballots a second, sets how long that is allowed to take).
 //
 // It prints the rate achieved (first to last text) beside the configured one, the texts of
-// each second, and the 429s the sandbox answered. Every voter must get exactly one text, none
-// before the hours open, or it fails; the rate itself is never judged.
+// each second, the 429s the sandbox answered, each process's CPU from the opening to the last
+// text per text, and the first worker's sticky-cache hits and misses over the same span
+// (BALLOTFLOW_BENCH_WORKFLOW_CACHE sets the workers' WORKFLOW_CACHE_SIZE). Every voter must
+// get exactly one text, none before the hours open, or it fails; the rate itself is never
+// judged.
 func BenchmarkMorningBacklogCluster(b *testing.B) {
 	bin := os.Getenv("BALLOTFLOW_CLUSTER_BIN")
 	if bin == "" {
@@ -38,8 +43,11 @@ func BenchmarkMorningBacklogCluster(b *testing.B) {
 	voters := envInt(b, "BALLOTFLOW_BENCH_BACKLOG", 2000)
 	smsRate := envInt(b, "BALLOTFLOW_BENCH_SMS_RATE", 100)
 	startRate := envInt(b, "BALLOTFLOW_BENCH_START_RATE", 40)
-	c := startCluster(b, bin, envInt(b, "BALLOTFLOW_CLUSTER_SHARDS", 4),
-		fmt.Sprintf("SMS_RATE=%d", smsRate), "SANDBOX_ENFORCE_RATES=on")
+	env := []string{fmt.Sprintf("SMS_RATE=%d", smsRate), "SANDBOX_ENFORCE_RATES=on"}
+	if n := envInt(b, "BALLOTFLOW_BENCH_WORKFLOW_CACHE", 0); n > 0 {
+		env = append(env, fmt.Sprintf("WORKFLOW_CACHE_SIZE=%d", n))
+	}
+	c := startCluster(b, bin, envInt(b, "BALLOTFLOW_CLUSTER_SHARDS", 4), env...)
 	c.startWorkers(b, envInt(b, "BALLOTFLOW_CLUSTER_WORKERS", 1))
 	ctx := context.Background()
 
@@ -100,6 +108,11 @@ func BenchmarkMorningBacklogCluster(b *testing.B) {
 		b.Logf("iteration %d: %d events posted in %s, all texts held after %s, %s before the hours opened",
 			iter, voters, posted.Round(time.Millisecond), held.Round(time.Millisecond), opens.Sub(began.Add(held)).Round(time.Millisecond))
 
+		// What the drain costs: each process's CPU from the opening to the last text, and the
+		// first worker's sticky cache (a miss replays the ballot from its history first).
+		time.Sleep(time.Until(opens))
+		cpu0, cache0 := c.cpu(), c.workerCache(b)
+
 		// Count the texts in the database (cheap) until all are sent, then read the outbox once.
 		deadline := opens.Add(max(5*time.Minute, time.Duration(2*float64(voters)/float64(smsRate)*float64(time.Second))))
 		prefix := fmt.Sprintf("CBKLG-%d-", iter)
@@ -109,6 +122,7 @@ func BenchmarkMorningBacklogCluster(b *testing.B) {
 			}
 			time.Sleep(5 * time.Second) // seldom: the count is a join over the round's deliveries
 		}
+		cpu1, cache1 := c.cpu(), c.workerCache(b)
 		time.Sleep(2 * time.Second) // a duplicate would show up by now
 		msgs, err := c.sandbox.outbox()
 		require.NoError(b, err)
@@ -119,6 +133,22 @@ func BenchmarkMorningBacklogCluster(b *testing.B) {
 		b.Logf("iteration %d: %d texts from %s to %s after the hours opened: %.1f texts/s, %.3f of SMS_RATE %d; %d answered 429",
 			iter, len(msgs), dr.first.Round(time.Millisecond), dr.last.Round(time.Millisecond),
 			rate, rate/float64(smsRate), smsRate, limited)
+		var costs []string
+		for _, g := range []string{"worker", "temporal", "postgres:temporal", "postgres:visibility", "postgres:app", "api", "sandbox"} {
+			costs = append(costs, fmt.Sprintf("%s %.1f", g, ms(cpu1[g]-cpu0[g])/float64(voters)))
+		}
+		hits, misses := cache1.hits-cache0.hits, cache1.misses-cache0.misses
+		b.Logf("iteration %d: CPU-ms a text from the opening to the last text: %s; worker-1's sticky cache: %.0f hits, %.0f misses",
+			iter, strings.Join(costs, ", "), hits, misses)
+		var temporal time.Duration // the Temporal server and its two databases
+		for _, g := range []string{"temporal", "postgres:temporal", "postgres:visibility"} {
+			temporal += cpu1[g] - cpu0[g]
+		}
+		b.ReportMetric(ms(temporal)/float64(voters), "temporal+db-CPU-ms/text")
+		b.ReportMetric(ms(cpu1["worker"]-cpu0["worker"])/float64(voters), "worker-CPU-ms/text")
+		if hits+misses > 0 {
+			b.ReportMetric(misses/(hits+misses), "cache-miss-share")
+		}
 		b.ReportMetric(rate, "texts/s")
 		b.ReportMetric(rate/float64(smsRate), "of-rate")
 		b.ReportMetric(float64(limited), "429s")
@@ -135,4 +165,32 @@ func (c *cluster) rateLimited(b *testing.B) int {
 	var counts map[string]int
 	require.NoError(b, json.NewDecoder(resp.Body).Decode(&counts))
 	return counts[ballot.ChannelSMS]
+}
+
+// stickyCache is what a worker's sticky cache has answered so far.
+type stickyCache struct{ hits, misses float64 }
+
+// workerCache reads the first worker's sticky-cache counters from its metrics.
+func (c *cluster) workerCache(b *testing.B) stickyCache {
+	b.Helper()
+	resp, err := c.sandbox.client.Get("http://" + clusterWorkerMetricsAddr + "/metrics")
+	require.NoError(b, err)
+	defer resp.Body.Close()
+	require.Equal(b, http.StatusOK, resp.StatusCode)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(b, err)
+	var sc stickyCache
+	for line := range strings.Lines(string(body)) {
+		name, value, _ := strings.Cut(strings.TrimSpace(line), " ")
+		name, _, _ = strings.Cut(name, "{")
+		v, err := strconv.ParseFloat(value, 64)
+		switch {
+		case err != nil:
+		case strings.HasPrefix(name, "temporal_sticky_cache_hit"):
+			sc.hits += v
+		case strings.HasPrefix(name, "temporal_sticky_cache_miss"):
+			sc.misses += v
+		}
+	}
+	return sc
 }

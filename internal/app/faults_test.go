@@ -56,6 +56,11 @@ func startDevWith(tb testing.TB, opts app.DevOptions, tune func(*config.Config))
 	d, err := app.StartDev(ctx, cfg, logger, opts)
 	require.NoError(tb, err)
 	tb.Cleanup(func() { require.NoError(tb, d.Stop()) })
+	// PPROF_ADDR profiles the whole stack in this process, as it does `ballotflow worker`:
+	// for a benchmark, a CPU profile of the phase that matters (go tool pprof -seconds N).
+	profiles, stopProfiles := context.WithCancel(context.Background())
+	tb.Cleanup(stopProfiles)
+	require.NoError(tb, app.ServeProfiles(profiles, cfg, logger))
 	return d
 }
 

@@ -184,6 +184,9 @@ func noopWorkerOptions(b *testing.B) sdkworker.Options {
 // BALLOTFLOW_CLUSTER_PPROF names a directory.
 const clusterPprofAddr = "127.0.0.1:16060"
 
+// clusterWorkerMetricsAddr is where the first worker serves its Prometheus metrics.
+const clusterWorkerMetricsAddr = "127.0.0.1:16062"
+
 // profileRound takes CPU profiles of the first worker and of the Temporal server for the
 // first BALLOTFLOW_CLUSTER_PPROF_SECONDS (20) of a round, into the directory
 // BALLOTFLOW_CLUSTER_PPROF names (worker-1-round-<n>.pprof and temporal-round-<n>.pprof,
@@ -745,8 +748,11 @@ func (c *cluster) startWorkers(b *testing.B, k int) {
 	b.Helper()
 	for i := len(c.procs["worker"]); i < k; i++ {
 		env := c.env
-		if i == 0 && os.Getenv("BALLOTFLOW_CLUSTER_PPROF") != "" {
-			env = append(slices.Clip(env), "PPROF_ADDR="+clusterPprofAddr)
+		if i == 0 {
+			env = append(slices.Clip(env), "METRICS_ADDR="+clusterWorkerMetricsAddr)
+			if os.Getenv("BALLOTFLOW_CLUSTER_PPROF") != "" {
+				env = append(env, "PPROF_ADDR="+clusterPprofAddr)
+			}
 		}
 		c.start(b, fmt.Sprintf("worker-%d", i+1), "worker", []string{filepath.Join(c.bin, "ballotflow"), "worker"}, env)
 	}

@@ -54,6 +54,7 @@ var Vars = []Var{
 	{"SMS_RATE", "10", "text messages per second, across all workers"},
 	{"VOICE_RATE", "1", "calls per second, across all workers"},
 	{"INGEST_RATE", "200", "ballot events per second each bulk import is signaled at (`worker`)"},
+	{"WORKFLOW_CACHE_SIZE", "10000", "`worker`: ballot workflows a worker keeps in memory between their tasks (about 45 KiB each; the Temporal SDK's default is 10,000). One woken when not kept is replayed from its history first, about 6 CPU-ms more for each text of the 08:00 drain: where memory allows, keep the texts and calls held for contact hours per worker (docs/capacity.md)"},
 	{"IMPORT_HOLD_SHARE", "0.05", "a bulk import of 20 events or more is held for an operator when more than this share of them would move ballots backwards or contradict their history (`worker`)"},
 	{"DEV_DATA_DIR", ".data", "`dev`: where the embedded Temporal server keeps its SQLite file"},
 	{"DEV_TEMPORAL_PORT", "7233", "`dev`: the embedded Temporal frontend port"},
@@ -80,6 +81,9 @@ const (
 // because dev serves the sandbox outbox (it holds confirmation links) and the payload codec
 // without a key.
 const DevAPIAddr = "127.0.0.1:8080"
+
+// MaxWorkflowCacheSize bounds WORKFLOW_CACHE_SIZE: a million cached ballots is about 45 GiB.
+const MaxWorkflowCacheSize = 1_000_000
 
 // Config is the whole configuration.
 type Config struct {
@@ -110,13 +114,15 @@ type Config struct {
 	SMSRate             float64
 	VoiceRate           float64
 	IngestRate          float64
-	ImportHoldShare     float64
-	DevDataDir          string
-	DevTemporalPort     int
-	DevUIPort           int
-	PayloadKeys         string
-	LogLevel            string
-	LogFormat           string
+	// WorkflowCacheSize is how many workflow executions a worker process keeps in memory.
+	WorkflowCacheSize int
+	ImportHoldShare   float64
+	DevDataDir        string
+	DevTemporalPort   int
+	DevUIPort         int
+	PayloadKeys       string
+	LogLevel          string
+	LogFormat         string
 
 	// Operators' sign-in with the county's OpenID Connect provider (see signin.Config).
 	OIDCIssuer           string
@@ -217,6 +223,7 @@ func FromEnv() (Config, error) {
 		SMSRate:                       num("SMS_RATE"),
 		VoiceRate:                     num("VOICE_RATE"),
 		IngestRate:                    num("INGEST_RATE"),
+		WorkflowCacheSize:             count("WORKFLOW_CACHE_SIZE"),
 		ImportHoldShare:               num("IMPORT_HOLD_SHARE"),
 		DevDataDir:                    str("DEV_DATA_DIR"),
 		DevTemporalPort:               port("DEV_TEMPORAL_PORT"),
@@ -253,6 +260,9 @@ func FromEnv() (Config, error) {
 		if c.SandboxSendGridKey, err = ParseSigningKey(v); err != nil {
 			errs = append(errs, "SANDBOX_SENDGRID_SIGNING_KEY "+err.Error())
 		}
+	}
+	if c.WorkflowCacheSize > MaxWorkflowCacheSize {
+		errs = append(errs, fmt.Sprintf("WORKFLOW_CACHE_SIZE must be at most %d (about 45 KiB each)", MaxWorkflowCacheSize))
 	}
 	if c.ImportHoldShare > 1 {
 		errs = append(errs, "IMPORT_HOLD_SHARE must be a share between 0 and 1, e.g. 0.05")

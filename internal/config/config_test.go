@@ -97,3 +97,21 @@ func TestSandboxEnforceRatesIsOnOrOff(t *testing.T) {
 	_, err = config.FromEnv()
 	require.ErrorContains(t, err, "SANDBOX_ENFORCE_RATES must be on or off")
 }
+
+// TestWorkflowCacheSize: WORKFLOW_CACHE_SIZE is the SDK's 10,000 unless set, and a size that
+// is not a positive whole number, or would not fit in memory, is refused by name.
+func TestWorkflowCacheSize(t *testing.T) {
+	clearEnv(t)
+	cfg, err := config.FromEnv()
+	require.NoError(t, err)
+	require.Equal(t, 10_000, cfg.WorkflowCacheSize)
+	t.Setenv("WORKFLOW_CACHE_SIZE", "60000")
+	cfg, err = config.FromEnv()
+	require.NoError(t, err)
+	require.Equal(t, 60_000, cfg.WorkflowCacheSize)
+	for _, bad := range []string{"0", "-5", "lots", "1e5", "1000001"} {
+		t.Setenv("WORKFLOW_CACHE_SIZE", bad)
+		_, err = config.FromEnv()
+		require.ErrorContains(t, err, "WORKFLOW_CACHE_SIZE must be", bad)
+	}
+}
