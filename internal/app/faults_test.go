@@ -57,7 +57,8 @@ func startDevWith(tb testing.TB, opts app.DevOptions, tune func(*config.Config))
 	require.NoError(tb, err)
 	tb.Cleanup(func() { require.NoError(tb, d.Stop()) })
 	// PPROF_ADDR profiles the whole stack in this process, as it does `ballotflow worker`:
-	// for a benchmark, a CPU profile of the phase that matters (go tool pprof -seconds N).
+	// for one benchmark at a time, a CPU profile of the phase that matters (go tool pprof
+	// -seconds N). Tests that start several stacks at once would find the address taken.
 	profiles, stopProfiles := context.WithCancel(context.Background())
 	tb.Cleanup(stopProfiles)
 	require.NoError(tb, app.ServeProfiles(profiles, cfg, logger))
